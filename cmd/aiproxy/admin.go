@@ -1,0 +1,448 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/admin"
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/vault"
+)
+
+// adminFlags are shared by the management commands.
+type adminFlags struct {
+	store    storeFlags
+	key      keyFlags
+	org      string
+	platform bool
+	json     bool
+}
+
+func (f *adminFlags) register(fs *flag.FlagSet, e env, scoped bool) {
+	f.store.register(fs, e, "aiproxy-data")
+	f.key.register(fs, e)
+	fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
+	if scoped {
+		fs.StringVar(&f.org, "org", e("AIPROXY_ORG"), "the org [AIPROXY_ORG]")
+		fs.BoolVar(&f.platform, "platform", false, "act on the platform instead of an org")
+	}
+}
+
+// owner returns the org the command acts on ("" for the platform).
+func (f *adminFlags) owner() (string, error) {
+	switch {
+	case f.platform && f.org != "":
+		return "", fmt.Errorf("give --org or --platform, not both")
+	case !f.platform && f.org == "":
+		return "", fmt.Errorf("give --org ORG or --platform")
+	}
+	return f.org, nil
+}
+
+// parseMixed parses flags that may come before or after positional
+// arguments, and returns the positional ones.
+func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// subcommand dispatches "aiproxy NOUN VERB ...".
+func subcommand(ctx context.Context, noun string, args []string, e env, s stdio,
+	verbs map[string]func(context.Context, []string, env, stdio) error) error {
+	if len(args) > 0 {
+		if fn, ok := verbs[args[0]]; ok {
+			return fn(ctx, args[1:], e, s)
+		}
+	}
+	names := make([]string, 0, len(verbs))
+	for v := range verbs {
+		names = append(names, v)
+	}
+	fmt.Fprintf(s.err, "Usage: aiproxy %s <%s> [flags]\n", noun, strings.Join(sortStrings(names), "|"))
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return errHelp
+	}
+	return errUsage
+}
+
+func sortStrings(v []string) []string {
+	for i := range v {
+		for j := i + 1; j < len(v); j++ {
+			if v[j] < v[i] {
+				v[i], v[j] = v[j], v[i]
+			}
+		}
+	}
+	return v
+}
+
+func runOrg(ctx context.Context, args []string, e env, s stdio) error {
+	return subcommand(ctx, "org", args, e, s, map[string]func(context.Context, []string, env, stdio) error{
+		"create": orgCreate, "list": orgList,
+	})
+}
+
+func orgCreate(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("org create", "org create KEY [--name NAME] [flags]", s)
+	f.register(fs, e, false)
+	name := fs.String("name", "", "display name (default: the key)")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		o, err := a.svc.CreateOrg(ctx, pos[0], *name)
+		if err != nil {
+			return err
+		}
+		return a.print(s, httpapi.ToOrgJSON(o), "KEY\tNAME\tCREATED", func(w io.Writer) {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", o.Key, o.Name, o.CreatedAt.Format(time.RFC3339))
+		})
+	})
+}
+
+func orgList(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("org list", "org list [flags]", s)
+	f.register(fs, e, false)
+	if _, err := parseMixed(fs, args); err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		orgs, err := a.svc.Orgs(ctx)
+		if err != nil {
+			return err
+		}
+		rows := make([]httpapi.OrgJSON, 0, len(orgs))
+		for _, o := range orgs {
+			rows = append(rows, httpapi.ToOrgJSON(o))
+		}
+		return a.print(s, rows, "KEY\tNAME\tCREATED", func(w io.Writer) {
+			for _, o := range orgs {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", o.Key, o.Name, o.CreatedAt.Format(time.RFC3339))
+			}
+		})
+	})
+}
+
+func runKey(ctx context.Context, args []string, e env, s stdio) error {
+	return subcommand(ctx, "key", args, e, s, map[string]func(context.Context, []string, env, stdio) error{
+		"create": keyCreate, "list": keyList, "revoke": keyRevoke,
+	})
+}
+
+func keyCreate(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("key create", "key create (--org ORG | --platform) [--name NAME] [--role invoke|admin]", s)
+	f.register(fs, e, true)
+	name := fs.String("name", "", "a label for the key")
+	role := fs.String("role", "", "invoke (default for org keys) or admin (platform keys are always admin)")
+	if _, err := parseMixed(fs, args); err != nil {
+		return err
+	}
+	org, err := f.owner()
+	if err != nil {
+		return err
+	}
+	r := aiproxy.Role(*role)
+	if r == "" && org == "" {
+		r = aiproxy.RoleAdmin
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		full, k, err := a.svc.CreateKey(ctx, org, *name, r)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			row := httpapi.ToKeyJSON(k)
+			row.Key = full
+			return writeJSONTo(s.out, row)
+		}
+		fmt.Fprintf(s.err, "created %s key %s for %s; it is shown once, below:\n", k.Role, k.ID, ownerName(org))
+		fmt.Fprintln(s.out, full)
+		return nil
+	})
+}
+
+func ownerName(org string) string {
+	if org == "" {
+		return "the platform"
+	}
+	return "org " + org
+}
+
+func keyList(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("key list", "key list (--org ORG | --platform) [flags]", s)
+	f.register(fs, e, true)
+	if _, err := parseMixed(fs, args); err != nil {
+		return err
+	}
+	org, err := f.owner()
+	if err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		keys, err := a.svc.Keys(ctx, org)
+		if err != nil {
+			return err
+		}
+		rows := make([]httpapi.KeyJSON, 0, len(keys))
+		for _, k := range keys {
+			rows = append(rows, httpapi.ToKeyJSON(k))
+		}
+		return a.print(s, rows, "ID\tNAME\tROLE\tCREATED\tLAST USED\tREVOKED", func(w io.Writer) {
+			for _, k := range keys {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.CreatedAt.Format(time.RFC3339),
+					timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt))
+			}
+		})
+	})
+}
+
+func keyRevoke(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("key revoke", "key revoke (--org ORG | --platform) ID", s)
+	f.register(fs, e, true)
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	org, err := f.owner()
+	if err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		k, err := a.svc.RevokeKey(ctx, org, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.err, "revoked key %s\n", k.ID)
+		return nil
+	})
+}
+
+func runCredential(ctx context.Context, args []string, e env, s stdio) error {
+	return subcommand(ctx, "credential", args, e, s, map[string]func(context.Context, []string, env, stdio) error{
+		"set": credentialSet, "list": credentialList, "delete": credentialDelete,
+	})
+}
+
+func sourceFor(org string) aiproxy.Source {
+	if org == "" {
+		return aiproxy.SourcePlatform
+	}
+	return aiproxy.SourceTenant
+}
+
+func credentialSet(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("credential set", "credential set (--org ORG | --platform) NAME [--file FILE]\n\n"+
+		"The secret is read from FILE or standard input, never from the command line: either the bare\n"+
+		"provider key, or a JSON object shaped like the service's credential_schema, e.g. {\"key\":\"...\"}", s)
+	f.register(fs, e, true)
+	file := fs.String("file", "", "read the secret from this file instead of standard input")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	org, err := f.owner()
+	if err != nil {
+		return err
+	}
+	value, err := readSecret(s.in, *file)
+	if err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, true, func(a *adminEnv) error {
+		c, err := a.svc.SetCredential(ctx, sourceFor(org), org, pos[0], value)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.err, "stored %s credential %q for %s (%s)\n", c.Source, c.Name, ownerName(org), maskedText(c.Masked))
+		return nil
+	})
+}
+
+// readSecret reads a credential value: a JSON object, or a bare key that
+// becomes {"key": ...}.
+func readSecret(stdin io.Reader, file string) (aiproxy.CredentialValue, error) {
+	var data []byte
+	var err error
+	if file != "" {
+		data, err = os.ReadFile(file)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(stdin, 1<<20))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	text := strings.TrimSpace(string(data))
+	if text == "" {
+		return nil, fmt.Errorf("no secret given: pipe it on standard input or use --file")
+	}
+	if strings.HasPrefix(text, "{") {
+		var v aiproxy.CredentialValue
+		if err := json.Unmarshal([]byte(text), &v); err != nil {
+			return nil, fmt.Errorf("the secret looks like JSON but is not an object of strings")
+		}
+		return v, nil
+	}
+	return aiproxy.CredentialValue{"key": text}, nil
+}
+
+func credentialList(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("credential list", "credential list (--org ORG | --platform) [flags]", s)
+	f.register(fs, e, true)
+	if _, err := parseMixed(fs, args); err != nil {
+		return err
+	}
+	org, err := f.owner()
+	if err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		creds, err := a.svc.Credentials(ctx, sourceFor(org), org)
+		if err != nil {
+			return err
+		}
+		rows := make([]httpapi.CredentialJSON, 0, len(creds))
+		for _, c := range creds {
+			rows = append(rows, httpapi.ToCredentialJSON(c))
+		}
+		return a.print(s, rows, "NAME\tSOURCE\tVALUE\tUPDATED", func(w io.Writer) {
+			for _, c := range creds {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, c.Source, maskedText(c.Masked), c.UpdatedAt.Format(time.RFC3339))
+			}
+		})
+	})
+}
+
+func credentialDelete(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("credential delete", "credential delete (--org ORG | --platform) NAME", s)
+	f.register(fs, e, true)
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	org, err := f.owner()
+	if err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		if err := a.svc.DeleteCredential(ctx, sourceFor(org), org, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.err, "deleted credential %q of %s\n", pos[0], ownerName(org))
+		return nil
+	})
+}
+
+func maskedText(m map[string]string) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortStrings(keysOf(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func timeOrDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+// adminEnv is what a management command works with.
+type adminEnv struct {
+	svc  *admin.Service
+	json bool
+}
+
+// withAdmin opens the database (and the vault when sealing) for one
+// management command.
+func withAdmin(ctx context.Context, f *adminFlags, e env, needVault bool, fn func(*adminEnv) error) error {
+	var v *vault.Vault
+	if needVault {
+		var err error
+		if v, err = f.key.vault(e); err != nil {
+			return err
+		}
+	}
+	cat, err := loadCatalog(e("AIPROXY_CATALOG_DIR"), nil)
+	if err != nil {
+		return err
+	}
+	db, err := f.store.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	err = fn(&adminEnv{svc: adminService(db, v, cat), json: f.json})
+	if ae, ok := err.(*aiproxy.Error); ok {
+		return fmt.Errorf("%s", ae.Message)
+	}
+	return err
+}
+
+// print writes rows as JSON or a table.
+func (a *adminEnv) print(s stdio, rows any, header string, table func(io.Writer)) error {
+	if a.json {
+		return writeJSONTo(s.out, rows)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	table(tw)
+	return tw.Flush()
+}
+
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// lockedService is an extra catalog service whose policy allows no source,
+// for the contract's 400. Its base URL is never reached.
+const lockedService = `{
+  "slug": "locked", "display_name": "Locked", "base_url": "http://127.0.0.1:9", "service_type": "tts",
+  "auth_mode": "header", "is_enabled": true, "supports_async_jobs": false, "supports_streaming": false,
+  "default_timeout_seconds": 5, "credential_name": "locked", "credential_schema": {"key": "string"},
+  "credential_policy": {"allow_tenant_key": false, "allow_platform_key": false, "default_source": "tenant", "fallback_to_platform_key": false},
+  "upstream": {"auth_header": "X-Api-Key"},
+  "endpoints": [{"slug": "ping", "path_template": "/ping", "http_method": "GET", "request_mode": "raw", "response_mode": "json", "is_enabled": true}]
+}`
+
+// slowModels shortens one endpoint's timeout, for the 504 case.
+const slowModels = `{"slug": "elevenlabs", "endpoints": [{"slug": "list-models", "timeout_seconds": 1}]}`
+
+func catalogDir(t *testing.T) string {
+	dir := t.TempDir()
+	for name, text := range map[string]string{"locked.json": lockedService, "elevenlabs.json": slowModels} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// wantError checks an error response's status and exact body.
+func wantError(t *testing.T, what string, status int, body []byte, wantStatus int, want map[string]string) {
+	t.Helper()
+	var got map[string]string
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("%s = %d, body is not a JSON object of strings: %.300s", what, status, body)
+	}
+	if status != wantStatus || len(got) != len(want) {
+		t.Fatalf("%s = %d %v, want %d %v", what, status, got, wantStatus, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%s: %s = %q, want %q (body %s)", what, k, got[k], v, body)
+		}
+	}
+}
+
+func (d *demo) fault(f map[string]any) {
+	d.t.Helper()
+	data, _ := json.Marshal(f)
+	resp, err := http.Post(d.sandbox+"/_sandbox/faults", "application/json", bytes.NewReader(data))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		d.t.Fatalf("inject fault: %d", resp.StatusCode)
+	}
+}
+
+func (d *demo) clearFaults() {
+	d.t.Helper()
+	req, _ := http.NewRequest("DELETE", d.sandbox+"/_sandbox/faults", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// providerKeys returns the keys aiproxy sent to the sandbox, read from the
+// sandbox's own request log.
+func (d *demo) providerKeys() []string {
+	d.t.Helper()
+	resp, err := http.Get(d.sandbox + "/_sandbox/requests")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var reqs []struct {
+		Header http.Header `json:"header"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&reqs); err != nil {
+		d.t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		for _, h := range []string{"X-Api-Key", "Xi-Api-Key"} {
+			if v := r.Header.Get(h); v != "" {
+				seen[v] = true
+			}
+		}
+	}
+	var keys []string
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func TestDemoErrors(t *testing.T) {
+	d := startDemo(t, "--catalog-dir", catalogDir(t))
+	svc := "/api/ai-proxy/orgs/" + d.org + "/services/"
+	detail := func(code, msg string) map[string]string { return map[string]string{"code": code, "detail": msg} }
+	errorBody := func(code, msg string) map[string]string { return map[string]string{"code": code, "error": msg} }
+
+	d.cli("", "org", "create", "other")
+	otherKey := d.cli("", "key", "create", "--org", "other", "--name", "ci")
+	revoked := d.cli("", "key", "create", "--org", d.org)
+	var keys []map[string]any
+	if err := json.Unmarshal([]byte(d.cli("", "key", "list", "--org", d.org, "--json")), &keys); err != nil {
+		t.Fatal(err)
+	}
+	revokedID := strings.Split(strings.TrimPrefix(revoked, "aip_"), "_")[0]
+	d.cli("", "key", "revoke", "--org", d.org, revokedID)
+
+	t.Run("401 without credentials", func(t *testing.T) {
+		s, h, b := d.do("GET", svc, "", nil, nil)
+		wantError(t, "no header", s, b, 401, detail("unauthenticated", "Authentication credentials were not provided."))
+		if h.Get("WWW-Authenticate") == "" {
+			t.Error("401 without WWW-Authenticate")
+		}
+		s, _, b = d.do("GET", svc, "", nil, http.Header{"Authorization": {"Basic Zm9vOmJhcg=="}})
+		wantError(t, "other scheme", s, b, 401, detail("unauthenticated", "Authentication credentials were not provided."))
+	})
+	t.Run("401 invalid token", func(t *testing.T) {
+		for _, k := range []string{"garbage", "aip_0000000000000000_" + strings.Repeat("a", 52), revoked, d.key[:len(d.key)-1] + "b"} {
+			for _, scheme := range []string{"Api-Key", "Token", "Api-Token", "Bearer"} {
+				s, _, b := d.do("GET", svc, "", nil, http.Header{"Authorization": {scheme + " " + k}})
+				wantError(t, scheme+" "+k[:min(8, len(k))], s, b, 401, detail("unauthenticated", "Invalid token."))
+			}
+		}
+	})
+	t.Run("every scheme accepted", func(t *testing.T) {
+		for _, scheme := range []string{"Api-Key", "Token", "Api-Token", "Bearer", "api-key"} {
+			s, _, b := d.do("GET", svc, "", nil, http.Header{"Authorization": {scheme + " " + d.key}})
+			if s != 200 {
+				t.Errorf("%s: %d %s", scheme, s, b)
+			}
+		}
+	})
+	t.Run("403 cross-org", func(t *testing.T) {
+		forbidden := detail("forbidden", "You do not have permission to perform this action.")
+		s, _, b := d.do("GET", svc, otherKey, nil, nil)
+		wantError(t, "list", s, b, 403, forbidden)
+		s, _, b = d.invoke(d.org, otherKey, "heygen", "list-avatars", map[string]any{})
+		wantError(t, "invoke", s, b, 403, forbidden)
+		s, _, b = d.do("GET", "/api/ai-proxy/orgs/other/services/", d.key, nil, nil)
+		wantError(t, "demo key on other org", s, b, 403, forbidden)
+		s, _, b = d.do("GET", "/api/ai-proxy/orgs/other/keys/", otherKey, nil, nil)
+		wantError(t, "invoke key on admin route", s, b, 403, forbidden)
+		s, _, b = d.do("GET", "/api/ai-proxy/admin/orgs/", d.key, nil, nil)
+		wantError(t, "org admin on platform route", s, b, 403, forbidden)
+	})
+	t.Run("404 service and action", func(t *testing.T) {
+		s, _, b := d.invoke(d.org, d.key, "unknown", "tts", map[string]any{})
+		wantError(t, "service", s, b, 404, detail("not_found", "External proxy service 'unknown' not found or disabled."))
+		s, _, b = d.do("GET", svc+"unknown/", d.key, nil, nil)
+		wantError(t, "detail", s, b, 404, detail("not_found", "External proxy service 'unknown' not found or disabled."))
+		s, _, b = d.invoke(d.org, d.key, "heygen", "nope", map[string]any{})
+		wantError(t, "action", s, b, 404, detail("not_found", "External proxy service 'heygen/nope' not found or disabled."))
+	})
+	t.Run("404 no credentials", func(t *testing.T) {
+		s, _, b := d.invoke("other", otherKey, "heygen", "list-avatars", map[string]any{})
+		wantError(t, "other org", s, b, 404, detail("not_found", "No allowed credentials found for external proxy service 'heygen'."))
+	})
+	t.Run("400 policy allows no source", func(t *testing.T) {
+		s, _, b := d.invoke(d.org, d.key, "locked", "ping", map[string]any{})
+		wantError(t, "locked", s, b, 400, errorBody("invalid", "Credential policy does not allow any credential source."))
+	})
+	t.Run("400 path parameters", func(t *testing.T) {
+		s, _, b := d.invoke(d.org, d.key, "elevenlabs", "tts", map[string]any{"body": map[string]any{"text": "hi"}})
+		wantError(t, "missing", s, b, 400, errorBody("invalid", "Missing required path parameter: voice_id"))
+		for _, bad := range []string{"", ".", "..", "a/b", "a?b", "a#b", "a\x01b"} {
+			s, _, b = d.invoke(d.org, d.key, "elevenlabs", "tts", map[string]any{"path_params": map[string]any{"voice_id": bad}})
+			wantError(t, "bad value "+bad, s, b, 400, errorBody("invalid", "Invalid path parameter: voice_id"))
+		}
+	})
+	t.Run("400 envelope", func(t *testing.T) {
+		path := svc + "heygen/list-avatars/"
+		for _, body := range []string{`[1]`, `{"body":1,"bogus":2}`, `{"query":[1]}`, `{"headers":{"Authorization":"x"}}`,
+			`{"headers":{"X-Api-Key":"x"}}`, `{"headers":{"Host":"evil"}}`, `{"files":{"a":"b"}}`, `not json`} {
+			s, _, b := d.do("POST", path, d.key, strings.NewReader(body), nil)
+			var got map[string]string
+			if json.Unmarshal(b, &got); s != 400 || got["code"] != "invalid" || got["detail"] == "" {
+				t.Errorf("%s = %d %s", body, s, b)
+			}
+		}
+	})
+	t.Run("405 wrong method", func(t *testing.T) {
+		s, h, b := d.do("GET", svc+"heygen/list-avatars/", d.key, nil, nil)
+		if s != 405 || h.Get("Allow") != "POST" || !strings.Contains(string(b), `"method_not_allowed"`) {
+			t.Fatalf("GET invoke = %d %v %s", s, h.Get("Allow"), b)
+		}
+	})
+	t.Run("trailing slash optional", func(t *testing.T) {
+		s, _, _ := d.do("GET", strings.TrimSuffix(svc, "/"), d.key, nil, nil)
+		s2, _, _ := d.do("POST", svc+"heygen/list-voices", d.key, strings.NewReader(`{}`), nil)
+		if s != 200 || s2 != 200 {
+			t.Fatalf("without slash: list %d, invoke %d", s, s2)
+		}
+	})
+	t.Run("429 passes through with Retry-After", func(t *testing.T) {
+		d.fault(map[string]any{"provider": "heygen", "path": "/v2/voices", "status": 429, "header": map[string]any{"Retry-After": "7"}, "count": 1})
+		s, h, b := d.invoke(d.org, d.key, "heygen", "list-voices", map[string]any{})
+		if s != 429 || h.Get("Retry-After") != "7" || !strings.Contains(string(b), "error") {
+			t.Fatalf("429 case = %d retry %q %s", s, h.Get("Retry-After"), b)
+		}
+	})
+	t.Run("502 on provider failure", func(t *testing.T) {
+		d.fault(map[string]any{"provider": "elevenlabs", "path": "/v1/voices", "status": 500, "count": 1})
+		s, _, b := d.invoke(d.org, d.key, "elevenlabs", "list-voices", map[string]any{})
+		wantError(t, "provider 500", s, b, 502, detail("upstream_failed", "The upstream external service request failed."))
+		// Go's transport retries an idempotent request once on a reused
+		// connection that closed, so the fault stays until cleared.
+		d.fault(map[string]any{"provider": "elevenlabs", "path": "/v1/voices", "reset": true})
+		s, _, b = d.invoke(d.org, d.key, "elevenlabs", "list-voices", map[string]any{})
+		d.clearFaults()
+		wantError(t, "connection reset", s, b, 502, detail("upstream_failed", "The upstream external service request failed."))
+	})
+	t.Run("502 on a bad provider key", func(t *testing.T) {
+		d.cli("wrong-key-for-the-sandbox", "credential", "set", "--org", "other", "elevenlabs")
+		s, _, b := d.invoke("other", otherKey, "elevenlabs", "list-voices", map[string]any{})
+		wantError(t, "bad key", s, b, 502, detail("upstream_failed", "The upstream external service request failed."))
+	})
+	t.Run("504 on timeout", func(t *testing.T) {
+		d.fault(map[string]any{"provider": "elevenlabs", "path": "/v1/models", "delay": "3s", "count": 1})
+		s, _, b := d.invoke(d.org, d.key, "elevenlabs", "list-models", map[string]any{})
+		wantError(t, "timeout", s, b, 504, detail("upstream_timeout", "The upstream external service request timed out."))
+	})
+	t.Run("provider 4xx verbatim", func(t *testing.T) {
+		s, h, b := d.invoke(d.org, d.key, "heygen", "generate-video", map[string]any{"body": map[string]any{"test": true}})
+		if s != 400 || h.Get("Content-Type") != "application/json" || !strings.Contains(string(b), "invalid_parameter") {
+			t.Fatalf("heygen validation = %d %s", s, b)
+		}
+	})
+	t.Run("platform fallback", func(t *testing.T) {
+		hg := ""
+		for _, k := range d.providerKeys() {
+			if strings.Contains(k, "_hg_") {
+				hg = k
+			}
+		}
+		d.cli(hg, "credential", "set", "--platform", "heygen")
+		s, _, b := d.invoke("other", otherKey, "heygen", "list-voices", map[string]any{})
+		if s != 200 {
+			t.Fatalf("other org through platform key = %d %s", s, b)
+		}
+	})
+}
+
+// TestNoSecretsLeak runs calls that touch every secret, then looks for the
+// secrets in every response, the logs and the database files.
+func TestNoSecretsLeak(t *testing.T) {
+	d := startDemo(t)
+	var user map[string]any
+	d.invokeJSON("elevenlabs", "get-user", map[string]any{}, &user)
+	if user["xi_api_key"] != "[REDACTED]" {
+		t.Fatalf("get-user xi_api_key = %v, want it redacted", user["xi_api_key"])
+	}
+	d.invoke(d.org, d.key, "heygen", "list-voices", map[string]any{})
+	d.invoke(d.org, d.key, "elevenlabs", "tts", map[string]any{"path_params": map[string]any{"voice_id": "21m00Tcm4TlvDq8ikWAM"}, "body": map[string]any{"text": "x"}})
+	d.fault(map[string]any{"provider": "heygen", "path": "/v2/avatars", "status": 401, "count": 1})
+	d.invoke(d.org, d.key, "heygen", "list-avatars", map[string]any{})
+	d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/credentials/", d.key, nil, nil)
+	d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/keys/", d.key, nil, nil)
+
+	provider := d.providerKeys()
+	if len(provider) != 2 {
+		t.Fatalf("expected the sandbox to have seen 2 provider keys, saw %d", len(provider))
+	}
+	_, secret, _ := strings.Cut(strings.TrimPrefix(d.key, "aip_"), "_")
+	secrets := append(provider, d.key, secret)
+
+	var files []string
+	matches, _ := filepath.Glob(filepath.Join(d.dir, "aiproxy.db*"))
+	files = append(files, matches...)
+	if len(files) == 0 {
+		t.Fatal("no database files found")
+	}
+	for _, s := range secrets {
+		for i, b := range d.bodies {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("response %d contains a secret: %.120s", i, b)
+			}
+		}
+		if strings.Contains(d.stderr.String(), s) {
+			t.Errorf("logs contain a secret")
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s contains a secret in plaintext", filepath.Base(f))
+			}
+		}
+	}
+	if !strings.Contains(d.stderr.String(), `"upstream_status":401`) {
+		t.Error("the provider's 401 was not logged")
+	}
+}

@@ -1,0 +1,97 @@
+// Command aiproxy is a multi-tenant proxy for external AI media services.
+// It serves the External Service Proxy API, runs a self-contained demo with
+// sandbox providers, runs the sandbox alone, and manages orgs, API keys and
+// provider credentials.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "aiproxy:", err)
+	}
+	if err != nil {
+		os.Exit(exitCode(err))
+	}
+}
+
+// errUsage is returned after a usage message was printed.
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// env looks up an environment variable; tests pass their own.
+type env func(string) string
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, e env, io stdio) error
+}
+
+// stdio bundles the standard streams of a command.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the aiproxy server", runServe},
+		{"demo", "run the server with sandbox providers, a demo org and a fresh key", runDemo},
+		{"sandbox", "run only the simulated HeyGen and ElevenLabs providers", runSandbox},
+		{"org", "create and list orgs (create, list)", runOrg},
+		{"key", "create, list and revoke API keys (create, list, revoke)", runKey},
+		{"credential", "set, list and delete provider credentials (set, list, delete)", runCredential},
+	}
+}
+
+// run is the whole program: main only wires the process to it.
+func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
+	s := stdio{in: stdin, out: stdout, err: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, args[1:], getenv, s)
+			if errors.Is(err, errHelp) {
+				return nil
+			}
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "aiproxy: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return errUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: aiproxy <command> [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'aiproxy <command> --help' for a command's flags.")
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/admin"
+	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/proxy"
+	"github.com/aiproxy/aiproxy/internal/sqlite"
+	"github.com/aiproxy/aiproxy/internal/vault"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// serverFlags are the flags of serve (and demo).
+type serverFlags struct {
+	addr       string
+	store      storeFlags
+	key        keyFlags
+	catalogDir string
+	logLevel   string
+	upstreams  upstreamFlag
+	// upstreamsEnv is AIPROXY_UPSTREAMS, checked by validate.
+	upstreamsEnv string
+}
+
+func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
+	fs.StringVar(&f.addr, "addr", envOr(e, "AIPROXY_ADDR", "127.0.0.1:8080"), "listen address [AIPROXY_ADDR]")
+	f.store.register(fs, e, defaultDir)
+	f.key.register(fs, e)
+	fs.StringVar(&f.catalogDir, "catalog-dir", e("AIPROXY_CATALOG_DIR"),
+		"directory of extra or overriding catalog files (*.json) [AIPROXY_CATALOG_DIR]")
+	fs.StringVar(&f.logLevel, "log-level", envOr(e, "AIPROXY_LOG_LEVEL", "info"), "debug, info, warn or error [AIPROXY_LOG_LEVEL]")
+	f.upstreams = upstreamFlag{}
+	f.upstreamsEnv = e("AIPROXY_UPSTREAMS")
+	fs.Var(f.upstreams, "upstream", "SERVICE=URL: send a service's calls to another base URL, e.g. a sandbox; repeatable [AIPROXY_UPSTREAMS, comma-separated]")
+}
+
+// upstreamFlag collects SERVICE=URL pairs.
+type upstreamFlag map[string]string
+
+func (u upstreamFlag) String() string { return "" }
+
+func (u upstreamFlag) Set(v string) error {
+	name, url, ok := strings.Cut(v, "=")
+	if !ok || name == "" || url == "" {
+		return fmt.Errorf("want SERVICE=URL, got %q", v)
+	}
+	u[name] = url
+	return nil
+}
+
+// validate merges AIPROXY_UPSTREAMS under the --upstream flags, which win.
+func (f *serverFlags) validate() error {
+	if f.upstreamsEnv == "" {
+		return nil
+	}
+	fromEnv := upstreamFlag{}
+	for _, pair := range strings.Split(f.upstreamsEnv, ",") {
+		if err := fromEnv.Set(strings.TrimSpace(pair)); err != nil {
+			return fmt.Errorf("AIPROXY_UPSTREAMS: %w", err)
+		}
+	}
+	for k, v := range fromEnv {
+		if _, set := f.upstreams[k]; !set {
+			f.upstreams[k] = v
+		}
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, e env, s stdio) error {
+	var f serverFlags
+	fs := newFlagSet("serve", "serve [flags]", s)
+	f.register(fs, e, "aiproxy-data")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	v, err := f.key.vault(e)
+	if err != nil {
+		return err
+	}
+	app, err := openApp(ctx, f, v, s)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	return app.serve(ctx, s, nil)
+}
+
+// app is a wired aiproxy server.
+type app struct {
+	db      *sqlite.DB
+	catalog *catalog.Catalog
+	vault   *vault.Vault
+	admin   *admin.Service
+	log     *slog.Logger
+	handler http.Handler
+	ln      net.Listener
+}
+
+// openApp opens the database and catalog, wires the API and binds the
+// listener, so that the caller knows the address before serving.
+func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app, error) {
+	log, err := newLogger(s.err, f.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalog(f.catalogDir, f.upstreams)
+	if err != nil {
+		return nil, err
+	}
+	db, err := f.store.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln}
+	a.admin = admin.New(db, v, cat, nil)
+	a.handler = httpapi.New(httpapi.Config{
+		Catalog: cat,
+		Invoker: proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v, Logger: log, UserAgent: "aiproxy/" + version}),
+		Keys:    db,
+		Orgs:    db,
+		Admin:   a.admin,
+		Logger:  log,
+		Ready:   db.Ping,
+	})
+	return a, nil
+}
+
+func (a *app) url() string { return "http://" + a.ln.Addr().String() }
+
+func (a *app) close() { a.db.Close() }
+
+// serve serves until ctx ends, then shuts down gracefully. ready, if set,
+// runs once the server accepts connections.
+func (a *app) serve(ctx context.Context, s stdio, ready func()) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(a.ln) }()
+	a.log.Info("listening", "url", a.url(), "version", version)
+	if ready != nil {
+		ready()
+	} else {
+		fmt.Fprintf(s.out, "AIPROXY_URL=%s\n", a.url())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = srv.Close()
+	}
+	a.log.Info("stopped")
+	return err
+}

@@ -1,0 +1,139 @@
+package aiproxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Role is what an API key may do.
+type Role string
+
+// The roles. An invoke key may discover and invoke services of its org. An
+// admin key may also manage its org's keys and credentials. An admin key that
+// belongs to no org is a platform-admin key and may do everything.
+const (
+	RoleInvoke Role = "invoke"
+	RoleAdmin  Role = "admin"
+)
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r Role) bool { return r == RoleInvoke || r == RoleAdmin }
+
+// APIKey is an aiproxy key as stored: only a hash of its secret is kept.
+type APIKey struct {
+	// ID is the public part of the key, used to look it up and to revoke it.
+	ID string
+	// OrgKey is the org the key belongs to; empty for a platform key.
+	OrgKey     string
+	Name       string
+	Role       Role
+	SecretHash []byte
+	CreatedAt  time.Time
+	// RevokedAt is zero while the key is active.
+	RevokedAt time.Time
+	// LastUsedAt is zero until the key is first used.
+	LastUsedAt time.Time
+}
+
+// Revoked reports whether the key has been revoked.
+func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// Principal returns who a request made with this key acts as.
+func (k APIKey) Principal() Principal {
+	return Principal{KeyID: k.ID, OrgKey: k.OrgKey, Role: k.Role}
+}
+
+// KeyStore keeps API keys.
+type KeyStore interface {
+	// CreateKey stores a new key; it returns ErrConflict if the ID exists and
+	// ErrNotFound if its org does not exist.
+	CreateKey(ctx context.Context, k APIKey) error
+	// Key returns one key by ID, or ErrNotFound.
+	Key(ctx context.Context, id string) (APIKey, error)
+	// Keys returns the keys of one org (platform keys for ""), oldest first.
+	Keys(ctx context.Context, orgKey string) ([]APIKey, error)
+	// RevokeKey marks a key revoked; it returns ErrNotFound for an unknown ID.
+	// Revoking a revoked key keeps its first revocation time.
+	RevokeKey(ctx context.Context, id string, at time.Time) error
+	// TouchKey records that a key was used at a time.
+	TouchKey(ctx context.Context, id string, at time.Time) error
+}
+
+// keyPrefix starts every aiproxy key so that scanners and people recognise it.
+const keyPrefix = "aip_"
+
+var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewKeySecret makes a fresh random key. It returns the full key, shown once
+// to its owner, and the ID and secret hash to store.
+func NewKeySecret() (full, id string, hash []byte, err error) {
+	idBytes := make([]byte, 8)
+	secret := make([]byte, 32)
+	if _, err := rand.Read(idBytes); err != nil {
+		return "", "", nil, err
+	}
+	if _, err := rand.Read(secret); err != nil {
+		return "", "", nil, err
+	}
+	id = hex.EncodeToString(idBytes)
+	s := keyEncoding.EncodeToString(secret)
+	return keyPrefix + id + "_" + s, id, HashKeySecret(s), nil
+}
+
+// ParseKey splits a full key into its ID and secret. ok is false when the
+// text is not shaped like an aiproxy key.
+func ParseKey(full string) (id, secret string, ok bool) {
+	rest, found := strings.CutPrefix(full, keyPrefix)
+	if !found {
+		return "", "", false
+	}
+	id, secret, found = strings.Cut(rest, "_")
+	if !found || len(id) != 16 || len(secret) != 52 {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", "", false
+	}
+	if _, err := keyEncoding.DecodeString(secret); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// HashKeySecret returns the stored hash of a key secret. The secret carries
+// 256 random bits, so a fast hash is enough to make the stored value useless
+// to a reader of the database.
+func HashKeySecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// SecretMatches reports in constant time whether secret hashes to hash.
+func SecretMatches(secret string, hash []byte) bool {
+	return subtle.ConstantTimeCompare(HashKeySecret(secret), hash) == 1
+}
+
+// Principal is who an authenticated request acts as.
+type Principal struct {
+	KeyID  string
+	OrgKey string
+	Role   Role
+}
+
+// PlatformAdmin reports whether the principal is a platform administrator.
+func (p Principal) PlatformAdmin() bool { return p.OrgKey == "" && p.Role == RoleAdmin }
+
+// CanUseOrg reports whether the principal may discover and invoke in an org.
+func (p Principal) CanUseOrg(org string) bool { return p.PlatformAdmin() || p.OrgKey == org }
+
+// CanAdminOrg reports whether the principal may manage an org's keys and
+// credentials.
+func (p Principal) CanAdminOrg(org string) bool {
+	return p.PlatformAdmin() || (p.OrgKey == org && p.Role == RoleAdmin)
+}

@@ -1,0 +1,127 @@
+package aiproxy
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is the closed set of machine-readable error codes that aiproxy returns.
+// Each code maps to exactly one HTTP status in the HTTP adapter.
+type Code string
+
+// The error codes. An error that carries no code is internal, and its text is
+// never shown to a client.
+const (
+	CodeInvalid          Code = "invalid"
+	CodeUnauthenticated  Code = "unauthenticated"
+	CodeForbidden        Code = "forbidden"
+	CodeNotFound         Code = "not_found"
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	CodeConflict         Code = "conflict"
+	CodeTooLarge         Code = "too_large"
+	CodeRateLimited      Code = "rate_limited"
+	CodeQuotaExceeded    Code = "quota_exceeded"
+	CodeUpstreamFailed   Code = "upstream_failed"
+	CodeUpstreamTimeout  Code = "upstream_timeout"
+	CodeInternal         Code = "internal"
+)
+
+// Codes lists every error code, for tests and documentation.
+var Codes = []Code{
+	CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound,
+	CodeMethodNotAllowed, CodeConflict, CodeTooLarge, CodeRateLimited,
+	CodeQuotaExceeded, CodeUpstreamFailed, CodeUpstreamTimeout, CodeInternal,
+}
+
+// Field names the JSON key that carries an error's message. The contract uses
+// "detail" for most errors and "error" for credential-policy and
+// path-parameter errors.
+type Field string
+
+// The two message fields of the contract.
+const (
+	FieldDetail Field = "detail"
+	FieldError  Field = "error"
+)
+
+// Error is aiproxy's one error type. Message is safe to show a client; Err is
+// the underlying cause, which is only logged.
+type Error struct {
+	Code    Code
+	Message string
+	// Field is the JSON key for Message; the zero value means FieldDetail.
+	Field Field
+	// RetryAfter, when positive, is sent as a Retry-After header in seconds.
+	RetryAfter int
+	Err        error
+}
+
+// Error returns the client-safe message followed by the logged cause.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an Error with a code and a client-safe formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// CodeInternal when there is none.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrNotFound is returned by stores when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned by stores when a record already exists.
+var ErrConflict = errors.New("already exists")
+
+// The contract's exact messages. They are part of the API and must not change.
+const (
+	MsgNoAuth           = "Authentication credentials were not provided."
+	MsgInvalidToken     = "Invalid token."
+	MsgPermissionDenied = "You do not have permission to perform this action."
+	MsgUpstreamFailed   = "The upstream external service request failed."
+	MsgUpstreamTimeout  = "The upstream external service request timed out."
+	MsgPolicyNoSource   = "Credential policy does not allow any credential source."
+	MsgRateLimited      = "Request was throttled."
+	msgServiceNotFound  = "External proxy service '%s' not found or disabled."
+	msgNoCredentials    = "No allowed credentials found for external proxy service '%s'."
+	msgMissingPathParam = "Missing required path parameter: %s"
+)
+
+// ErrServiceNotFound is the contract's 404 for an unknown or disabled service
+// or action. name is what the client asked for.
+func ErrServiceNotFound(name string) *Error {
+	return Errorf(CodeNotFound, msgServiceNotFound, name)
+}
+
+// ErrNoCredentials is the contract's 404 when no allowed credential exists.
+func ErrNoCredentials(service string) *Error {
+	return Errorf(CodeNotFound, msgNoCredentials, service)
+}
+
+// ErrMissingPathParam is the contract's 400 for an unfilled path placeholder.
+func ErrMissingPathParam(name string) *Error {
+	e := Errorf(CodeInvalid, msgMissingPathParam, name)
+	e.Field = FieldError
+	return e
+}
+
+// ErrPolicyNoSource is the contract's 400 when a credential policy allows no
+// source at all.
+func ErrPolicyNoSource() *Error {
+	return &Error{Code: CodeInvalid, Message: MsgPolicyNoSource, Field: FieldError}
+}

@@ -1,0 +1,133 @@
+package aiproxy
+
+// Service is one external provider as the catalog describes it. All fields
+// but Upstream make up the contract's service descriptor; Upstream tells the
+// proxy how to reach and authenticate to the provider and is never shown in
+// discovery. Services handed out by the catalog are shared: treat them as
+// read-only.
+type Service struct {
+	Slug                  string
+	DisplayName           string
+	BaseURL               string
+	ServiceType           string
+	AuthMode              string
+	IsEnabled             bool
+	SupportsAsyncJobs     bool
+	SupportsStreaming     bool
+	DefaultTimeoutSeconds int
+	CredentialName        string
+	CredentialPolicy      CredentialPolicy
+	CredentialSchema      map[string]string
+	Endpoints             []Endpoint
+
+	// Upstream says how aiproxy talks to the provider.
+	Upstream Upstream
+}
+
+// Upstream is the proxy-only part of a service.
+type Upstream struct {
+	// AuthHeader is the request header that carries the credential, for
+	// example "X-Api-Key" or "xi-api-key".
+	AuthHeader string
+	// AuthPrefix is put before the credential value, for example "Bearer ".
+	AuthPrefix string
+	// CredentialField is the credential_schema field injected; default "key".
+	CredentialField string
+	// Hosts are extra named base URLs that endpoints may select, for example
+	// HeyGen's upload host.
+	Hosts map[string]string
+	// RequestHeaders are client headers, beyond the built-in allow-list, that
+	// may be passed to the provider.
+	RequestHeaders []string
+	// ResponseHeaders are provider headers, beyond the built-in allow-list,
+	// that are passed back to the client.
+	ResponseHeaders []string
+}
+
+// Endpoint is one action of a service. The fields mirror the contract's
+// endpoint descriptor, plus proxy-only settings.
+type Endpoint struct {
+	Slug              string
+	PathTemplate      string
+	HTTPMethod        string
+	RequestMode       RequestMode
+	ResponseMode      ResponseMode
+	SupportsStreaming bool
+	CallbackMode      string
+	IsEnabled         bool
+
+	// Description is a human sentence for documentation; not in discovery.
+	Description string
+	// TimeoutSeconds overrides the service's default timeout when positive.
+	TimeoutSeconds int
+	// Host selects one of Upstream.Hosts; empty means the service BaseURL.
+	Host string
+	// Path is PathTemplate parsed; the catalog fills it.
+	Path PathTemplate
+}
+
+// Timeout returns the endpoint's timeout in seconds within its service.
+func (e Endpoint) Timeout(s *Service) int {
+	if e.TimeoutSeconds > 0 {
+		return e.TimeoutSeconds
+	}
+	return s.DefaultTimeoutSeconds
+}
+
+// EnabledEndpoints returns the service's enabled endpoints in catalog order.
+func (s *Service) EnabledEndpoints() []Endpoint {
+	out := make([]Endpoint, 0, len(s.Endpoints))
+	for _, e := range s.Endpoints {
+		if e.IsEnabled {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Endpoint returns the enabled endpoint with a slug.
+func (s *Service) Endpoint(slug string) (*Endpoint, bool) {
+	for i := range s.Endpoints {
+		if s.Endpoints[i].Slug == slug && s.Endpoints[i].IsEnabled {
+			return &s.Endpoints[i], true
+		}
+	}
+	return nil, false
+}
+
+// BaseURLFor returns the base URL an endpoint is sent to.
+func (s *Service) BaseURLFor(e *Endpoint) string {
+	if e.Host != "" {
+		return s.Upstream.Hosts[e.Host]
+	}
+	return s.BaseURL
+}
+
+// RequestMode says how the invoke request's payload becomes the upstream body.
+type RequestMode string
+
+// The request modes.
+const (
+	RequestRaw       RequestMode = "raw"
+	RequestJSON      RequestMode = "json"
+	RequestMultipart RequestMode = "multipart"
+	RequestBinary    RequestMode = "binary"
+)
+
+// ResponseMode says how the provider's response is returned.
+type ResponseMode string
+
+// The response modes.
+const (
+	ResponseJSON        ResponseMode = "json"
+	ResponseBinary      ResponseMode = "binary"
+	ResponsePassthrough ResponseMode = "passthrough"
+	ResponseStream      ResponseMode = "stream"
+)
+
+// Callback modes of an endpoint.
+const (
+	CallbackNone    = "none"
+	CallbackPoll    = "poll"
+	CallbackWebhook = "webhook"
+)

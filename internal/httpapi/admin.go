@@ -1,0 +1,221 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// OrgJSON is an org in the admin API and the CLI's --json output.
+type OrgJSON struct {
+	Key       string    `json:"key"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// KeyJSON is an API key in the admin API and the CLI's --json output. Key is set only in the answer
+// that creates it.
+type KeyJSON struct {
+	ID         string     `json:"id"`
+	Org        string     `json:"org"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Key        string     `json:"key,omitempty"`
+}
+
+// CredentialJSON is a credential in the admin API and the CLI's --json
+// output: masked, never the secret.
+type CredentialJSON struct {
+	Name      string            `json:"name"`
+	Source    string            `json:"source"`
+	Org       string            `json:"org"`
+	Masked    map[string]string `json:"masked"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// ToOrgJSON converts an org for output.
+func ToOrgJSON(o aiproxy.Org) OrgJSON {
+	return OrgJSON{Key: o.Key, Name: o.Name, CreatedAt: o.CreatedAt}
+}
+
+// ToKeyJSON converts an API key for output, without its secret.
+func ToKeyJSON(k aiproxy.APIKey) KeyJSON {
+	return KeyJSON{ID: k.ID, Org: k.OrgKey, Name: k.Name, Role: string(k.Role), CreatedAt: k.CreatedAt,
+		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt)}
+}
+
+// ToCredentialJSON converts a credential for output, masked.
+func ToCredentialJSON(c aiproxy.Credential) CredentialJSON {
+	return CredentialJSON{Name: c.Name, Source: string(c.Source), Org: c.OrgKey, Masked: c.Masked,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// decodeJSON reads a bounded JSON request body into v, refusing unknown
+// fields.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return aiproxy.Errorf(aiproxy.CodeTooLarge, "Request body exceeds %d bytes.", tooBig.Limit)
+		}
+		if errors.Is(err, io.EOF) {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "Request body must be a JSON object.")
+		}
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid JSON body: %s.", err.Error())
+	}
+	return nil
+}
+
+func (s *server) orgs(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodPost {
+		var in struct {
+			Key  string `json:"key"`
+			Name string `json:"name"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		o, err := s.cfg.Admin.CreateOrg(r.Context(), in.Key, in.Name)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, ToOrgJSON(o))
+		return nil
+	}
+	list, err := s.cfg.Admin.Orgs(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]OrgJSON, 0, len(list))
+	for _, o := range list {
+		out = append(out, ToOrgJSON(o))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) orgKeys(w http.ResponseWriter, r *http.Request) error {
+	return s.keys(w, r, r.PathValue("org"))
+}
+
+func (s *server) platformKeys(w http.ResponseWriter, r *http.Request) error {
+	return s.keys(w, r, "")
+}
+
+func (s *server) keys(w http.ResponseWriter, r *http.Request, org string) error {
+	if r.Method == http.MethodPost {
+		var in struct {
+			Name string `json:"name"`
+			Role string `json:"role"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		full, k, err := s.cfg.Admin.CreateKey(r.Context(), org, in.Name, aiproxy.Role(in.Role))
+		if err != nil {
+			return err
+		}
+		out := ToKeyJSON(k)
+		out.Key = full
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, out)
+		return nil
+	}
+	list, err := s.cfg.Admin.Keys(r.Context(), org)
+	if err != nil {
+		return err
+	}
+	out := make([]KeyJSON, 0, len(list))
+	for _, k := range list {
+		out = append(out, ToKeyJSON(k))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) revokeOrgKey(w http.ResponseWriter, r *http.Request) error {
+	return s.revokeKey(w, r, r.PathValue("org"))
+}
+
+func (s *server) revokePlatformKey(w http.ResponseWriter, r *http.Request) error {
+	return s.revokeKey(w, r, "")
+}
+
+func (s *server) revokeKey(w http.ResponseWriter, r *http.Request, org string) error {
+	k, err := s.cfg.Admin.RevokeKey(r.Context(), org, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ToKeyJSON(k))
+	return nil
+}
+
+func (s *server) orgCredentials(w http.ResponseWriter, r *http.Request) error {
+	return s.credentials(w, r, aiproxy.SourceTenant, r.PathValue("org"))
+}
+
+func (s *server) platformCredentials(w http.ResponseWriter, r *http.Request) error {
+	return s.credentials(w, r, aiproxy.SourcePlatform, "")
+}
+
+func (s *server) credentials(w http.ResponseWriter, r *http.Request, src aiproxy.Source, org string) error {
+	list, err := s.cfg.Admin.Credentials(r.Context(), src, org)
+	if err != nil {
+		return err
+	}
+	out := make([]CredentialJSON, 0, len(list))
+	for _, c := range list {
+		out = append(out, ToCredentialJSON(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) orgCredential(w http.ResponseWriter, r *http.Request) error {
+	return s.credential(w, r, aiproxy.SourceTenant, r.PathValue("org"))
+}
+
+func (s *server) platformCredential(w http.ResponseWriter, r *http.Request) error {
+	return s.credential(w, r, aiproxy.SourcePlatform, "")
+}
+
+// credential sets (PUT, body {"value": {...}}) or deletes one credential.
+func (s *server) credential(w http.ResponseWriter, r *http.Request, src aiproxy.Source, org string) error {
+	name := r.PathValue("name")
+	if r.Method == http.MethodDelete {
+		if err := s.cfg.Admin.DeleteCredential(r.Context(), src, org, name); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	var in struct {
+		Value aiproxy.CredentialValue `json:"value"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	c, err := s.cfg.Admin.SetCredential(r.Context(), src, org, name, in.Value)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ToCredentialJSON(c))
+	return nil
+}

@@ -1,0 +1,263 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/admin"
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/proxy"
+)
+
+// Catalog lists the services for discovery.
+type Catalog interface {
+	Services() []*aiproxy.Service
+	Service(slug string) (*aiproxy.Service, bool)
+}
+
+// Invoker performs invoke calls.
+type Invoker interface {
+	Invoke(w http.ResponseWriter, r *http.Request, org, service, action string) (proxy.Outcome, error)
+}
+
+// OrgReader reads orgs.
+type OrgReader interface {
+	Org(ctx context.Context, key string) (aiproxy.Org, error)
+}
+
+// Config configures the HTTP API. Every field but Logger, Now and Ready is
+// required.
+type Config struct {
+	Catalog Catalog
+	Invoker Invoker
+	Keys    KeyReader
+	Orgs    OrgReader
+	Admin   *admin.Service
+	// Logger receives access and error logs; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Ready reports whether the server can serve; nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+type server struct {
+	cfg  Config
+	log  *slog.Logger
+	auth *authenticator
+	mux  *http.ServeMux
+}
+
+// New returns the HTTP handler of the API.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &server{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		auth: &authenticator{keys: cfg.Keys, now: cfg.Now, touched: map[string]time.Time{}},
+		mux:  http.NewServeMux(),
+	}
+	s.routes()
+	return s.middleware(s.mux)
+}
+
+const base = "/api/ai-proxy"
+
+func (s *server) routes() {
+	s.route("/orgs/{org}/services", s.orgAccess(s.listServices), http.MethodGet)
+	s.route("/orgs/{org}/services/{service}", s.orgAccess(s.serviceDetail), http.MethodGet)
+	s.route("/orgs/{org}/services/{service}/{action}", s.orgAccess(s.invoke), http.MethodPost)
+
+	s.route("/orgs/{org}/keys", s.orgAdmin(s.orgKeys), http.MethodGet, http.MethodPost)
+	s.route("/orgs/{org}/keys/{id}", s.orgAdmin(s.revokeOrgKey), http.MethodDelete)
+	s.route("/orgs/{org}/credentials", s.orgAdmin(s.orgCredentials), http.MethodGet)
+	s.route("/orgs/{org}/credentials/{name}", s.orgAdmin(s.orgCredential), http.MethodPut, http.MethodDelete)
+
+	s.route("/admin/orgs", s.platformAdmin(s.orgs), http.MethodGet, http.MethodPost)
+	s.route("/admin/keys", s.platformAdmin(s.platformKeys), http.MethodGet, http.MethodPost)
+	s.route("/admin/keys/{id}", s.platformAdmin(s.revokePlatformKey), http.MethodDelete)
+	s.route("/admin/credentials", s.platformAdmin(s.platformCredentials), http.MethodGet)
+	s.route("/admin/credentials/{name}", s.platformAdmin(s.platformCredential), http.MethodPut, http.MethodDelete)
+
+	s.mux.Handle(base+"/", s.handle(func(http.ResponseWriter, *http.Request) error {
+		return aiproxy.Errorf(aiproxy.CodeNotFound, "Not found.")
+	}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.Handle("GET /readyz", s.handle(s.ready))
+}
+
+// route registers a handler for a path with and without its trailing slash,
+// answering 405 in the contract's shape for other methods.
+func (s *server) route(path string, h handlerFunc, methods ...string) {
+	allowed := strings.Join(methods, ", ")
+	guarded := func(w http.ResponseWriter, r *http.Request) error {
+		for _, m := range methods {
+			if r.Method == m || (m == http.MethodGet && r.Method == http.MethodHead) {
+				return h(w, r)
+			}
+		}
+		w.Header().Set("Allow", allowed)
+		return aiproxy.Errorf(aiproxy.CodeMethodNotAllowed, "Method %q not allowed.", r.Method)
+	}
+	s.mux.Handle(base+path, s.handle(guarded))
+	s.mux.Handle(base+path+"/{$}", s.handle(guarded))
+}
+
+// handle adapts a handlerFunc, rendering its error.
+func (s *server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			status := renderError(w, r, s.log, err)
+			if rec, ok := w.(*recorder); ok && status == StatusClientClosed {
+				rec.status = status
+			}
+		}
+	})
+}
+
+// authenticated wraps a handler with authentication and an access check.
+func (s *server) authenticated(allow func(aiproxy.Principal, *http.Request) bool, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.auth.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Api-Key realm="aiproxy"`)
+			return err
+		}
+		if rec, ok := w.(*recorder); ok {
+			rec.keyID = p.KeyID
+		}
+		if !allow(p, r) {
+			return errForbidden()
+		}
+		r = r.WithContext(withPrincipal(r.Context(), p))
+		if p.PlatformAdmin() && r.PathValue("org") != "" {
+			if err := s.orgExists(r.Context(), r.PathValue("org")); err != nil {
+				return err
+			}
+		}
+		return h(w, r)
+	}
+}
+
+func (s *server) orgExists(ctx context.Context, org string) error {
+	_, err := s.cfg.Orgs.Org(ctx, org)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return aiproxy.Errorf(aiproxy.CodeNotFound, "Org %q not found.", org)
+	}
+	return err
+}
+
+func (s *server) orgAccess(h handlerFunc) handlerFunc {
+	return s.authenticated(func(p aiproxy.Principal, r *http.Request) bool { return p.CanUseOrg(r.PathValue("org")) }, h)
+}
+
+func (s *server) orgAdmin(h handlerFunc) handlerFunc {
+	return s.authenticated(func(p aiproxy.Principal, r *http.Request) bool { return p.CanAdminOrg(r.PathValue("org")) }, h)
+}
+
+func (s *server) platformAdmin(h handlerFunc) handlerFunc {
+	return s.authenticated(func(p aiproxy.Principal, _ *http.Request) bool { return p.PlatformAdmin() }, h)
+}
+
+func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(r.Context()); err != nil {
+			s.log.Error("not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return nil
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// middleware adds a request id, an access log line and panic recovery.
+func (s *server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.cfg.Now()
+		id := incomingRequestID(r.Header.Get("X-Request-Id"))
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic", "request_id", id, "panic", v)
+				if rec.status == 0 {
+					renderError(rec, r, s.log, errors.New("panic"))
+				}
+			}
+			s.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.statusOrOK(), "bytes", rec.bytes, "key_id", rec.keyID,
+				"duration_ms", float64(s.cfg.Now().Sub(start).Microseconds())/1000)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type requestIDKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// incomingRequestID keeps a client's request id when it is short and plain,
+// and otherwise makes a new one.
+func incomingRequestID(in string) string {
+	if len(in) > 0 && len(in) <= 64 && strings.Trim(in, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+		return in
+	}
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// recorder remembers the status and size of a response for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	keyID  string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer to flush.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) statusOrOK() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}

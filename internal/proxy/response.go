@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// redactedMark replaces the credential wherever a provider echoes it.
+const redactedMark = "[REDACTED]"
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// respond writes the provider's answer. A provider 401 or 403 means the
+// credential is bad and a provider 5xx means it failed: both become the
+// contract's 502, with the provider body only logged. Every other status,
+// 429 included, is returned verbatim with its allowed headers.
+func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, x exchange, resp *http.Response, body io.Reader, out Outcome) (Outcome, error) {
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode >= 500 {
+		snippet, _ := io.ReadAll(io.LimitReader(body, 2048))
+		p.log.Warn("upstream refused", "service", x.svc.Slug, "action", x.ep.Slug,
+			"upstream_status", resp.StatusCode, "body", redactString(string(snippet), x.secret))
+		return out, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
+	}
+	h := w.Header()
+	copyResponseHeaders(h, resp.Header, x.svc)
+	redact := needsRedaction(x.ep.ResponseMode, resp)
+	if !redact && resp.ContentLength >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	if x.ep.ResponseMode == aiproxy.ResponseStream {
+		h.Set("X-Accel-Buffering", "no")
+		h.Set("Cache-Control", "no-store")
+	}
+	w.WriteHeader(resp.StatusCode)
+	out.Status = resp.StatusCode
+
+	var n int64
+	var err error
+	switch {
+	case redact:
+		rw := &redactor{w: w, secret: []byte(x.secret)}
+		n, err = copyBuffered(rw, body, nil)
+		if err == nil {
+			err = rw.flush()
+		}
+	case x.ep.ResponseMode == aiproxy.ResponseStream:
+		rc := http.NewResponseController(w)
+		n, err = copyBuffered(w, body, rc.Flush)
+	default:
+		n, err = copyBuffered(w, body, nil)
+	}
+	out.Bytes = n
+	if err != nil {
+		out.Err = p.cutStream(r, x, err)
+	}
+	return out, nil
+}
+
+func (p *Proxy) cutStream(r *http.Request, x exchange, err error) error {
+	if r.Context().Err() != nil {
+		return ErrClientGone
+	}
+	p.log.Warn("response cut short", "service", x.svc.Slug, "action", x.ep.Slug, "err", redactErr(err, x.secret))
+	return err
+}
+
+// needsRedaction reports whether a response is text that could echo the
+// credential: JSON mode, every error, and text-typed passthrough bodies.
+// Audio, video and live streams are copied byte for byte.
+func needsRedaction(mode aiproxy.ResponseMode, resp *http.Response) bool {
+	if mode == aiproxy.ResponseJSON || resp.StatusCode >= 400 {
+		return true
+	}
+	if mode == aiproxy.ResponseStream {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return strings.HasPrefix(mt, "text/") || strings.HasSuffix(mt, "json") || strings.HasSuffix(mt, "+xml")
+}
+
+// copyBuffered copies with a pooled buffer, calling flush after each chunk
+// when it is set.
+func copyBuffered(dst io.Writer, src io.Reader, flush func() error) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return total, err
+			}
+			total += int64(n)
+			if flush != nil {
+				if err := flush(); err != nil {
+					return total, err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// redactor replaces every occurrence of a secret in a stream. It holds back
+// the last len(secret)-1 bytes of each write, since a secret may straddle
+// two chunks.
+type redactor struct {
+	w       io.Writer
+	secret  []byte
+	pending []byte
+}
+
+func (r *redactor) Write(p []byte) (int, error) {
+	if len(r.secret) == 0 {
+		return r.w.Write(p)
+	}
+	buf := append(r.pending, p...)
+	buf = bytes.ReplaceAll(buf, r.secret, []byte(redactedMark))
+	keep := min(len(r.secret)-1, len(buf))
+	if _, err := r.w.Write(buf[:len(buf)-keep]); err != nil {
+		return 0, err
+	}
+	r.pending = append(r.pending[:0], buf[len(buf)-keep:]...)
+	return len(p), nil
+}
+
+func (r *redactor) flush() error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	_, err := r.w.Write(r.pending)
+	r.pending = r.pending[:0]
+	return err
+}
+
+func redactString(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, redactedMark)
+}
+
+// redactErr keeps an error's text free of the credential, for logs.
+func redactErr(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return errors.New(redactString(err.Error(), secret))
+}

@@ -1,0 +1,293 @@
+// Package sandbox simulates the HeyGen and ElevenLabs REST APIs in process, faithfully enough
+// that aiproxy's tests and its demo and sandbox commands can run against it instead of the real
+// providers.
+//
+// A Server is an http.Handler. HeyGen lives under the prefix /heygen (including the upload
+// host's POST /v1/asset) and ElevenLabs under /elevenlabs, so a proxy configured with the base
+// URL http://HOST/heygen calls http://HOST/heygen/v2/avatars. Paths, field names, status codes
+// and error bodies follow shared/reference/heygen-api.md and shared/reference/elevenlabs-api.md.
+// Absolute URLs in responses (video_url, thumbnail_url, preview images and audio) are built from
+// the incoming request's Host, so they work wherever the sandbox listens; the media behind them
+// is real (an H.264 MP4, a JPEG, a GIF, a WebP, MP3 or PCM audio) and embedded in the binary.
+//
+// # Render outcomes
+//
+// A HeyGen render is pending for the first 20% of Config.RenderTime, then processing, then
+// completed. Markers in any scene's input_text (or in any template variable's content) change
+// the outcome:
+//
+//   - SANDBOX_FAIL_MODERATION: the render fails with code 400105 (BLOCKED_WORDS_DETECTED).
+//   - SANDBOX_FAIL: the render fails with code 40119 ("Video is too long"), HeyGen's documented
+//     failure example.
+//   - SANDBOX_STUCK: the render stays processing forever, for poll-timeout tests.
+//
+// # Control API
+//
+// Besides the Go methods, the sandbox answers an HTTP control API under /_sandbox/ (no auth):
+//
+//	POST   /_sandbox/faults    body: a Fault as JSON (see faultJSON); adds it
+//	DELETE /_sandbox/faults    clears all faults
+//	GET    /_sandbox/requests  the request log as JSON (see requestJSON)
+//	DELETE /_sandbox/requests  clears the request log
+//	POST   /_sandbox/keys      body {"provider":"heygen","key":"..."}; accepts another key
+//
+// In fault JSON, "delay" is either a Go duration string ("1.5s", "250ms") or a number of
+// milliseconds.
+package sandbox
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Provider names one of the simulated upstream APIs.
+type Provider string
+
+// The providers the sandbox simulates.
+const (
+	HeyGen     Provider = "heygen"
+	ElevenLabs Provider = "elevenlabs"
+)
+
+// Config configures a Server. Zero values mean the stated defaults.
+type Config struct {
+	// HeyGenKeys are the API keys HeyGen accepts in X-Api-Key. With none, every call is 401.
+	HeyGenKeys []string
+	// ElevenLabsKeys are the API keys ElevenLabs accepts in xi-api-key. With none, every
+	// authenticated call is 401.
+	ElevenLabsKeys []string
+	// RenderTime is the time from generate to completed; default 6s. A render is pending for
+	// the first 20%, then processing, then completed.
+	RenderTime time.Duration
+	// Now is the clock; default time.Now. Tests inject one to walk a render through its states.
+	Now func() time.Time
+	// Seed seeds the generated catalogs and ids, which are deterministic for a given seed;
+	// default 1.
+	Seed int64
+	// TestDailyCap, when above zero, limits test:true HeyGen generations per key and UTC day;
+	// the next one is answered 429 trial_video_limit_exceeded. Default: no cap.
+	TestDailyCap int
+	// MaxConcurrentRenders, when above zero, limits HeyGen renders in flight (pending or
+	// processing) per key; the next generate is answered 429 rate_limit_exceeded with a
+	// Retry-After header. Default: no cap.
+	MaxConcurrentRenders int
+	// MaxConcurrentTTS, when above zero, limits ElevenLabs text-to-speech requests in flight
+	// across the server; the next one is answered 429 too_many_concurrent_requests. Default:
+	// no cap (the maximum-concurrent-requests header then reports 10).
+	MaxConcurrentTTS int
+	// StreamChunkDelay is the pause between chunks of a streamed TTS response; default 50ms.
+	// A negative value means no pause.
+	StreamChunkDelay time.Duration
+	// TTSLatency is how long a non-streamed TTS request holds its concurrency slot before
+	// answering, to simulate generation time; default 0.
+	TTSLatency time.Duration
+}
+
+// maxBody bounds what the sandbox reads of a request body; asset uploads are the largest.
+const maxBody = 64 << 20
+
+// maxLoggedBody bounds the body kept per request in the request log.
+const maxLoggedBody = 1 << 20
+
+// Request is one request the sandbox received, as recorded in the request log.
+type Request struct {
+	// Provider is the simulated provider the request was for.
+	Provider Provider
+	// Method is the HTTP method.
+	Method string
+	// Path is the provider path, without the /heygen or /elevenlabs prefix.
+	Path string
+	// RawQuery is the query string without the leading "?".
+	RawQuery string
+	// Header holds the request headers.
+	Header http.Header
+	// Body holds up to 1 MiB of the request body.
+	Body []byte
+}
+
+// Server simulates HeyGen and ElevenLabs. Create one with New; it is safe for concurrent use.
+type Server struct {
+	cfg    Config
+	heygen *heygenCatalog
+	eleven *elevenCatalog
+	apis   map[Provider]*service
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	mu       sync.Mutex
+	keys     map[Provider]map[string]bool
+	faults   []*activeFault
+	requests []Request
+	hg       heygenState
+	el       elevenState
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a Server configured by cfg, with defaults filled in.
+func New(cfg Config) *Server {
+	if cfg.RenderTime <= 0 {
+		cfg.RenderTime = 6 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.StreamChunkDelay == 0 {
+		cfg.StreamChunkDelay = 50 * time.Millisecond
+	}
+	s := &Server{
+		cfg:    cfg,
+		heygen: newHeyGenCatalog(cfg.Seed),
+		eleven: newElevenCatalog(cfg.Seed),
+		rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed5a4db0c5)),
+		keys:   map[Provider]map[string]bool{HeyGen: {}, ElevenLabs: {}},
+		hg:     newHeyGenState(),
+		el:     newElevenState(),
+	}
+	for _, k := range cfg.HeyGenKeys {
+		s.keys[HeyGen][k] = true
+	}
+	for _, k := range cfg.ElevenLabsKeys {
+		s.keys[ElevenLabs][k] = true
+	}
+	s.apis = map[Provider]*service{HeyGen: s.heygenService(), ElevenLabs: s.elevenService()}
+	return s
+}
+
+// AddKey makes provider accept key from now on. It is safe for concurrent use.
+func (s *Server) AddKey(provider Provider, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys[provider] == nil {
+		s.keys[provider] = map[string]bool{}
+	}
+	s.keys[provider][key] = true
+}
+
+// keyAccepted reports whether provider accepts key.
+func (s *Server) keyAccepted(provider Provider, key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return key != "" && s.keys[provider][key]
+}
+
+// Requests returns a copy of the requests received so far, oldest first. Requests to the
+// control API are not logged.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		r.Header = r.Header.Clone()
+		r.Body = bytes.Clone(r.Body)
+		out[i] = r
+	}
+	return out
+}
+
+// ClearRequests empties the request log.
+func (s *Server) ClearRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// ServeHTTP routes r to the control API, HeyGen or ElevenLabs by its path prefix.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		s.serveControl(w, r)
+		return
+	}
+	provider, path, ok := splitProvider(r.URL.Path)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{
+			"error": "unknown path; the sandbox serves /heygen/..., /elevenlabs/... and /_sandbox/...",
+		})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return // The client went away while sending; there is no one to answer.
+	}
+	s.record(provider, r, path, body)
+	if s.applyFault(w, r, provider, path) {
+		return
+	}
+	s.apis[provider].serve(w, &call{r: r, path: path, body: body})
+}
+
+// splitProvider separates "/heygen/v2/avatars" into HeyGen and "/v2/avatars".
+func splitProvider(p string) (Provider, string, bool) {
+	for _, prov := range []Provider{HeyGen, ElevenLabs} {
+		prefix := "/" + string(prov)
+		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
+			if rest == "" {
+				rest = "/"
+			}
+			return prov, rest, true
+		}
+	}
+	return "", "", false
+}
+
+// record appends r to the request log.
+func (s *Server) record(provider Provider, r *http.Request, path string, body []byte) {
+	logged := body
+	if len(logged) > maxLoggedBody {
+		logged = logged[:maxLoggedBody]
+	}
+	req := Request{
+		Provider: provider,
+		Method:   r.Method,
+		Path:     path,
+		RawQuery: r.URL.RawQuery,
+		Header:   r.Header.Clone(),
+		Body:     bytes.Clone(logged),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, req)
+}
+
+// now returns the configured clock's time.
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+const (
+	lowerHex = "0123456789abcdef"
+	alnum    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+)
+
+// newID returns n characters drawn from alphabet with the server's seeded generator.
+func (s *Server) newID(alphabet string, n int) string {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return randomString(s.rng, alphabet, n)
+}
+
+// randomString returns n characters drawn from alphabet with rng.
+func randomString(rng *rand.Rand, alphabet string, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// baseURL returns the absolute URL of provider's prefix as seen by the client of r.
+func baseURL(r *http.Request, provider Provider) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s/%s", scheme, r.Host, provider)
+}

@@ -1,0 +1,52 @@
+// Package storetest is the contract suite that every storage engine runs, so
+// that SQLite, Postgres and in-memory stores behave the same way. Each
+// engine's tests call Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// Stores is everything a storage engine provides.
+type Stores interface {
+	aiproxy.OrgStore
+	aiproxy.KeyStore
+	aiproxy.CredentialStore
+}
+
+// Run runs the contract suite. open must return a new, empty store for each
+// call and arrange its cleanup with t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) Stores) {
+	t.Run("Org", func(t *testing.T) { runOrgs(t, open) })
+	t.Run("Key", func(t *testing.T) { runKeys(t, open) })
+	t.Run("Credential", func(t *testing.T) { runCredentials(t, open) })
+	t.Run("Time", func(t *testing.T) { runTimes(t, open) })
+	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
+}
+
+// t0 is the suite's clock: a time with sub-millisecond digits and a non-UTC
+// zone, which stores may normalise to milliseconds and any location.
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.FixedZone("CEST", 2*60*60))
+
+// at returns t0 plus n minutes, as a store returns it: at millisecond
+// precision.
+func at(n int) time.Time {
+	return t0.Add(time.Duration(n) * time.Minute).Truncate(time.Millisecond)
+}
+
+func mustCreateOrg(ctx context.Context, t *testing.T, s Stores, key string) aiproxy.Org {
+	t.Helper()
+	o := aiproxy.Org{Key: key, Name: "Org " + key, CreatedAt: at(0)}
+	if err := s.CreateOrg(ctx, o); err != nil {
+		t.Fatalf("CreateOrg(%q): %v", key, err)
+	}
+	return o
+}
+
+func sameTime(a, b time.Time) bool {
+	return a.Equal(b) && a.IsZero() == b.IsZero()
+}
