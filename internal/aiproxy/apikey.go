@@ -137,3 +137,16 @@ func (p Principal) CanUseOrg(org string) bool { return p.PlatformAdmin() || p.Or
 func (p Principal) CanAdminOrg(org string) bool {
 	return p.PlatformAdmin() || (p.OrgKey == org && p.Role == RoleAdmin)
 }
+
+type principalKey struct{}
+
+// WithPrincipal returns a context that carries who a request acts as.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal a context carries, if any.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

@@ -105,14 +105,3 @@ func (a *authenticator) touch(id string) {
 		_ = a.keys.TouchKey(ctx, id, now.UTC())
 	}()
 }
-
-type principalKey struct{}
-
-func withPrincipal(ctx context.Context, p aiproxy.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-func principalOf(r *http.Request) aiproxy.Principal {
-	p, _ := r.Context().Value(principalKey{}).(aiproxy.Principal)
-	return p
-}

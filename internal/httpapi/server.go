@@ -142,7 +142,7 @@ func (s *server) authenticated(allow func(aiproxy.Principal, *http.Request) bool
 		if !allow(p, r) {
 			return errForbidden()
 		}
-		r = r.WithContext(withPrincipal(r.Context(), p))
+		r = r.WithContext(aiproxy.WithPrincipal(r.Context(), p))
 		if p.PlatformAdmin() && r.PathValue("org") != "" {
 			if err := s.orgExists(r.Context(), r.PathValue("org")); err != nil {
 				return err

@@ -10,11 +10,14 @@ import (
 )
 
 // resolve picks the credential for an org's call to a service by the
-// service's credential policy, and opens it.
-func (p *Proxy) resolve(ctx context.Context, org string, svc *aiproxy.Service) (string, aiproxy.Source, error) {
+// service's credential policy, or from the pinned source, and opens it.
+func (p *Proxy) resolve(ctx context.Context, org string, svc *aiproxy.Service, pinned aiproxy.Source) (string, aiproxy.Source, error) {
 	sources, err := svc.CredentialPolicy.Sources()
 	if err != nil {
 		return "", "", err
+	}
+	if pinned != "" {
+		sources = []aiproxy.Source{pinned}
 	}
 	for _, src := range sources {
 		owner := org

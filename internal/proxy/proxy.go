@@ -108,33 +108,91 @@ var ErrClientGone = errors.New("client closed request")
 
 var errUpstreamTimeout = errors.New("upstream timeout")
 
-// Invoke performs one invoke call for an org. It returns an error, for the
-// caller to render, only when nothing has been written to w yet.
+// Invoke performs one invoke call for an org: Prepare, Send, Respond. It
+// returns an error, for the caller to render, only when nothing has been
+// written to w yet.
 func (p *Proxy) Invoke(w http.ResponseWriter, r *http.Request, org, service, action string) (Outcome, error) {
-	out := Outcome{Service: service, Action: action}
+	c, err := p.Prepare(r, org, service, action)
+	if err != nil {
+		return Outcome{Service: service, Action: action}, err
+	}
+	defer c.Close()
+	resp, err := p.Send(r.Context(), c)
+	if err != nil {
+		return c.outcome(), err
+	}
+	defer resp.Close()
+	return p.Respond(w, r, c, resp)
+}
+
+// Call is one prepared upstream call: the endpoint, the client's input and
+// the resolved credential. Close it when done.
+type Call struct {
+	Org      string
+	Service  *aiproxy.Service
+	Endpoint *aiproxy.Endpoint
+	Envelope Envelope
+	// Source is where the credential came from.
+	Source aiproxy.Source
+
+	secret string
+	url    string
+	header http.Header
+	in     *input
+}
+
+// Close releases the client's upload stream, if any.
+func (c *Call) Close() { c.in.close() }
+
+func (c *Call) outcome() Outcome {
+	return Outcome{Service: c.Service.Slug, Action: c.Endpoint.Slug, Source: c.Source}
+}
+
+// Prepare reads and checks an invoke request and resolves its credential by
+// the service's policy. Cheap checks come first: the endpoint, the envelope,
+// the path and headers, and only then the credential store.
+func (p *Proxy) Prepare(r *http.Request, org, service, action string) (*Call, error) {
 	svc, ep, err := p.lookup(service, action)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	in, err := p.readInput(r, ep)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	defer in.close()
+	c, err := p.prepare(r.Context(), org, svc, ep, in, "")
+	if err != nil {
+		in.close()
+	}
+	return c, err
+}
+
+// NewCall prepares a call that no client request carries, such as a
+// background status poll. A non-empty source pins the credential to the one
+// that source holds, instead of following the policy.
+func (p *Proxy) NewCall(ctx context.Context, org, service, action string, env Envelope, source aiproxy.Source) (*Call, error) {
+	svc, ep, err := p.lookup(service, action)
+	if err != nil {
+		return nil, err
+	}
+	return p.prepare(ctx, org, svc, ep, &input{env: env}, source)
+}
+
+func (p *Proxy) prepare(ctx context.Context, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, in *input, source aiproxy.Source) (*Call, error) {
 	target, err := upstreamURL(svc, ep, in.env)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	header, err := requestHeaders(svc, in.env.Headers)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	secret, src, err := p.resolve(r.Context(), org, svc)
+	secret, src, err := p.resolve(ctx, org, svc, source)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	out.Source = src
-	return p.exchange(w, r, exchange{svc: svc, ep: ep, url: target, header: header, in: in, secret: secret}, out)
+	return &Call{Org: org, Service: svc, Endpoint: ep, Envelope: in.env, Source: src,
+		secret: secret, url: target, header: header, in: in}, nil
 }
 
 func (p *Proxy) lookup(service, action string) (*aiproxy.Service, *aiproxy.Endpoint, error) {
@@ -149,64 +207,70 @@ func (p *Proxy) lookup(service, action string) (*aiproxy.Service, *aiproxy.Endpo
 	return svc, ep, nil
 }
 
-type exchange struct {
-	svc    *aiproxy.Service
-	ep     *aiproxy.Endpoint
-	url    string
-	header http.Header
-	in     *input
-	secret string
+// Response is a provider's answer whose body is still to be read. Reading
+// it is bounded by the endpoint's timeout between bytes. Close it when done.
+type Response struct {
+	*http.Response
+	stop func()
 }
 
-func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, x exchange, out Outcome) (Outcome, error) {
-	timeout := time.Duration(x.ep.Timeout(x.svc)) * time.Second
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	timer := time.AfterFunc(timeout, func() { cancel(errUpstreamTimeout) })
-	defer timer.Stop()
+// Close closes the body and ends the exchange.
+func (r *Response) Close() {
+	r.Body.Close()
+	r.stop()
+}
 
-	body, contentType := x.in.upstreamBody(x.ep)
-	req, err := http.NewRequestWithContext(ctx, x.ep.HTTPMethod, x.url, body)
+// Send performs the upstream exchange of a call. The endpoint's timeout
+// bounds the wait for the response head and each silence after it, never a
+// long but healthy stream. Failures come back mapped by cause.
+func (p *Proxy) Send(ctx context.Context, c *Call) (*Response, error) {
+	timeout := time.Duration(c.Endpoint.Timeout(c.Service)) * time.Second
+	xctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(timeout, func() { cancel(errUpstreamTimeout) })
+	stop := func() { timer.Stop(); cancel(nil) }
+
+	body, contentType := c.in.upstreamBody(c.Endpoint)
+	req, err := http.NewRequestWithContext(xctx, c.Endpoint.HTTPMethod, c.url, body)
 	if err != nil {
-		return out, internal("build upstream request", err)
+		stop()
+		return nil, internal("build upstream request", err)
 	}
-	req.Header = x.header
+	req.Header = c.header.Clone()
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", p.cfg.UserAgent)
-	req.Header.Set(x.svc.Upstream.AuthHeader, x.svc.Upstream.AuthPrefix+x.secret)
+	req.Header.Set(c.Service.Upstream.AuthHeader, c.Service.Upstream.AuthPrefix+c.secret)
 
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return out, p.upstreamError(ctx, r, x, err)
+		err = p.upstreamError(ctx, xctx, c, err)
+		stop()
+		return nil, err
 	}
-	defer resp.Body.Close()
-	out.UpstreamStatus = resp.StatusCode
-	body2 := &idleReader{r: resp.Body, timer: timer, timeout: timeout}
-	return p.respond(w, r, x, resp, body2, out)
+	resp.Body = &idleReader{r: resp.Body, timer: timer, timeout: timeout}
+	return &Response{Response: resp, stop: stop}, nil
 }
 
 // upstreamError maps a failed exchange to an error by its cause.
-func (p *Proxy) upstreamError(ctx context.Context, r *http.Request, x exchange, err error) error {
+func (p *Proxy) upstreamError(ctx, xctx context.Context, c *Call, err error) error {
 	switch {
-	case r.Context().Err() != nil:
+	case ctx.Err() != nil:
 		return ErrClientGone
-	case errors.Is(context.Cause(ctx), errUpstreamTimeout):
-		p.log.Warn("upstream timeout", "service", x.svc.Slug, "action", x.ep.Slug)
+	case errors.Is(context.Cause(xctx), errUpstreamTimeout):
+		p.log.Warn("upstream timeout", "service", c.Service.Slug, "action", c.Endpoint.Slug)
 		return &aiproxy.Error{Code: aiproxy.CodeUpstreamTimeout, Message: aiproxy.MsgUpstreamTimeout, Err: err}
-	case x.in.err() != nil:
-		return x.in.err()
+	case c.in.err() != nil:
+		return c.in.err()
 	}
-	p.log.Warn("upstream request failed", "service", x.svc.Slug, "action", x.ep.Slug, "err", redactErr(err, x.secret))
-	return &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed, Err: redactErr(err, x.secret)}
+	err = redactErr(err, c.secret)
+	p.log.Warn("upstream request failed", "service", c.Service.Slug, "action", c.Endpoint.Slug, "err", err)
+	return &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed, Err: err}
 }
 
-// idleReader cancels the exchange when no body byte arrives for timeout:
-// the endpoint's timeout bounds the wait for the response head and every
-// silence after it, never a long but healthy stream.
+// idleReader cancels the exchange when no body byte arrives for timeout.
 type idleReader struct {
-	r       io.Reader
+	r       io.ReadCloser
 	timer   *time.Timer
 	timeout time.Duration
 }
@@ -218,6 +282,8 @@ func (i *idleReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+func (i *idleReader) Close() error { return i.r.Close() }
 
 func internal(what string, err error) error {
 	return &aiproxy.Error{Code: aiproxy.CodeInternal, Message: "Internal server error.", Err: errors.New(what + ": " + err.Error())}

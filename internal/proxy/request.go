@@ -161,6 +161,9 @@ func methodHasBody(m string) bool { return m != http.MethodGet && m != http.Meth
 
 // binaryBody streams the single uploaded file as the raw upstream body.
 func (in *input) binaryBody() (io.Reader, string) {
+	if in.first == nil {
+		return nil, ""
+	}
 	ct := in.first.Header.Get("Content-Type")
 	if ct == "" {
 		ct = "application/octet-stream"

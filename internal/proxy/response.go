@@ -18,24 +18,30 @@ const redactedMark = "[REDACTED]"
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// respond writes the provider's answer. A provider 401 or 403 means the
+// Respond writes the provider's answer. A provider 401 or 403 means the
 // credential is bad and a provider 5xx means it failed: both become the
 // contract's 502, with the provider body only logged. Every other status,
 // 429 included, is returned verbatim with its allowed headers.
-func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, x exchange, resp *http.Response, body io.Reader, out Outcome) (Outcome, error) {
+//
+// Respond returns an error, for the caller to render, only when it has
+// written nothing.
+func (p *Proxy) Respond(w http.ResponseWriter, r *http.Request, c *Call, resp *Response) (Outcome, error) {
+	out := c.outcome()
+	out.UpstreamStatus = resp.StatusCode
+	body := resp.Body
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode >= 500 {
 		snippet, _ := io.ReadAll(io.LimitReader(body, 2048))
-		p.log.Warn("upstream refused", "service", x.svc.Slug, "action", x.ep.Slug,
-			"upstream_status", resp.StatusCode, "body", redactString(string(snippet), x.secret))
+		p.log.Warn("upstream refused", "service", c.Service.Slug, "action", c.Endpoint.Slug,
+			"upstream_status", resp.StatusCode, "body", redactString(string(snippet), c.secret))
 		return out, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
 	}
 	h := w.Header()
-	copyResponseHeaders(h, resp.Header, x.svc)
-	redact := needsRedaction(x.ep.ResponseMode, resp)
+	copyResponseHeaders(h, resp.Header, c.Service)
+	redact := needsRedaction(c.Endpoint.ResponseMode, resp.Response)
 	if !redact && resp.ContentLength >= 0 {
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
-	if x.ep.ResponseMode == aiproxy.ResponseStream {
+	if c.Endpoint.ResponseMode == aiproxy.ResponseStream {
 		h.Set("X-Accel-Buffering", "no")
 		h.Set("Cache-Control", "no-store")
 	}
@@ -46,12 +52,12 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, x exchange, resp
 	var err error
 	switch {
 	case redact:
-		rw := &redactor{w: w, secret: []byte(x.secret)}
+		rw := &redactor{w: w, secret: []byte(c.secret)}
 		n, err = copyBuffered(rw, body, nil)
 		if err == nil {
 			err = rw.flush()
 		}
-	case x.ep.ResponseMode == aiproxy.ResponseStream:
+	case c.Endpoint.ResponseMode == aiproxy.ResponseStream:
 		rc := http.NewResponseController(w)
 		n, err = copyBuffered(w, body, rc.Flush)
 	default:
@@ -59,16 +65,16 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, x exchange, resp
 	}
 	out.Bytes = n
 	if err != nil {
-		out.Err = p.cutStream(r, x, err)
+		out.Err = p.cutStream(r, c, err)
 	}
 	return out, nil
 }
 
-func (p *Proxy) cutStream(r *http.Request, x exchange, err error) error {
+func (p *Proxy) cutStream(r *http.Request, c *Call, err error) error {
 	if r.Context().Err() != nil {
 		return ErrClientGone
 	}
-	p.log.Warn("response cut short", "service", x.svc.Slug, "action", x.ep.Slug, "err", redactErr(err, x.secret))
+	p.log.Warn("response cut short", "service", c.Service.Slug, "action", c.Endpoint.Slug, "err", redactErr(err, c.secret))
 	return err
 }
 

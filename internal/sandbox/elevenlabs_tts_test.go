@@ -167,15 +167,17 @@ func (f *fixture) postTTS(ctx context.Context, path, body string) *http.Response
 
 func TestTTSStream(t *testing.T) {
 	f := newFixture(t, sandbox.Config{StreamChunkDelay: 20 * time.Millisecond})
-	const text = "Streaming arrives in pieces, with a pause between them."
+	const text = "Hi." // About 7 KB of audio, so each of the eight chunks is under 1 KB.
 	resp := f.postTTS(context.Background(), rachel+"/stream", `{"text":"`+text+`"}`)
 	defer resp.Body.Close()
 	chunks := readChunks(t, resp)
 	if resp.ContentLength != -1 || len(resp.TransferEncoding) == 0 || resp.TransferEncoding[0] != "chunked" {
 		t.Errorf("ContentLength %d, TransferEncoding %v; want chunked", resp.ContentLength, resp.TransferEncoding)
 	}
-	if len(chunks) < 2 {
-		t.Errorf("stream arrived in %d reads, want several", len(chunks))
+	// Eight flushed chunks of under 1 KB, 20 ms apart, arrive as separate reads. Without
+	// flushing, nothing would arrive before net/http's 2 KiB response buffer filled.
+	if len(chunks) < 4 || len(chunks[0]) >= 2048 {
+		t.Errorf("stream arrived in %d reads, the first of %d bytes; want ≥ 4 reads, the first < 2048 bytes", len(chunks), len(chunks[0]))
 	}
 	if got, want := bytes.Join(chunks, nil), sandbox.Speech(text, rachel, "eleven_multilingual_v2", "mp3_44100_128"); !bytes.Equal(got, want) {
 		t.Errorf("streamed %d bytes, Speech gives %d", len(got), len(want))

@@ -124,7 +124,7 @@ func TestRenderMedia(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := http.Get(tt.url)
+			resp, err := f.srv.Client().Get(tt.url)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +141,7 @@ func TestRenderMedia(t *testing.T) {
 	t.Run("range", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", *st.VideoURL, nil)
 		req.Header.Set("Range", "bytes=4-7")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := f.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestRenderMedia(t *testing.T) {
 	})
 	t.Run("expired link", func(t *testing.T) {
 		f.clock.Advance(8 * 24 * time.Hour)
-		resp, err := http.Get(*st.VideoURL)
+		resp, err := f.srv.Client().Get(*st.VideoURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +366,7 @@ func TestAssetUpload(t *testing.T) {
 	if full.Data.FileType != "image" {
 		t.Errorf("file_type = %q", full.Data.FileType)
 	}
-	got, err := http.Get(full.Data.URL)
+	got, err := f.srv.Client().Get(full.Data.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
