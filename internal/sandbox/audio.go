@@ -138,15 +138,24 @@ func synthesize(text, voiceID, modelID string, f outputFormat) synthesized {
 	units := speechUnits(text, voiceID, modelID)
 	var out synthesized
 	if f.codec == "wav" {
-		out.audio = make([]byte, 44, 44+len(text)*4000) // The RIFF header is filled in last.
+		out.audio = make([]byte, 44) // The RIFF header is filled in last.
 	}
+	type clipSound struct {
+		b    []byte
+		secs float64
+	}
+	sounds := map[int]clipSound{} // Each clip is decoded once per call.
 	var t float64
 	for _, u := range units {
-		sound, secs := unitSound(u.clip, f)
-		for range u.reps {
-			out.audio = append(out.audio, sound...)
+		snd, ok := sounds[u.clip]
+		if !ok {
+			snd.b, snd.secs = unitSound(u.clip, f)
+			sounds[u.clip] = snd
 		}
-		dur := secs * float64(u.reps)
+		for range u.reps {
+			out.audio = append(out.audio, snd.b...)
+		}
+		dur := snd.secs * float64(u.reps)
 		out.units = append(out.units, timedUnit{speechUnit: u, start: t, end: t + dur, byteEnd: len(out.audio)})
 		t += dur
 	}

@@ -11,13 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// faultJSON is a Fault as the control API reads it from POST /_sandbox/faults:
-//
-//	{"provider":"heygen","method":"GET","path":"/v2/avatars","status":429,"body":"",
-//	 "header":{"Retry-After":"3"},"delay":"1.5s","count":2,"reset":false,"ok200_error":false}
-//
-// "delay" is a Go duration string or a number of milliseconds. Header values may be a
-// string or a list of strings.
+// faultJSON is a Fault as POST /_sandbox/faults reads it; the package doc shows the format.
 type faultJSON struct {
 	Provider   Provider                   `json:"provider"`
 	Method     string                     `json:"method"`
@@ -32,7 +26,7 @@ type faultJSON struct {
 }
 
 // requestJSON is one entry of GET /_sandbox/requests. Body is the body as text when it is
-// valid UTF-8; otherwise body_base64 carries it.
+// valid UTF-8; otherwise BodyBase64 carries it.
 type requestJSON struct {
 	Provider   Provider    `json:"provider"`
 	Method     string      `json:"method"`

@@ -30,7 +30,8 @@ type Fault struct {
 	Count int
 	// Reset closes the connection (with a TCP reset where possible) without answering.
 	Reset bool
-	// OK200Error answers HTTP 200 with a HeyGen error body, a quirk HeyGen really has.
+	// OK200Error answers HTTP 200 with an error body, a quirk HeyGen really has. It applies
+	// to HeyGen faults only.
 	OK200Error bool
 }
 
@@ -92,7 +93,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, provider Pro
 		w.Header()[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
 	}
 	switch {
-	case f.OK200Error:
+	case f.OK200Error && provider == HeyGen:
 		s.apis[provider].decorate(w.Header())
 		writeRaw(w, heygenOK200Error(path))
 	case f.Status != 0:

@@ -82,7 +82,7 @@ func invalidParam(field, why string) *apiError {
 // trial_video_limit_exceeded, elsewhere rate_limit_exceeded.
 func heygenStatusBody(path string, status int) *apiError {
 	if isV1(path) {
-		codes := map[int]int{400: 40001, 401: 400112, 403: 400562, 404: 40031, 429: 400664}
+		codes := map[int]int{400: 40001, 401: 400112, 403: 400562, 429: 400664}
 		msgs := map[int]string{401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
 		code, ok := codes[status]
 		if !ok {

@@ -102,6 +102,9 @@ func TestRenderLifecycle(t *testing.T) {
 	if want := f.clock.Now().Add(7 * 24 * time.Hour).Unix(); exp != want {
 		t.Errorf("Expires = %d, want %d (7 days ahead)", exp, want)
 	}
+	if _, raw := f.hg("GET", "/v1/video_status.get?video_id="+id, ""); !strings.Contains(string(raw), "&Signature=") {
+		t.Errorf("signed URL is HTML-escaped in %s", raw)
+	}
 	f.clock.Advance(time.Hour)
 	if again := f.status(id); *again.VideoURL == *got.VideoURL {
 		t.Error("video_url not regenerated on a later status call")
@@ -349,24 +352,16 @@ func TestAssetUpload(t *testing.T) {
 	var out struct {
 		Code int `json:"code"`
 		Data struct {
-			ID, FileType, URL string
-		} `json:"data"`
-	}
-	decode(t, b, &out)
-	if resp.StatusCode != 200 || out.Code != 100 || len(out.Data.ID) != 32 {
-		t.Fatalf("upload: %d %s", resp.StatusCode, b)
-	}
-	var full struct {
-		Data struct {
+			ID       string `json:"id"`
 			FileType string `json:"file_type"`
 			URL      string `json:"url"`
 		} `json:"data"`
 	}
-	decode(t, b, &full)
-	if full.Data.FileType != "image" {
-		t.Errorf("file_type = %q", full.Data.FileType)
+	decode(t, b, &out)
+	if resp.StatusCode != 200 || out.Code != 100 || len(out.Data.ID) != 32 || out.Data.FileType != "image" {
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
 	}
-	got, err := f.srv.Client().Get(full.Data.URL)
+	got, err := f.srv.Client().Get(out.Data.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

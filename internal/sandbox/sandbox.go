@@ -21,18 +21,43 @@
 //     failure example.
 //   - SANDBOX_STUCK: the render stays processing forever, for poll-timeout tests.
 //
+// # Where the references are silent
+//
+// The sandbox picks an answer and keeps to it:
+//
+//   - HeyGen: an unknown avatar_id or voice_id in a generate body is 400 avatar_not_found or
+//     voice_not_found (v2 envelope); an unknown template is 404 template_not_found; a missing
+//     video_id is 400 {"code":40001,...}; an unknown or deleted video is 404
+//     {"code":40031,"message":"Invalid video id: video not found"}; an unknown path is 404 and
+//     a wrong method 405, in the v1 envelope under /v1/ and the v2 envelope elsewhere. Media
+//     links whose Expires has passed answer 403 with CloudFront-style XML. Keys' quotas start at
+//     6000 seconds (100 credits) and non-test renders spend them in 30-second steps.
+//   - ElevenLabs: an unknown model_id is 400 invalid_uid with the reference's message; a model
+//     that cannot do text to speech is 400 model_can_not_do_text_to_speech; an output_format
+//     the sandbox cannot produce (opus, ulaw, alaw, or anything unknown) is a 422 enum error;
+//     a foreign next_page_token on GET /v2/voices is 400 invalid_page_token. Unknown paths and
+//     wrong methods get FastAPI's {"detail":"Not Found"} and {"detail":"Method Not Allowed"}.
+//     Every key's subscription has a character_limit of 100000; character-cost is the text's
+//     length in characters times the model's multiplier, rounded up.
+//
 // # Control API
 //
 // Besides the Go methods, the sandbox answers an HTTP control API under /_sandbox/ (no auth):
 //
-//	POST   /_sandbox/faults    body: a Fault as JSON (see faultJSON); adds it
-//	DELETE /_sandbox/faults    clears all faults
-//	GET    /_sandbox/requests  the request log as JSON (see requestJSON)
-//	DELETE /_sandbox/requests  clears the request log
-//	POST   /_sandbox/keys      body {"provider":"heygen","key":"..."}; accepts another key
+//	POST   /_sandbox/faults    adds a fault (JSON below); 204
+//	DELETE /_sandbox/faults    clears all faults; 204
+//	GET    /_sandbox/requests  the request log: [{"provider","method","path","raw_query","header",
+//	                           "body"}], with "body_base64" instead of "body" for binary bodies
+//	DELETE /_sandbox/requests  clears the request log; 204
+//	POST   /_sandbox/keys      {"provider":"heygen","key":"..."} accepts another key; 204
 //
-// In fault JSON, "delay" is either a Go duration string ("1.5s", "250ms") or a number of
-// milliseconds.
+// A fault in JSON has the fields of Fault in snake case; all but provider are optional:
+//
+//	{"provider":"heygen","method":"GET","path":"/v2/avatars","status":429,"body":"",
+//	 "header":{"Retry-After":"3"},"delay":"1.5s","count":2,"reset":false,"ok200_error":false}
+//
+// "delay" is either a Go duration string ("1.5s", "250ms") or a number of milliseconds (250).
+// Header values may be a string or a list of strings.
 package sandbox
 
 import (

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +37,7 @@ func (e *apiError) Error() string {
 
 // jsonError returns an apiError whose body is v encoded as JSON.
 func jsonError(status int, v any) *apiError {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		panic(fmt.Sprintf("sandbox: encode error body: %v", err)) // Bodies are built in code.
 	}
@@ -189,9 +190,21 @@ func writeRaw(w http.ResponseWriter, e *apiError) {
 
 // writeJSON writes v as a JSON response with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"sandbox_error":"encode response"}`)
 	}
 	writeRaw(w, &apiError{status: status, contentType: "application/json", body: b})
+}
+
+// marshalJSON encodes v compactly without escaping <, > and &, as Python servers do, so
+// signed URLs read "&Signature=" rather than "\u0026Signature=".
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
