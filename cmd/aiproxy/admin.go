@@ -160,6 +160,7 @@ func keyCreate(ctx context.Context, args []string, e env, s stdio) error {
 	f.register(fs, e, true)
 	name := fs.String("name", "", "a label for the key")
 	role := fs.String("role", "", "invoke (default for org keys) or admin (platform keys are always admin)")
+	testOnly := fs.Bool("test-only", false, "start provider jobs only in the provider's test mode (HeyGen test: true)")
 	if _, err := parseMixed(fs, args); err != nil {
 		return err
 	}
@@ -172,7 +173,11 @@ func keyCreate(ctx context.Context, args []string, e env, s stdio) error {
 		r = aiproxy.RoleAdmin
 	}
 	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
-		full, k, err := a.svc.CreateKey(ctx, org, *name, r)
+		create := a.svc.CreateKey
+		if *testOnly {
+			create = a.svc.CreateTestKey
+		}
+		full, k, err := create(ctx, org, *name, r)
 		if err != nil {
 			return err
 		}

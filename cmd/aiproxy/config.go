@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/postgres"
 	"github.com/aiproxy/aiproxy/internal/sqlite"
 	"github.com/aiproxy/aiproxy/internal/vault"
 )
@@ -28,7 +30,7 @@ func (f *storeFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	fs.StringVar(&f.dataDir, "data-dir", envOr(e, "AIPROXY_DATA_DIR", defaultDir),
 		"directory for the SQLite database (and the demo's master key) [AIPROXY_DATA_DIR]")
 	fs.StringVar(&f.databaseURL, "database-url", e("AIPROXY_DATABASE_URL"),
-		"database URL, sqlite:///path/to/file.db; overrides --data-dir [AIPROXY_DATABASE_URL]")
+		"database URL, postgres://user:pass@host/db or sqlite:///path/to/file.db; overrides --data-dir [AIPROXY_DATABASE_URL]")
 }
 
 // sqlitePath returns the SQLite file the flags name.
@@ -42,7 +44,12 @@ func (f *storeFlags) sqlitePath() (string, error) {
 	if p, ok := strings.CutPrefix(f.databaseURL, "sqlite://"); ok && p != "" {
 		return p, nil
 	}
-	return "", fmt.Errorf("unsupported database URL %q: use sqlite:///path/to/file.db", redactURL(f.databaseURL))
+	return "", fmt.Errorf("unsupported database URL %q: use postgres://user:pass@host/db or sqlite:///path/to/file.db", redactURL(f.databaseURL))
+}
+
+// isPostgres reports whether the flags name a PostgreSQL database.
+func (f *storeFlags) isPostgres() bool {
+	return strings.HasPrefix(f.databaseURL, "postgres://") || strings.HasPrefix(f.databaseURL, "postgresql://")
 }
 
 // redactURL hides a URL's password, which must never reach a log.
@@ -55,7 +62,32 @@ func redactURL(s string) string {
 	return s
 }
 
-func (f *storeFlags) open(ctx context.Context) (*sqlite.DB, error) {
+// store is what the wiring needs from a storage engine; *sqlite.DB and
+// *postgres.DB both provide it.
+type store interface {
+	aiproxy.OrgStore
+	aiproxy.KeyStore
+	aiproxy.CredentialStore
+	Ping(ctx context.Context) error
+	SchemaVersion(ctx context.Context) (int64, error)
+	Close() error
+}
+
+var (
+	_ store = (*sqlite.DB)(nil)
+	_ store = (*postgres.DB)(nil)
+)
+
+// open opens the engine the flags name, migrating its schema: Postgres for
+// a postgres:// or postgresql:// URL, otherwise SQLite.
+func (f *storeFlags) open(ctx context.Context) (store, error) {
+	if f.isPostgres() {
+		db, err := postgres.Open(ctx, f.databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", redactURL(f.databaseURL), err)
+		}
+		return db, nil
+	}
 	path, err := f.sqlitePath()
 	if err != nil {
 		return nil, err
@@ -65,6 +97,14 @@ func (f *storeFlags) open(ctx context.Context) (*sqlite.DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return db, nil
+}
+
+// engine names the engine the flags select, for logs and messages.
+func (f *storeFlags) engine() string {
+	if f.isPostgres() {
+		return "postgres"
+	}
+	return "sqlite"
 }
 
 // keyFlags locate the master key: AIPROXY_MASTER_KEY or a key file. There is
@@ -154,7 +194,7 @@ func loadCatalog(dir string, baseURLs map[string]string) (*catalog.Catalog, erro
 
 // adminService opens what the management commands need. The vault is only
 // required by commands that seal.
-func adminService(db *sqlite.DB, v *vault.Vault, cat *catalog.Catalog) *admin.Service {
+func adminService(db store, v *vault.Vault, cat *catalog.Catalog) *admin.Service {
 	var sealer admin.Sealer
 	if v != nil {
 		sealer = v

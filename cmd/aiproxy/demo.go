@@ -35,10 +35,12 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 	if err != nil {
 		return err
 	}
-	sb, err := startSandbox(ctx, "127.0.0.1:0", sandbox.Config{RenderTime: *renderTime})
+	hookSecret := demoWebhooks(&f.jobs)
+	sb, err := startSandbox(ctx, "127.0.0.1:0", sandbox.Config{RenderTime: *renderTime, WebhookSecret: hookSecret})
 	if err != nil {
 		return err
 	}
+	go sb.server.RunWebhooks(ctx, 250*time.Millisecond)
 	keys := map[string]string{"heygen": randomKey("hg"), "elevenlabs": randomKey("el")}
 	sb.server.AddKey(sandbox.HeyGen, keys["heygen"])
 	sb.server.AddKey(sandbox.ElevenLabs, keys["elevenlabs"])
@@ -57,7 +59,7 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 		return err
 	}
 	return a.serve(ctx, s, func() {
-		printGuide(s, guideData{URL: a.url(), Org: *org, Key: full, Sandbox: sb.url})
+		printGuide(s, guideData{URL: a.url(), Org: *org, Key: full, Sandbox: sb.url, Engine: f.store.engine()})
 	})
 }
 
@@ -130,10 +132,12 @@ func startSandbox(ctx context.Context, addr string, cfg sandbox.Config) (*runnin
 
 type guideData struct {
 	URL, Org, Key, Sandbox string
+	// Engine names the database engine: sqlite or postgres.
+	Engine string
 }
 
 var guide = template.Must(template.New("guide").Parse(strings.TrimLeft(`
-aiproxy demo is ready: SQLite, sandbox HeyGen and ElevenLabs at {{.Sandbox}}, org "{{.Org}}".
+aiproxy demo is ready: {{.Engine}}, sandbox HeyGen and ElevenLabs at {{.Sandbox}}, org "{{.Org}}".
 
 AIPROXY_URL={{.URL}}
 AIPROXY_ORG={{.Org}}

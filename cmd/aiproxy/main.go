@@ -60,6 +60,16 @@ func commands() []command {
 		{"org", "create and list orgs (create, list)", runOrg},
 		{"key", "create, list and revoke API keys (create, list, revoke)", runKey},
 		{"credential", "set, list and delete provider credentials (set, list, delete)", runCredential},
+		{"quota", "set, list and delete per-org quotas (set, list, delete)", runQuota},
+		{"usage", "report usage per org, service and day as a table, JSON or CSV (report)", runUsage},
+		{"access", "enable or disable services and endpoints for an org (enable, disable, list)", runAccess},
+		{"migrate", "apply database migrations and print the schema version", runMigrate},
+		{"services", "list a running server's services, or one service's endpoints", runServices},
+		{"call", "invoke SERVICE ACTION on a running server with an envelope", runCall},
+		{"video", "generate a HeyGen video, wait with progress and download it (generate, status)", runVideo},
+		{"tts", "synthesize speech with ElevenLabs into an audio file", runTTS},
+		{"jobs", "list and show an org's async provider jobs (list, get)", runJobs},
+		{"webhook", "manage an org's job webhook endpoints and read deliveries (add, list, delete, deliveries)", runWebhook},
 	}
 }
 

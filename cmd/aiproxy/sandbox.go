@@ -25,10 +25,14 @@ func runSandbox(ctx context.Context, args []string, e env, s stdio) error {
 	}
 	sb, err := startSandbox(ctx, *addr, sandbox.Config{
 		HeyGenKeys: []string{*heygenKey}, ElevenLabsKeys: []string{*elevenKey}, RenderTime: *renderTime,
+		// HeyGen's webhooks to a render's callback_url are signed with this
+		// secret; give aiproxy the same one in AIPROXY_PROVIDER_WEBHOOK_SECRETS.
+		WebhookSecret: e("AIPROXY_SANDBOX_WEBHOOK_SECRET"),
 	})
 	if err != nil {
 		return err
 	}
+	go sb.server.RunWebhooks(ctx, 250*time.Millisecond)
 	fmt.Fprintf(s.out, "HEYGEN_BASE_URL=%s/heygen\nELEVENLABS_BASE_URL=%s/elevenlabs\n", sb.url, sb.url)
 	fmt.Fprintf(s.out, "SANDBOX_HEYGEN_KEY=%s\nSANDBOX_ELEVENLABS_KEY=%s\n", *heygenKey, *elevenKey)
 	fmt.Fprintf(s.err, "sandbox providers listening on %s; point aiproxy at them with\n"+

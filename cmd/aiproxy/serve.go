@@ -13,9 +13,10 @@ import (
 
 	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/console"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/proxy"
-	"github.com/aiproxy/aiproxy/internal/sqlite"
 	"github.com/aiproxy/aiproxy/internal/vault"
 )
 
@@ -32,6 +33,8 @@ type serverFlags struct {
 	upstreams  upstreamFlag
 	// upstreamsEnv is AIPROXY_UPSTREAMS, checked by validate.
 	upstreamsEnv string
+	guard        guardFlags
+	jobs         jobFlags
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
@@ -44,6 +47,8 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.upstreams = upstreamFlag{}
 	f.upstreamsEnv = e("AIPROXY_UPSTREAMS")
 	fs.Var(f.upstreams, "upstream", "SERVICE=URL: send a service's calls to another base URL, e.g. a sandbox; repeatable [AIPROXY_UPSTREAMS, comma-separated]")
+	f.guard.register(fs, e)
+	f.jobs.register(fs, e)
 }
 
 // upstreamFlag collects SERVICE=URL pairs.
@@ -62,6 +67,9 @@ func (u upstreamFlag) Set(v string) error {
 
 // validate merges AIPROXY_UPSTREAMS under the --upstream flags, which win.
 func (f *serverFlags) validate() error {
+	if err := f.jobs.validate(); err != nil {
+		return err
+	}
 	if f.upstreamsEnv == "" {
 		return nil
 	}
@@ -103,13 +111,15 @@ func runServe(ctx context.Context, args []string, e env, s stdio) error {
 
 // app is a wired aiproxy server.
 type app struct {
-	db      *sqlite.DB
+	db      store
 	catalog *catalog.Catalog
 	vault   *vault.Vault
 	admin   *admin.Service
 	log     *slog.Logger
 	handler http.Handler
 	ln      net.Listener
+	guard   *guardrails
+	jobs    *jobs.Service
 }
 
 // openApp opens the database and catalog, wires the API and binds the
@@ -127,28 +137,56 @@ func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app,
 	if err != nil {
 		return nil, err
 	}
+	log.Info("database open", "engine", f.store.engine())
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln}
+	guard, err := f.guard.build(db, cat, log)
+	if err != nil {
+		db.Close()
+		ln.Close()
+		return nil, err
+	}
+	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln, guard: guard}
 	a.admin = admin.New(db, v, cat, nil)
-	a.handler = httpapi.New(httpapi.Config{
+	api := httpapi.Config{
 		Catalog: cat,
-		Invoker: proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v, Logger: log, UserAgent: "aiproxy/" + version}),
 		Keys:    db,
 		Orgs:    db,
 		Admin:   a.admin,
 		Logger:  log,
 		Ready:   db.Ping,
-	})
+
+		Guardrails: guard.manage,
+	}
+	if guard.access != nil {
+		api.Access = guard.access
+	}
+	p := proxy.New(guard.withGuardrails(proxy.Config{Catalog: cat, Credentials: db, Vault: v, Logger: log, UserAgent: "aiproxy/" + version}))
+	a.jobs = wireJobs(f.jobs, db, cat, v, p, ln, log, &api)
+	a.handler = httpapi.New(api)
+	a.handler = withConsole(a.handler)
 	return a, nil
+}
+
+// withConsole serves the web console under /console/ and everything else
+// from api; "/" redirects a browser to the console.
+func withConsole(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, console.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
+	mux.Handle("/", api)
+	return mux
 }
 
 func (a *app) url() string { return "http://" + a.ln.Addr().String() }
 
-func (a *app) close() { a.db.Close() }
+func (a *app) close() {
+	a.guard.stop() // writes the last usage records
+	a.db.Close()
+}
 
 // serve serves until ctx ends, then shuts down gracefully. ready, if set,
 // runs once the server accepts connections.
@@ -162,6 +200,7 @@ func (a *app) serve(ctx context.Context, s stdio, ready func()) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(a.ln) }()
+	defer a.runJobs(ctx)()
 	a.log.Info("listening", "url", a.url(), "version", version)
 	if ready != nil {
 		ready()
@@ -181,4 +220,22 @@ func (a *app) serve(ctx context.Context, s stdio, ready func()) error {
 	}
 	a.log.Info("stopped")
 	return err
+}
+
+// runJobs tracks jobs and delivers webhooks in the background; the func it
+// returns stops that and waits for it, before the database closes.
+func (a *app) runJobs(ctx context.Context) func() {
+	if a.jobs == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.jobs.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

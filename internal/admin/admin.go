@@ -88,6 +88,16 @@ func orgNotFound(key string) error {
 // CreateKey makes a new API key for an org ("" for a platform key) and
 // returns the full key, which is never available again, with its record.
 func (s *Service) CreateKey(ctx context.Context, org, name string, role aiproxy.Role) (string, aiproxy.APIKey, error) {
+	return s.createKey(ctx, org, name, role, false)
+}
+
+// CreateTestKey is CreateKey for a test-only key: its job-starting calls
+// run in the provider's test mode, so that it cannot spend credits.
+func (s *Service) CreateTestKey(ctx context.Context, org, name string, role aiproxy.Role) (string, aiproxy.APIKey, error) {
+	return s.createKey(ctx, org, name, role, true)
+}
+
+func (s *Service) createKey(ctx context.Context, org, name string, role aiproxy.Role, testOnly bool) (string, aiproxy.APIKey, error) {
 	if role == "" {
 		role = aiproxy.RoleInvoke
 	}
@@ -101,7 +111,8 @@ func (s *Service) CreateKey(ctx context.Context, org, name string, role aiproxy.
 	if err != nil {
 		return "", aiproxy.APIKey{}, fmt.Errorf("generate key: %w", err)
 	}
-	k := aiproxy.APIKey{ID: id, OrgKey: org, Name: strings.TrimSpace(name), Role: role, SecretHash: hash, CreatedAt: s.now().UTC()}
+	k := aiproxy.APIKey{ID: id, OrgKey: org, Name: strings.TrimSpace(name), Role: role, SecretHash: hash,
+		CreatedAt: s.now().UTC(), TestOnly: testOnly}
 	err = s.store.CreateKey(ctx, k)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return "", aiproxy.APIKey{}, orgNotFound(org)

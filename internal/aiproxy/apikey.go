@@ -39,6 +39,9 @@ type APIKey struct {
 	RevokedAt time.Time
 	// LastUsedAt is zero until the key is first used.
 	LastUsedAt time.Time
+	// TestOnly keys may only start provider jobs in the provider's test
+	// mode, so that they cannot spend credits.
+	TestOnly bool
 }
 
 // Revoked reports whether the key has been revoked.
@@ -46,7 +49,7 @@ func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
 
 // Principal returns who a request made with this key acts as.
 func (k APIKey) Principal() Principal {
-	return Principal{KeyID: k.ID, OrgKey: k.OrgKey, Role: k.Role}
+	return Principal{KeyID: k.ID, OrgKey: k.OrgKey, Role: k.Role, TestOnly: k.TestOnly}
 }
 
 // KeyStore keeps API keys.
@@ -68,7 +71,10 @@ type KeyStore interface {
 // keyPrefix starts every aiproxy key so that scanners and people recognise it.
 const keyPrefix = "aip_"
 
-var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// keyAlphabet is the base32 alphabet of key secrets.
+const keyAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
+
+var keyEncoding = base32.NewEncoding(keyAlphabet).WithPadding(base32.NoPadding)
 
 // NewKeySecret makes a fresh random key. It returns the full key, shown once
 // to its owner, and the ID and secret hash to store.
@@ -97,10 +103,9 @@ func ParseKey(full string) (id, secret string, ok bool) {
 	if !found || len(id) != 16 || len(secret) != 52 {
 		return "", "", false
 	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return "", "", false
-	}
-	if _, err := keyEncoding.DecodeString(secret); err != nil {
+	// Checked by alphabet: hex and base32 decoders also take upper case,
+	// and the base32 one skips '\r' and '\n'.
+	if strings.Trim(id, "0123456789abcdef") != "" || strings.Trim(secret, keyAlphabet) != "" {
 		return "", "", false
 	}
 	return id, secret, true
@@ -124,6 +129,8 @@ type Principal struct {
 	KeyID  string
 	OrgKey string
 	Role   Role
+	// TestOnly is set for a test-only key.
+	TestOnly bool
 }
 
 // PlatformAdmin reports whether the principal is a platform administrator.

@@ -54,6 +54,9 @@ var parseKeyCases = []struct {
 	{"secret upper case", "aip_0123456789abcdef_" + strings.Repeat("A", 52), false},
 	{"secret with padding", "aip_0123456789abcdef_" + strings.Repeat("a", 48) + "====", false},
 	{"extra separator", "aip_0123456789abcdef_" + strings.Repeat("a", 25) + "_" + strings.Repeat("a", 26), false},
+	{"id upper-case hex", "aip_0123456789ABCDEF_" + strings.Repeat("a", 52), false},
+	{"secret with CR", "aip_0123456789abcdef_" + strings.Repeat("2", 15) + "\r" + strings.Repeat("2", 36), false},
+	{"secret with LF", "aip_0123456789abcdef_" + strings.Repeat("a", 51) + "\n", false},
 	{"trailing space", "aip_0123456789abcdef_" + strings.Repeat("a", 52) + " ", false},
 }
 

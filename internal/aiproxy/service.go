@@ -22,6 +22,10 @@ type Service struct {
 
 	// Upstream says how aiproxy talks to the provider.
 	Upstream Upstream
+
+	// JobWebhook, when set, says how the provider's job webhooks are
+	// verified and read; see JobWebhookSpec.
+	JobWebhook *JobWebhookSpec
 }
 
 // Upstream is the proxy-only part of a service.
@@ -42,6 +46,10 @@ type Upstream struct {
 	// ResponseHeaders are provider headers, beyond the built-in allow-list,
 	// that are passed back to the client.
 	ResponseHeaders []string
+	// ErrorEnvelope names how the provider reports errors inside an HTTP
+	// 200 body: "heygen" (a non-null "error", or a v1 "code" other than
+	// 100), or "" when it never does.
+	ErrorEnvelope string
 }
 
 // Endpoint is one action of a service. The fields mirror the contract's
@@ -64,7 +72,33 @@ type Endpoint struct {
 	Host string
 	// Path is PathTemplate parsed; the catalog fills it.
 	Path PathTemplate
+
+	// Job, when set, says that a successful call starts a provider job that
+	// aiproxy records and tracks (see JobSpec).
+	Job *JobSpec
+	// JobStatus, when set, says that the endpoint reads the status of such
+	// jobs (see JobStatusSpec).
+	JobStatus *JobStatusSpec
+
+	// RetrySafe marks a call that may be repeated after a transient
+	// failure; the catalog defaults it to true for GET and false otherwise,
+	// and never allows it on a job-starting endpoint.
+	RetrySafe bool
+	// CacheTTLSeconds, when positive, caches successful responses for that
+	// long, per credential.
+	CacheTTLSeconds int
+	// Meter names the unit a call of this endpoint spends beside one
+	// request: MetricCharacters (the body's "text") or MetricRenders (one
+	// per call). "" means requests only.
+	Meter Metric
+	// TestModeField names the boolean body field that puts the call in the
+	// provider's test mode, for example HeyGen's "test".
+	TestModeField string
 }
+
+// StartsJob reports whether a call of the endpoint starts a provider job
+// that is then polled: such calls are never retried blindly.
+func (e Endpoint) StartsJob() bool { return e.CallbackMode == CallbackPoll }
 
 // Timeout returns the endpoint's timeout in seconds within its service.
 func (e Endpoint) Timeout(s *Service) int {

@@ -31,6 +31,7 @@ type fileService struct {
 	CredentialSchema      map[string]string `json:"credential_schema"`
 	Endpoints             []fileEndpoint    `json:"endpoints"`
 	Upstream              fileUpstream      `json:"upstream"`
+	JobWebhook            *fileJobWebhook   `json:"job_webhook,omitempty"`
 }
 
 type filePolicy struct {
@@ -47,20 +48,27 @@ type fileUpstream struct {
 	Hosts           map[string]string `json:"hosts,omitempty"`
 	RequestHeaders  []string          `json:"request_headers,omitempty"`
 	ResponseHeaders []string          `json:"response_headers,omitempty"`
+	ErrorEnvelope   string            `json:"error_envelope,omitempty"`
 }
 
 type fileEndpoint struct {
-	Slug              string `json:"slug"`
-	PathTemplate      string `json:"path_template"`
-	HTTPMethod        string `json:"http_method"`
-	RequestMode       string `json:"request_mode"`
-	ResponseMode      string `json:"response_mode"`
-	SupportsStreaming bool   `json:"supports_streaming"`
-	CallbackMode      string `json:"callback_mode,omitempty"`
-	IsEnabled         *bool  `json:"is_enabled,omitempty"`
-	Description       string `json:"description,omitempty"`
-	TimeoutSeconds    int    `json:"timeout_seconds,omitempty"`
-	Host              string `json:"host,omitempty"`
+	Slug              string         `json:"slug"`
+	PathTemplate      string         `json:"path_template"`
+	HTTPMethod        string         `json:"http_method"`
+	RequestMode       string         `json:"request_mode"`
+	ResponseMode      string         `json:"response_mode"`
+	SupportsStreaming bool           `json:"supports_streaming"`
+	CallbackMode      string         `json:"callback_mode,omitempty"`
+	IsEnabled         *bool          `json:"is_enabled,omitempty"`
+	Description       string         `json:"description,omitempty"`
+	TimeoutSeconds    int            `json:"timeout_seconds,omitempty"`
+	Host              string         `json:"host,omitempty"`
+	RetrySafe         *bool          `json:"retry_safe,omitempty"`
+	CacheTTLSeconds   int            `json:"cache_ttl_seconds,omitempty"`
+	Meter             string         `json:"meter,omitempty"`
+	TestModeField     string         `json:"test_mode_field,omitempty"`
+	Job               *fileJob       `json:"job,omitempty"`
+	JobStatus         *fileJobStatus `json:"job_status,omitempty"`
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields,
@@ -218,10 +226,13 @@ func encodeService(s *aiproxy.Service) fileService {
 			Hosts:           s.Upstream.Hosts,
 			RequestHeaders:  s.Upstream.RequestHeaders,
 			ResponseHeaders: s.Upstream.ResponseHeaders,
+			ErrorEnvelope:   s.Upstream.ErrorEnvelope,
 		},
 	}
+	f.JobWebhook = encodeJobWebhook(s.JobWebhook)
 	for _, e := range s.Endpoints {
 		enabled := e.IsEnabled
+		retrySafe := e.RetrySafe
 		f.Endpoints = append(f.Endpoints, fileEndpoint{
 			Slug:              e.Slug,
 			PathTemplate:      e.PathTemplate,
@@ -234,6 +245,12 @@ func encodeService(s *aiproxy.Service) fileService {
 			Description:       e.Description,
 			TimeoutSeconds:    e.TimeoutSeconds,
 			Host:              e.Host,
+			RetrySafe:         &retrySafe,
+			CacheTTLSeconds:   e.CacheTTLSeconds,
+			Meter:             string(e.Meter),
+			TestModeField:     e.TestModeField,
+			Job:               encodeJob(e.Job),
+			JobStatus:         encodeJobStatus(e.JobStatus),
 		})
 	}
 	return f

@@ -137,6 +137,8 @@ func compileService(src string, f fileService, r *report) *aiproxy.Service {
 		seen[fe.Slug] = true
 		s.Endpoints = append(s.Endpoints, compileEndpoint(r, ewhere, fe, up.Hosts))
 	}
+	s.JobWebhook = compileJobWebhook(r, where, f.JobWebhook)
+	checkJobLinks(r, where, s)
 	return s
 }
 
@@ -148,6 +150,10 @@ func compileUpstream(r *report, where string, f fileService) aiproxy.Upstream {
 		CredentialField: u.CredentialField,
 		RequestHeaders:  u.RequestHeaders,
 		ResponseHeaders: u.ResponseHeaders,
+		ErrorEnvelope:   u.ErrorEnvelope,
+	}
+	if u.ErrorEnvelope != "" && u.ErrorEnvelope != "heygen" {
+		r.add(where, "upstream.error_envelope %q is not \"heygen\" (or absent)", u.ErrorEnvelope)
 	}
 	if up.CredentialField == "" {
 		up.CredentialField = defaultCredentialField
@@ -218,7 +224,44 @@ func compileEndpoint(r *report, where string, f fileEndpoint, hosts map[string]s
 	if f.TimeoutSeconds < 0 || f.TimeoutSeconds > maxTimeoutSeconds {
 		r.add(where, "timeout_seconds %d is not between 0 and %d", f.TimeoutSeconds, maxTimeoutSeconds)
 	}
+	compileGuardrails(r, where, f, &e)
+	compileJob(r, where, f, &e)
 	return e
+}
+
+// maxCacheTTLSeconds bounds a response cache entry's life to a day.
+const maxCacheTTLSeconds = 86400
+
+// meters are the units an endpoint may meter beside requests.
+var meters = []string{string(aiproxy.MetricCharacters), string(aiproxy.MetricRenders)}
+
+// compileGuardrails checks and fills the guardrail fields of an endpoint:
+// retry_safe (default: true for GET), cache_ttl_seconds, meter and
+// test_mode_field.
+func compileGuardrails(r *report, where string, f fileEndpoint, e *aiproxy.Endpoint) {
+	streams := f.RequestMode == "multipart" || f.RequestMode == "binary"
+	e.RetrySafe = boolOr(f.RetrySafe, f.HTTPMethod == "GET" && !e.StartsJob() && !streams)
+	e.CacheTTLSeconds = f.CacheTTLSeconds
+	e.Meter = aiproxy.Metric(f.Meter)
+	e.TestModeField = f.TestModeField
+	if e.RetrySafe && e.StartsJob() {
+		r.add(where, "retry_safe may not be true on a job-starting endpoint (callback_mode poll)")
+	}
+	if e.RetrySafe && streams {
+		r.add(where, "retry_safe may not be true for request_mode %q, whose upload streams once", f.RequestMode)
+	}
+	switch {
+	case f.CacheTTLSeconds < 0 || f.CacheTTLSeconds > maxCacheTTLSeconds:
+		r.add(where, "cache_ttl_seconds %d is not between 0 and %d", f.CacheTTLSeconds, maxCacheTTLSeconds)
+	case f.CacheTTLSeconds > 0 && (f.HTTPMethod != "GET" || f.ResponseMode != "json"):
+		r.add(where, "cache_ttl_seconds needs a GET endpoint with response_mode json")
+	}
+	if f.Meter != "" {
+		checkOneOf(r, where, "meter", f.Meter, meters)
+	}
+	if f.TestModeField != "" && (!fieldPattern.MatchString(f.TestModeField) || f.RequestMode != "json") {
+		r.add(where, "test_mode_field %q must be a field name of a request_mode json body", f.TestModeField)
+	}
 }
 
 func checkSlug(r *report, where, field, v string) {

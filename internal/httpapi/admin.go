@@ -27,6 +27,7 @@ type KeyJSON struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
+	TestOnly   bool       `json:"test_only"`
 	Key        string     `json:"key,omitempty"`
 }
 
@@ -56,7 +57,7 @@ func ToOrgJSON(o aiproxy.Org) OrgJSON {
 // ToKeyJSON converts an API key for output, without its secret.
 func ToKeyJSON(k aiproxy.APIKey) KeyJSON {
 	return KeyJSON{ID: k.ID, Org: k.OrgKey, Name: k.Name, Role: string(k.Role), CreatedAt: k.CreatedAt,
-		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt)}
+		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt), TestOnly: k.TestOnly}
 }
 
 // ToCredentialJSON converts a credential for output, masked.
@@ -122,13 +123,18 @@ func (s *server) platformKeys(w http.ResponseWriter, r *http.Request) error {
 func (s *server) keys(w http.ResponseWriter, r *http.Request, org string) error {
 	if r.Method == http.MethodPost {
 		var in struct {
-			Name string `json:"name"`
-			Role string `json:"role"`
+			Name     string `json:"name"`
+			Role     string `json:"role"`
+			TestOnly bool   `json:"test_only"`
 		}
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		full, k, err := s.cfg.Admin.CreateKey(r.Context(), org, in.Name, aiproxy.Role(in.Role))
+		create := s.cfg.Admin.CreateKey
+		if in.TestOnly {
+			create = s.cfg.Admin.CreateTestKey
+		}
+		full, k, err := create(r.Context(), org, in.Name, aiproxy.Role(in.Role))
 		if err != nil {
 			return err
 		}
@@ -163,6 +169,7 @@ func (s *server) revokeKey(w http.ResponseWriter, r *http.Request, org string) e
 	if err != nil {
 		return err
 	}
+	s.auth.forget(k.ID)
 	writeJSON(w, http.StatusOK, ToKeyJSON(k))
 	return nil
 }

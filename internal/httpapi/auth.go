@@ -33,6 +33,7 @@ type authenticator struct {
 	now     func() time.Time
 	mu      sync.Mutex
 	touched map[string]time.Time
+	cache   keyCache
 }
 
 func errNoAuth() error {
@@ -72,7 +73,7 @@ func (a *authenticator) authenticate(r *http.Request) (aiproxy.Principal, error)
 	if !ok {
 		return aiproxy.Principal{}, errInvalidToken()
 	}
-	k, err := a.keys.Key(r.Context(), id)
+	k, err := a.key(r.Context(), id)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		aiproxy.SecretMatches(secret, dummyHash)
 		return aiproxy.Principal{}, errInvalidToken()

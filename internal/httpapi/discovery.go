@@ -88,9 +88,13 @@ func toDetail(s *aiproxy.Service) serviceDetail {
 // listServices answers the contract's list: enabled services only.
 func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 	out := []serviceSummary{}
+	rules, err := s.accessRules(r)
+	if err != nil {
+		return err
+	}
 	for _, svc := range s.cfg.Catalog.Services() {
-		if svc.IsEnabled {
-			out = append(out, toSummary(svc))
+		if svc.IsEnabled && !aiproxy.Disables(rules, svc.Slug, "") {
+			out = append(out, toSummary(visible(svc, rules)))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -99,10 +103,14 @@ func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) serviceDetail(w http.ResponseWriter, r *http.Request) error {
 	svc, ok := s.cfg.Catalog.Service(r.PathValue("service"))
-	if !ok {
+	rules, err := s.accessRules(r)
+	if err != nil {
+		return err
+	}
+	if !ok || aiproxy.Disables(rules, svc.Slug, "") {
 		return aiproxy.ErrServiceNotFound(r.PathValue("service"))
 	}
-	writeJSON(w, http.StatusOK, toDetail(svc))
+	writeJSON(w, http.StatusOK, toDetail(visible(svc, rules)))
 	return nil
 }
 

@@ -41,7 +41,7 @@ func renderError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err e
 		return StatusClientClosed
 	}
 	var e *aiproxy.Error
-	if !errors.As(err, &e) || e.Code == aiproxy.CodeInternal {
+	if !errors.As(err, &e) || e.Code == aiproxy.CodeInternal || statusOf[e.Code] == 0 {
 		log.Error("internal error", "path", r.URL.Path, "request_id", requestID(r), "err", err)
 		e = &aiproxy.Error{Code: aiproxy.CodeInternal, Message: "Internal server error."}
 	} else if e.Err != nil {

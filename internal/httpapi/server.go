@@ -45,6 +45,18 @@ type Config struct {
 	Now func() time.Time
 	// Ready reports whether the server can serve; nil means always ready.
 	Ready func(ctx context.Context) error
+	// Access holds per-org access rules for discovery; nil means every
+	// org sees the whole catalog.
+	Access AccessRules
+	// Guardrails manages quotas, usage and access; nil leaves their routes
+	// unregistered.
+	Guardrails *admin.Guardrails
+	// Jobs, Webhooks and ProviderWebhooks serve the jobs API, the org
+	// webhook endpoints and the provider webhook receiver; nil answers
+	// their routes 404.
+	Jobs             JobReader
+	Webhooks         WebhookAdmin
+	ProviderWebhooks WebhookReceiver
 }
 
 type server struct {
@@ -89,6 +101,16 @@ func (s *server) routes() {
 	s.route("/admin/keys/{id}", s.platformAdmin(s.revokePlatformKey), http.MethodDelete)
 	s.route("/admin/credentials", s.platformAdmin(s.platformCredentials), http.MethodGet)
 	s.route("/admin/credentials/{name}", s.platformAdmin(s.platformCredential), http.MethodPut, http.MethodDelete)
+
+	s.openAPIRoutes()
+	s.nativeRoutes()
+	s.jobRoutes()
+	if s.cfg.Guardrails != nil {
+		s.route("/orgs/{org}/quotas", s.orgAdmin(s.orgQuotas), http.MethodGet, http.MethodPut, http.MethodDelete)
+		s.route("/orgs/{org}/usage", s.orgAdmin(s.orgUsage), http.MethodGet)
+		s.route("/orgs/{org}/access", s.orgAdmin(s.orgAccessRules), http.MethodGet, http.MethodPut)
+		s.route("/admin/usage", s.platformAdmin(s.platformUsage), http.MethodGet)
+	}
 
 	s.mux.Handle(base+"/", s.handle(func(http.ResponseWriter, *http.Request) error {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "Not found.")

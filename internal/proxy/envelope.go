@@ -132,6 +132,14 @@ func decodeQuery(raw json.RawMessage) (map[string][]string, error) {
 
 // scalar turns a JSON string, number or boolean into its text form.
 func scalar(raw json.RawMessage, field, key string) (string, error) {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '"' {
+		// Most values are strings, which need no general decoder.
+		var s string
+		if err := json.Unmarshal(t, &s); err != nil {
+			return "", invalidf("Invalid request envelope: %s %q is not valid.", field, key)
+		}
+		return s, nil
+	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

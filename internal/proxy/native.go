@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -15,19 +16,34 @@ import (
 // InvokeNative performs one native passthrough call: a request written in
 // the provider's own shape (method, path, query, body), as an official SDK
 // sends it. The path is matched against the service's catalog endpoints and
-// the call then takes the same Prepare, Send and Respond path as invoke.
+// the call then takes the same path as Invoke: the same admission, limits
+// and metering in prepare, then Send and Respond. (Response caching, which
+// is keyed on envelopes, is left to invoke.)
 func (p *Proxy) InvokeNative(w http.ResponseWriter, r *http.Request, org, service, path string) (Outcome, error) {
+	start := p.now()
 	c, err := p.PrepareNative(r, org, service, path)
 	if err != nil {
-		return Outcome{Service: service}, err
+		var rl *RateLimitedError
+		if errors.As(err, &rl) {
+			setRateHeaders(w.Header(), rl.Status)
+		}
+		action := ""
+		if svc, ok := p.cfg.Catalog.Service(service); ok {
+			if ep, _, ok := MatchEndpoint(svc, r.Method, path); ok {
+				action = ep.Slug
+			}
+		}
+		p.recordRefusal(r, org, service, action, err, start)
+		return Outcome{Service: service, Action: action}, err
 	}
 	defer c.Close()
+	setRateHeaders(w.Header(), c.rate)
 	resp, err := p.Send(r.Context(), c)
 	if err != nil {
-		return c.outcome(), err
+		return c.finish(c.outcome(), err)
 	}
 	defer resp.Close()
-	return p.Respond(w, r, c, resp)
+	return c.finish(p.Respond(w, r, c, resp))
 }
 
 // PrepareNative builds a Call from a native request: it finds the enabled

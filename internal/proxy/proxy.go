@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -42,6 +44,22 @@ type Config struct {
 	MaxEnvelopeBytes int64
 	// UserAgent is sent upstream; "" means "aiproxy".
 	UserAgent string
+
+	// The guardrails (guard.go); a nil one is off.
+	Access      AccessChecker
+	RateLimit   RateLimiter
+	Concurrency ConcurrencyLimiter
+	Quotas      QuotaReserver
+	Breaker     Breaker
+	Cache       ResponseCache
+	Meter       Meter
+	// Retry repeats retry-safe calls; the zero value never retries.
+	Retry RetryPolicy
+	// CacheStale is how long past its TTL a cached answer may still be
+	// served while it is refreshed; 0 means never.
+	CacheStale time.Duration
+	// Now is the clock of the guardrails; nil means time.Now.
+	Now func() time.Time
 }
 
 // Proxy performs invoke calls. It is safe for concurrent use.
@@ -112,17 +130,27 @@ var errUpstreamTimeout = errors.New("upstream timeout")
 // returns an error, for the caller to render, only when nothing has been
 // written to w yet.
 func (p *Proxy) Invoke(w http.ResponseWriter, r *http.Request, org, service, action string) (Outcome, error) {
+	start := p.now()
 	c, err := p.Prepare(r, org, service, action)
 	if err != nil {
+		var rl *RateLimitedError
+		if errors.As(err, &rl) {
+			setRateHeaders(w.Header(), rl.Status)
+		}
+		p.recordRefusal(r, org, service, action, err, start)
 		return Outcome{Service: service, Action: action}, err
 	}
 	defer c.Close()
+	setRateHeaders(w.Header(), c.rate)
+	if c.Endpoint.CacheTTLSeconds > 0 && p.cfg.Cache != nil {
+		return c.finish(p.respondCached(w, r, c))
+	}
 	resp, err := p.Send(r.Context(), c)
 	if err != nil {
-		return c.outcome(), err
+		return c.finish(c.outcome(), err)
 	}
 	defer resp.Close()
-	return p.Respond(w, r, c, resp)
+	return c.finish(p.Respond(w, r, c, resp))
 }
 
 // Call is one prepared upstream call: the endpoint, the client's input and
@@ -139,10 +167,37 @@ type Call struct {
 	url    string
 	header http.Header
 	in     *input
+
+	// What the guardrails know of a client's call, for metering.
+	p              *Proxy
+	metered        bool
+	keyID          string
+	start          time.Time
+	rate           aiproxy.RateStatus
+	demand         aiproxy.Demand
+	spent          bool
+	cacheStatus    string
+	status         int
+	upstreamStatus int
+	bytes          int64
+	errCode        aiproxy.Code
 }
 
-// Close releases the client's upload stream, if any.
-func (c *Call) Close() { c.in.close() }
+// Close releases the client's upload stream, if any, and meters a client's
+// call.
+func (c *Call) Close() {
+	c.in.close()
+	c.p.record(c)
+}
+
+// finish notes how a call ended, for metering.
+func (c *Call) finish(out Outcome, err error) (Outcome, error) {
+	c.status, c.bytes = out.Status, out.Bytes
+	if err != nil {
+		c.errCode = errorCode(err)
+	}
+	return out, err
+}
 
 func (c *Call) outcome() Outcome {
 	return Outcome{Service: c.Service.Slug, Action: c.Endpoint.Slug, Source: c.Source}
@@ -179,6 +234,17 @@ func (p *Proxy) NewCall(ctx context.Context, org, service, action string, env En
 }
 
 func (p *Proxy) prepare(ctx context.Context, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, in *input, source aiproxy.Source) (*Call, error) {
+	pr, client := aiproxy.PrincipalFrom(ctx)
+	var rate aiproxy.RateStatus
+	if client {
+		var err error
+		if rate, err = p.admit(ctx, org, pr, svc, ep); err != nil {
+			return nil, err
+		}
+		if err := applyTestMode(pr, ep, &in.env); err != nil {
+			return nil, err
+		}
+	}
 	target, err := upstreamURL(svc, ep, in.env)
 	if err != nil {
 		return nil, err
@@ -191,8 +257,12 @@ func (p *Proxy) prepare(ctx context.Context, org string, svc *aiproxy.Service, e
 	if err != nil {
 		return nil, err
 	}
-	return &Call{Org: org, Service: svc, Endpoint: ep, Envelope: in.env, Source: src,
-		secret: secret, url: target, header: header, in: in}, nil
+	c := &Call{Org: org, Service: svc, Endpoint: ep, Envelope: in.env, Source: src,
+		secret: secret, url: target, header: header, in: in, p: p, start: p.now()}
+	if client {
+		c.metered, c.keyID, c.rate, c.demand = true, pr.KeyID, rate, demand(ep, in.env)
+	}
+	return c, nil
 }
 
 func (p *Proxy) lookup(service, action string) (*aiproxy.Service, *aiproxy.Endpoint, error) {
@@ -212,6 +282,9 @@ func (p *Proxy) lookup(service, action string) (*aiproxy.Service, *aiproxy.Endpo
 type Response struct {
 	*http.Response
 	stop func()
+	// BodyError is set when a 200 answer carries the provider's error
+	// envelope (HeyGen's "200 with an error body").
+	BodyError bool
 }
 
 // Close closes the body and ends the exchange.
@@ -220,19 +293,74 @@ func (r *Response) Close() {
 	r.stop()
 }
 
+// ok reports whether the provider did what was asked.
+func (r *Response) ok() bool { return r.StatusCode < 400 && !r.BodyError }
+
 // Send performs the upstream exchange of a call. The endpoint's timeout
 // bounds the wait for the response head and each silence after it, never a
 // long but healthy stream. Failures come back mapped by cause.
+//
+// The guardrails apply here, so that background calls get them too: the
+// call's quota is held, then a concurrency slot and the breaker's
+// permission; a retry-safe call is repeated after a transient failure. The
+// slot is held until the Response is closed.
 func (p *Proxy) Send(ctx context.Context, c *Call) (*Response, error) {
+	release, err := p.hold(ctx, c)
+	if err != nil {
+		c.errCode = errorCode(err)
+		return nil, err
+	}
 	timeout := time.Duration(c.Endpoint.Timeout(c.Service)) * time.Second
 	xctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(timeout, func() { cancel(errUpstreamTimeout) })
 	stop := func() { timer.Stop(); cancel(nil) }
 
-	body, contentType := c.in.upstreamBody(c.Endpoint)
-	req, err := http.NewRequestWithContext(xctx, c.Endpoint.HTTPMethod, c.url, body)
+	resp, bodyErr, err := p.exchange(xctx, c, time.Now().Add(timeout))
 	if err != nil {
+		err = p.upstreamError(ctx, xctx, c, err)
 		stop()
+		release(false, errors.Is(err, ErrClientGone))
+		c.errCode = errorCode(err)
+		return nil, err
+	}
+	c.upstreamStatus = resp.StatusCode
+	resp.Body = &idleReader{r: resp.Body, timer: timer, timeout: timeout}
+	r := &Response{Response: resp, BodyError: bodyErr}
+	c.spent = r.ok()
+	r.stop = func() { stop(); release(r.ok(), resp.StatusCode < 500 && !bodyErr) }
+	return r, nil
+}
+
+// exchange sends the call upstream, repeating a retry-safe call after a
+// connection error, a 429, 502, 503 or 504, or an error in a 200 body,
+// while the deadline allows the backoff.
+func (p *Proxy) exchange(ctx context.Context, c *Call, deadline time.Time) (*http.Response, bool, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := p.attempt(ctx, c)
+		bodyErr := err == nil && inspectBody(c.Service.Upstream.ErrorEnvelope, resp)
+		wait, again := p.retryAfter(c, attempt, resp, bodyErr, err)
+		if !again || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return resp, bodyErr, err
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// attempt performs one upstream exchange.
+func (p *Proxy) attempt(ctx context.Context, c *Call) (*http.Response, error) {
+	body, contentType := c.in.upstreamBody(c.Endpoint)
+	req, err := http.NewRequestWithContext(ctx, c.Endpoint.HTTPMethod, c.url, body)
+	if err != nil {
 		return nil, internal("build upstream request", err)
 	}
 	req.Header = c.header.Clone()
@@ -241,15 +369,39 @@ func (p *Proxy) Send(ctx context.Context, c *Call) (*Response, error) {
 	}
 	req.Header.Set("User-Agent", p.cfg.UserAgent)
 	req.Header.Set(c.Service.Upstream.AuthHeader, c.Service.Upstream.AuthPrefix+c.secret)
+	return p.client.Do(req)
+}
 
-	resp, err := p.client.Do(req)
-	if err != nil {
-		err = p.upstreamError(ctx, xctx, c, err)
-		stop()
-		return nil, err
+// retryAfter says whether and after how long a failed attempt is repeated.
+func (p *Proxy) retryAfter(c *Call, attempt int, resp *http.Response, bodyErr bool, err error) (time.Duration, bool) {
+	rp := p.cfg.Retry
+	if !c.Endpoint.RetrySafe || c.Endpoint.StartsJob() || attempt >= rp.Attempts {
+		return 0, false
 	}
-	resp.Body = &idleReader{r: resp.Body, timer: timer, timeout: timeout}
-	return &Response{Response: resp, stop: stop}, nil
+	wait := rp.backoff(attempt)
+	switch {
+	case err != nil:
+		var ae *aiproxy.Error
+		return wait, !errors.As(err, &ae) // a connection error, not our own
+	case bodyErr:
+		return wait, true
+	case resp.StatusCode == http.StatusTooManyRequests:
+		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
+			return max(ra, wait), ra <= rp.maxRetryAfter()
+		}
+		return wait, true
+	}
+	code := resp.StatusCode
+	return wait, code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// parseRetryAfter reads a Retry-After header given in seconds.
+func parseRetryAfter(v string) (time.Duration, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
 }
 
 // upstreamError maps a failed exchange to an error by its cause.

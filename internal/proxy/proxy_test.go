@@ -254,3 +254,139 @@ func waitOrFail(t *testing.T, c <-chan struct{}, what string) {
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
+
+func TestUpstreamTimeout(t *testing.T) {
+	t.Parallel()
+	hang := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	up := newUpstream(t, hang)
+	svc := testService(up.URL, bothPolicy, aiproxy.Endpoint{Slug: "slow", RequestMode: aiproxy.RequestJSON,
+		ResponseMode: aiproxy.ResponseJSON, TimeoutSeconds: 1})
+	f := newFixture(t, services{"svc": svc}, Config{})
+	f.setCredential(t, aiproxy.SourceTenant, "svc", tenantKey)
+	start := time.Now()
+	w := httptest.NewRecorder()
+	_, err := f.proxy.Invoke(w, invokeRequest(`{}`), testOrg, "svc", "slow")
+	errorOf(t, err, aiproxy.CodeUpstreamTimeout, aiproxy.MsgUpstreamTimeout)
+	if d := time.Since(start); d < 900*time.Millisecond || d > 4*time.Second {
+		t.Fatalf("timed out after %v, want about 1s", d)
+	}
+	if w.Body.Len() != 0 {
+		t.Fatal("wrote a body before returning the timeout")
+	}
+}
+
+// TestIdleTimeoutMidStream checks that a provider that goes silent after
+// the head cuts the response, and that a slow but steady one does not.
+func TestIdleTimeoutMidStream(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		gaps    []time.Duration
+		wantCut bool
+	}{
+		{"steady stream longer than the timeout", []time.Duration{400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond}, false},
+		{"silence longer than the timeout", []time.Duration{10 * time.Millisecond, 2500 * time.Millisecond}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "audio/mpeg")
+				for _, g := range tc.gaps {
+					io.WriteString(w, "chunk")
+					w.(http.Flusher).Flush()
+					select {
+					case <-time.After(g):
+					case <-r.Context().Done():
+						return
+					}
+				}
+			})
+			svc := testService(up.URL, bothPolicy, aiproxy.Endpoint{Slug: "s", RequestMode: aiproxy.RequestJSON,
+				ResponseMode: aiproxy.ResponseStream, TimeoutSeconds: 1})
+			f := newFixture(t, services{"svc": svc}, Config{})
+			f.setCredential(t, aiproxy.SourceTenant, "svc", tenantKey)
+			w := httptest.NewRecorder()
+			out, err := f.proxy.Invoke(w, invokeRequest(`{}`), testOrg, "svc", "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (out.Err != nil) != tc.wantCut {
+				t.Fatalf("outcome err = %v, want cut %v", out.Err, tc.wantCut)
+			}
+			if !tc.wantCut && w.Body.String() != strings.Repeat("chunk", len(tc.gaps)) {
+				t.Fatalf("client got %q", w.Body)
+			}
+			if out.Status != 200 {
+				t.Fatalf("status = %d", out.Status)
+			}
+		})
+	}
+}
+
+func TestClientGone(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{})
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	})
+	svc := testService(up.URL, bothPolicy, aiproxy.Endpoint{Slug: "go", RequestMode: aiproxy.RequestJSON, ResponseMode: aiproxy.ResponseJSON})
+	f := newFixture(t, services{"svc": svc}, Config{})
+	f.setCredential(t, aiproxy.SourceTenant, "svc", tenantKey)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := invokeRequest(`{}`).WithContext(ctx)
+	go func() {
+		waitOrFail(t, arrived, "the upstream request")
+		cancel()
+	}()
+	start := time.Now()
+	_, err := f.proxy.Invoke(httptest.NewRecorder(), r, testOrg, "svc", "go")
+	if !errors.Is(err, ErrClientGone) {
+		t.Fatalf("err = %v, want ErrClientGone", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("the proxy kept waiting after the client left")
+	}
+}
+
+func TestDialFailure(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	svc := testService(deadURL, bothPolicy, aiproxy.Endpoint{Slug: "go", RequestMode: aiproxy.RequestJSON, ResponseMode: aiproxy.ResponseJSON})
+	f := newFixture(t, services{"svc": svc}, Config{})
+	f.setCredential(t, aiproxy.SourceTenant, "svc", tenantKey)
+	_, err := f.proxy.Invoke(httptest.NewRecorder(), invokeRequest(`{}`), testOrg, "svc", "go")
+	e := errorOf(t, err, aiproxy.CodeUpstreamFailed, aiproxy.MsgUpstreamFailed)
+	if e.Err == nil || strings.Contains(e.Err.Error(), tenantKey) {
+		t.Fatalf("cause = %v", e.Err)
+	}
+}
+
+// TestDisabledEndpointAndService checks that disabled entries are not found.
+func TestDisabledEndpointAndService(t *testing.T) {
+	up := newUpstream(t, nil)
+	svc := testService(up.URL, bothPolicy, aiproxy.Endpoint{Slug: "on", RequestMode: aiproxy.RequestJSON, ResponseMode: aiproxy.ResponseJSON},
+		aiproxy.Endpoint{Slug: "off", RequestMode: aiproxy.RequestJSON, ResponseMode: aiproxy.ResponseJSON})
+	svc.Endpoints[1].IsEnabled = false
+	off := testService(up.URL, bothPolicy, aiproxy.Endpoint{Slug: "on", RequestMode: aiproxy.RequestJSON, ResponseMode: aiproxy.ResponseJSON})
+	off.Slug, off.IsEnabled = "offsvc", false
+	f := newFixture(t, services{"svc": svc, "offsvc": off}, Config{})
+	f.setCredential(t, aiproxy.SourceTenant, "svc", tenantKey)
+	_, err := f.proxy.Invoke(httptest.NewRecorder(), invokeRequest(`{}`), testOrg, "svc", "off")
+	errorOf(t, err, aiproxy.CodeNotFound, "External proxy service 'svc/off' not found or disabled.")
+	_, err = f.proxy.Invoke(httptest.NewRecorder(), invokeRequest(`{}`), testOrg, "offsvc", "on")
+	errorOf(t, err, aiproxy.CodeNotFound, "External proxy service 'offsvc' not found or disabled.")
+	if _, err := f.proxy.Invoke(httptest.NewRecorder(), invokeRequest(`{}`), testOrg, "svc", "on"); err != nil {
+		t.Fatal(err)
+	}
+}

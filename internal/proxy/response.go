@@ -128,19 +128,35 @@ type redactor struct {
 	w       io.Writer
 	secret  []byte
 	pending []byte
+	// in and out are reused by every Write, so that a long body is not
+	// copied into fresh buffers chunk after chunk.
+	in, out []byte
 }
 
 func (r *redactor) Write(p []byte) (int, error) {
 	if len(r.secret) == 0 {
 		return r.w.Write(p)
 	}
-	buf := append(r.pending, p...)
-	buf = bytes.ReplaceAll(buf, r.secret, []byte(redactedMark))
-	keep := min(len(r.secret)-1, len(buf))
-	if _, err := r.w.Write(buf[:len(buf)-keep]); err != nil {
+	// Only unscanned input is held back, never the mark: a held-back piece
+	// of the mark could otherwise join the next bytes into a new match.
+	r.in = append(append(r.in[:0], r.pending...), p...)
+	rest := r.in
+	out := r.out[:0]
+	for i := bytes.Index(rest, r.secret); i >= 0; i = bytes.Index(rest, r.secret) {
+		out = append(append(out, rest[:i]...), redactedMark...)
+		rest = rest[i+len(r.secret):]
+	}
+	keep := min(len(r.secret)-1, len(rest))
+	if len(out) == 0 {
+		out = rest[:len(rest)-keep] // Nothing to replace: write the input as it is.
+	} else {
+		out = append(out, rest[:len(rest)-keep]...)
+		r.out = out
+	}
+	if _, err := r.w.Write(out); err != nil {
 		return 0, err
 	}
-	r.pending = append(r.pending[:0], buf[len(buf)-keep:]...)
+	r.pending = append(r.pending[:0], rest[len(rest)-keep:]...)
 	return len(p), nil
 }
 

@@ -362,7 +362,7 @@ func (s *Server) subscription(key string) map[string]any {
 	return map[string]any{
 		"tier":                               "creator",
 		"character_count":                    used,
-		"character_limit":                    elCharacterLimit,
+		"character_limit":                    s.characterLimit(),
 		"max_character_limit_extension":      10000,
 		"can_extend_character_limit":         true,
 		"allowed_to_extend_character_limit":  true,

@@ -254,13 +254,13 @@ func (s *Server) prepareTTS(c *call, text, modelID string, format outputFormat) 
 // checkQuota answers 401 quota_exceeded when cost does not fit in key's remaining characters.
 func (s *Server) checkQuota(key string, cost int) error {
 	s.mu.Lock()
-	left := elCharacterLimit - s.el.charsUsed[key]
+	left := s.characterLimit() - s.el.charsUsed[key]
 	s.mu.Unlock()
 	if cost <= left {
 		return nil
 	}
 	return detailError(http.StatusUnauthorized, "quota_exceeded",
-		"This request exceeds your quota of "+strconv.Itoa(elCharacterLimit)+". You have "+strconv.Itoa(max(left, 0))+
+		"This request exceeds your quota of "+strconv.Itoa(s.characterLimit())+". You have "+strconv.Itoa(max(left, 0))+
 			" credits remaining, while "+strconv.Itoa(cost)+" credits are required for this request.")
 }
 
@@ -303,7 +303,7 @@ func (s *Server) ttsHeaders(h http.Header, job ttsJob, inFlight int) {
 
 // answerTTS writes the generated audio in the variant's shape.
 func (s *Server) answerTTS(w http.ResponseWriter, r *http.Request, variant ttsVariant, job ttsJob) error {
-	sp := synthesize(job.text, job.voiceID, job.model.ID, job.format)
+	sp := s.speech(job)
 	switch variant {
 	case ttsStream:
 		w.Header().Set("Content-Type", job.format.contentType())

@@ -20,6 +20,7 @@ type generateBody struct {
 	Title       string         `json:"title"`
 	Caption     bool           `json:"caption"`
 	CallbackID  *string        `json:"callback_id"`
+	CallbackURL string         `json:"callback_url"`
 }
 
 // sceneBody is one element of video_inputs.
@@ -59,12 +60,13 @@ type dimensionBody struct {
 
 // templateGenerateBody is the body of POST /v2/template/{template_id}/generate.
 type templateGenerateBody struct {
-	Variables  map[string]json.RawMessage `json:"variables"`
-	Dimension  *dimensionBody             `json:"dimension"`
-	Test       bool                       `json:"test"`
-	Title      string                     `json:"title"`
-	Caption    bool                       `json:"caption"`
-	CallbackID *string                    `json:"callback_id"`
+	Variables   map[string]json.RawMessage `json:"variables"`
+	Dimension   *dimensionBody             `json:"dimension"`
+	Test        bool                       `json:"test"`
+	Title       string                     `json:"title"`
+	Caption     bool                       `json:"caption"`
+	CallbackID  *string                    `json:"callback_id"`
+	CallbackURL string                     `json:"callback_url"`
 }
 
 // renderRequest is what either generate endpoint hands to the render queue.
@@ -73,8 +75,11 @@ type renderRequest struct {
 	test       bool
 	caption    bool
 	callbackID *string
-	script     string  // all spoken text, for failure markers and captions
-	duration   float64 // seconds of video
+	// callbackURL and base are where the render's webhook goes and the base URL its media
+	// links use.
+	callbackURL, base string
+	script            string  // all spoken text, for failure markers and captions
+	duration          float64 // seconds of video
 }
 
 // maxInputText is HeyGen's per-scene script limit.
@@ -89,7 +94,8 @@ func (s *Server) hgGenerate(w http.ResponseWriter, c *call) error {
 	if err := s.validateGenerate(&body); err != nil {
 		return err
 	}
-	req := renderRequest{title: body.Title, test: body.Test, caption: body.Caption, callbackID: body.CallbackID}
+	req := renderRequest{title: body.Title, test: body.Test, caption: body.Caption, callbackID: body.CallbackID,
+		callbackURL: body.CallbackURL}
 	for _, sc := range body.VideoInputs {
 		text, secs := sceneSpeech(sc.Voice)
 		req.script += text + "\n"
@@ -120,7 +126,8 @@ func (s *Server) hgGenerateFromTemplate(w http.ResponseWriter, c *call) error {
 	}
 	return s.startRender(w, c, renderRequest{
 		title: body.Title, test: body.Test, caption: body.Caption, callbackID: body.CallbackID,
-		script: script, duration: speechSeconds(script),
+		callbackURL: body.CallbackURL,
+		script:      script, duration: speechSeconds(script),
 	})
 }
 

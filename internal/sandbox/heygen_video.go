@@ -74,6 +74,7 @@ func outcomeFor(script string) outcome {
 // startRender applies the caps, queues the render and answers with its id.
 func (s *Server) startRender(w http.ResponseWriter, c *call, req renderRequest) error {
 	now := s.now()
+	req.base = baseURL(c.r, HeyGen)
 	v := &hgVideo{
 		id: s.newID(lowerHex, 32), key: c.key, created: now, req: req,
 		outcome: outcomeFor(req.script), durationMs: int(math.Round(req.duration * 1000)),

@@ -112,6 +112,20 @@ type Config struct {
 	// TTSLatency is how long a non-streamed TTS request holds its concurrency slot before
 	// answering, to simulate generation time; default 0.
 	TTSLatency time.Duration
+	// AvatarCount, when above the seeded 300–600, grows HeyGen's avatar list to this many
+	// generated avatars (about 400 bytes each in GET /v2/avatars), for benchmarks of large
+	// lists. Default: the seeded catalog.
+	AvatarCount int
+	// CharacterLimit is every ElevenLabs key's character quota; default 100000 (the Creator
+	// tier). Benchmarks that generate much audio raise it.
+	CharacterLimit int
+	// MemoizeSpeech keeps the last synthesized speech and answers a repeated text-to-speech
+	// request with it, so that a benchmark's time to first byte measures the proxy and not
+	// the synthesizer. Default: every request is synthesized.
+	MemoizeSpeech bool
+	// WebhookSecret signs the webhooks HeyGen sends to a render's callback_url; registered
+	// endpoints use their own secrets. See DeliverWebhooks. Default: "" (unsigned).
+	WebhookSecret string
 }
 
 // maxBody bounds what the sandbox reads of a request body; asset uploads are the largest.
@@ -152,6 +166,8 @@ type Server struct {
 	requests []Request
 	hg       heygenState
 	el       elevenState
+	wh       webhookState
+	memo     speechMemo
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -179,6 +195,7 @@ func New(cfg Config) *Server {
 		hg:     newHeyGenState(),
 		el:     newElevenState(),
 	}
+	s.heygen.growAvatars(cfg.AvatarCount, cfg.Seed)
 	for _, k := range cfg.HeyGenKeys {
 		s.keys[HeyGen][k] = true
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at, last_used_at`
+const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at, last_used_at, test_only`
 
 // CreateKey stores a new key; it returns aiproxy.ErrConflict if the ID exists
 // and aiproxy.ErrNotFound if its org does not exist. A key with an empty
@@ -18,9 +18,9 @@ const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at
 func (db *DB) CreateKey(ctx context.Context, k aiproxy.APIKey) error {
 	_, err := db.write.ExecContext(ctx, `
 		INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, orgKey(k.OrgKey), k.Name, string(k.Role), nonNil(k.SecretHash),
-		millis(k.CreatedAt), millis(k.RevokedAt), millis(k.LastUsedAt))
+		millis(k.CreatedAt), millis(k.RevokedAt), millis(k.LastUsedAt), k.TestOnly)
 	switch {
 	case isUniqueViolation(err):
 		return fmt.Errorf("create key %q: %w", k.ID, aiproxy.ErrConflict)
@@ -34,7 +34,7 @@ func (db *DB) CreateKey(ctx context.Context, k aiproxy.APIKey) error {
 
 // Key returns one key by ID, or aiproxy.ErrNotFound.
 func (db *DB) Key(ctx context.Context, id string) (aiproxy.APIKey, error) {
-	row := db.read.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id)
+	row := db.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id)
 	k, err := scanKey(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return aiproxy.APIKey{}, fmt.Errorf("key %q: %w", id, aiproxy.ErrNotFound)
@@ -110,7 +110,7 @@ func scanKey(s scanner) (aiproxy.APIKey, error) {
 		role                       string
 		created, revoked, lastUsed sql.NullInt64
 	)
-	err := s.Scan(&k.ID, &org, &k.Name, &role, &k.SecretHash, &created, &revoked, &lastUsed)
+	err := s.Scan(&k.ID, &org, &k.Name, &role, &k.SecretHash, &created, &revoked, &lastUsed, &k.TestOnly)
 	if err != nil {
 		return aiproxy.APIKey{}, err
 	}

@@ -59,7 +59,7 @@ func checkOwner(src aiproxy.Source, org string) error {
 
 // Credential returns one credential, or aiproxy.ErrNotFound.
 func (db *DB) Credential(ctx context.Context, src aiproxy.Source, org, name string) (aiproxy.Credential, error) {
-	row := db.read.QueryRowContext(ctx, `
+	row := db.queryRow(ctx, `
 		SELECT `+credentialColumns+` FROM credentials
 		WHERE source = ? AND org_key IS ? AND name = ?`,
 		string(src), orgKey(org), name)

@@ -47,6 +47,7 @@ const busyTimeout = 5 * time.Second
 type DB struct {
 	write *sql.DB // one connection; every write goes through it
 	read  *sql.DB // query_only connections
+	stmts stmtCache
 }
 
 var (
@@ -122,9 +123,27 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// SchemaVersion returns the version of the last migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return v, nil
+}
+
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
+	db.closeStmts()
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}

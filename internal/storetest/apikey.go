@@ -199,3 +199,19 @@ func checkKey(t *testing.T, got, want aiproxy.APIKey) {
 		t.Fatalf("key =\n\t%+v\nwant\n\t%+v", got, want)
 	}
 }
+
+// runTestOnlyKeys checks that the test-only flag of a key is kept.
+func runTestOnlyKeys(t *testing.T, open func(t *testing.T) Stores) {
+	s, ctx := open(t), t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	k := newKey("dev", "acme", aiproxy.RoleInvoke, 1)
+	k.TestOnly = true
+	mustCreateKey(ctx, t, s, k)
+	mustCreateKey(ctx, t, s, newKey("prod", "acme", aiproxy.RoleInvoke, 2))
+	if got := mustKey(ctx, t, s, "dev"); !got.TestOnly || !got.Principal().TestOnly {
+		t.Fatal("a test-only key lost its flag")
+	}
+	if got := mustKey(ctx, t, s, "prod"); got.TestOnly {
+		t.Fatal("an ordinary key came back test-only")
+	}
+}

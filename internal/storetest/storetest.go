@@ -26,6 +26,31 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Credential", func(t *testing.T) { runCredentials(t, open) })
 	t.Run("Time", func(t *testing.T) { runTimes(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
+	t.Run("TestOnlyKey", func(t *testing.T) { runTestOnlyKeys(t, open) })
+	t.Run("Quota", func(t *testing.T) { runQuotas(t, open) })
+	t.Run("Usage", func(t *testing.T) { runUsage(t, open) })
+	t.Run("Access", func(t *testing.T) { runAccess(t, open) })
+	t.Run("Job", func(t *testing.T) { runJobs(t, open) })
+}
+
+// GuardrailStores is what an engine provides for the guardrails. It is
+// asserted rather than required by Stores, so that an engine in progress
+// compiles and fails these subtests by name.
+type GuardrailStores interface {
+	Stores
+	aiproxy.QuotaStore
+	aiproxy.UsageStore
+	aiproxy.AccessStore
+}
+
+// guardrails opens a store and asserts that it keeps guardrail data.
+func guardrails(t *testing.T, open func(t *testing.T) Stores) GuardrailStores {
+	t.Helper()
+	s, ok := open(t).(GuardrailStores)
+	if !ok {
+		t.Fatal("the store does not implement aiproxy.QuotaStore, UsageStore and AccessStore")
+	}
+	return s
 }
 
 // t0 is the suite's clock: a time with sub-millisecond digits and a non-UTC

@@ -1,0 +1,93 @@
+package client_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aiproxy/aiproxy/client"
+	"github.com/aiproxy/aiproxy/internal/admin"
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/proxy"
+	"github.com/aiproxy/aiproxy/internal/sandbox"
+	"github.com/aiproxy/aiproxy/internal/sqlite"
+	"github.com/aiproxy/aiproxy/internal/vault"
+)
+
+// server is a real aiproxy, wired like cmd/aiproxy's demo: SQLite in a temp
+// dir, the built-in catalog pointed at the sandbox, an org with sandbox
+// credentials and an admin key.
+type server struct {
+	url, org, key string
+	sandbox       *sandbox.Server
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	ctx := context.Background()
+	sb := sandbox.New(sandbox.Config{RenderTime: time.Second})
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(sbSrv.Close)
+	keys := map[string]string{"heygen": "sandbox_hg_client_test", "elevenlabs": "sandbox_el_client_test"}
+	sb.AddKey(sandbox.HeyGen, keys["heygen"])
+	sb.AddKey(sandbox.ElevenLabs, keys["elevenlabs"])
+
+	cat, err := catalog.Load(catalog.Options{BaseURLs: map[string]string{
+		"heygen": sbSrv.URL + "/heygen", "elevenlabs": sbSrv.URL + "/elevenlabs",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "aiproxy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	mk, err := vault.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := vault.ParseMasterKey(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.New(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := admin.New(db, v, cat, nil)
+	if _, err := adm.CreateOrg(ctx, "demo", "Demo org"); err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range keys {
+		if _, err := adm.SetCredential(ctx, aiproxy.SourceTenant, "demo", name, aiproxy.CredentialValue{"key": key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full, _, err := adm.CreateKey(ctx, "demo", "client test", aiproxy.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(httpapi.New(httpapi.Config{
+		Catalog: cat,
+		Invoker: proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v}),
+		Keys:    db,
+		Orgs:    db,
+		Admin:   adm,
+	}))
+	t.Cleanup(api.Close)
+	return &server{url: api.URL, org: "demo", key: full, sandbox: sb}
+}
+
+func (s *server) client(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{URL: s.url, Org: s.org, APIKey: s.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,68 @@
+/**
+ * Errors thrown by the client. Every answer of 400 or more becomes an
+ * {@link AIProxyError} subclass chosen by status, carrying `status`, the
+ * machine-readable `code` and the human `detail` (the contract's `detail`,
+ * or `error` for credential-policy and path-parameter cases).
+ */
+/** Fields of an error answer. */
+export interface ErrorInit {
+    status: number;
+    code: string;
+    detail: string;
+    requestId?: string;
+    retryAfterSeconds?: number;
+    body?: unknown;
+}
+/** An error answer from aiproxy (or, with status 0, no answer at all). */
+export declare class AIProxyError extends Error {
+    /** HTTP status; 0 when the request never got an answer. */
+    readonly status: number;
+    /** aiproxy's machine-readable code, e.g. `not_found`, `upstream_failed`. */
+    readonly code: string;
+    /** The message: the body's `detail || error`. */
+    readonly detail: string;
+    /** The X-Request-Id of the failed request, for support. */
+    readonly requestId?: string;
+    /** Seconds to wait, from Retry-After. */
+    readonly retryAfterSeconds?: number;
+    /** The decoded body, when it was JSON. */
+    readonly body?: unknown;
+    constructor(init: ErrorInit);
+}
+/** 400, 413 or 422: the request was malformed (bad envelope, missing path parameter, …). */
+export declare class ValidationError extends AIProxyError {
+}
+/** 401: no key, or a key that is unknown, revoked or expired. */
+export declare class AuthenticationError extends AIProxyError {
+}
+/** 403: the key may not do this, e.g. another org's services. */
+export declare class PermissionError extends AIProxyError {
+}
+/** 404: unknown or disabled service or action, or no allowed credential. */
+export declare class NotFoundError extends AIProxyError {
+}
+/** 409: the thing already exists. */
+export declare class ConflictError extends AIProxyError {
+}
+/** 429: rate limited or over quota; see `retryAfterSeconds`. */
+export declare class RateLimitError extends AIProxyError {
+}
+/** 502: the provider failed or refused aiproxy's credential. */
+export declare class UpstreamError extends AIProxyError {
+}
+/** 504: the provider did not answer in time. */
+export declare class UpstreamTimeoutError extends AIProxyError {
+}
+/** The request never got an answer: network failure, DNS, CORS. */
+export declare class NetworkError extends AIProxyError {
+}
+/** A wait (e.g. `waitForVideo`) ran out of time. */
+export declare class TimeoutError extends AIProxyError {
+}
+/** A HeyGen render ended as failed. */
+export declare class VideoFailedError extends AIProxyError {
+    readonly videoId: string;
+    constructor(videoId: string, detail: string, body?: unknown);
+}
+/** Builds the typed error of an error answer. */
+export declare function errorFromResponse(resp: Response): Promise<AIProxyError>;

@@ -1,0 +1,98 @@
+/** Types of the External Service Proxy API, as aiproxy serves it. */
+export type RequestMode = "raw" | "json" | "multipart" | "binary";
+export type ResponseMode = "json" | "binary" | "passthrough" | "stream";
+/** A service in the discovery list. */
+export interface ServiceSummary {
+    slug: string;
+    display_name: string;
+    service_type: string;
+    is_enabled: boolean;
+    supports_async_jobs: boolean;
+    supports_streaming: boolean;
+    credential_name: string;
+    endpoint_count: number;
+}
+/** An action of a service. */
+export interface EndpointDescriptor {
+    slug: string;
+    path_template: string;
+    http_method: string;
+    request_mode: RequestMode;
+    response_mode: ResponseMode;
+    supports_streaming: boolean;
+    callback_mode: "none" | "poll" | "webhook" | string;
+    is_enabled: boolean;
+}
+/** Which credential sources a service may use. */
+export interface CredentialPolicy {
+    allow_tenant_key: boolean;
+    allow_platform_key: boolean;
+    default_source: "tenant" | "platform";
+    fallback_to_platform_key: boolean;
+}
+/** One service with its enabled endpoints. */
+export interface ServiceDetail {
+    slug: string;
+    display_name: string;
+    base_url: string;
+    service_type: string;
+    auth_mode: string;
+    is_enabled: boolean;
+    supports_async_jobs: boolean;
+    supports_streaming: boolean;
+    default_timeout_seconds: number;
+    credential_name: string;
+    credential_policy: CredentialPolicy;
+    credential_schema: Record<string, string>;
+    endpoints: EndpointDescriptor[];
+}
+/** A query value: a scalar or a list of them. */
+export type QueryValue = string | number | boolean | Array<string | number | boolean>;
+/** The invoke envelope; every field is optional. */
+export interface Envelope {
+    body?: unknown;
+    query?: Record<string, QueryValue>;
+    headers?: Record<string, string>;
+    path_params?: Record<string, string>;
+}
+/** Fields common to every decoded answer. */
+interface ResultBase {
+    status: number;
+    headers: Headers;
+    /** The answer's media type, without parameters ("" when absent). */
+    contentType: string;
+}
+/** A decoded invoke answer, tagged by how it was decoded. */
+export type InvokeResult<T = unknown> = (ResultBase & {
+    type: "json";
+    data: T;
+}) | (ResultBase & {
+    type: "blob";
+    data: Blob;
+}) | (ResultBase & {
+    type: "bytes";
+    data: Uint8Array;
+}) | (ResultBase & {
+    type: "stream";
+    data: ReadableStream<Uint8Array>;
+});
+/** How to decode an answer: by default JSON when the Content-Type says so, a stream for `stream` endpoints, else a Blob. */
+export type DecodeAs = "json" | "blob" | "bytes" | "stream";
+/** Options of one request. */
+export interface RequestOptions {
+    /** Cancels the request. */
+    signal?: AbortSignal;
+}
+/** Options of invoke. */
+export interface InvokeOptions extends RequestOptions {
+    /** Force a decoding instead of choosing by response mode and Content-Type. */
+    as?: DecodeAs;
+    /** The endpoint's response mode, when known without discovery. */
+    responseMode?: ResponseMode;
+    /** Files for multipart/binary endpoints: form field name → file. The envelope then travels as form fields. */
+    files?: Record<string, Blob | {
+        blob: Blob;
+        filename: string;
+    }>;
+}
+export {};

@@ -1,0 +1,2 @@
+/** Types of the External Service Proxy API, as aiproxy serves it. */
+export {};

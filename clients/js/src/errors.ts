@@ -1,0 +1,129 @@
+/**
+ * Errors thrown by the client. Every answer of 400 or more becomes an
+ * {@link AIProxyError} subclass chosen by status, carrying `status`, the
+ * machine-readable `code` and the human `detail` (the contract's `detail`,
+ * or `error` for credential-policy and path-parameter cases).
+ */
+
+/** Fields of an error answer. */
+export interface ErrorInit {
+  status: number;
+  code: string;
+  detail: string;
+  requestId?: string;
+  retryAfterSeconds?: number;
+  body?: unknown;
+}
+
+/** An error answer from aiproxy (or, with status 0, no answer at all). */
+export class AIProxyError extends Error {
+  /** HTTP status; 0 when the request never got an answer. */
+  readonly status: number;
+  /** aiproxy's machine-readable code, e.g. `not_found`, `upstream_failed`. */
+  readonly code: string;
+  /** The message: the body's `detail || error`. */
+  readonly detail: string;
+  /** The X-Request-Id of the failed request, for support. */
+  readonly requestId?: string;
+  /** Seconds to wait, from Retry-After. */
+  readonly retryAfterSeconds?: number;
+  /** The decoded body, when it was JSON. */
+  readonly body?: unknown;
+
+  constructor(init: ErrorInit) {
+    super(init.detail);
+    this.name = new.target.name;
+    this.status = init.status;
+    this.code = init.code;
+    this.detail = init.detail;
+    this.requestId = init.requestId;
+    this.retryAfterSeconds = init.retryAfterSeconds;
+    this.body = init.body;
+  }
+}
+
+/** 400, 413 or 422: the request was malformed (bad envelope, missing path parameter, …). */
+export class ValidationError extends AIProxyError {}
+/** 401: no key, or a key that is unknown, revoked or expired. */
+export class AuthenticationError extends AIProxyError {}
+/** 403: the key may not do this, e.g. another org's services. */
+export class PermissionError extends AIProxyError {}
+/** 404: unknown or disabled service or action, or no allowed credential. */
+export class NotFoundError extends AIProxyError {}
+/** 409: the thing already exists. */
+export class ConflictError extends AIProxyError {}
+/** 429: rate limited or over quota; see `retryAfterSeconds`. */
+export class RateLimitError extends AIProxyError {}
+/** 502: the provider failed or refused aiproxy's credential. */
+export class UpstreamError extends AIProxyError {}
+/** 504: the provider did not answer in time. */
+export class UpstreamTimeoutError extends AIProxyError {}
+/** The request never got an answer: network failure, DNS, CORS. */
+export class NetworkError extends AIProxyError {}
+/** A wait (e.g. `waitForVideo`) ran out of time. */
+export class TimeoutError extends AIProxyError {}
+
+/** A HeyGen render ended as failed. */
+export class VideoFailedError extends AIProxyError {
+  readonly videoId: string;
+  constructor(videoId: string, detail: string, body?: unknown) {
+    super({ status: 200, code: "video_failed", detail, body });
+    this.videoId = videoId;
+  }
+}
+
+const byStatus: Record<number, new (init: ErrorInit) => AIProxyError> = {
+  400: ValidationError,
+  401: AuthenticationError,
+  403: PermissionError,
+  404: NotFoundError,
+  409: ConflictError,
+  413: ValidationError,
+  422: ValidationError,
+  429: RateLimitError,
+  502: UpstreamError,
+  504: UpstreamTimeoutError,
+};
+
+const codeByStatus: Record<number, string> = {
+  400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+  409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 502: "upstream_failed", 504: "upstream_timeout",
+};
+
+function text(v: unknown): string {
+  if (v == null) return "";
+  if (typeof v === "string") return v;
+  if (typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    for (const k of ["message", "detail"]) if (typeof o[k] === "string" && o[k]) return o[k] as string;
+  }
+  return JSON.stringify(v);
+}
+
+/** Builds the typed error of an error answer. */
+export async function errorFromResponse(resp: Response): Promise<AIProxyError> {
+  let body: unknown;
+  let detail = "";
+  let code = "";
+  const raw = await resp.text().catch(() => "");
+  try {
+    body = JSON.parse(raw);
+    if (body && typeof body === "object") {
+      const o = body as Record<string, unknown>;
+      detail = text(o.detail) || text(o.error);
+      if (typeof o.code === "string") code = o.code;
+    }
+  } catch {
+    body = raw || undefined;
+  }
+  const retry = Number.parseInt(resp.headers.get("Retry-After") ?? "", 10);
+  const Ctor = byStatus[resp.status] ?? AIProxyError;
+  return new Ctor({
+    status: resp.status,
+    code: code || codeByStatus[resp.status] || "internal",
+    detail: detail || resp.statusText || `HTTP ${resp.status}`,
+    requestId: resp.headers.get("X-Request-Id") ?? undefined,
+    retryAfterSeconds: Number.isFinite(retry) ? retry : undefined,
+    body,
+  });
+}

@@ -1,0 +1,200 @@
+// Command aiproxy-bench measures what aiproxy adds to a provider call, side
+// by side with calling the provider directly and with nginx as a reference
+// proxy doing the same key injection.
+//
+// It starts the sandbox providers, aiproxy and (if installed) nginx on
+// loopback as child processes, so that each one's CPU time and peak RSS can
+// be read from /proc; drives open-loop load at fixed rates (each request is
+// due at a fixed time and its latency counts from then, so a stalled server
+// cannot hide its stall); and writes a results table as text and JSON, and
+// an SVG chart of latency against offered load.
+//
+//	go build -o bin/ ./cmd/aiproxy ./cmd/aiproxy-bench
+//	bin/aiproxy-bench --aiproxy bin/aiproxy --out bench-results --svg docs/performance.svg
+//
+// --smoke runs every scenario for a second or two at low rates and exits
+// non-zero if any request failed; CI runs it so that the benchmark cannot
+// rot. Everything it sends goes to 127.0.0.1 and every phase ends by itself.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == sandboxChildCmd {
+		err = runSandboxChild(ctx, os.Args[2:], os.Stdout)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "aiproxy-bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	aiproxy string
+	nginx   string
+	smoke   bool
+	out     string
+	svg     string
+	only    []string
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("aiproxy-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.aiproxy, "aiproxy", "", "the aiproxy binary to measure; empty builds ./cmd/aiproxy with go build")
+	fs.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "the nginx binary for the reference path; skipped with a note when absent")
+	fs.BoolVar(&o.smoke, "smoke", false, "run every scenario briefly at low rates; exit non-zero on any error")
+	fs.StringVar(&o.out, "out", "", "directory for results.json, results.txt and results.md; empty prints the table only")
+	fs.StringVar(&o.svg, "svg", "", "write the latency chart here (SVG)")
+	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(), ","))
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if *only != "" {
+		o.only = strings.Split(*only, ",")
+		for _, n := range o.only {
+			if !slices.Contains(scenarioNames(), n) {
+				return o, fmt.Errorf("unknown scenario %q", n)
+			}
+		}
+	}
+	return o, nil
+}
+
+func scenarioNames() []string {
+	var out []string
+	for _, s := range scenarios() {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "aiproxy-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if opts.aiproxy == "" {
+		if opts.aiproxy, err = buildAIProxy(ctx, dir, stderr); err != nil {
+			return err
+		}
+	}
+	nginxNote := ""
+	if _, err := os.Stat(opts.nginx); err != nil {
+		nginxNote = fmt.Sprintf("nginx not found at %s: the reference path is skipped (apt-get install nginx to add it)", opts.nginx)
+		fmt.Fprintln(stderr, "aiproxy-bench:", nginxNote)
+		opts.nginx = ""
+	}
+	raiseFileLimit(200000)
+	w, err := newWorld(ctx, opts, dir)
+	if err != nil {
+		return err
+	}
+	b := &bench{ctx: ctx, w: w, log: stderr}
+	started, loadStart := time.Now(), loadAvg()
+	for _, sc := range scenarios() {
+		if len(opts.only) > 0 && !slices.Contains(opts.only, sc.name) {
+			continue
+		}
+		if err := b.runScenario(sc); err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	fillAdded(b.rows)
+	rep := newReport(opts, b.rows, started, loadStart, nginxNote)
+	if err := rep.write(stdout); err != nil {
+		return err
+	}
+	if err := saveReport(rep, opts); err != nil {
+		return err
+	}
+	if n := rep.errorCount(); n > 0 {
+		return fmt.Errorf("%d requests failed", n)
+	}
+	return nil
+}
+
+func (b *bench) runScenario(sc scenario) error {
+	var knobs sandboxKnobs
+	if sc.knobs != nil {
+		knobs = sc.knobs(b.w.opts.smoke)
+	}
+	b.logf("scenario %s", sc.name)
+	st, err := b.w.start(b.ctx, sc.name, knobs)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	return sc.run(b, st)
+}
+
+// buildAIProxy builds the server from the module this command runs in.
+func buildAIProxy(ctx context.Context, dir string, stderr io.Writer) (string, error) {
+	bin := filepath.Join(dir, "aiproxy")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/aiproxy/aiproxy/cmd/aiproxy")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	fmt.Fprintln(stderr, "aiproxy-bench: building aiproxy (pass --aiproxy to use a built binary)")
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build aiproxy: %w", err)
+	}
+	return bin, nil
+}
+
+func saveReport(rep *report, opts options) error {
+	if opts.svg != "" {
+		if err := os.WriteFile(opts.svg, []byte(chart(rep.Rows)), 0o644); err != nil {
+			return err
+		}
+	}
+	if opts.out == "" {
+		return nil
+	}
+	if err := os.MkdirAll(opts.out, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	var txt, md strings.Builder
+	_ = rep.write(&txt)
+	rep.markdown(&md)
+	for name, data := range map[string]string{"results.json": string(js) + "\n", "results.txt": txt.String(), "results.md": md.String()} {
+		if err := os.WriteFile(filepath.Join(opts.out, name), []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

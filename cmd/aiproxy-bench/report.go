@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is the whole result of a run, as results.json holds it.
+type report struct {
+	Machine   machine   `json:"machine"`
+	Started   time.Time `json:"started"`
+	Duration  string    `json:"duration"`
+	Smoke     bool      `json:"smoke"`
+	NginxNote string    `json:"nginx_note,omitempty"`
+	Targets   []target  `json:"targets"`
+	Rows      []*row    `json:"rows"`
+}
+
+type machine struct {
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	Memory string `json:"memory"`
+	Kernel string `json:"kernel"`
+	Go     string `json:"go"`
+	Nginx  string `json:"nginx,omitempty"`
+	// LoadStart and LoadEnd are /proc/loadavg when the run began and
+	// ended: other work on the machine shows here.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
+}
+
+// target is one of the issue's goals beside what this run measured.
+type target struct {
+	Name     string `json:"name"`
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	// Met is nil when the run could not measure it.
+	Met *bool `json:"met"`
+}
+
+func newReport(opts options, rows []*row, started time.Time, loadStart, nginxNote string) *report {
+	m := probeMachine(opts.nginx)
+	m.LoadStart, m.LoadEnd = loadStart, loadAvg()
+	r := &report{Machine: m, Started: started.UTC(), Smoke: opts.smoke,
+		Duration: time.Since(started).Round(time.Second).String(), NginxNote: nginxNote, Rows: rows}
+	r.Targets = r.targets()
+	return r
+}
+
+// loadAvg returns the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func probeMachine(nginx string) machine {
+	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		m.Memory = strings.Join(strings.Fields(strings.TrimPrefix(first, "MemTotal:")), " ")
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	if nginx != "" {
+		if out, err := exec.Command(nginx, "-v").CombinedOutput(); err == nil {
+			m.Nginx = strings.TrimSpace(strings.TrimPrefix(string(out), "nginx version: "))
+		}
+	}
+	return m
+}
+
+// find returns the first non-sweep row of a scenario and path whose load
+// contains load.
+func (r *report) find(scenario, path, load string) *row {
+	for _, x := range r.Rows {
+		if x.Scenario == scenario && x.Path == path && !x.Sweep && strings.Contains(x.Load, load) {
+			return x
+		}
+	}
+	return nil
+}
+
+func check(ok bool) *bool { return &ok }
+
+func (r *report) targets() []target {
+	var ts []target
+	add := func(name, goal string, measured string, met *bool) {
+		ts = append(ts, target{Name: name, Goal: goal, Measured: measured, Met: met})
+	}
+	if a := r.find("small-json", pathAIProxy, "1000/s"); a != nil && a.AddedP99 != nil {
+		add("small JSON, added p99 at 1,000 req/s", "≤ 1 ms", fmt.Sprintf("%.3f ms", *a.AddedP99), check(*a.AddedP99 <= 1))
+	} else {
+		add("small JSON, added p99 at 1,000 req/s", "≤ 1 ms", "not measured (smoke runs 100 req/s)", nil)
+	}
+	d, a, n := r.find("small-json-capacity", pathDirect, ""), r.find("small-json-capacity", pathAIProxy, ""), r.find("small-json-capacity", pathNginx, "")
+	if d != nil && a != nil {
+		ratio := a.AchievedRPS / d.AchievedRPS
+		add("small JSON, aiproxy throughput vs direct", "≥ 50%", fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", ratio*100, a.AchievedRPS, d.AchievedRPS), check(ratio >= 0.5))
+	}
+	if n != nil && a != nil {
+		ratio := n.AchievedRPS / a.AchievedRPS
+		add("small JSON, nginx throughput vs aiproxy", "≤ 2×", fmt.Sprintf("%.2f× (%.0f vs %.0f req/s)", ratio, n.AchievedRPS, a.AchievedRPS), check(ratio <= 2))
+	} else {
+		add("small JSON, nginx throughput vs aiproxy", "≤ 2×", "not measured (no nginx)", nil)
+	}
+	if s := r.find("stream-100mb", pathAIProxy, ""); s != nil {
+		add("100 MB stream, aiproxy RSS growth", "≤ 16 MB", fmt.Sprintf("%.1f MB", s.RSSGrowthMB), check(s.RSSGrowthMB <= 16))
+		if s.AddedTTFB != nil {
+			add("100 MB stream, added time to first byte", "≤ 5 ms", fmt.Sprintf("%.2f ms", *s.AddedTTFB), check(*s.AddedTTFB <= 5))
+		}
+	}
+	if w := r.find("waiting-10k", pathAIProxy, ""); w != nil {
+		met := check(w.PeakRSSMB <= 300 && w.Errors == 0 && w.MaxInFlight >= int64(w.Requests)*9/10)
+		add(fmt.Sprintf("%d waiting clients, aiproxy peak RSS", w.Requests), "≤ 300 MB",
+			fmt.Sprintf("%.1f MB with %d held at once", w.PeakRSSMB, w.MaxInFlight), met)
+	}
+	errs := r.errorCount()
+	add("errors in every scenario", "0", fmt.Sprint(errs), check(errs == 0))
+	return ts
+}
+
+// errorCount counts failed requests outside the sweep, whose top rates are
+// meant to saturate.
+func (r *report) errorCount() int {
+	n := 0
+	for _, x := range r.Rows {
+		if !x.Sweep {
+			n += x.Errors
+		}
+	}
+	return n
+}
+
+func opt(p *float64, format string) string {
+	if p == nil {
+		return "–"
+	}
+	return fmt.Sprintf(format, *p)
+}
+
+// write prints the results table, the sweep, and the targets.
+func (r *report) write(w io.Writer) error {
+	fmt.Fprintf(w, "aiproxy-bench %s on %s (%d cores, %s), %s; nginx: %s; load average %s at start, %s at end\n\n",
+		r.Started.Format(time.RFC3339), r.Machine.CPU, r.Machine.Cores, r.Machine.Memory, r.Machine.Kernel,
+		orNote(r.Machine.Nginx, r.NginxNote), r.Machine.LoadStart, r.Machine.LoadEnd)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tpath\tload\treq/s\tp50 ms\tp99 ms\tp99.9 ms\t+p99 ms\tttfb ms\t+ttfb ms\tMB/s\tcpu\tµs/req\tpeak MB\t+MB\terrors\t")
+	for _, x := range r.Rows {
+		if x.Sweep {
+			continue
+		}
+		if x.Requests == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t–\t\t\t\t\t\t\t\t\t\t\t\t\t\n", x.Scenario, x.Path, x.Load)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.3f\t%.3f\t%.3f\t%s\t%.3f\t%s\t%.1f\t%.2f\t%.0f\t%.1f\t%.1f\t%d\t\n",
+			x.Scenario, x.Path, x.Load, x.AchievedRPS, x.P50, x.P99, x.P999, opt(x.AddedP99, "%.3f"),
+			x.TTFB50, opt(x.AddedTTFB, "%.3f"), x.MBps, x.CPUCores, x.CPUPerReqUs, x.PeakRSSMB, x.RSSGrowthMB, x.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, x := range r.Rows {
+		if x.Note != "" && !x.Sweep {
+			fmt.Fprintf(w, "note: %s %s: %s\n", x.Scenario, x.Path, x.Note)
+		}
+	}
+	fmt.Fprintln(w, "\nsmall JSON, latency against offered load:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "path\toffered/s\tachieved/s\tp50 ms\tp99 ms\tp99.9 ms\terrors\t")
+	for _, x := range r.Rows {
+		if x.Scenario == "small-json" {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t\n", x.Path, x.OfferedRPS, x.AchievedRPS, x.P50, x.P99, x.P999, x.Errors)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\ntargets:")
+	for _, t := range r.Targets {
+		fmt.Fprintf(w, "  %-4s %-45s goal %-9s measured %s\n", verdict(t.Met), t.Name, t.Goal, t.Measured)
+	}
+	return nil
+}
+
+func orNote(v, note string) string {
+	if v != "" {
+		return v
+	}
+	if note != "" {
+		return "skipped"
+	}
+	return "–"
+}
+
+func verdict(met *bool) string {
+	switch {
+	case met == nil:
+		return "n/a"
+	case *met:
+		return "met"
+	}
+	return "MISS"
+}
+
+// markdown writes the tables for docs/performance.md.
+func (r *report) markdown(w io.Writer) {
+	fmt.Fprintln(w, "| scenario | path | load | req/s | p50 ms | p99 ms | p99.9 ms | added p99 ms | TTFB p50 ms | added TTFB ms | CPU (cores) | CPU µs/req | peak RSS MB | RSS growth MB | errors |")
+	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, x := range r.Rows {
+		if x.Sweep {
+			continue
+		}
+		if x.Requests == 0 {
+			fmt.Fprintf(w, "| %s | %s | %s | %s |  |  |  |  |  |  |  |  |  |  |  |\n", x.Scenario, x.Path, x.Load, x.Note)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %.3f | %.3f | %.3f | %s | %.3f | %s | %.2f | %.0f | %.1f | %.1f | %d |\n",
+			x.Scenario, x.Path, x.Load, x.AchievedRPS, x.P50, x.P99, x.P999, opt(x.AddedP99, "%.3f"),
+			x.TTFB50, opt(x.AddedTTFB, "%.3f"), x.CPUCores, x.CPUPerReqUs, x.PeakRSSMB, x.RSSGrowthMB, x.Errors)
+	}
+	fmt.Fprintln(w, "\n| target | goal | measured | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, t := range r.Targets {
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Name, t.Goal, t.Measured, verdict(t.Met))
+	}
+}

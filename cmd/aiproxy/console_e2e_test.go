@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// The console's end-to-end tests drive a real headless Chromium against a
+// real `aiproxy demo`. They run only when AIPROXY_TEST_CHROMIUM names the
+// browser binary (CI sets it to /usr/bin/chromium). Screenshots of the main
+// pages go to AIPROXY_TEST_ARTIFACTS (default: a temp dir, logged), and one
+// is taken of the page whenever a step fails.
+
+// browser is one headless Chromium tab with the console's collected errors.
+type browser struct {
+	t         *testing.T
+	ctx       context.Context
+	artifacts string
+	mu        sync.Mutex
+	errors    []string
+}
+
+// step is one action of a test scenario.
+type step = chromedp.Action[chromedp.Void]
+
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	exec := os.Getenv("AIPROXY_TEST_CHROMIUM")
+	if exec == "" {
+		t.Skip("console browser tests: set AIPROXY_TEST_CHROMIUM to a Chromium binary (e.g. /usr/bin/chromium) to run them")
+	}
+	artifacts := os.Getenv("AIPROXY_TEST_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(os.TempDir(), "aiproxy-console-e2e")
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exec),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("mute-audio", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx, artifacts: artifacts}
+	if err := chromedp.Listen(ctx, b.collect); err != nil {
+		t.Fatalf("start chromium %s: %v", exec, err)
+	}
+	t.Logf("console screenshots in %s", artifacts)
+	return b
+}
+
+// collect records console errors and uncaught exceptions. Failed requests
+// (the 401s and 404s the tests provoke on purpose) are network log
+// entries, which are not errors of the page's code.
+func (b *browser) collect(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+			parts := make([]string, 0, len(e.Args))
+			for _, a := range e.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			msg = "console." + string(e.Type) + ": " + strings.Join(parts, " ")
+		}
+	case *runtime.EventExceptionThrown:
+		msg = "exception: " + e.ExceptionDetails.Text
+		if e.ExceptionDetails.Exception != nil {
+			msg += " " + e.ExceptionDetails.Exception.Description
+		}
+	case *cdplog.EventEntryAdded:
+		if e.Entry.Level == cdplog.EntryLevelError && e.Entry.Source != cdplog.EntrySourceNetwork {
+			msg = "log: " + string(e.Entry.Source) + ": " + e.Entry.Text + " " + e.Entry.URL
+		}
+	}
+	if msg != "" {
+		b.mu.Lock()
+		b.errors = append(b.errors, msg)
+		b.mu.Unlock()
+	}
+}
+
+// do runs steps with a time limit, failing the test with a screenshot.
+func (b *browser) do(name string, steps ...step) {
+	b.t.Helper()
+	get(b, name, chromedp.Steps(steps...))
+}
+
+// get runs an action that returns a value, failing the test with a screenshot.
+func get[T any](b *browser, name string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		path := b.shot("failed-" + slug(name))
+		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+		b.t.Fatalf("%s: %v\nscreenshot: %s\npage text:\n%s\nconsole errors: %v", name, err, path, text, b.consoleErrors())
+	}
+	return v
+}
+
+// shot writes a full-page PNG screenshot and returns its path.
+func (b *browser) shot(name string) string { return b.capture(name, chromedp.FullScreenshot(100)) }
+
+// viewShot writes a PNG of the viewport only (for the phone layout, whose
+// full page is very tall).
+func (b *browser) viewShot(name string) string { return b.capture(name, chromedp.CaptureScreenshot()) }
+
+func (b *browser) capture(name string, a chromedp.Action[[]byte]) string {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	path := filepath.Join(b.artifacts, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Logf("write %s: %v", path, err)
+	}
+	return path
+}
+
+func (b *browser) consoleErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errors...)
+}
+
+func slug(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(s))
+}
+
+// waitJS polls a JavaScript expression until it is truthy.
+func waitJS(expr string) step {
+	return chromedp.Poll[chromedp.Void]("!!("+expr+")", chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))
+}
+
+// eval runs JavaScript for its effect.
+func eval(expr string) step {
+	return chromedp.Evaluate[chromedp.Void]("void (" + expr + ")")
+}
+
+// goTo navigates the console's hash router.
+func goTo(hash string) step { return eval(fmt.Sprintf("location.hash = %q", hash)) }
+
+// typeInto clears a field and types text into it, as a person would.
+func typeInto(sel, text string) step {
+	return chromedp.Steps(
+		chromedp.WaitVisible(chromedp.CSS(sel)),
+		eval(fmt.Sprintf("document.querySelector(%q).value = ''", sel)),
+		chromedp.SendKeys(chromedp.CSS(sel), text),
+	)
+}
+
+func click(sel string) step   { return chromedp.Click(chromedp.CSS(sel)) }
+func visible(sel string) step { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+func textOf(b *browser, sel string) string {
+	b.t.Helper()
+	return get(b, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+}
+
+// injectFault asks the demo's sandbox to misbehave once.
+func (d *demo) injectFault(t *testing.T, fault map[string]any) {
+	t.Helper()
+	data, _ := json.Marshal(fault)
+	resp, err := http.Post(d.sandbox+"/_sandbox/faults", "application/json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("inject fault: %s", resp.Status)
+	}
+}
+
+func TestConsoleInBrowser(t *testing.T) {
+	b := startBrowser(t)
+	d := startDemo(t, "--render-time", "1s")
+	base := d.url + "/console/"
+	// run runs the scenario's steps in order, as subtests that share the
+	// browser, and stops at the first that fails: each builds on the last.
+	failed := false
+	run := func(name string, f func(t *testing.T)) {
+		if failed {
+			return
+		}
+		failed = !t.Run(name, func(t *testing.T) {
+			b.t = t
+			f(t)
+		})
+		b.t = t
+	}
+
+	run("sign-in refuses a bad key with the contract's message", func(t *testing.T) {
+		b.do("bad sign-in",
+			chromedp.Navigate(base),
+			typeInto(`input[name=org]`, d.org),
+			typeInto(`input[name=apiKey]`, "aip_wrong_key"),
+			click(`form button[type=submit]`),
+			visible(`.notice-error`))
+		if msg := textOf(b, `.notice-error`); !strings.Contains(msg, "Invalid token.") || !strings.Contains(msg, "401") {
+			t.Errorf("sign-in error = %q, want the contract's 401 text", msg)
+		}
+		b.shot("signin-error")
+	})
+
+	run("sign in and see the services", func(t *testing.T) {
+		b.do("sign in",
+			typeInto(`input[name=apiKey]`, d.key),
+			click(`form button[type=submit]`),
+			waitJS(`document.querySelectorAll('.service-card').length === 2`))
+		if stored := get(b, "stored key", chromedp.Evaluate[string](`sessionStorage.getItem('aiproxy.console.apiKey')`)); stored != d.key {
+			t.Errorf("session storage key = %q", stored)
+		}
+		b.shot("services")
+		b.do("service detail", goTo("#/services/elevenlabs"), waitJS(`document.querySelectorAll('.endpoint-row').length > 2`))
+		b.shot("service-detail")
+	})
+
+	run("invoke an endpoint from its descriptor", func(t *testing.T) {
+		b.do("invoke list-models",
+			goTo("#/services/elevenlabs/list-models"),
+			visible(`form button[type=submit]`),
+			click(`form button[type=submit]`),
+			waitJS(`document.querySelector('pre[aria-label="JSON response"]')?.textContent.includes('model_id')`))
+		if out := textOf(b, `pre[aria-label="JSON response"]`); !strings.Contains(out, "eleven_multilingual_v2") {
+			t.Errorf("list-models answer lacks the model: %.200s", out)
+		}
+		b.shot("invoke")
+	})
+
+	run("browse avatars and voices", func(t *testing.T) {
+		b.do("avatars",
+			goTo("#/avatars"),
+			waitJS(`document.querySelectorAll('.gallery .tile').length > 10`),
+			waitJS(`[...document.querySelectorAll('.gallery img')].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)`))
+		b.shot("avatars")
+		b.do("search avatars",
+			typeInto(`input[type=search]`, "Abigail"),
+			waitJS(`document.querySelectorAll('.gallery .tile').length > 0 && [...document.querySelectorAll('.gallery .tile')].every(t => t.textContent.includes('Abigail'))`))
+		if count := textOf(b, `.result-count`); !strings.Contains(count, " of ") {
+			t.Errorf("result count = %q, want a filtered count", count)
+		}
+		b.do("voices",
+			goTo("#/voices?provider=elevenlabs"),
+			waitJS(`document.querySelectorAll('.gallery audio').length > 3`))
+		b.shot("voices")
+	})
+
+	run("generate a video, see it complete and play", func(t *testing.T) {
+		b.do("validation",
+			goTo("#/generate?avatar=Abigail_expressive_2024112501&voice=f38a635bee7a4d1f9b0a654a31d050d2"),
+			visible(`textarea[name=input_text]`),
+			click(`form button[type=submit]`),
+			visible(`.error-summary`))
+		if summary := textOf(b, `.error-summary`); !strings.Contains(summary, "Write the script.") {
+			t.Errorf("validation summary = %q", summary)
+		}
+		b.shot("generate-invalid")
+		b.do("generate",
+			typeInto(`textarea[name=input_text]`, "Hello from the console test."),
+			click(`form button[type=submit]`),
+			waitJS(`location.hash === '#/jobs' && document.querySelector('.job')`),
+			waitJS(`document.querySelector('.job[data-status=completed] video')`),
+			waitJS(`document.querySelector('.job video').readyState >= 1 && document.querySelector('.job video').duration > 0`),
+			eval(`(() => { const v = document.querySelector('.job video'); v.muted = true; v.play(); })()`),
+			waitJS(`document.querySelector('.job video').currentTime > 0`))
+		type videoState struct {
+			ReadyState int     `json:"readyState"`
+			Duration   float64 `json:"duration"`
+			Error      *int    `json:"error"`
+		}
+		st := get(b, "video state", chromedp.Evaluate[videoState](`(() => { const v = document.querySelector('.job video'); return {readyState: v.readyState, duration: v.duration, error: v.error && v.error.code}; })()`))
+		if st.Duration <= 0 || st.Error != nil || st.ReadyState < 2 {
+			t.Errorf("video state = %+v", st)
+		}
+		b.shot("jobs")
+	})
+
+	run("play text to speech", func(t *testing.T) {
+		b.do("tts",
+			goTo("#/tts"),
+			waitJS(`!document.querySelector('select[name=voice_id]').disabled`),
+			click(`form button[type=submit]`),
+			waitJS(`document.querySelector('.player audio')?.duration > 0`),
+			waitJS(`document.querySelector('.player audio').currentTime > 0`),
+			waitJS(`document.querySelector('.player a[download]').href.startsWith('blob:')`))
+		b.shot("tts")
+	})
+
+	run("a provider 429 reads as a message", func(t *testing.T) {
+		d.injectFault(t, map[string]any{"provider": "elevenlabs", "method": "POST", "path": "/v1/text-to-speech/",
+			"status": 429, "header": map[string]string{"Retry-After": "3"}, "count": 1})
+		b.do("tts 429", click(`form button[type=submit]`), visible(`.player .notice-error`))
+		msg := textOf(b, `.player .notice-error`)
+		if !strings.Contains(msg, "429") || strings.Contains(msg, "[object Object]") || !strings.Contains(msg, "retry after 3 s") {
+			t.Errorf("429 message = %q", msg)
+		}
+		b.shot("tts-429")
+	})
+
+	run("create and revoke a key", func(t *testing.T) {
+		b.do("create key",
+			goTo("#/keys"),
+			waitJS(`document.querySelector('table tbody tr')`),
+			typeInto(`input[name=name]`, "e2e key"),
+			click(`form button[type=submit]`),
+			visible(`[data-testid=new-key]`),
+			waitJS(`[...document.querySelectorAll('tbody tr')].some(r => r.textContent.includes('e2e key'))`))
+		secret := textOf(b, `[data-testid=new-key]`)
+		if !strings.HasPrefix(secret, "aip_") {
+			t.Fatalf("new key = %q", secret)
+		}
+		if status, _, _ := d.invoke(d.org, secret, "elevenlabs", "list-models", map[string]any{}); status != 200 {
+			t.Errorf("the new key answers %d", status)
+		}
+		b.shot("keys-created")
+		b.do("revoke key",
+			click(`tr:not(.revoked) button[aria-label="Revoke key e2e key"]`),
+			click(`button[aria-label="Confirm: revoke key e2e key"]`),
+			waitJS(`[...document.querySelectorAll('tbody tr.revoked')].some(r => r.textContent.includes('e2e key'))`))
+		if status, _, _ := d.invoke(d.org, secret, "elevenlabs", "list-models", map[string]any{}); status != 401 {
+			t.Errorf("the revoked key answers %d, want 401", status)
+		}
+		b.shot("keys-revoked")
+	})
+
+	run("set a credential and see it masked", func(t *testing.T) {
+		const secret = "sk_console_e2e_secret_9876"
+		card := `[data-credential=elevenlabs]`
+		b.do("set credential",
+			goTo("#/credentials"),
+			visible(card+` input[name=key]`),
+			typeInto(card+` input[name=key]`, secret),
+			click(card+` button[type=submit]`),
+			waitJS(`document.querySelector('`+card+` .notice-ok')`))
+		if masked := textOf(b, card+` .masked`); !strings.HasSuffix(masked, "9876") || strings.Contains(masked, "secret") {
+			t.Errorf("masked value = %q", masked)
+		}
+		html := get(b, "page html", chromedp.Evaluate[string](`document.documentElement.outerHTML + [...document.querySelectorAll('input')].map(i => i.value).join(' ')`))
+		if strings.Contains(html, secret) {
+			t.Error("the page still holds the secret after saving")
+		}
+		// The sandbox does not know this key: the test button shows the 502.
+		b.do("test credential", click(card+` button[type=button]:not(.btn-quiet)`), visible(card+` .notice-error`))
+		if msg := textOf(b, card+` .notice-error`); !strings.Contains(msg, "The upstream external service request failed.") {
+			t.Errorf("test message = %q", msg)
+		}
+		b.shot("credentials")
+	})
+
+	run("admin pages whose APIs are arriving render a state", func(t *testing.T) {
+		for _, page := range []string{"limits", "webhooks", "usage", "audit"} {
+			b.do(page,
+				goTo("#/"+page),
+				waitJS(`!document.querySelector('main .state-loading') && document.querySelector('main h1')?.textContent && (document.querySelector('main .state, main table') || document.querySelector('main .notice-error'))`))
+			if msg := get(b, page+" error", chromedp.Evaluate[string](`document.querySelector('main .notice-error')?.innerText || ''`)); msg != "" {
+				t.Errorf("%s page shows an error: %s", page, msg)
+			}
+			b.shot("admin-" + page)
+		}
+	})
+
+	run("phone layout and sign-out", func(t *testing.T) {
+		b.do("phone",
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			goTo("#/avatars"),
+			waitJS(`document.querySelectorAll('.gallery .tile').length > 0`))
+		if get(b, "overflow", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+			t.Error("the phone layout scrolls sideways")
+		}
+		b.viewShot("phone-avatars")
+		b.do("menu", click(`#menu-toggle`), visible(`#nav.open`),
+			waitJS(`getComputedStyle(document.getElementById('nav')).transform === 'none' && document.activeElement.closest('#nav')`))
+		b.viewShot("phone-menu")
+		b.do("sign out",
+			chromedp.EmulateViewport(1280, 900),
+			click(`#sign-out`),
+			visible(`input[name=apiKey]`))
+		if stored := get(b, "stored key", chromedp.Evaluate[*string](`sessionStorage.getItem('aiproxy.console.apiKey')`)); stored != nil {
+			t.Error("the key survived sign-out")
+		}
+		if org := get(b, "org field", chromedp.Value(chromedp.CSS(`input[name=org]`))); org != d.org {
+			t.Errorf("org field after sign-out = %q, want %q", org, d.org)
+		}
+	})
+
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}

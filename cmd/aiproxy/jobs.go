@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/jobs"
+	"github.com/aiproxy/aiproxy/internal/proxy"
+	"github.com/aiproxy/aiproxy/internal/vault"
+)
+
+// jobFlags configure async job tracking and webhooks (serve and demo).
+type jobFlags struct {
+	publicURL    string
+	concurrency  int
+	pollInterval time.Duration
+	deadline     time.Duration
+	freshFor     time.Duration
+	attempts     int
+	// secretsEnv is AIPROXY_PROVIDER_WEBHOOK_SECRETS. Webhook secrets have
+	// no flag, since argv is visible to every user of the machine.
+	secretsEnv string
+	// secrets are parsed from secretsEnv, plus any the demo adds.
+	secrets map[string]string
+	// selfURL makes the server's own listen address its public URL (demo).
+	selfURL bool
+}
+
+func (f *jobFlags) register(fs *flag.FlagSet, e env) {
+	fs.StringVar(&f.publicURL, "public-url", e("AIPROXY_PUBLIC_URL"),
+		"base URL where providers reach this server; enables provider webhooks (callback_url) [AIPROXY_PUBLIC_URL]")
+	fs.IntVar(&f.concurrency, "job-concurrency", envInt(e, "AIPROXY_JOB_CONCURRENCY", 4),
+		"status reads the job tracker makes at once [AIPROXY_JOB_CONCURRENCY]")
+	fs.DurationVar(&f.pollInterval, "job-poll-interval", envDuration(e, "AIPROXY_JOB_POLL_INTERVAL", 5*time.Second),
+		"how often the tracker reads an unfinished job's status [AIPROXY_JOB_POLL_INTERVAL]")
+	fs.DurationVar(&f.deadline, "job-deadline", envDuration(e, "AIPROXY_JOB_DEADLINE", 2*time.Hour),
+		"how long a job may stay unfinished before it is failed [AIPROXY_JOB_DEADLINE]")
+	fs.DurationVar(&f.freshFor, "job-fresh-for", envDuration(e, "AIPROXY_JOB_FRESH_FOR", time.Second),
+		"how long one provider status read answers every client status call [AIPROXY_JOB_FRESH_FOR]")
+	fs.IntVar(&f.attempts, "webhook-attempts", envInt(e, "AIPROXY_WEBHOOK_ATTEMPTS", 15),
+		"delivery attempts of an outbound webhook before it is given up [AIPROXY_WEBHOOK_ATTEMPTS]")
+	f.secretsEnv = e("AIPROXY_PROVIDER_WEBHOOK_SECRETS")
+}
+
+// validate parses AIPROXY_PROVIDER_WEBHOOK_SECRETS (SERVICE=SECRET,…).
+func (f *jobFlags) validate() error {
+	if f.secrets == nil {
+		f.secrets = map[string]string{}
+	}
+	for _, pair := range strings.Split(f.secretsEnv, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		name, secret, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || name == "" || secret == "" {
+			return errors.New("AIPROXY_PROVIDER_WEBHOOK_SECRETS: want SERVICE=SECRET pairs separated by commas")
+		}
+		f.secrets[name] = secret
+	}
+	if f.concurrency < 1 || f.pollInterval <= 0 || f.deadline <= 0 || f.freshFor <= 0 || f.attempts < 1 {
+		return errors.New("--job-concurrency, --webhook-attempts and the job durations must be positive")
+	}
+	return nil
+}
+
+// wireJobs wraps the proxy with job tracking when the store keeps jobs, and
+// fills in the API's job routes. It returns nil, and the bare proxy, for an
+// engine without job storage.
+func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, api *httpapi.Config) *jobs.Service {
+	api.Invoker = p
+	js, ok := db.(jobs.Store)
+	if !ok {
+		log.Warn("this database engine keeps no jobs: async jobs pass through untracked")
+		return nil
+	}
+	public := f.publicURL
+	if public == "" && f.selfURL {
+		public = "http://" + ln.Addr().String()
+	}
+	svc := jobs.New(jobs.Config{
+		Store: js, Catalog: cat, Proxy: p, Vault: v, Logger: log, PublicBaseURL: public,
+		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
+		Deadline: f.deadline, FreshFor: f.freshFor, MaxDeliveryAttempts: f.attempts,
+	})
+	api.Invoker, api.Jobs, api.Webhooks, api.ProviderWebhooks = svc, svc, svc, svc
+	return svc
+}
+
+func runJobs(ctx context.Context, args []string, e env, s stdio) error {
+	return subcommand(ctx, "jobs", args, e, s, map[string]func(context.Context, []string, env, stdio) error{
+		"list": jobsList, "get": jobsGet,
+	})
+}
+
+func runWebhook(ctx context.Context, args []string, e env, s stdio) error {
+	return subcommand(ctx, "webhook", args, e, s, map[string]func(context.Context, []string, env, stdio) error{
+		"add": webhookAdd, "list": webhookList, "delete": webhookDelete, "deliveries": webhookDeliveries,
+	})
+}
+
+// jobsEnv is an opened jobs service for one management command.
+type jobsEnv struct {
+	svc  *jobs.Service
+	json bool
+}
+
+func (j *jobsEnv) print(s stdio, rows any, header string, table func(io.Writer)) error {
+	return (&adminEnv{json: j.json}).print(s, rows, header, table)
+}
+
+// withJobs opens the database (and the vault when needed) for one command.
+func withJobs(ctx context.Context, f *adminFlags, e env, needVault bool, fn func(*jobsEnv) error) error {
+	if f.org == "" {
+		return errors.New("give --org ORG")
+	}
+	var v *vault.Vault
+	if needVault {
+		var err error
+		if v, err = f.key.vault(e); err != nil {
+			return err
+		}
+	}
+	cat, err := loadCatalog(e("AIPROXY_CATALOG_DIR"), nil)
+	if err != nil {
+		return err
+	}
+	db, err := f.store.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	js, ok := db.(jobs.Store)
+	if !ok {
+		return errors.New("this database engine keeps no jobs")
+	}
+	cfg := jobs.Config{Store: js, Catalog: cat}
+	if v != nil {
+		cfg.Vault = v
+	}
+	err = fn(&jobsEnv{svc: jobs.New(cfg), json: f.json})
+	if ae, ok := err.(*aiproxy.Error); ok {
+		return fmt.Errorf("%s", ae.Message)
+	}
+	return err
+}
+
+func jobsList(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("jobs list", "jobs list --org ORG [--state S] [--service S] [--action A] [--limit N] [flags]", s)
+	f.register(fs, e, true)
+	state := fs.String("state", "", "only jobs in this state: pending, processing, completed or failed")
+	service := fs.String("service", "", "only jobs of this service")
+	action := fs.String("action", "", "only jobs started by this action")
+	limit := fs.Int("limit", 50, "at most this many jobs, newest first")
+	if _, err := parseMixed(fs, args); err != nil {
+		return err
+	}
+	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
+		list, err := j.svc.Jobs(ctx, aiproxy.JobFilter{OrgKey: f.org, State: aiproxy.JobState(*state),
+			Service: *service, Action: *action, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		rows := make([]jobs.JobJSON, 0, len(list))
+		for _, x := range list {
+			rows = append(rows, jobs.ToJobJSON(x))
+		}
+		return j.print(s, rows, "ID\tSERVICE\tACTION\tPROVIDER ID\tSTATE\tCREDENTIAL\tCREATED", func(w io.Writer) {
+			for _, x := range list {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.Service, x.Action, x.ProviderJobID, x.State,
+					x.Source, x.CreatedAt.Format(time.RFC3339))
+			}
+		})
+	})
+}
+
+func jobsGet(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("jobs get", "jobs get JOB_ID --org ORG [flags]", s)
+	f.register(fs, e, true)
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
+		x, err := j.svc.Job(ctx, f.org, pos[0])
+		if err != nil {
+			return err
+		}
+		return writeJSONTo(s.out, jobs.ToJobJSON(x))
+	})
+}
+
+func webhookAdd(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("webhook add", "webhook add URL --org ORG [--events job.completed,job.failed] [flags]", s)
+	f.register(fs, e, true)
+	events := fs.String("events", "", "comma-separated event types (default job.completed,job.failed; also job.created, job.updated)")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	var list []string
+	if *events != "" {
+		list = strings.Split(*events, ",")
+	}
+	return withJobs(ctx, &f, e, true, func(j *jobsEnv) error {
+		ep, secret, err := j.svc.CreateWebhook(ctx, f.org, pos[0], list)
+		if err != nil {
+			return err
+		}
+		out := httpapi.ToWebhookEndpointJSON(ep)
+		out.Secret = secret
+		return j.print(s, out, "ID\tURL\tEVENTS\tSECRET (shown once)", func(w io.Writer) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ep.ID, ep.URL, strings.Join(ep.Events, ","), secret)
+		})
+	})
+}
+
+func webhookList(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("webhook list", "webhook list --org ORG [flags]", s)
+	f.register(fs, e, true)
+	if _, err := parseMixed(fs, args); err != nil {
+		return err
+	}
+	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
+		list, err := j.svc.Webhooks(ctx, f.org)
+		if err != nil {
+			return err
+		}
+		rows := make([]httpapi.WebhookEndpointJSON, 0, len(list))
+		for _, ep := range list {
+			rows = append(rows, httpapi.ToWebhookEndpointJSON(ep))
+		}
+		return j.print(s, rows, "ID\tURL\tEVENTS\tCREATED", func(w io.Writer) {
+			for _, ep := range list {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ep.ID, ep.URL, strings.Join(ep.Events, ","), ep.CreatedAt.Format(time.RFC3339))
+			}
+		})
+	})
+}
+
+func webhookDelete(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("webhook delete", "webhook delete ENDPOINT_ID --org ORG [flags]", s)
+	f.register(fs, e, true)
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
+		if err := j.svc.DeleteWebhook(ctx, f.org, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.out, "deleted %s\n", pos[0])
+		return nil
+	})
+}
+
+func webhookDeliveries(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("webhook deliveries", "webhook deliveries --org ORG [--endpoint ID] [--event ID] [--limit N] [flags]", s)
+	f.register(fs, e, true)
+	endpoint := fs.String("endpoint", "", "only deliveries to this endpoint")
+	event := fs.String("event", "", "only deliveries of this event")
+	limit := fs.Int("limit", 50, "at most this many deliveries, newest first")
+	if _, err := parseMixed(fs, args); err != nil {
+		return err
+	}
+	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
+		list, err := j.svc.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: f.org, EndpointID: *endpoint, EventID: *event, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		rows := make([]httpapi.DeliveryJSON, 0, len(list))
+		for _, d := range list {
+			rows = append(rows, httpapi.ToDeliveryJSON(d))
+		}
+		return j.print(s, rows, "ID\tEVENT\tTYPE\tENDPOINT\tSTATE\tATTEMPTS\tLAST STATUS\tLAST ERROR", func(w io.Writer) {
+			for _, d := range list {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.EventID, d.EventType, d.EndpointID, d.State,
+					d.Attempts, d.LastStatus, d.LastError)
+			}
+		})
+	})
+}
+
+// demoWebhooks makes the demo receive the sandbox's HeyGen webhooks: its own
+// address is its public URL (unless one is configured) and a fresh secret,
+// returned for the sandbox, signs them.
+func demoWebhooks(f *jobFlags) string {
+	f.selfURL = true
+	if f.secrets["heygen"] == "" {
+		f.secrets["heygen"] = randomKey("whsec")
+	}
+	return f.secrets["heygen"]
+}

@@ -1,0 +1,159 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// GuardrailStores is the storage the guardrail operations need.
+type GuardrailStores interface {
+	aiproxy.OrgStore
+	aiproxy.QuotaStore
+	aiproxy.UsageStore
+	aiproxy.AccessStore
+}
+
+// Guardrails manages quotas, per-org access and usage reports. It is safe
+// for concurrent use.
+type Guardrails struct {
+	store    GuardrailStores
+	catalog  Catalog
+	now      func() time.Time
+	onChange func(org string)
+}
+
+// NewGuardrails returns the guardrail operations. now may be nil for
+// time.Now; onChange, if set, is called after an org's quotas or access
+// rules change, so that caches in this process forget them.
+func NewGuardrails(store GuardrailStores, catalog Catalog, now func() time.Time, onChange func(org string)) *Guardrails {
+	if now == nil {
+		now = time.Now
+	}
+	if onChange == nil {
+		onChange = func(string) {}
+	}
+	return &Guardrails{store: store, catalog: catalog, now: now, onChange: onChange}
+}
+
+func (g *Guardrails) checkOrg(ctx context.Context, org string) error {
+	_, err := g.store.Org(ctx, org)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return orgNotFound(org)
+	}
+	return err
+}
+
+// service returns a catalog service by slug, disabled ones included.
+func (g *Guardrails) service(slug string) (*aiproxy.Service, error) {
+	for _, s := range g.catalog.Services() {
+		if s.Slug == slug {
+			return s, nil
+		}
+	}
+	return nil, aiproxy.ErrServiceNotFound(slug)
+}
+
+// SetQuota creates or replaces an org's quota. service "" caps every
+// service together.
+func (g *Guardrails) SetQuota(ctx context.Context, q aiproxy.Quota) (aiproxy.Quota, error) {
+	switch {
+	case !aiproxy.ValidMetric(q.Metric):
+		return q, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid quota metric %q: use requests, characters or renders.", q.Metric)
+	case !aiproxy.ValidPeriod(q.Period):
+		return q, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid quota period %q: use day or month.", q.Period)
+	case q.Limit < 0:
+		return q, aiproxy.Errorf(aiproxy.CodeInvalid, "A quota limit may not be negative.")
+	}
+	if q.Service != "" {
+		if _, err := g.service(q.Service); err != nil {
+			return q, err
+		}
+	}
+	if err := g.checkOrg(ctx, q.OrgKey); err != nil {
+		return q, err
+	}
+	q.UpdatedAt = g.now().UTC()
+	if err := g.store.PutQuota(ctx, q); err != nil {
+		return q, fmt.Errorf("set quota: %w", err)
+	}
+	g.onChange(q.OrgKey)
+	return q, nil
+}
+
+// DeleteQuota removes an org's quota.
+func (g *Guardrails) DeleteQuota(ctx context.Context, org, service string, m aiproxy.Metric, p aiproxy.Period) error {
+	err := g.store.DeleteQuota(ctx, org, service, m, p)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return aiproxy.Errorf(aiproxy.CodeNotFound, "No quota %s per %s for %q.", m, p, service)
+	}
+	if err != nil {
+		return fmt.Errorf("delete quota: %w", err)
+	}
+	g.onChange(org)
+	return nil
+}
+
+// Quotas lists an org's quotas with what their current windows used.
+func (g *Guardrails) Quotas(ctx context.Context, org string) ([]aiproxy.QuotaUse, error) {
+	if err := g.checkOrg(ctx, org); err != nil {
+		return nil, err
+	}
+	return g.store.Quotas(ctx, org, g.now())
+}
+
+// Usage reports usage per day, org and service.
+func (g *Guardrails) Usage(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
+	if f.OrgKey != "" {
+		if err := g.checkOrg(ctx, f.OrgKey); err != nil {
+			return nil, err
+		}
+	}
+	return g.store.UsageReport(ctx, f)
+}
+
+// SetAccess turns a service (endpoint "") or one endpoint on or off for an
+// org.
+func (g *Guardrails) SetAccess(ctx context.Context, org, service, endpoint string, enabled bool) error {
+	svc, err := g.service(service)
+	if err != nil {
+		return err
+	}
+	if endpoint != "" && !hasEndpoint(svc, endpoint) {
+		return aiproxy.ErrServiceNotFound(service + "/" + endpoint)
+	}
+	if err := g.checkOrg(ctx, org); err != nil {
+		return err
+	}
+	rule := aiproxy.AccessRule{OrgKey: org, Service: service, Endpoint: endpoint}
+	if enabled {
+		err = g.store.EnableAccess(ctx, rule)
+	} else {
+		err = g.store.DisableAccess(ctx, rule)
+	}
+	if err != nil {
+		return fmt.Errorf("set access: %w", err)
+	}
+	g.onChange(org)
+	return nil
+}
+
+func hasEndpoint(svc *aiproxy.Service, slug string) bool {
+	for _, e := range svc.Endpoints {
+		if e.Slug == slug {
+			return true
+		}
+	}
+	return false
+}
+
+// Access lists what an org has turned off.
+func (g *Guardrails) Access(ctx context.Context, org string) ([]aiproxy.AccessRule, error) {
+	if err := g.checkOrg(ctx, org); err != nil {
+		return nil, err
+	}
+	return g.store.AccessRules(ctx, org)
+}

@@ -1,0 +1,132 @@
+// Package concurrency caps the provider calls in flight, per org and per
+// platform credential, so that aiproxy queues briefly or refuses with 429
+// before the provider refuses. The slots live behind the Semaphore
+// interface: Memory counts them in this process, and a shared engine
+// (Redis) can count them for many.
+package concurrency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// Scope says whose calls a cap counts together.
+type Scope string
+
+// The scopes: the calls of one org (whatever credential they use), or the
+// calls made with the platform's credential of a service (shared by every
+// org that falls back to it).
+const (
+	ScopeOrg        Scope = "org"
+	ScopeCredential Scope = "credential"
+)
+
+// Rule caps the calls in flight of one scope. Service "" counts the calls to
+// every service together.
+type Rule struct {
+	Scope   Scope
+	Service string
+	Max     int
+}
+
+// ParseRule reads SCOPE[:SERVICE]=N, for example "org=20" or
+// "credential:elevenlabs=5".
+func ParseRule(s string) (Rule, error) {
+	lhs, n, ok := strings.Cut(strings.TrimSpace(s), "=")
+	scope, service, _ := strings.Cut(lhs, ":")
+	r := Rule{Scope: Scope(scope), Service: service}
+	max, err := strconv.Atoi(n)
+	switch {
+	case !ok:
+		return Rule{}, fmt.Errorf("concurrency cap %q: want SCOPE[:SERVICE]=N", s)
+	case r.Scope != ScopeOrg && r.Scope != ScopeCredential:
+		return Rule{}, fmt.Errorf("concurrency cap %q: scope %q is not org or credential", s, scope)
+	case err != nil || max < 1:
+		return Rule{}, fmt.Errorf("concurrency cap %q: %q is not a positive integer", s, n)
+	}
+	r.Max = max
+	return r, nil
+}
+
+// Semaphore hands out counted slots by key. Acquire waits for one of limit
+// slots of key until ctx ends, and returns the function that gives it back.
+type Semaphore interface {
+	Acquire(ctx context.Context, key string, limit int) (release func(), err error)
+}
+
+// Policy applies caps to provider calls.
+type Policy struct {
+	Rules []Rule
+	Sem   Semaphore
+	// QueueTimeout is how long a call waits for a slot before it is
+	// refused; 0 means 2 seconds.
+	QueueTimeout time.Duration
+}
+
+// Acquire takes a slot of every cap that applies to an org's call to a
+// service with a credential source, waiting up to QueueTimeout, and returns
+// the function that releases them all. A call that finds no slot in time
+// gets a rate_limited error.
+func (p *Policy) Acquire(ctx context.Context, org, service string, src aiproxy.Source) (func(), error) {
+	wait := p.QueueTimeout
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	qctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var held []func()
+	release := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i]()
+		}
+	}
+	for i, r := range p.Rules {
+		key, ok := r.key(i, org, service, src)
+		if !ok {
+			continue
+		}
+		rel, err := p.Sem.Acquire(qctx, key, r.Max)
+		if err != nil {
+			release()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, busy(r, service)
+			}
+			return nil, fmt.Errorf("concurrency: %w", err)
+		}
+		held = append(held, rel)
+	}
+	return release, nil
+}
+
+func (r Rule) key(i int, org, service string, src aiproxy.Source) (string, bool) {
+	if r.Service != "" && r.Service != service {
+		return "", false
+	}
+	switch {
+	case r.Scope == ScopeOrg:
+		return fmt.Sprintf("cc:%d:org:%s:%s", i, org, r.Service), true
+	case src == aiproxy.SourcePlatform:
+		return fmt.Sprintf("cc:%d:platform:%s", i, service), true
+	}
+	return "", false
+}
+
+func busy(r Rule, service string) *aiproxy.Error {
+	who := "this org"
+	if r.Scope == ScopeCredential {
+		who = "the shared platform credential"
+	}
+	e := aiproxy.Errorf(aiproxy.CodeRateLimited,
+		"Too many %s requests in flight for %s (at most %d); retry shortly.", service, who, r.Max)
+	e.RetryAfter = 1
+	return e
+}

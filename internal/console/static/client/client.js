@@ -1,0 +1,158 @@
+import { AIProxyError, NetworkError, errorFromResponse } from "./errors.js";
+import { ElevenLabs } from "./elevenlabs.js";
+import { HeyGen } from "./heygen.js";
+import { sleep } from "./sleep.js";
+const retryable = new Set([429, 502, 503, 504]);
+function mediaType(h) {
+    return (h.get("Content-Type") ?? "").split(";")[0].trim().toLowerCase();
+}
+function isJSON(mt) {
+    return mt === "application/json" || mt.endsWith("+json");
+}
+/**
+ * The aiproxy client: discovery, invoke, and typed helpers under
+ * `heygen` and `elevenlabs`. Works in browsers and Node 18+ (global fetch).
+ */
+export class AIProxyClient {
+    constructor(opts) {
+        this.modes = new Map();
+        const problems = [];
+        if (!opts || !/^https?:\/\/[^/]/.test(opts.baseUrl ?? ""))
+            problems.push("baseUrl must be an absolute http(s) URL");
+        if (!opts?.org)
+            problems.push("org is required");
+        if (!opts?.apiKey)
+            problems.push("apiKey is required");
+        if (problems.length)
+            throw new TypeError(`AIProxyClient: ${problems.join("; ")}`);
+        this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
+        this.org = opts.org;
+        this.auth = `${opts.authScheme ?? "Api-Key"} ${opts.apiKey}`;
+        const f = opts.fetch ?? globalThis.fetch;
+        if (!f)
+            throw new TypeError("AIProxyClient: no fetch; pass options.fetch");
+        this.fetchFn = f.bind(globalThis);
+        this.extraHeaders = { ...(opts.headers ?? {}) };
+        this.retry = { retries: opts.retry?.retries ?? 0, baseDelayMs: opts.retry?.baseDelayMs ?? 1000 };
+        this.heygen = new HeyGen(this);
+        this.elevenlabs = new ElevenLabs(this);
+    }
+    /** The URL of a path below `/api/ai-proxy/orgs/{org}/`. */
+    orgUrl(...parts) {
+        return [this.baseUrl, "api/ai-proxy/orgs", encodeURIComponent(this.org), ...parts.map(encodeURIComponent)].join("/") + "/";
+    }
+    /** The base URL of a service's native passthrough, for the provider's official SDK. */
+    nativeBaseUrl(service) {
+        return [this.baseUrl, "api/ai-proxy/orgs", encodeURIComponent(this.org), "native", encodeURIComponent(service)].join("/");
+    }
+    /** Lists the enabled services. */
+    async listServices(opts = {}) {
+        return (await this.request("GET", this.orgUrl("services"), undefined, opts)).json();
+    }
+    /** Reads one service and its endpoints; invoke then knows their response modes. */
+    async getService(slug, opts = {}) {
+        const detail = await (await this.request("GET", this.orgUrl("services", slug), undefined, opts)).json();
+        for (const ep of detail.endpoints ?? [])
+            this.modes.set(`${slug}/${ep.slug}`, ep.response_mode);
+        return detail;
+    }
+    /**
+     * Invokes an action and decodes the answer: JSON when the Content-Type is
+     * JSON, a ReadableStream for `stream` endpoints, otherwise a Blob (or bytes
+     * with `as: "bytes"`). Error answers throw an {@link AIProxyError}.
+     */
+    async invoke(service, action, envelope = {}, opts = {}) {
+        const resp = await this.invokeResponse(service, action, envelope, opts);
+        const mode = opts.responseMode ?? this.modes.get(`${service}/${action}`);
+        return decode(resp, opts.as ?? chooseDecoding(mode, mediaType(resp.headers)));
+    }
+    /** Invokes an action and returns its JSON answer, failing when the answer is not JSON. */
+    async invokeJSON(service, action, envelope = {}, opts = {}) {
+        const r = await this.invoke(service, action, envelope, { ...opts, as: "json" });
+        return r.data;
+    }
+    /** Invokes an action and returns the fetch Response unread (status already checked). */
+    async invokeResponse(service, action, envelope = {}, opts = {}) {
+        const url = this.orgUrl("services", service, action);
+        if (opts.files && Object.keys(opts.files).length > 0) {
+            return this.request("POST", url, () => multipart(envelope, opts.files), opts);
+        }
+        const body = JSON.stringify(envelope ?? {});
+        return this.request("POST", url, () => ({ body, contentType: "application/json" }), opts);
+    }
+    /** Sends one request with auth, retrying transient failures as configured. */
+    async request(method, url, body, opts = {}) {
+        for (let attempt = 0;; attempt++) {
+            const headers = { ...this.extraHeaders, Authorization: this.auth, Accept: "application/json, */*" };
+            const b = body?.();
+            if (b?.contentType)
+                headers["Content-Type"] = b.contentType;
+            let resp;
+            try {
+                resp = await this.fetchFn(url, { method, headers, body: b?.body, signal: opts.signal });
+            }
+            catch (err) {
+                if (opts.signal?.aborted)
+                    throw opts.signal.reason ?? err;
+                if (attempt < this.retry.retries) {
+                    await sleep(this.retry.baseDelayMs * 2 ** attempt, opts.signal);
+                    continue;
+                }
+                throw new NetworkError({ status: 0, code: "network", detail: `Request to ${url} failed: ${err?.message ?? err}` });
+            }
+            if (resp.ok)
+                return resp;
+            if (attempt < this.retry.retries && retryable.has(resp.status)) {
+                const after = Number.parseInt(resp.headers.get("Retry-After") ?? "", 10);
+                await resp.body?.cancel().catch(() => undefined);
+                await sleep(Math.max(this.retry.baseDelayMs * 2 ** attempt, Number.isFinite(after) ? after * 1000 : 0), opts.signal);
+                continue;
+            }
+            throw await errorFromResponse(resp);
+        }
+    }
+}
+function chooseDecoding(mode, mt) {
+    if (mode === "stream")
+        return "stream";
+    if (isJSON(mt))
+        return "json";
+    return "blob";
+}
+async function decode(resp, as) {
+    const base = { status: resp.status, headers: resp.headers, contentType: mediaType(resp.headers) };
+    switch (as) {
+        case "json": {
+            if (!isJSON(base.contentType)) {
+                await resp.body?.cancel().catch(() => undefined);
+                throw new AIProxyError({
+                    status: resp.status, code: "unexpected_content_type",
+                    detail: `Expected a JSON answer, got ${base.contentType || "no Content-Type"}.`,
+                });
+            }
+            return { ...base, type: "json", data: (await resp.json()) };
+        }
+        case "stream":
+            return { ...base, type: "stream", data: resp.body ?? new ReadableStream({ start: (c) => c.close() }) };
+        case "bytes":
+            return { ...base, type: "bytes", data: new Uint8Array(await resp.arrayBuffer()) };
+        default:
+            return { ...base, type: "blob", data: await resp.blob() };
+    }
+}
+/** The contract's upload shape: envelope fields as JSON strings, every other part a file. */
+function multipart(envelope, files) {
+    const form = new FormData();
+    for (const key of ["body", "query", "headers", "path_params"]) {
+        if (envelope[key] !== undefined)
+            form.append(key, JSON.stringify(envelope[key]));
+    }
+    for (const [name, f] of Object.entries(files)) {
+        if (f instanceof Blob)
+            form.append(name, f, f.name ?? name);
+        else
+            form.append(name, f.blob, f.filename);
+    }
+    return { body: form };
+}
+export { AIProxyError };

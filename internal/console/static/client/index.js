@@ -1,0 +1,14 @@
+/**
+ * @aiproxy/client: the client of aiproxy's External Service Proxy API.
+ *
+ * ```js
+ * import { AIProxyClient } from "@aiproxy/client";
+ * const ai = new AIProxyClient({ baseUrl, org, apiKey });
+ * const avatars = await ai.heygen.listAvatars();
+ * ```
+ */
+export { AIProxyClient } from "./client.js";
+export { sleep } from "./sleep.js";
+export { AIProxyError, AuthenticationError, ConflictError, NetworkError, NotFoundError, PermissionError, RateLimitError, TimeoutError, UpstreamError, UpstreamTimeoutError, ValidationError, VideoFailedError, errorFromResponse, } from "./errors.js";
+export { HeyGen, videoErrorText } from "./heygen.js";
+export { DEFAULT_TTS_MODEL, ElevenLabs, ttsEnvelope } from "./elevenlabs.js";

@@ -1,0 +1,177 @@
+// Entry point: sign-in, the hash router and the navigation chrome. Each page
+// is a module exporting render(container, ctx), which may return a cleanup
+// function that runs when the page is left.
+import * as api from './api.js';
+import * as session from './session.js';
+import { jobs } from './jobs.js';
+import { h, field, errorNotice, replace, busy } from './ui.js';
+import * as services from './pages/services.js';
+import * as avatars from './pages/avatars.js';
+import * as voices from './pages/voices.js';
+import * as generate from './pages/generate.js';
+import * as jobsPage from './pages/jobs.js';
+import * as ttsPage from './pages/tts.js';
+import * as keys from './pages/keys.js';
+import * as credentials from './pages/credentials.js';
+import * as pending from './pages/pending.js';
+
+const routes = {
+  services: { page: services, title: 'Services' },
+  avatars: { page: avatars, title: 'Avatars' },
+  voices: { page: voices, title: 'Voices' },
+  generate: { page: generate, title: 'Generate video' },
+  jobs: { page: jobsPage, title: 'Jobs' },
+  tts: { page: ttsPage, title: 'Text to speech' },
+  keys: { page: keys, title: 'API keys', admin: true },
+  credentials: { page: credentials, title: 'Credentials', admin: true },
+  limits: { page: pending.limits, title: 'Quotas & limits', admin: true },
+  webhooks: { page: pending.webhooks, title: 'Webhooks', admin: true },
+  usage: { page: pending.usage, title: 'Usage', admin: true },
+  audit: { page: pending.audit, title: 'Audit log', admin: true },
+};
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const menuToggle = document.getElementById('menu-toggle');
+let cleanup = null;
+let current = null;
+
+/** parseHash splits "#/services/heygen?x=1" into ["services", "heygen"] and a query. */
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [path, qs] = raw.split('?');
+  return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(qs || '') };
+}
+
+function showChrome(s) {
+  const signedIn = Boolean(s);
+  nav.hidden = !signedIn;
+  menuToggle.hidden = !signedIn;
+  document.getElementById('session').hidden = !signedIn;
+  if (!signedIn) return;
+  document.getElementById('session-org').textContent = s.org;
+  const roleNames = { platform: 'platform admin', admin: 'org admin', invoke: 'member' };
+  document.getElementById('session-role').textContent = roleNames[s.role] || s.role;
+  for (const el of nav.querySelectorAll('[data-admin]')) el.hidden = s.role === 'invoke';
+}
+
+function closeMenu() {
+  nav.classList.remove('open');
+  menuToggle.setAttribute('aria-expanded', 'false');
+}
+
+async function route() {
+  if (cleanup) { try { cleanup(); } catch { /* a page's cleanup must not block navigation */ } cleanup = null; }
+  closeMenu();
+  const s = session.load();
+  showChrome(s);
+  if (!s) { renderSignIn(); return; }
+  const { parts, query } = parseHash();
+  const name = parts[0] || 'services';
+  const r = routes[name];
+  for (const a of nav.querySelectorAll('a')) {
+    if (a.getAttribute('href') === `#/${name}`) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const container = h('div', { class: 'page' });
+  replace(main, container);
+  if (!r) {
+    document.title = 'Not found · aiproxy console';
+    container.append(h('h1', { text: 'Page not found' }), h('p', {}, 'Go to ', h('a', { href: '#/services', text: 'Services' }), '.'));
+    return;
+  }
+  document.title = `${r.title} · aiproxy console`;
+  if (r.admin && s.role === 'invoke') {
+    container.append(h('h1', { text: r.title }), h('div', { class: 'notice notice-warn', role: 'alert' },
+      h('strong', { text: 'This page needs an admin key.' }), 'Sign in with an org admin or platform key to manage it.'));
+    return;
+  }
+  const ctx = { session: s, params: parts.slice(1), query, navigate: (hash) => { location.hash = hash; } };
+  try {
+    cleanup = (await r.page.render(container, ctx)) || null;
+  } catch (err) {
+    container.append(errorNotice(err));
+  }
+  // Move focus to the new content on navigation (not on first load), so
+  // keyboard and screen-reader users land on the page they chose.
+  if (current !== null && current !== name) main.focus({ preventScroll: true });
+  current = name;
+}
+
+function renderSignIn() {
+  document.title = 'Sign in · aiproxy console';
+  const org = h('input', { type: 'text', name: 'org', autocomplete: 'organization', required: true, spellcheck: 'false', value: session.rememberedOrg() });
+  const key = h('input', { type: 'password', name: 'apiKey', autocomplete: 'off', required: true, spellcheck: 'false' });
+  const status = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'btn', text: 'Sign in' });
+  const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title', novalidate: true },
+    h('h1', { id: 'signin-title', text: 'Sign in' }),
+    h('p', { class: 'lede', text: 'Use an aiproxy API key of your org. It stays in this browser tab only and is forgotten when you sign out or close the tab.' }),
+    status,
+    field('Org', org, { hint: 'Your org’s key, for example demo.' }),
+    field('API key', key, { hint: 'Starts with aip_. Never a HeyGen or ElevenLabs key.' }),
+    h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const creds = { org: org.value.trim(), apiKey: key.value.trim() };
+    if (!creds.org || !creds.apiKey) {
+      replace(status, h('div', { class: 'notice notice-error', role: 'alert', text: 'Enter both the org and the API key.' }));
+      (creds.org ? key : org).focus();
+      return;
+    }
+    await busy(submit, 'Signing in…', async () => {
+      try {
+        api.connect(creds);
+        await api.listServices();
+        const role = await api.probeRole();
+        session.save({ ...creds, role });
+        jobs.reset();
+        if (!location.hash || location.hash === '#/' || location.hash === '#/signin') location.hash = '#/services';
+        else route();
+      } catch (err) {
+        api.disconnect();
+        replace(status, errorNotice(err, 'Sign-in failed'));
+        key.focus();
+      }
+    });
+  });
+  replace(main, form);
+  (org.value ? key : org).focus();
+}
+
+function signOut() {
+  jobs.stop();
+  session.clear();
+  api.disconnect();
+  location.hash = '#/signin';
+  route();
+}
+
+function start() {
+  document.getElementById('sign-out').addEventListener('click', signOut);
+  menuToggle.addEventListener('click', () => {
+    const open = !nav.classList.contains('open');
+    nav.classList.toggle('open', open);
+    menuToggle.setAttribute('aria-expanded', String(open));
+    if (open) nav.querySelector('a').focus();
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && nav.classList.contains('open')) { closeMenu(); menuToggle.focus(); }
+  });
+  const s = session.load();
+  if (s) {
+    api.connect(s);
+    jobs.resume();
+  }
+  jobs.onChange((list) => {
+    const count = document.getElementById('jobs-count');
+    const active = list.filter((j) => !j.terminal).length;
+    count.hidden = active === 0;
+    count.textContent = String(active);
+    count.setAttribute('aria-label', `${active} running`);
+  });
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+start();

@@ -1,0 +1,96 @@
+// The text-to-speech playground: pick an ElevenLabs voice and model, type,
+// listen, download. Streaming mode uses tts-stream and shows the bytes as
+// they arrive.
+import * as api from '../api.js';
+import { h, field, select, setError, errorNotice, replace, pageHead, busy, uid } from '../ui.js';
+import { elevenlabsVoices } from './voices.js';
+import { mediaView, readStream, formatBytes } from '../result.js';
+
+const MAX_CHARS = 5000;
+
+function slider(label, name, value) {
+  const input = h('input', { type: 'range', name, min: 0, max: 1, step: 0.05, value: String(value) });
+  const out = h('output', { class: 'slider-value', for: undefined, text: value.toFixed(2) });
+  input.addEventListener('input', () => { out.textContent = Number(input.value).toFixed(2); });
+  const wrap = field(label, input);
+  wrap.querySelector('label').append(' ', out);
+  return wrap;
+}
+
+export async function render(container, ctx) {
+  container.append(pageHead('Text to speech', 'Hear an ElevenLabs voice say your text, then download the MP3.'));
+  const notice = h('div', {});
+  const voice = field('Voice', select([['', 'Loading voices…']], { name: 'voice_id', disabled: true }));
+  const model = field('Model', select([['eleven_multilingual_v2', 'Eleven Multilingual v2']], { name: 'model_id' }));
+  const text = field('Text', h('textarea', { name: 'text', rows: 6, maxlength: MAX_CHARS }), { hint: `Up to ${MAX_CHARS} characters.` });
+  text.control.value = 'Hello! This is aiproxy speaking through ElevenLabs.';
+  const count = h('p', { class: 'charcount', 'aria-live': 'off' });
+  const updateCount = () => { count.textContent = `${text.control.value.length} / ${MAX_CHARS}`; };
+  text.control.addEventListener('input', updateCount);
+  updateCount();
+  const stability = slider('Stability', 'stability', 0.5);
+  const similarity = slider('Similarity boost', 'similarity_boost', 0.75);
+  const stream = h('input', { type: 'checkbox', name: 'stream', id: uid('stream') });
+  const submit = h('button', { type: 'submit', class: 'btn', text: 'Speak' });
+  const result = h('div', { class: 'player', 'aria-live': 'polite' });
+  let objectURL = null;
+
+  const form = h('form', { class: 'card', novalidate: true, 'aria-label': 'Speech' },
+    notice, h('div', { class: 'row' }, voice, model), text, count,
+    h('fieldset', {}, h('legend', { text: 'Voice settings' }), h('div', { class: 'row' }, stability, similarity)),
+    h('label', { class: 'check', for: stream.id }, stream, 'Stream (tts-stream: audio arrives as it is made)'),
+    h('div', { class: 'actions' }, submit));
+  container.append(h('div', { class: 'split' }, form, h('section', { class: 'card', 'aria-label': 'Result' }, h('h2', { text: 'Result', style: undefined }), result)));
+  replace(result, h('p', { class: 'muted', text: 'Your audio appears here.' }));
+
+  Promise.all([api.listElevenLabsVoices(), api.listModels().catch(() => null)]).then(([v, m]) => {
+    const voices = elevenlabsVoices(v);
+    replace(voice.control, voices.map((x) => h('option', { value: x.id, text: `${x.name}${x.language ? ` (${x.language})` : ''}` })));
+    voice.control.disabled = false;
+    const want = ctx.query.get('voice');
+    if (want && voices.some((x) => x.id === want)) voice.control.value = want;
+    if (Array.isArray(m) && m.length) {
+      const tts = m.filter((x) => x.can_do_text_to_speech !== false);
+      replace(model.control, tts.map((x) => h('option', { value: x.model_id, text: x.name || x.model_id })));
+      model.control.value = tts.some((x) => x.model_id === 'eleven_multilingual_v2') ? 'eleven_multilingual_v2' : tts[0].model_id;
+    }
+  }).catch((err) => {
+    replace(notice, errorNotice(err, 'Could not load voices'));
+    replace(voice.control, h('option', { value: '', text: 'Unavailable' }));
+  });
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const t = text.control.value.trim();
+    setError(text, t ? '' : 'Type something to say.');
+    setError(voice, voice.control.value ? '' : 'Choose a voice.');
+    if (!t || !voice.control.value) { form.querySelector('[aria-invalid="true"]').focus(); return; }
+    const req = {
+      voiceId: voice.control.value, text: t, modelId: model.control.value,
+      voiceSettings: { stability: Number(stability.control.value), similarity_boost: Number(similarity.control.value) },
+    };
+    await busy(submit, 'Speaking…', async () => {
+      if (objectURL) URL.revokeObjectURL(objectURL);
+      objectURL = null;
+      const progress = h('p', { class: 'muted small', role: 'status', text: 'Waiting for the first audio…' });
+      replace(result, progress);
+      try {
+        let blob;
+        if (stream.checked) {
+          blob = await readStream(await api.ttsStream(req), (n) => { progress.textContent = `Received ${formatBytes(n)}…`; });
+          blob = new Blob([blob], { type: 'audio/mpeg' });
+        } else {
+          blob = await api.tts(req);
+        }
+        const view = mediaView(blob, 'speech');
+        objectURL = view.objectURL;
+        replace(result, view);
+        const audio = view.querySelector('audio');
+        audio.play().catch(() => { /* autoplay may be refused; the controls remain */ });
+      } catch (err) {
+        replace(result, errorNotice(err, 'No audio'));
+      }
+    });
+  });
+  return () => { if (objectURL) URL.revokeObjectURL(objectURL); };
+}

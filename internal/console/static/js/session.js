@@ -1,0 +1,39 @@
+// The sign-in session, kept in sessionStorage: it lasts for this tab only and
+// is cleared on sign-out. The org is remembered separately so the sign-in
+// form can offer it again after signing out.
+
+const KEY = 'aiproxy.console.apiKey';
+const ORG = 'aiproxy.console.org';
+const ROLE = 'aiproxy.console.role';
+const JOBS = 'aiproxy.console.jobs';
+
+/** load returns the stored session, or null when signed out. */
+export function load() {
+  const apiKey = sessionStorage.getItem(KEY);
+  const org = sessionStorage.getItem(ORG);
+  if (!apiKey || !org) return null;
+  return { apiKey, org, role: sessionStorage.getItem(ROLE) || 'invoke' };
+}
+
+/** save stores a session after a successful sign-in. */
+export function save({ apiKey, org, role }) {
+  sessionStorage.setItem(KEY, apiKey);
+  sessionStorage.setItem(ORG, org);
+  sessionStorage.setItem(ROLE, role);
+}
+
+/** clear forgets the key, role and jobs but remembers the org. */
+export function clear() {
+  sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(ROLE);
+  sessionStorage.removeItem(JOBS);
+}
+
+/** rememberedOrg is the org of the last sign-in in this tab. */
+export const rememberedOrg = () => sessionStorage.getItem(ORG) || '';
+
+/** loadJobs and saveJobs keep the jobs this tab started. */
+export function loadJobs() {
+  try { return JSON.parse(sessionStorage.getItem(JOBS) || '[]'); } catch { return []; }
+}
+export function saveJobs(jobs) { sessionStorage.setItem(JOBS, JSON.stringify(jobs)); }

@@ -1,0 +1,369 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/jobs"
+)
+
+// JobReader reads an org's jobs and their events.
+type JobReader interface {
+	Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, error)
+	Job(ctx context.Context, org, id string) (aiproxy.Job, error)
+	WaitJob(ctx context.Context, org, id string, since aiproxy.JobState, wait time.Duration) (aiproxy.Job, error)
+	Events(ctx context.Context, org string, after int64, limit int) ([]aiproxy.JobEvent, error)
+	Subscribe(org string) (<-chan struct{}, func())
+}
+
+// WebhookAdmin manages an org's webhook endpoints and reads their delivery
+// log.
+type WebhookAdmin interface {
+	CreateWebhook(ctx context.Context, org, url string, events []string) (aiproxy.WebhookEndpoint, string, error)
+	Webhooks(ctx context.Context, org string) ([]aiproxy.WebhookEndpoint, error)
+	DeleteWebhook(ctx context.Context, org, id string) error
+	Deliveries(ctx context.Context, f aiproxy.DeliveryFilter) ([]aiproxy.WebhookDelivery, error)
+}
+
+// WebhookReceiver accepts providers' job webhooks.
+type WebhookReceiver interface {
+	ReceiveWebhook(ctx context.Context, service string, h http.Header, body []byte) error
+}
+
+// maxListLimit caps a page of jobs or deliveries.
+const maxListLimit = 200
+
+// maxWait caps a long poll.
+const maxWait = 60 * time.Second
+
+// sseHeartbeat is how often an idle event stream sends a comment line, so
+// that proxies in between keep it open.
+const sseHeartbeat = 15 * time.Second
+
+// sseRecheck is how often an event stream reads the store without a wake-up.
+const sseRecheck = 2 * time.Second
+
+// jobRoutes registers the jobs API, the org's webhook endpoints and the
+// provider webhook receiver.
+func (s *server) jobRoutes() {
+	s.route("/orgs/{org}/jobs", s.orgAccess(s.listJobs), http.MethodGet)
+	s.route("/orgs/{org}/jobs/events", s.orgAccess(s.jobEvents), http.MethodGet)
+	s.route("/orgs/{org}/jobs/{id}", s.orgAccess(s.getJob), http.MethodGet)
+	s.route("/orgs/{org}/webhooks", s.orgAdmin(s.orgWebhooks), http.MethodGet, http.MethodPost)
+	s.route("/orgs/{org}/webhooks/{id}", s.orgAdmin(s.deleteWebhook), http.MethodDelete)
+	s.route("/orgs/{org}/webhook-deliveries", s.orgAdmin(s.webhookDeliveries), http.MethodGet)
+	s.route("/webhooks/{service}", s.providerWebhook, http.MethodPost)
+}
+
+func errNoJobs() error { return aiproxy.Errorf(aiproxy.CodeNotFound, "Not found.") }
+
+// JobListJSON is a page of jobs.
+type JobListJSON struct {
+	Jobs []jobs.JobJSON `json:"jobs"`
+	// NextCursor, when set, fetches the next (older) page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// listJobs answers GET /orgs/{org}/jobs?state=&service=&action=&limit=&cursor=.
+func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Jobs == nil {
+		return errNoJobs()
+	}
+	q := r.URL.Query()
+	limit, err := queryLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	f := aiproxy.JobFilter{OrgKey: r.PathValue("org"), State: aiproxy.JobState(q.Get("state")),
+		Service: q.Get("service"), Action: q.Get("action"), Limit: limit + 1}
+	if c := q.Get("cursor"); c != "" {
+		cur, ok := decodeJobCursor(c)
+		if !ok {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid cursor.")
+		}
+		f.Before = &cur
+	}
+	list, err := s.cfg.Jobs.Jobs(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := JobListJSON{Jobs: []jobs.JobJSON{}}
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		out.NextCursor = encodeJobCursor(aiproxy.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	for _, j := range list {
+		out.Jobs = append(out.Jobs, jobs.ToJobJSON(j))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func queryLimit(v string) (int, error) {
+	if v == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, aiproxy.Errorf(aiproxy.CodeInvalid, "limit must be between 1 and %d.", maxListLimit)
+	}
+	return n, nil
+}
+
+// encodeJobCursor makes an opaque cursor of a position in the job list.
+func encodeJobCursor(c aiproxy.JobCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMilli(), 10) + ":" + c.ID))
+}
+
+func decodeJobCursor(s string) (aiproxy.JobCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return aiproxy.JobCursor{}, false
+	}
+	ms, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || id == "" {
+		return aiproxy.JobCursor{}, false
+	}
+	return aiproxy.JobCursor{CreatedAt: time.UnixMilli(n).UTC(), ID: id}, true
+}
+
+// getJob answers GET /orgs/{org}/jobs/{id}; with ?wait=N (seconds, at most
+// 60) it waits for the job's state to change from ?state= (default: its
+// current state) before answering: the long-poll form of status.
+func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Jobs == nil {
+		return errNoJobs()
+	}
+	org, id := r.PathValue("org"), r.PathValue("id")
+	var j aiproxy.Job
+	var err error
+	if v := r.URL.Query().Get("wait"); v != "" {
+		secs, perr := strconv.Atoi(v)
+		if perr != nil || secs < 0 {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "wait must be a number of seconds.")
+		}
+		wait := min(time.Duration(secs)*time.Second, maxWait)
+		j, err = s.cfg.Jobs.WaitJob(r.Context(), org, id, aiproxy.JobState(r.URL.Query().Get("state")), wait)
+	} else {
+		j, err = s.cfg.Jobs.Job(r.Context(), org, id)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, jobs.ToJobJSON(j))
+	return nil
+}
+
+// jobEvents streams an org's job events as Server-Sent Events: "id" is the
+// event's sequence number (send it back as Last-Event-ID, or as ?after=, to
+// resume), "event" its type and "data" the same JSON a webhook carries.
+// Without either, the stream starts with the org's oldest event.
+func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Jobs == nil {
+		return errNoJobs()
+	}
+	org := r.PathValue("org")
+	after, err := resumePoint(r)
+	if err != nil {
+		return err
+	}
+	wake, cancel := s.cfg.Jobs.Subscribe(org)
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_, _ = io.WriteString(w, ": aiproxy job events\n\n")
+	heartbeat := time.NewTicker(sseHeartbeat)
+	defer heartbeat.Stop()
+	recheck := time.NewTicker(sseRecheck)
+	defer recheck.Stop()
+	for {
+		evs, err := s.cfg.Jobs.Events(r.Context(), org, after, 100)
+		if err != nil {
+			return nil // The stream has started: there is no error to render.
+		}
+		for _, ev := range evs {
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
+			after = ev.Seq
+		}
+		if rc.Flush() != nil {
+			return nil
+		}
+		if len(evs) == 100 {
+			continue
+		}
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-wake:
+		case <-recheck.C:
+		case <-heartbeat.C:
+			_, _ = io.WriteString(w, ": ping\n\n")
+		}
+	}
+}
+
+func resumePoint(r *http.Request) (int64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if q := r.URL.Query().Get("after"); q != "" {
+		v = q
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, aiproxy.Errorf(aiproxy.CodeInvalid, "Last-Event-ID and after must be an event sequence number.")
+	}
+	return n, nil
+}
+
+// WebhookEndpointJSON is an org's webhook endpoint in the API and the CLI's
+// --json output. Secret is set only in the answer that creates it.
+type WebhookEndpointJSON struct {
+	ID        string    `json:"id"`
+	Org       string    `json:"org"`
+	URL       string    `json:"url"`
+	Events    []string  `json:"events"`
+	CreatedAt time.Time `json:"created_at"`
+	Secret    string    `json:"secret,omitempty"`
+}
+
+// ToWebhookEndpointJSON converts an endpoint for output, without its secret.
+func ToWebhookEndpointJSON(e aiproxy.WebhookEndpoint) WebhookEndpointJSON {
+	return WebhookEndpointJSON{ID: e.ID, Org: e.OrgKey, URL: e.URL, Events: e.Events, CreatedAt: e.CreatedAt}
+}
+
+// DeliveryJSON is one entry of the webhook delivery log.
+type DeliveryJSON struct {
+	ID            string     `json:"id"`
+	EventID       string     `json:"event_id"`
+	EventType     string     `json:"event_type"`
+	EndpointID    string     `json:"endpoint_id"`
+	State         string     `json:"state"`
+	Attempts      int        `json:"attempts"`
+	LastStatus    int        `json:"last_status"`
+	LastError     string     `json:"last_error,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	DeliveredAt   *time.Time `json:"delivered_at"`
+}
+
+// ToDeliveryJSON converts a delivery for output.
+func ToDeliveryJSON(d aiproxy.WebhookDelivery) DeliveryJSON {
+	return DeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, EndpointID: d.EndpointID, State: d.State,
+		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, NextAttemptAt: optTime(d.NextAttemptAt),
+		CreatedAt: d.CreatedAt, DeliveredAt: optTime(d.DeliveredAt)}
+}
+
+// orgWebhooks lists (GET) or registers (POST {"url", "events"}) an org's
+// webhook endpoints.
+func (s *server) orgWebhooks(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Webhooks == nil {
+		return errNoJobs()
+	}
+	org := r.PathValue("org")
+	if r.Method == http.MethodPost {
+		var in struct {
+			URL    string   `json:"url"`
+			Events []string `json:"events"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		e, secret, err := s.cfg.Webhooks.CreateWebhook(r.Context(), org, in.URL, in.Events)
+		if err != nil {
+			return err
+		}
+		out := ToWebhookEndpointJSON(e)
+		out.Secret = secret
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, out)
+		return nil
+	}
+	list, err := s.cfg.Webhooks.Webhooks(r.Context(), org)
+	if err != nil {
+		return err
+	}
+	out := make([]WebhookEndpointJSON, 0, len(list))
+	for _, e := range list {
+		out = append(out, ToWebhookEndpointJSON(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Webhooks == nil {
+		return errNoJobs()
+	}
+	if err := s.cfg.Webhooks.DeleteWebhook(r.Context(), r.PathValue("org"), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// DeliveryListJSON is a page of the delivery log.
+type DeliveryListJSON struct {
+	Deliveries []DeliveryJSON `json:"deliveries"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// webhookDeliveries answers GET /orgs/{org}/webhook-deliveries
+// ?endpoint_id=&event_id=&limit=&cursor=: the org's delivery log, newest
+// first.
+func (s *server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Webhooks == nil {
+		return errNoJobs()
+	}
+	q := r.URL.Query()
+	limit, err := queryLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	list, err := s.cfg.Webhooks.Deliveries(r.Context(), aiproxy.DeliveryFilter{OrgKey: r.PathValue("org"),
+		EndpointID: q.Get("endpoint_id"), EventID: q.Get("event_id"), Limit: limit + 1, BeforeID: q.Get("cursor")})
+	if err != nil {
+		return err
+	}
+	out := DeliveryListJSON{Deliveries: []DeliveryJSON{}}
+	if len(list) > limit {
+		list = list[:limit]
+		out.NextCursor = list[limit-1].ID
+	}
+	for _, d := range list {
+		out.Deliveries = append(out.Deliveries, ToDeliveryJSON(d))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// providerWebhook receives a provider's job webhook. It needs no aiproxy
+// key: the provider's signature authenticates it.
+func (s *server) providerWebhook(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.ProviderWebhooks == nil {
+		return errNoJobs()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err != nil {
+		return aiproxy.Errorf(aiproxy.CodeTooLarge, "Webhook body exceeds 1 MiB.")
+	}
+	if err := s.cfg.ProviderWebhooks.ReceiveWebhook(r.Context(), r.PathValue("service"), r.Header, body); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

@@ -1,0 +1,114 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// JobJSON is a job in the jobs API, the CLI's --json output and event
+// payloads.
+type JobJSON struct {
+	ID             string            `json:"id"`
+	Org            string            `json:"org"`
+	Service        string            `json:"service"`
+	Action         string            `json:"action"`
+	StatusAction   string            `json:"status_action"`
+	ProviderJobID  string            `json:"provider_job_id"`
+	Credential     CredentialRefJSON `json:"credential"`
+	State          string            `json:"state"`
+	ProviderStatus string            `json:"provider_status"`
+	ResultURLs     map[string]string `json:"result_urls"`
+	Error          string            `json:"error,omitempty"`
+	CallbackID     string            `json:"callback_id,omitempty"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	CompletedAt    *time.Time        `json:"completed_at"`
+	CheckedAt      *time.Time        `json:"checked_at"`
+	DeadlineAt     *time.Time        `json:"deadline_at"`
+	URLsExpireAt   *time.Time        `json:"urls_expire_at"`
+}
+
+// CredentialRefJSON names the credential that started a job, never its
+// value: its source, its org (empty for the platform's) and its name.
+type CredentialRefJSON struct {
+	Source string `json:"source"`
+	Org    string `json:"org"`
+	Name   string `json:"name"`
+}
+
+// EventJSON is a job event as the event stream and webhooks send it.
+type EventJSON struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	Org       string    `json:"org"`
+	Job       JobJSON   `json:"job"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// ToJobJSON converts a job for output.
+func ToJobJSON(j aiproxy.Job) JobJSON {
+	urls := j.ResultURLs
+	if urls == nil {
+		urls = map[string]string{}
+	}
+	return JobJSON{
+		ID: j.ID, Org: j.OrgKey, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
+		ProviderJobID: j.ProviderJobID,
+		Credential:    CredentialRefJSON{Source: string(j.Source), Org: j.CredentialOrg, Name: j.CredentialName},
+		State:         string(j.State), ProviderStatus: j.ProviderStatus, ResultURLs: urls, Error: j.Error,
+		CallbackID: j.CallbackID, IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		CompletedAt: optTime(j.CompletedAt), CheckedAt: optTime(j.CheckedAt), DeadlineAt: optTime(j.DeadlineAt),
+		URLsExpireAt: optTime(j.URLsExpireAt),
+	}
+}
+
+// newEvent builds the event of a job's change; its data is the job as it is
+// after the change.
+func newEvent(j aiproxy.Job, typ string, at time.Time) aiproxy.JobEvent {
+	ev := aiproxy.JobEvent{ID: newID("evt_"), OrgKey: j.OrgKey, JobID: j.ID, Type: typ, CreatedAt: at}
+	ev.Data, _ = json.Marshal(EventJSON{ID: ev.ID, Type: typ, CreatedAt: at, Org: j.OrgKey, Job: ToJobJSON(j)})
+	return ev
+}
+
+// eventFor returns the type of event a move from one state to another is.
+func eventFor(from, to aiproxy.JobState) string {
+	switch {
+	case from == to:
+		return ""
+	case to == aiproxy.JobCompleted:
+		return aiproxy.EventJobCompleted
+	case to == aiproxy.JobFailed:
+		return aiproxy.EventJobFailed
+	}
+	return aiproxy.EventJobUpdated
+}
+
+// save stores a job's update, with an event when its state changed, and
+// wakes waiters. It returns aiproxy.ErrConflict when another writer got
+// there first.
+func (s *Service) save(ctx context.Context, j aiproxy.Job, from aiproxy.JobState) error {
+	var ev *aiproxy.JobEvent
+	if typ := eventFor(from, j.State); typ != "" {
+		e := newEvent(j, typ, j.UpdatedAt)
+		ev = &e
+	}
+	if err := s.cfg.Store.UpdateJob(ctx, j, ev); err != nil {
+		return err
+	}
+	if ev != nil {
+		s.hub.publish(j.OrgKey)
+		s.wake()
+	}
+	return nil
+}

@@ -1,0 +1,344 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/proxy"
+)
+
+// urlRefreshMargin is how long before result URLs lapse a completed job is
+// read again; a day, or half the URLs' life if that is shorter.
+func urlRefreshMargin(ttl time.Duration) time.Duration { return min(24*time.Hour, ttl/2) }
+
+// invokeStatus answers a call to a job_status endpoint. A job of the caller's
+// org is answered from the store or by one shared provider read with the
+// job's own credential; another org's job is the contract's 404; an id
+// aiproxy never saw is passed to the provider with the org's own (tenant)
+// credential only.
+func (s *Service) invokeStatus(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope) (proxy.Outcome, error) {
+	out := proxy.Outcome{Service: svc.Slug, Action: ep.Slug}
+	id := providerID(ep.JobStatus.IDParam, env)
+	if id == "" {
+		return s.passthrough(w, r, org, svc, ep, env, "")
+	}
+	j, err := s.cfg.Store.JobByProviderID(r.Context(), svc.Slug, id)
+	switch {
+	case errors.Is(err, aiproxy.ErrNotFound):
+		return s.unknownJob(w, r, org, svc, ep, env, id)
+	case err != nil:
+		return out, err
+	case j.OrgKey != org:
+		return out, errJobNotFound(svc.Slug, id)
+	case j.StatusAction != ep.Slug:
+		// Another status endpoint of the service: answer it from the
+		// provider, but still with the job's own credential.
+		return s.passthrough(w, r, org, svc, ep, env, j.Source)
+	}
+	if wait := preferWait(r.Header.Get("Prefer")); wait > 0 {
+		if waited, err := s.WaitJob(r.Context(), org, j.ID, "", wait); err == nil {
+			j = waited
+		}
+	}
+	rep, polled, err := s.statusFor(r.Context(), j, false)
+	out.Source = j.Source
+	if err != nil {
+		return out, err
+	}
+	if polled {
+		out.UpstreamStatus = rep.status
+	}
+	out.Status = rep.status
+	out.Bytes = rep.write(w)
+	return out, nil
+}
+
+// preferWait reads "Prefer: wait=N" (RFC 7240), capped at a minute.
+func preferWait(h string) time.Duration {
+	for _, p := range strings.Split(h, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "wait="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return time.Duration(min(n, 60)) * time.Second
+			}
+		}
+	}
+	return 0
+}
+
+// providerID returns the job id a status call carries.
+func providerID(param string, env proxy.Envelope) string {
+	kind, name, _ := strings.Cut(param, ".")
+	if kind == "path" {
+		return env.PathParams[name]
+	}
+	if v := env.Query[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// statusEnvelope is the envelope of a status read for a provider id.
+func statusEnvelope(param, id string) proxy.Envelope {
+	kind, name, _ := strings.Cut(param, ".")
+	if kind == "path" {
+		return proxy.Envelope{PathParams: map[string]string{name: id}}
+	}
+	return proxy.Envelope{Query: map[string][]string{name: {id}}}
+}
+
+// unknownJob answers a status call for a provider id aiproxy never saw. Only
+// the org's own credential may read it, since with the shared platform key
+// the id could belong to anyone.
+func (s *Service) unknownJob(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope, id string) (proxy.Outcome, error) {
+	if !svc.CredentialPolicy.AllowTenantKey {
+		return proxy.Outcome{Service: svc.Slug, Action: ep.Slug}, errJobNotFound(svc.Slug, id)
+	}
+	out, err := s.passthrough(w, r, org, svc, ep, env, aiproxy.SourceTenant)
+	var ae *aiproxy.Error
+	if errors.As(err, &ae) && ae.Code == aiproxy.CodeNotFound {
+		err = errJobNotFound(svc.Slug, id)
+	}
+	return out, err
+}
+
+// passthrough sends a call to the provider as the proxy would, with a
+// pinned credential source when source is set.
+func (s *Service) passthrough(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope, source aiproxy.Source) (proxy.Outcome, error) {
+	out := proxy.Outcome{Service: svc.Slug, Action: ep.Slug}
+	c, err := s.cfg.Proxy.NewCall(r.Context(), org, svc.Slug, ep.Slug, env, source)
+	if err != nil {
+		return out, err
+	}
+	defer c.Close()
+	resp, err := s.cfg.Proxy.Send(r.Context(), c)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Close()
+	return s.cfg.Proxy.Respond(w, r, c, resp)
+}
+
+// statusFor returns the answer to a status call for a job: the stored
+// provider body while it is fresh (or final), else a new provider read
+// shared with every concurrent caller. If the read fails and a body is
+// stored, the stored body is answered. polled reports a provider call.
+func (s *Service) statusFor(ctx context.Context, j aiproxy.Job, force bool) (reply, bool, error) {
+	if !force && s.servable(j, s.now()) {
+		return jsonReply(j.StatusBody), false, nil
+	}
+	rep, err := s.refresh(ctx, j.ID, force)
+	if err == nil && rep.status == http.StatusOK {
+		return rep, true, nil
+	}
+	if cur, gerr := s.cfg.Store.Job(ctx, j.ID); gerr == nil && cur.StatusBody != nil {
+		return jsonReply(cur.StatusBody), false, nil
+	}
+	return rep, true, err
+}
+
+// servable reports whether a job's stored status body may answer a status
+// call at now without asking the provider.
+func (s *Service) servable(j aiproxy.Job, now time.Time) bool {
+	if j.StatusBody == nil {
+		return false
+	}
+	if now.Sub(j.CheckedAt) < s.cfg.FreshFor {
+		return true
+	}
+	_, spec, ok := s.statusSpec(j)
+	if !ok || !spec.States[j.ProviderStatus].Terminal() {
+		return false
+	}
+	if j.URLsExpireAt.IsZero() {
+		return true
+	}
+	ttl := time.Duration(spec.URLTTLSeconds) * time.Second
+	return now.Before(j.URLsExpireAt.Add(-urlRefreshMargin(ttl)))
+}
+
+// refresh reads a job's status from the provider, once for every concurrent
+// caller. The read is not tied to the first caller's context, so that its
+// going away does not fail the others. Unless force is set, a job that
+// became servable meanwhile is answered from the store.
+func (s *Service) refresh(ctx context.Context, id string, force bool) (reply, error) {
+	key := id
+	if force {
+		key += "/force"
+	}
+	ch := s.flight.DoChan(key, func() (any, error) {
+		bg := context.WithoutCancel(ctx)
+		j, err := s.cfg.Store.Job(bg, id)
+		if err != nil {
+			return reply{}, err
+		}
+		if !force && s.servable(j, s.now()) {
+			return jsonReply(j.StatusBody), nil
+		}
+		return s.poll(bg, j)
+	})
+	select {
+	case <-ctx.Done():
+		return reply{}, proxy.ErrClientGone
+	case res := <-ch:
+		rep, _ := res.Val.(reply)
+		return rep, res.Err
+	}
+}
+
+// poll makes one status read of a job and records what it learnt.
+func (s *Service) poll(ctx context.Context, j aiproxy.Job) (reply, error) {
+	_, spec, ok := s.statusSpec(j)
+	if !ok {
+		return reply{}, aiproxy.ErrServiceNotFound(j.Service + "/" + j.StatusAction)
+	}
+	c, err := s.cfg.Proxy.NewCall(ctx, j.OrgKey, j.Service, j.StatusAction, statusEnvelope(spec.IDParam, j.ProviderJobID), j.Source)
+	if err != nil {
+		s.recordFailure(ctx, j, err, 0)
+		return reply{}, err
+	}
+	defer c.Close()
+	resp, err := s.cfg.Proxy.Send(ctx, c)
+	if err != nil {
+		s.recordFailure(ctx, j, err, 0)
+		return reply{}, err
+	}
+	cp := newCapture()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	_, err = s.cfg.Proxy.Respond(cp, req, c, resp)
+	resp.Close()
+	if err != nil {
+		s.recordFailure(ctx, j, err, 0)
+		return reply{}, err
+	}
+	rep := cp.reply()
+	switch {
+	case rep.status == http.StatusOK:
+		return rep, s.applyStatus(ctx, j, spec, rep)
+	case rep.status == http.StatusNotFound:
+		s.fail(ctx, j, fmt.Sprintf("The provider no longer knows this job (HTTP 404 from %s).", j.StatusAction))
+	default:
+		retry, _ := strconv.Atoi(rep.header.Get("Retry-After"))
+		s.recordFailure(ctx, j, fmt.Errorf("status read answered %d", rep.status), time.Duration(retry)*time.Second)
+	}
+	return rep, nil
+}
+
+// applyStatus records a successful status read: the body verbatim, the
+// provider's status and result URLs, and a state change with its event. A
+// body whose status aiproxy cannot read (such as HeyGen's HTTP 200 carrying
+// an error) counts as a failed read.
+func (s *Service) applyStatus(ctx context.Context, j aiproxy.Job, spec *aiproxy.JobStatusSpec, rep reply) error {
+	doc, ok := decodeDoc(rep.body)
+	status := lookupString(doc, spec.StatePath)
+	if !ok || status == "" {
+		s.recordFailure(ctx, j, errors.New("status body has no status at "+spec.StatePath), 0)
+		return nil
+	}
+	now := s.now()
+	from := j.State
+	j.StatusBody, j.ProviderStatus, j.CheckedAt, j.UpdatedAt, j.Attempts = rep.body, status, now, now, 0
+	j.ResultURLs = map[string]string{}
+	for name, path := range spec.ResultURLs {
+		if u := lookupString(doc, path); u != "" {
+			j.ResultURLs[name] = u
+		}
+	}
+	j.URLsExpireAt = time.Time{}
+	if spec.URLTTLSeconds > 0 && len(j.ResultURLs) > 0 {
+		j.URLsExpireAt = now.Add(time.Duration(spec.URLTTLSeconds) * time.Second)
+	}
+	if to, known := spec.States[status]; known && !from.Terminal() {
+		j.State = to
+		if to == aiproxy.JobFailed {
+			j.Error = lookupError(doc, spec.ErrorPath)
+			if j.Error == "" {
+				j.Error = "The provider reported the job as " + status + "."
+			}
+		}
+	}
+	j.NextCheckAt = now.Add(s.cfg.PollInterval)
+	if j.State.Terminal() {
+		j.NextCheckAt = time.Time{}
+		if j.CompletedAt.IsZero() {
+			j.CompletedAt = now
+		}
+	}
+	if err := s.save(ctx, j, from); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
+		s.log.Error("record job status", "job", j.ID, "err", err)
+	}
+	return nil
+}
+
+// recordFailure schedules the next read of a job after a failed one:
+// exponential backoff from the poll interval, or the provider's Retry-After
+// when longer, which also holds back every job on the same credential.
+func (s *Service) recordFailure(ctx context.Context, j aiproxy.Job, cause error, retryAfter time.Duration) {
+	now := s.now()
+	j.Attempts++
+	delay := s.backoff(j.Attempts)
+	if retryAfter > 0 {
+		s.gate(j, now.Add(retryAfter))
+		delay = max(delay, retryAfter)
+	}
+	s.log.Warn("job status read failed", "job", j.ID, "attempts", j.Attempts, "retry_in", delay, "err", cause)
+	if j.State.Terminal() {
+		return // A final job is only read again on demand.
+	}
+	j.NextCheckAt, j.UpdatedAt = now.Add(delay), now
+	if err := s.cfg.Store.UpdateJob(ctx, j, nil); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
+		s.log.Error("record job backoff", "job", j.ID, "err", err)
+	}
+}
+
+// backoff is the wait after n failed reads in a row, with up to 10% jitter.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.cfg.PollInterval << min(n-1, 20)
+	d = min(d, s.cfg.MaxBackoff)
+	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// fail ends a job as failed with aiproxy's reason.
+func (s *Service) fail(ctx context.Context, j aiproxy.Job, reason string) {
+	if j.State.Terminal() {
+		return
+	}
+	now := s.now()
+	from := j.State
+	j.State, j.Error, j.CompletedAt, j.UpdatedAt, j.NextCheckAt = aiproxy.JobFailed, reason, now, now, time.Time{}
+	if err := s.save(ctx, j, from); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
+		s.log.Error("fail job", "job", j.ID, "err", err)
+	}
+}
+
+// credentialKey names the credential a job's reads use, for 429 gates.
+func credentialKey(j aiproxy.Job) string {
+	return j.Service + "/" + string(j.Source) + "/" + j.CredentialOrg + "/" + j.CredentialName
+}
+
+func (s *Service) gate(j aiproxy.Job, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if until.After(s.gates[credentialKey(j)]) {
+		s.gates[credentialKey(j)] = until
+	}
+}
+
+// gated returns when a job's credential may be used again, if it is held
+// back at now.
+func (s *Service) gated(j aiproxy.Job, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.gates[credentialKey(j)]
+	if ok && !now.Before(until) {
+		delete(s.gates, credentialKey(j))
+		return time.Time{}, false
+	}
+	return until, ok
+}

@@ -1,0 +1,236 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// The headers of an outbound webhook.
+const (
+	HeaderEventID   = "Aiproxy-Event-Id"
+	HeaderEventType = "Aiproxy-Event-Type"
+	HeaderTimestamp = "Aiproxy-Timestamp"
+	HeaderSignature = "Aiproxy-Signature"
+)
+
+// EventTypes are the job events an endpoint may subscribe to.
+var EventTypes = []string{aiproxy.EventJobCreated, aiproxy.EventJobUpdated, aiproxy.EventJobCompleted, aiproxy.EventJobFailed}
+
+// defaultEvents are what an endpoint gets when it names none.
+var defaultEvents = []string{aiproxy.EventJobCompleted, aiproxy.EventJobFailed}
+
+// maxBackoffDelivery caps the wait between delivery attempts.
+const maxBackoffDelivery = time.Hour
+
+// deliveryBatch is how many due deliveries one pass takes.
+const deliveryBatch = 256
+
+// deliveryConcurrency caps the deliveries in flight at once.
+const deliveryConcurrency = 8
+
+// CreateWebhook registers an org's webhook endpoint for some event types
+// (job.completed and job.failed when none are given). It returns the
+// endpoint and its signing secret, which is shown only this once.
+func (s *Service) CreateWebhook(ctx context.Context, org, rawURL string, events []string) (aiproxy.WebhookEndpoint, string, error) {
+	if err := checkWebhookURL(rawURL); err != nil {
+		return aiproxy.WebhookEndpoint{}, "", err
+	}
+	if len(events) == 0 {
+		events = defaultEvents
+	}
+	for _, e := range events {
+		if !slices.Contains(EventTypes, e) {
+			return aiproxy.WebhookEndpoint{}, "", aiproxy.Errorf(aiproxy.CodeInvalid,
+				"Unknown event type %q; use %s.", e, strings.Join(EventTypes, ", "))
+		}
+	}
+	if s.cfg.Vault == nil {
+		return aiproxy.WebhookEndpoint{}, "", errors.New("create webhook: no vault to seal its secret")
+	}
+	secret := newSecret()
+	e := aiproxy.WebhookEndpoint{ID: newID("whe_"), OrgKey: org, URL: rawURL, Events: slices.Compact(slices.Sorted(slices.Values(events))),
+		CreatedAt: s.now()}
+	sealed, err := s.cfg.Vault.Seal([]byte(secret), e.AAD())
+	if err != nil {
+		return e, "", fmt.Errorf("seal webhook secret: %w", err)
+	}
+	e.Sealed = sealed
+	err = s.cfg.Store.CreateWebhookEndpoint(ctx, e)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return e, "", aiproxy.Errorf(aiproxy.CodeNotFound, "Org %q not found.", org)
+	}
+	if err != nil {
+		return e, "", fmt.Errorf("create webhook: %w", err)
+	}
+	return e, secret, nil
+}
+
+func checkWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid webhook URL %q: use an absolute http or https URL without user information or fragment.", raw)
+	}
+	return nil
+}
+
+// newSecret returns a fresh signing secret: "whsec_" and 32 random bytes.
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Webhooks lists an org's webhook endpoints.
+func (s *Service) Webhooks(ctx context.Context, org string) ([]aiproxy.WebhookEndpoint, error) {
+	return s.cfg.Store.WebhookEndpoints(ctx, org)
+}
+
+// DeleteWebhook removes an org's webhook endpoint and its pending
+// deliveries.
+func (s *Service) DeleteWebhook(ctx context.Context, org, id string) error {
+	err := s.cfg.Store.DeleteWebhookEndpoint(ctx, org, id)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return aiproxy.Errorf(aiproxy.CodeNotFound, "Webhook endpoint %q not found.", id)
+	}
+	return err
+}
+
+// Deliveries lists an org's webhook deliveries, newest first: the delivery
+// log.
+func (s *Service) Deliveries(ctx context.Context, f aiproxy.DeliveryFilter) ([]aiproxy.WebhookDelivery, error) {
+	return s.cfg.Store.Deliveries(ctx, f)
+}
+
+// Sign returns the Aiproxy-Signature value of a body sent at a time:
+// "v1=" and the hex HMAC-SHA256, keyed by the endpoint's secret, of the
+// unix-seconds timestamp, a dot and the raw body.
+func Sign(secret string, ts time.Time, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(ts.Unix(), 10) + "."))
+	mac.Write(body)
+	return "v1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify checks an outbound webhook as a receiver should: the signature
+// over the timestamp and body, and a timestamp within tolerance of now.
+func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	sec, err := strconv.ParseInt(h.Get(HeaderTimestamp), 10, 64)
+	if err != nil {
+		return errors.New("missing or malformed " + HeaderTimestamp)
+	}
+	ts := time.Unix(sec, 0)
+	if d := now.Sub(ts); d > tolerance || d < -tolerance {
+		return errors.New("timestamp outside the tolerance")
+	}
+	want := Sign(secret, ts, body)
+	for _, got := range strings.Split(h.Get(HeaderSignature), ",") {
+		if hmac.Equal([]byte(strings.TrimSpace(got)), []byte(want)) {
+			return nil
+		}
+	}
+	return errors.New("signature mismatch")
+}
+
+// DeliverOnce attempts every due delivery once and returns how many it
+// attempted.
+func (s *Service) DeliverOnce(ctx context.Context) int {
+	due, err := s.cfg.Store.DueDeliveries(ctx, s.now(), deliveryBatch)
+	if err != nil {
+		s.log.Error("list due deliveries", "err", err)
+		return 0
+	}
+	sem := make(chan struct{}, deliveryConcurrency)
+	var wg sync.WaitGroup
+	for _, d := range due {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.deliver(ctx, d)
+		})
+	}
+	wg.Wait()
+	return len(due)
+}
+
+// deliver makes one attempt of a delivery and records its outcome.
+func (s *Service) deliver(ctx context.Context, d aiproxy.WebhookDelivery) {
+	status, err := s.post(ctx, d)
+	now := s.now()
+	d.Attempts++
+	d.LastStatus, d.UpdatedAt, d.LastError = status, now, ""
+	switch {
+	case err == nil:
+		d.State, d.DeliveredAt, d.NextAttemptAt = aiproxy.DeliveryDelivered, now, time.Time{}
+	case d.Attempts >= s.cfg.MaxDeliveryAttempts:
+		d.State, d.LastError, d.NextAttemptAt = aiproxy.DeliveryFailed, err.Error(), time.Time{}
+	default:
+		wait := min(s.cfg.DeliveryBackoff<<min(d.Attempts-1, 20), maxBackoffDelivery)
+		d.LastError, d.NextAttemptAt = err.Error(), now.Add(wait)
+	}
+	if uerr := s.cfg.Store.UpdateDelivery(ctx, d); uerr != nil {
+		s.log.Error("record delivery", "delivery", d.ID, "err", uerr)
+	}
+}
+
+// post sends a delivery's event to its endpoint, signed. Only a 2xx answer
+// counts as delivered.
+func (s *Service) post(ctx context.Context, d aiproxy.WebhookDelivery) (int, error) {
+	e, err := s.cfg.Store.WebhookEndpoint(ctx, d.OrgKey, d.EndpointID)
+	if err != nil {
+		return 0, fmt.Errorf("endpoint: %w", err)
+	}
+	ev, err := s.cfg.Store.JobEvent(ctx, d.EventID)
+	if err != nil {
+		return 0, fmt.Errorf("event: %w", err)
+	}
+	if s.cfg.Vault == nil {
+		return 0, errors.New("no vault to open the endpoint's secret")
+	}
+	secret, err := s.cfg.Vault.Open(e.Sealed, e.AAD())
+	if err != nil {
+		return 0, fmt.Errorf("open endpoint secret: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(ev.Data))
+	if err != nil {
+		return 0, fmt.Errorf("build request: %w", err)
+	}
+	now := s.now()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "aiproxy-webhooks")
+	req.Header.Set(HeaderEventID, ev.ID)
+	req.Header.Set(HeaderEventType, ev.Type)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderSignature, Sign(string(secret), now, ev.Data))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("post: %s", redactURLError(err, e.URL))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("endpoint answered %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
+
+// redactURLError keeps a delivery error's text short: the URL is known.
+func redactURLError(err error, u string) string {
+	return strings.ReplaceAll(err.Error(), `"`+u+`"`, "endpoint")
+}

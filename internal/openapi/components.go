@@ -1,0 +1,127 @@
+package openapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// components returns the shared schemas, error responses and security
+// schemes, including each service's native auth header.
+func components(services []*aiproxy.Service) obj {
+	schemes := obj{
+		"apiKey": obj{"type": "apiKey", "in": "header", "name": "Authorization",
+			"description": "An aiproxy key: `Api-Key <key>`, `Token <key>`, `Api-Token <key>` or `Bearer <key>`."},
+	}
+	for _, svc := range services {
+		if svc.IsEnabled {
+			schemes[svc.Slug+"Native"] = obj{"type": "apiKey", "in": "header", "name": svc.Upstream.AuthHeader,
+				"description": "On " + svc.DisplayName + "'s native routes only: the aiproxy key in the provider's own header" +
+					prefixNote(svc.Upstream.AuthPrefix) + "."}
+		}
+	}
+	return obj{
+		"securitySchemes": schemes,
+		"schemas":         schemas(),
+		"responses":       errorComponents(),
+	}
+}
+
+func prefixNote(prefix string) string {
+	if strings.TrimSpace(prefix) == "" {
+		return ""
+	}
+	return ", after " + strings.TrimSpace(prefix)
+}
+
+func str() obj { return obj{"type": "string"} }
+
+func boolean() obj { return obj{"type": "boolean"} }
+
+func object(required []any, props obj) obj {
+	return obj{"type": "object", "required": required, "properties": props}
+}
+
+func nullableTime() obj {
+	return obj{"type": []any{"string", "null"}, "format": "date-time"}
+}
+
+func schemas() obj {
+	modes := func(values ...any) obj { return obj{"type": "string", "enum": values} }
+	return obj{
+		"Error": obj{
+			"type":        "object",
+			"description": "The contract's error: the message under detail (or error, for credential-policy and path-parameter cases), and a stable code.",
+			"required":    []any{"code"},
+			"properties": obj{
+				"detail": str(), "error": str(),
+				"code": obj{"type": "string", "enum": codes()},
+			},
+		},
+		"Query": obj{"type": "object", "description": "Query parameters: a string, number or boolean, or an array of them.",
+			"additionalProperties": obj{"oneOf": []any{
+				obj{"type": []any{"string", "number", "boolean"}},
+				obj{"type": "array", "items": obj{"type": []any{"string", "number", "boolean"}}},
+			}}},
+		"ServiceSummary": object([]any{"slug", "display_name", "service_type", "is_enabled", "supports_async_jobs", "supports_streaming", "credential_name", "endpoint_count"}, obj{
+			"slug": str(), "display_name": str(), "service_type": str(), "is_enabled": boolean(),
+			"supports_async_jobs": boolean(), "supports_streaming": boolean(), "credential_name": str(),
+			"endpoint_count": obj{"type": "integer"},
+		}),
+		"ServiceDetail": object([]any{"slug", "display_name", "base_url", "service_type", "auth_mode", "endpoints"}, obj{
+			"slug": str(), "display_name": str(), "base_url": str(), "service_type": str(), "auth_mode": str(),
+			"is_enabled": boolean(), "supports_async_jobs": boolean(), "supports_streaming": boolean(),
+			"default_timeout_seconds": obj{"type": "integer"}, "credential_name": str(),
+			"credential_policy": object([]any{"default_source"}, obj{
+				"allow_tenant_key": boolean(), "allow_platform_key": boolean(),
+				"default_source": modes("tenant", "platform"), "fallback_to_platform_key": boolean(),
+			}),
+			"credential_schema": obj{"type": "object", "additionalProperties": str()},
+			"endpoints":         obj{"type": "array", "items": ref("Endpoint")},
+		}),
+		"Endpoint": object([]any{"slug", "path_template", "http_method", "request_mode", "response_mode"}, obj{
+			"slug": str(), "path_template": str(), "http_method": str(),
+			"request_mode":       modes("raw", "json", "multipart", "binary"),
+			"response_mode":      modes("json", "binary", "passthrough", "stream"),
+			"supports_streaming": boolean(), "callback_mode": modes("none", "poll", "webhook"), "is_enabled": boolean(),
+		}),
+		"Org": object([]any{"key", "name", "created_at"}, obj{
+			"key": str(), "name": str(), "created_at": obj{"type": "string", "format": "date-time"},
+		}),
+		"Key": object([]any{"id", "org", "name", "role", "created_at"}, obj{
+			"id": str(), "org": str(), "name": str(), "role": modes("admin", "invoke"),
+			"created_at": obj{"type": "string", "format": "date-time"},
+			"revoked_at": nullableTime(), "last_used_at": nullableTime(),
+			"key": obj{"type": "string", "description": "The full key; only in the answer that creates it."},
+		}),
+		"Credential": object([]any{"name", "source", "masked"}, obj{
+			"name": str(), "source": modes("tenant", "platform"), "org": str(),
+			"masked":     obj{"type": "object", "additionalProperties": str()},
+			"created_at": obj{"type": "string", "format": "date-time"},
+			"updated_at": obj{"type": "string", "format": "date-time"},
+		}),
+	}
+}
+
+func codes() []any {
+	out := make([]any, 0, len(aiproxy.Codes))
+	for _, c := range aiproxy.Codes {
+		out = append(out, string(c))
+	}
+	return out
+}
+
+// errorComponents are the error answers, one per status.
+func errorComponents() obj {
+	out := obj{}
+	for _, status := range []int{400, 401, 403, 404, 409, 413, 429, 502, 504} {
+		r := jsonResponse(http.StatusText(status)+".", ref("Error"))
+		if status == http.StatusTooManyRequests {
+			r["headers"] = obj{"Retry-After": obj{"description": "Seconds to wait, kept from the provider.", "schema": obj{"type": "integer"}}}
+		}
+		out["Error"+strconv.Itoa(status)] = r
+	}
+	return out
+}

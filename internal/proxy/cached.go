@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// maxCachedBody bounds a response the cache reads whole; a larger one is
+// an error rather than an unbounded read.
+const maxCachedBody = 32 << 20
+
+// respondCached answers a call of a cacheable endpoint from the response
+// cache, filling a miss with one provider call for every concurrent caller
+// of the same key.
+func (p *Proxy) respondCached(w http.ResponseWriter, r *http.Request, c *Call) (Outcome, error) {
+	ttl := time.Duration(c.Endpoint.CacheTTLSeconds) * time.Second
+	fill := func(ctx context.Context) ([]byte, bool, error) { return p.fetch(ctx, c) }
+	refresh := func(ctx context.Context) ([]byte, bool, error) {
+		nc, err := p.NewCall(ctx, c.Org, c.Service.Slug, c.Endpoint.Slug, c.Envelope, c.Source)
+		if err != nil {
+			return nil, false, err
+		}
+		defer nc.Close()
+		return p.fetch(ctx, nc)
+	}
+	// The fill outlives a caller that goes away: others may share it.
+	val, status, err := p.cfg.Cache.Get(context.WithoutCancel(r.Context()), cacheKey(c), ttl, p.cfg.CacheStale, fill, refresh)
+	c.cacheStatus = status
+	if err != nil {
+		return c.outcome(), err
+	}
+	e, err := decodeEntry(val)
+	if err != nil {
+		return c.outcome(), internal("decode cache entry", err)
+	}
+	return p.writeEntry(w, c, e, status)
+}
+
+// cacheKey identifies a cached answer by everything that shapes it: the
+// endpoint, the upstream URL with its query, the forwarded headers and the
+// credential actually used (hashed, never stored), so that tenants with
+// different provider accounts never share an entry.
+func cacheKey(c *Call) string {
+	h := sha256.New()
+	for _, part := range []string{c.Service.Slug, c.Endpoint.Slug, c.url, c.secret} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	for _, k := range sortedKeys(c.header) {
+		h.Write([]byte(k + ":" + c.header.Get(k) + "\x00"))
+	}
+	return "resp:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// cacheEntry is a provider answer as the cache keeps it: allowed headers
+// only, the body already redacted.
+type cacheEntry struct {
+	Status int         `json:"status"`
+	Header http.Header `json:"header"`
+	Body   []byte      `json:"-"`
+}
+
+// encode writes the entry as one JSON line followed by the raw body.
+func (e cacheEntry) encode() []byte {
+	head, _ := json.Marshal(e)
+	out := make([]byte, 0, len(head)+1+len(e.Body))
+	return append(append(append(out, head...), '\n'), e.Body...)
+}
+
+func decodeEntry(b []byte) (cacheEntry, error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return cacheEntry{}, errors.New("no header line")
+	}
+	var e cacheEntry
+	if err := json.Unmarshal(b[:i], &e); err != nil {
+		return cacheEntry{}, err
+	}
+	e.Body = b[i+1:]
+	return e, nil
+}
+
+// fetch performs the provider call of a fill and reads the answer whole.
+// Only a clean 200 may be stored; any other answer is shared with the
+// callers waiting for it and then forgotten.
+func (p *Proxy) fetch(ctx context.Context, c *Call) ([]byte, bool, error) {
+	resp, err := p.Send(ctx, c)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCachedBody+1))
+	if err == nil && len(body) > maxCachedBody {
+		err = errors.New("response too large to cache")
+	}
+	if err != nil {
+		p.log.Warn("cache fill failed", "service", c.Service.Slug, "action", c.Endpoint.Slug, "err", redactErr(err, c.secret))
+		return nil, false, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed, Err: err}
+	}
+	e := cacheEntry{Status: resp.StatusCode, Header: http.Header{}}
+	copyResponseHeaders(e.Header, resp.Header, c.Service)
+	e.Body = []byte(redactString(string(body), c.secret))
+	return e.encode(), resp.StatusCode == http.StatusOK && !resp.BodyError, nil
+}
+
+// writeEntry writes a cached or shared answer as Respond writes a live one.
+func (p *Proxy) writeEntry(w http.ResponseWriter, c *Call, e cacheEntry, status string) (Outcome, error) {
+	out := c.outcome()
+	out.UpstreamStatus = e.Status
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status >= 500 {
+		p.log.Warn("upstream refused", "service", c.Service.Slug, "action", c.Endpoint.Slug,
+			"upstream_status", e.Status, "body", string(e.Body[:min(len(e.Body), 2048)]))
+		return out, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
+	}
+	h := w.Header()
+	for k, v := range e.Header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	h.Set(CacheHeader, status)
+	w.WriteHeader(e.Status)
+	n, err := w.Write(e.Body)
+	out.Status, out.Bytes = e.Status, int64(n)
+	if err != nil {
+		out.Err = ErrClientGone
+	}
+	return out, nil
+}

@@ -1,0 +1,279 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// The guardrails are optional: a nil field of Config turns one off. Each is
+// a small interface so that an in-process engine and a shared one (Redis)
+// can stand behind it.
+
+// AccessChecker reports whether an org has turned a service or endpoint
+// off.
+type AccessChecker interface {
+	Disabled(ctx context.Context, org, service, endpoint string) (bool, error)
+}
+
+// RateLimiter counts one invoke call of an org made with a key.
+type RateLimiter interface {
+	Allow(ctx context.Context, org, keyID, service, action string) (aiproxy.RateStatus, error)
+}
+
+// ConcurrencyLimiter holds a slot per provider call in flight.
+type ConcurrencyLimiter interface {
+	Acquire(ctx context.Context, org, service string, src aiproxy.Source) (release func(), err error)
+}
+
+// QuotaReserver holds an org's quota for one call and returns how to settle
+// it: spent true keeps it, false gives it back.
+type QuotaReserver interface {
+	Reserve(ctx context.Context, org, service string, d aiproxy.Demand) (settle func(ctx context.Context, spent bool), err error)
+}
+
+// Breaker fails fast while a provider behind a key keeps failing. done
+// reports the outcome of an allowed call.
+type Breaker interface {
+	Allow(key string) (done func(ok bool), err error)
+}
+
+// ResponseCache serves cached values, filling a miss once for all
+// concurrent callers and refreshing a stale entry in the background. It
+// returns "HIT", "MISS" or "STALE".
+type ResponseCache interface {
+	Get(ctx context.Context, key string, ttl, stale time.Duration,
+		fill, refresh func(context.Context) ([]byte, bool, error)) ([]byte, string, error)
+}
+
+// Meter receives one record per invoke call; it must not block.
+type Meter interface {
+	Record(aiproxy.UsageRecord)
+}
+
+// RetryPolicy says how retry-safe calls are repeated after a connection
+// error, a 429, 502, 503 or 504, or an error in a 200 body, always within
+// the endpoint's timeout. Job-starting calls are never retried.
+type RetryPolicy struct {
+	// Attempts is the most tries per call; 0 or 1 means no retries.
+	Attempts int
+	// BaseDelay is the first backoff; each next one doubles, and the wait
+	// is drawn at random below it (full jitter). 0 means 100ms.
+	BaseDelay time.Duration
+	// MaxDelay caps a backoff; 0 means 2s.
+	MaxDelay time.Duration
+	// MaxRetryAfter is the longest provider Retry-After aiproxy waits out
+	// itself; a longer one is passed to the client. 0 means 2s.
+	MaxRetryAfter time.Duration
+}
+
+func (rp RetryPolicy) backoff(attempt int) time.Duration {
+	base, ceiling := rp.BaseDelay, rp.MaxDelay
+	if base <= 0 {
+		base = 100 * time.Millisecond
+	}
+	if ceiling <= 0 {
+		ceiling = 2 * time.Second
+	}
+	d := min(ceiling, base<<min(attempt-1, 20))
+	return time.Duration(rand.Int64N(int64(d) + 1))
+}
+
+func (rp RetryPolicy) maxRetryAfter() time.Duration {
+	if rp.MaxRetryAfter <= 0 {
+		return 2 * time.Second
+	}
+	return rp.MaxRetryAfter
+}
+
+// CacheHeader says whether a response came from the cache: HIT, MISS or
+// STALE.
+const CacheHeader = "X-Aiproxy-Cache"
+
+// RateLimitedError is a refusal by the rate limiter with the status of the
+// bucket that refused, for the X-RateLimit-* headers.
+type RateLimitedError struct {
+	Status aiproxy.RateStatus
+	Err    error
+}
+
+func (e *RateLimitedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the client-facing error.
+func (e *RateLimitedError) Unwrap() error { return e.Err }
+
+// setRateHeaders writes the X-RateLimit-* headers of a status.
+func setRateHeaders(h http.Header, st aiproxy.RateStatus) {
+	if st.Limit == 0 {
+		return
+	}
+	h.Set("X-RateLimit-Limit", strconv.Itoa(st.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(st.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.Itoa(st.ResetSeconds))
+}
+
+// admit applies the checks that come before reading the request: per-org
+// access and the rate limits.
+func (p *Proxy) admit(ctx context.Context, org string, pr aiproxy.Principal, svc *aiproxy.Service, ep *aiproxy.Endpoint) (aiproxy.RateStatus, error) {
+	if p.cfg.Access != nil {
+		off, err := p.cfg.Access.Disabled(ctx, org, svc.Slug, ep.Slug)
+		if err != nil {
+			return aiproxy.RateStatus{}, err
+		}
+		if off {
+			return aiproxy.RateStatus{}, aiproxy.ErrServiceNotFound(svc.Slug + "/" + ep.Slug)
+		}
+	}
+	if p.cfg.RateLimit == nil {
+		return aiproxy.RateStatus{}, nil
+	}
+	st, err := p.cfg.RateLimit.Allow(ctx, org, pr.KeyID, svc.Slug, ep.Slug)
+	var ae *aiproxy.Error
+	if errors.As(err, &ae) && ae.Code == aiproxy.CodeRateLimited {
+		return st, &RateLimitedError{Status: st, Err: err}
+	}
+	return st, err
+}
+
+// demand is what a call spends: one request, plus its endpoint's meter.
+func demand(ep *aiproxy.Endpoint, env Envelope) aiproxy.Demand {
+	d := aiproxy.Demand{aiproxy.MetricRequests: 1}
+	switch ep.Meter {
+	case aiproxy.MetricRenders:
+		d[aiproxy.MetricRenders] = 1
+	case aiproxy.MetricCharacters:
+		var body struct {
+			Text string `json:"text"`
+		}
+		_ = json.Unmarshal(env.Body, &body)
+		d[aiproxy.MetricCharacters] = int64(utf8.RuneCountInString(body.Text))
+	}
+	return d
+}
+
+// applyTestMode forces a test-only key's job-starting call into the
+// provider's test mode. Turning test mode off is refused, and so is a
+// job-starting endpoint that has no test mode.
+func applyTestMode(pr aiproxy.Principal, ep *aiproxy.Endpoint, env *Envelope) error {
+	if !pr.TestOnly || !ep.StartsJob() {
+		return nil
+	}
+	if ep.TestModeField == "" {
+		return aiproxy.Errorf(aiproxy.CodeForbidden, "This API key is test-only, and action '%s' has no test mode.", ep.Slug)
+	}
+	body := map[string]json.RawMessage{}
+	if env.Body != nil && json.Unmarshal(env.Body, &body) != nil {
+		return invalidf("Invalid request envelope: body must be a JSON object.")
+	}
+	if v, ok := body[ep.TestModeField]; ok && string(v) != "true" {
+		return invalidf("This API key is test-only: body field %q must be true.", ep.TestModeField)
+	}
+	body[ep.TestModeField] = json.RawMessage("true")
+	out, err := json.Marshal(body)
+	if err != nil {
+		return internal("encode test-mode body", err)
+	}
+	env.Body = out
+	return nil
+}
+
+// hold takes what a call needs before it may reach the provider: its quota
+// (for client calls), a concurrency slot and the breaker's permission. The
+// returned function gives them back with the call's outcome: spent keeps
+// the quota, healthy tells the breaker the provider answered sanely.
+func (p *Proxy) hold(ctx context.Context, c *Call) (func(spent, healthy bool), error) {
+	settle := func(context.Context, bool) {}
+	if p.cfg.Quotas != nil && c.demand != nil {
+		s, err := p.cfg.Quotas.Reserve(ctx, c.Org, c.Service.Slug, c.demand)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			settle = s
+		}
+	}
+	release := func() {}
+	if p.cfg.Concurrency != nil {
+		r, err := p.cfg.Concurrency.Acquire(ctx, c.Org, c.Service.Slug, c.Source)
+		if err != nil {
+			settle(ctx, false)
+			return nil, err
+		}
+		release = r
+	}
+	done := func(bool) {}
+	if p.cfg.Breaker != nil {
+		d, err := p.cfg.Breaker.Allow(c.breakerKey())
+		if err != nil {
+			release()
+			settle(ctx, false)
+			return nil, err
+		}
+		done = d
+	}
+	var once sync.Once
+	return func(spent, healthy bool) {
+		once.Do(func() {
+			done(healthy)
+			release()
+			settle(ctx, spent)
+		})
+	}, nil
+}
+
+// breakerKey names the provider account a call uses: the service and the
+// credential's owner.
+func (c *Call) breakerKey() string {
+	if c.Source == aiproxy.SourcePlatform {
+		return c.Service.Slug + "|platform"
+	}
+	return c.Service.Slug + "|tenant|" + c.Org
+}
+
+// record meters a finished client call.
+func (p *Proxy) record(c *Call) {
+	if p.cfg.Meter == nil || !c.metered {
+		return
+	}
+	rec := aiproxy.UsageRecord{
+		At: c.start.UTC(), OrgKey: c.Org, KeyID: c.keyID, Service: c.Service.Slug, Action: c.Endpoint.Slug,
+		Status: c.status, ErrorCode: c.errCode, UpstreamStatus: c.upstreamStatus,
+		LatencyMS: p.now().Sub(c.start).Milliseconds(), BytesOut: c.bytes, Cache: c.cacheStatus, Source: c.Source,
+	}
+	if c.Endpoint.Meter != "" && c.spent {
+		rec.Unit, rec.Units = c.Endpoint.Meter, c.demand[c.Endpoint.Meter]
+	}
+	p.cfg.Meter.Record(rec)
+}
+
+// recordRefusal meters a call refused before it was prepared.
+func (p *Proxy) recordRefusal(r *http.Request, org, service, action string, err error, start time.Time) {
+	pr, ok := aiproxy.PrincipalFrom(r.Context())
+	if p.cfg.Meter == nil || !ok {
+		return
+	}
+	p.cfg.Meter.Record(aiproxy.UsageRecord{At: start.UTC(), OrgKey: org, KeyID: pr.KeyID, Service: service,
+		Action: action, ErrorCode: errorCode(err), LatencyMS: p.now().Sub(start).Milliseconds()})
+}
+
+func errorCode(err error) aiproxy.Code {
+	if errors.Is(err, ErrClientGone) {
+		return "client_gone"
+	}
+	return aiproxy.ErrorCode(err)
+}
+
+func (p *Proxy) now() time.Time {
+	if p.cfg.Now != nil {
+		return p.cfg.Now()
+	}
+	return time.Now()
+}
