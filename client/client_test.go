@@ -265,6 +265,10 @@ func TestErrors(t *testing.T) {
 			_, err := o.Services(ctx)
 			return err
 		}, client.ErrForbidden, 403, "permission"},
+		{"provider 4xx passed through", func() error {
+			_, err := c.HeyGen().VideoStatus(ctx, "no-such-video")
+			return err
+		}, client.ErrNotFound, 404, "Invalid video id"},
 		{"upstream failure", func() error {
 			s.sandbox.InjectFault(sandbox.Fault{Provider: sandbox.HeyGen, Path: "/v2/avatars", Status: 500, Count: 1})
 			_, err := c.HeyGen().ListAvatars(ctx)

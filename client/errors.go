@@ -69,19 +69,15 @@ func errorFrom(resp *http.Response) *Error {
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}
-	var body struct {
-		Detail any    `json:"detail"`
-		Error  any    `json:"error"`
-		Code   string `json:"code"`
-	}
+	var body map[string]any
 	if json.Unmarshal(data, &body) == nil {
-		e.Code = body.Code
-		e.Detail = message(body.Detail)
-		if e.Detail == "" {
-			e.Detail = message(body.Error)
+		e.Detail = firstMessage(body["detail"], body["error"], body["message"])
+		if c, ok := body["code"].(string); ok && knownCodes[c] {
+			e.Code = c
 		}
 	}
 	if e.Code == "" {
+		// Not aiproxy's own error: a provider's 4xx passed through verbatim.
 		e.Body = data
 		e.Code = codeByStatus[resp.StatusCode]
 		if e.Code == "" {
@@ -92,6 +88,26 @@ func errorFrom(resp *http.Response) *Error {
 		e.Detail = http.StatusText(resp.StatusCode)
 	}
 	return e
+}
+
+// knownCodes are aiproxy's own codes; a provider body's "code" is not one.
+var knownCodes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, e := range []*Error{ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrMethodNotAllowed, ErrConflict,
+		ErrTooLarge, ErrRateLimited, ErrQuotaExceeded, ErrUpstreamFailed, ErrUpstreamTimeout, ErrInternal} {
+		m[e.Code] = true
+	}
+	return m
+}()
+
+// firstMessage returns the first value that gives a message.
+func firstMessage(vs ...any) string {
+	for _, v := range vs {
+		if s := message(v); s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // message turns a detail or error value into text: a string as it is, a

@@ -59,6 +59,7 @@ type options struct {
 	out     string
 	svg     string
 	only    []string
+	keep    bool
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -70,6 +71,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.smoke, "smoke", false, "run every scenario briefly at low rates; exit non-zero on any error")
 	fs.StringVar(&o.out, "out", "", "directory for results.json, results.txt and results.md; empty prints the table only")
 	fs.StringVar(&o.svg, "svg", "", "write the latency chart here (SVG)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, nginx config, database) and print its path")
 	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(), ","))
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -102,7 +104,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if opts.keep {
+		fmt.Fprintln(stderr, "aiproxy-bench: working directory", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	if opts.aiproxy == "" {
 		if opts.aiproxy, err = buildAIProxy(ctx, dir, stderr); err != nil {
 			return err
@@ -174,6 +180,9 @@ func buildAIProxy(ctx context.Context, dir string, stderr io.Writer) (string, er
 
 func saveReport(rep *report, opts options) error {
 	if opts.svg != "" {
+		if err := os.MkdirAll(filepath.Dir(opts.svg), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(opts.svg, []byte(chart(rep.Rows)), 0o644); err != nil {
 			return err
 		}

@@ -125,7 +125,9 @@ func (r *report) targets() []target {
 			add("100 MB stream, added time to first byte", "≤ 5 ms", fmt.Sprintf("%.2f ms", *s.AddedTTFB), check(*s.AddedTTFB <= 5))
 		}
 	}
-	if w := r.find("waiting-10k", pathAIProxy, ""); w != nil {
+	if w := r.find("waiting-10k", pathAIProxy, ""); w != nil && w.Requests == 0 {
+		add("10,000 waiting clients, aiproxy peak RSS", "≤ 300 MB", w.Note, nil)
+	} else if w != nil {
 		met := check(w.PeakRSSMB <= 300 && w.Errors == 0 && w.MaxInFlight >= int64(w.Requests)*9/10)
 		add(fmt.Sprintf("%d waiting clients, aiproxy peak RSS", w.Requests), "≤ 300 MB",
 			fmt.Sprintf("%.1f MB with %d held at once", w.PeakRSSMB, w.MaxInFlight), met)

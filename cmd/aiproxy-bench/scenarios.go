@@ -235,13 +235,7 @@ func (b *bench) pollStorm(st *stack) error {
 			VideoID string `json:"video_id"`
 		} `json:"data"`
 	}
-	gen := call{service: "heygen", action: "generate-video", method: http.MethodPost, path: "/v2/video/generate",
-		body: map[string]any{"test": true, "dimension": map[string]int{"width": 1280, "height": 720},
-			"video_inputs": []any{map[string]any{
-				"character": map[string]string{"type": "avatar", "avatar_id": "Abigail_expressive_2024112501", "avatar_style": "normal"},
-				"voice":     map[string]string{"type": "text", "input_text": "SANDBOX_STUCK benchmark render", "voice_id": "f38a635bee7a4d1f9b0a654a31d050d2"},
-			}}}}
-	if err := st.direct(b.ctx, gen, &created); err != nil {
+	if err := st.direct(b.ctx, renderCall(), &created); err != nil {
 		return fmt.Errorf("start render: %w", err)
 	}
 	c := call{service: "heygen", action: "video-status", method: http.MethodGet, path: "/v1/video_status.get",
@@ -264,33 +258,142 @@ func (b *bench) pollStorm(st *stack) error {
 	return nil
 }
 
-// waitChunkDelay spaces the chunks of each waiting client's stream: eight
-// chunks take about ten seconds.
+// waitChunkDelay spaces the chunks of each slow stream: eight chunks take
+// about ten seconds.
 const waitChunkDelay = 1500 * time.Millisecond
 
-// waiting holds thousands of concurrent clients on slow streamed responses.
-// aiproxy has no server-side waiting (long-poll or event stream) yet, so
-// each client holds a TTS stream whose chunks the sandbox spaces out.
+// waiting holds thousands of concurrent clients. Through aiproxy they
+// long-poll one rendering video's job (GET /jobs/{id}?wait=N), which the
+// server holds without any upstream call; that is the target's figure. For
+// comparison, every path then holds as many slow streamed responses (TTS
+// streams whose chunks the sandbox spaces out), which direct and nginx can
+// also serve, and which keep an upstream connection open per client.
 func (b *bench) waiting(st *stack) error {
-	c := call{service: "elevenlabs", action: "tts-stream", method: http.MethodPost,
-		path: "/v1/text-to-speech/" + benchVoice + "/stream", pathParams: map[string]string{"voice_id": benchVoice},
-		query: url.Values{"output_format": {"mp3_22050_32"}}, body: map[string]string{"text": "One moment, please.", "model_id": "eleven_flash_v2_5"}}
-	ex := expect{status: http.StatusOK, minBytes: 1000}
 	n, ramp := 10000, 4*time.Second
 	if b.w.opts.smoke {
 		n, ramp = 200, time.Second
 	}
 	rate := float64(n) / ramp.Seconds()
-	load := fmt.Sprintf("%d clients over %s", n, ramp)
+	if err := b.longPoll(st, n, rate, ramp); err != nil {
+		return err
+	}
+	c := call{service: "elevenlabs", action: "tts-stream", method: http.MethodPost,
+		path: "/v1/text-to-speech/" + benchVoice + "/stream", pathParams: map[string]string{"voice_id": benchVoice},
+		query: url.Values{"output_format": {"mp3_22050_32"}}, body: map[string]string{"text": "One moment, please.", "model_id": "eleven_flash_v2_5"}}
+	ex := expect{status: http.StatusOK, minBytes: 1000}
+	// A proxy holds two sockets per stream; stay under the open-file limit
+	// that this process could not raise.
+	if limit := (fileLimit() - 500) / 2; n > limit {
+		b.logf("  open-file limit %d: %d slow streams instead of %d", fileLimit(), limit, n)
+		n, rate = limit, float64(limit)/ramp.Seconds()
+	}
+	load := fmt.Sprintf("%d slow streams over %s", n, ramp)
 	for _, path := range st.paths() {
 		rq := st.request(path, c)
 		cs := clients(1)
-		r := b.measure(st, "waiting-10k", path, load, func() loadResult {
+		r := b.measure(st, "waiting-streams", path, load, func() loadResult {
 			return openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, ramp, int64(n)+1)
 		})
-		r.Note = "slow streamed responses (no long-poll endpoint yet)"
+		r.Note = "slow streamed responses: one upstream connection per client"
 		closeClients(cs)
 		time.Sleep(time.Second) // Let sockets close before the next path.
 	}
 	return nil
+}
+
+// longPoll starts a render that never finishes, through aiproxy so that
+// aiproxy tracks it as a job, and has n clients long-poll that job.
+func (b *bench) longPoll(st *stack, n int, rate float64, ramp time.Duration) error {
+	gen := renderCall()
+	var created struct {
+		Data struct {
+			VideoID string `json:"video_id"`
+		} `json:"data"`
+	}
+	if err := st.fetch(b.ctx, st.request(pathAIProxy, gen), &created); err != nil {
+		return fmt.Errorf("start render through aiproxy: %w", err)
+	}
+	job, state, err := b.processingJob(st, created.Data.VideoID)
+	if err != nil {
+		b.rows = append(b.rows, &row{Scenario: "waiting-10k", Path: pathAIProxy, Load: "long-poll",
+			Note: "pending: " + err.Error()})
+		b.logf("  waiting-10k long-poll: %v", err)
+		return nil
+	}
+	wait := 12
+	if b.w.opts.smoke {
+		wait = 2
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Api-Key "+b.w.apiKey)
+	rq := request{method: http.MethodGet, header: h,
+		url: fmt.Sprintf("%s/api/ai-proxy/orgs/%s/jobs/%s?wait=%d&state=%s", st.aiproxyURL, benchOrg, job, wait, state)}
+	load := fmt.Sprintf("%d long-polls (wait=%ds) over %s", n, wait, ramp)
+	cs := clients(1)
+	defer closeClients(cs)
+	r := b.measure(st, "waiting-10k", pathAIProxy, load, func() loadResult {
+		return openLoop(b.ctx, cs, func(int) request { return rq }, expect{status: http.StatusOK, minBytes: 50}, rate, ramp, int64(n)+1)
+	})
+	r.Note = "long-poll of one rendering video's job: held by aiproxy, no upstream call"
+	time.Sleep(time.Second)
+	return nil
+}
+
+// renderCall starts a HeyGen test render that stays processing forever.
+func renderCall() call {
+	return call{service: "heygen", action: "generate-video", method: http.MethodPost, path: "/v2/video/generate",
+		body: map[string]any{"test": true, "dimension": map[string]int{"width": 1280, "height": 720},
+			"video_inputs": []any{map[string]any{
+				"character": map[string]string{"type": "avatar", "avatar_id": "Abigail_expressive_2024112501", "avatar_style": "normal"},
+				"voice":     map[string]string{"type": "text", "input_text": "SANDBOX_STUCK benchmark render", "voice_id": "f38a635bee7a4d1f9b0a654a31d050d2"},
+			}}}}
+}
+
+// processingJob waits until aiproxy's job for a provider video is
+// processing, and returns its ID and state.
+func (b *bench) processingJob(st *stack, videoID string) (string, string, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Api-Key "+b.w.apiKey)
+	list := request{method: http.MethodGet, header: h, url: fmt.Sprintf("%s/api/ai-proxy/orgs/%s/jobs", st.aiproxyURL, benchOrg)}
+	deadline := time.Now().Add(20 * time.Second)
+	var id, state string
+	for time.Now().Before(deadline) {
+		var body any
+		if err := st.fetch(b.ctx, list, &body); err != nil {
+			return "", "", fmt.Errorf("aiproxy has no job list: %w", err)
+		}
+		id, state = findJob(body, videoID)
+		if state == "processing" {
+			return id, state, nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if id == "" {
+		return "", "", fmt.Errorf("aiproxy recorded no job for video %s", videoID)
+	}
+	return "", "", fmt.Errorf("job %s still %q after 20s", id, state)
+}
+
+// findJob finds the job of a provider job ID anywhere in a decoded list.
+func findJob(v any, providerID string) (id, state string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if x["provider_job_id"] == providerID {
+			id, _ = x["id"].(string)
+			state, _ = x["state"].(string)
+			return id, state
+		}
+		for _, e := range x {
+			if id, state = findJob(e, providerID); id != "" {
+				return id, state
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if id, state = findJob(e, providerID); id != "" {
+				return id, state
+			}
+		}
+	}
+	return "", ""
 }

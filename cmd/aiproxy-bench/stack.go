@@ -246,7 +246,12 @@ func (s *stack) clearSandboxLog(ctx context.Context) error {
 
 // direct sends one request straight to the sandbox and decodes its JSON.
 func (s *stack) direct(ctx context.Context, c call, out any) error {
-	req, err := s.request(pathDirect, c).build(ctx)
+	return s.fetch(ctx, s.request(pathDirect, c), out)
+}
+
+// fetch sends one request and decodes its JSON answer.
+func (s *stack) fetch(ctx context.Context, rq request, out any) error {
+	req, err := rq.build(ctx)
 	if err != nil {
 		return err
 	}
@@ -256,7 +261,7 @@ func (s *stack) direct(ctx context.Context, c call, out any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: status %d", c.method, c.path, resp.StatusCode)
+		return fmt.Errorf("%s %s: status %d", rq.method, rq.url, resp.StatusCode)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }

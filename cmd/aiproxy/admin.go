@@ -161,6 +161,8 @@ func keyCreate(ctx context.Context, args []string, e env, s stdio) error {
 	name := fs.String("name", "", "a label for the key")
 	role := fs.String("role", "", "invoke (default for org keys) or admin (platform keys are always admin)")
 	testOnly := fs.Bool("test-only", false, "start provider jobs only in the provider's test mode (HeyGen test: true)")
+	var life keyLifeFlags // audit.go
+	life.register(fs)
 	if _, err := parseMixed(fs, args); err != nil {
 		return err
 	}
@@ -173,11 +175,11 @@ func keyCreate(ctx context.Context, args []string, e env, s stdio) error {
 		r = aiproxy.RoleAdmin
 	}
 	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
-		create := a.svc.CreateKey
-		if *testOnly {
-			create = a.svc.CreateTestKey
+		opts, err := life.options(*testOnly)
+		if err != nil {
+			return err
 		}
-		full, k, err := create(ctx, org, *name, r)
+		full, k, err := a.svc.CreateKeyWith(ctx, org, *name, r, opts)
 		if err != nil {
 			return err
 		}

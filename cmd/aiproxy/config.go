@@ -68,6 +68,7 @@ type store interface {
 	aiproxy.OrgStore
 	aiproxy.KeyStore
 	aiproxy.CredentialStore
+	aiproxy.AuditStore
 	Ping(ctx context.Context) error
 	SchemaVersion(ctx context.Context) (int64, error)
 	Close() error
@@ -112,11 +113,16 @@ func (f *storeFlags) engine() string {
 // every user of the machine.
 type keyFlags struct {
 	keyFile string
+	// oldKeyFile holds retired master keys, one per line, that still open
+	// blobs sealed before a rotation (rotate.go).
+	oldKeyFile string
 }
 
 func (f *keyFlags) register(fs *flag.FlagSet, e env) {
 	fs.StringVar(&f.keyFile, "master-key-file", e("AIPROXY_MASTER_KEY_FILE"),
 		"file holding the 32-byte master key (64 hex chars or base64); or set AIPROXY_MASTER_KEY [AIPROXY_MASTER_KEY_FILE]")
+	fs.StringVar(&f.oldKeyFile, "master-key-old-file", e("AIPROXY_MASTER_KEY_OLD_FILE"),
+		"file of retired master keys, one per line, still accepted for opening; or set AIPROXY_MASTER_KEY_OLD (comma-separated) [AIPROXY_MASTER_KEY_OLD_FILE]")
 }
 
 var errNoMasterKey = errors.New("no master key: set AIPROXY_MASTER_KEY or --master-key-file (generate one with: openssl rand -hex 32)")
@@ -137,7 +143,11 @@ func (f *keyFlags) vault(e env) (*vault.Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	return vault.New(key)
+	older, err := f.oldKeys(e) // rotate.go
+	if err != nil {
+		return nil, err
+	}
+	return vault.New(key, older...)
 }
 
 func envOr(e env, name, def string) string {
@@ -153,7 +163,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(aiproxy.RequestIDHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))), nil
 }
 
 // parse parses a command's flags, turning -h into a clean exit.
@@ -199,5 +209,7 @@ func adminService(db store, v *vault.Vault, cat *catalog.Catalog) *admin.Service
 	if v != nil {
 		sealer = v
 	}
-	return admin.New(db, sealer, cat, nil)
+	svc := admin.New(db, sealer, cat, nil)
+	svc.SetAuditor(db)
+	return svc
 }

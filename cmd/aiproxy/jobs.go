@@ -34,6 +34,11 @@ type jobFlags struct {
 	secrets map[string]string
 	// selfURL makes the server's own listen address its public URL (demo).
 	selfURL bool
+	// lease and pollLock coordinate replicas (set by openApp from
+	// scaleFlags): how long a claimed job or delivery is held, and the
+	// shared lock around a job's status read (nil without Redis).
+	lease    time.Duration
+	pollLock jobs.PollLock
 }
 
 func (f *jobFlags) register(fs *flag.FlagSet, e env) {
@@ -76,7 +81,7 @@ func (f *jobFlags) validate() error {
 // wireJobs wraps the proxy with job tracking when the store keeps jobs, and
 // fills in the API's job routes. It returns nil, and the bare proxy, for an
 // engine without job storage.
-func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, api *httpapi.Config) *jobs.Service {
+func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, acc jobs.AccessChecker, ln net.Listener, log *slog.Logger, api *httpapi.Config) *jobs.Service {
 	api.Invoker = p
 	js, ok := db.(jobs.Store)
 	if !ok {
@@ -91,6 +96,7 @@ func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *pro
 		Store: js, Catalog: cat, Proxy: p, Vault: v, Logger: log, PublicBaseURL: public,
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
 		Deadline: f.deadline, FreshFor: f.freshFor, MaxDeliveryAttempts: f.attempts,
+		Lease: f.lease, PollLock: f.pollLock, Access: acc,
 	})
 	api.Invoker, api.Jobs, api.Webhooks, api.ProviderWebhooks = svc, svc, svc, svc
 	return svc

@@ -64,6 +64,8 @@ func commands() []command {
 		{"usage", "report usage per org, service and day as a table, JSON or CSV (report)", runUsage},
 		{"access", "enable or disable services and endpoints for an org (enable, disable, list)", runAccess},
 		{"migrate", "apply database migrations and print the schema version", runMigrate},
+		{"audit", "read the audit log of admin actions (list)", runAudit},
+		{"rotate-master-key", "re-seal every credential and webhook secret under a new master key", runRotateMasterKey},
 		{"services", "list a running server's services, or one service's endpoints", runServices},
 		{"call", "invoke SERVICE ACTION on a running server with an envelope", runCall},
 		{"video", "generate a HeyGen video, wait with progress and download it (generate, status)", runVideo},

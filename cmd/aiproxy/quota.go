@@ -50,7 +50,9 @@ func withGuardrails(ctx context.Context, f *adminFlags, e env, fn func(*admin.Gu
 	if !ok {
 		return errors.New("this database engine keeps no quotas, usage or access rules")
 	}
-	err = fn(admin.NewGuardrails(gs, cat, nil, nil))
+	g := admin.NewGuardrails(gs, cat, nil, nil)
+	g.SetAuditor(db)
+	err = fn(g)
 	var ae *aiproxy.Error
 	if errors.As(err, &ae) {
 		return fmt.Errorf("%s", ae.Message)

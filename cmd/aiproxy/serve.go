@@ -17,6 +17,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/proxy"
+	"github.com/aiproxy/aiproxy/internal/redis"
 	"github.com/aiproxy/aiproxy/internal/vault"
 )
 
@@ -35,6 +36,8 @@ type serverFlags struct {
 	upstreamsEnv string
 	guard        guardFlags
 	jobs         jobFlags
+	scale        scaleFlags
+	obs          observeFlags // observe.go
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
@@ -49,6 +52,8 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	fs.Var(f.upstreams, "upstream", "SERVICE=URL: send a service's calls to another base URL, e.g. a sandbox; repeatable [AIPROXY_UPSTREAMS, comma-separated]")
 	f.guard.register(fs, e)
 	f.jobs.register(fs, e)
+	f.scale.register(fs, e)
+	f.obs.register(fs, e)
 }
 
 // upstreamFlag collects SERVICE=URL pairs.
@@ -68,6 +73,9 @@ func (u upstreamFlag) Set(v string) error {
 // validate merges AIPROXY_UPSTREAMS under the --upstream flags, which win.
 func (f *serverFlags) validate() error {
 	if err := f.jobs.validate(); err != nil {
+		return err
+	}
+	if err := f.scale.validate(); err != nil {
 		return err
 	}
 	if f.upstreamsEnv == "" {
@@ -120,6 +128,10 @@ type app struct {
 	ln      net.Listener
 	guard   *guardrails
 	jobs    *jobs.Service
+	redis   *redis.Client
+	life    *lifecycle
+	scale   scaleFlags
+	obs     *observability
 }
 
 // openApp opens the database and catalog, wires the API and binds the
@@ -130,6 +142,10 @@ func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app,
 		return nil, err
 	}
 	cat, err := loadCatalog(f.catalogDir, f.upstreams)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := newObservability(ctx, f.obs)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +165,18 @@ func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app,
 		ln.Close()
 		return nil, err
 	}
-	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln, guard: guard}
+	rc, err := f.scale.openRedis(log)
+	if err != nil {
+		db.Close()
+		ln.Close()
+		return nil, err
+	}
+	if rc != nil {
+		guard.useRedis(rc, f.guard.cacheMB)
+		f.jobs.pollLock = rc.Locker()
+	}
+	f.jobs.lease = f.scale.jobLease
+	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln, guard: guard, redis: rc, life: newLifecycle(), scale: f.scale, obs: obs}
 	a.admin = admin.New(db, v, cat, nil)
 	api := httpapi.Config{
 		Catalog: cat,
@@ -159,15 +186,26 @@ func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app,
 		Logger:  log,
 		Ready:   db.Ping,
 
+		Readiness: readiness{db: db, redis: rc, life: a.life}.check,
+
 		Guardrails: guard.manage,
 	}
 	if guard.access != nil {
 		api.Access = guard.access
 	}
-	p := proxy.New(guard.withGuardrails(proxy.Config{Catalog: cat, Credentials: db, Vault: v, Logger: log, UserAgent: "aiproxy/" + version}))
-	a.jobs = wireJobs(f.jobs, db, cat, v, p, ln, log, &api)
+	p := proxy.New(guard.withGuardrails(obs.proxyConfig(proxy.Config{Catalog: cat, Credentials: db, Vault: v, Logger: log, UserAgent: "aiproxy/" + version,
+		CredentialTTL: proxy.DefaultCredentialTTL})))
+	a.admin.OnCredentialChange(p.ForgetCredential)
+	obs.wireAPI(&api, db, a.admin, guard.manage)
+	api.Native = p
+	var acc jobs.AccessChecker
+	if guard.access != nil {
+		acc = guard.access
+	}
+	a.jobs = wireJobs(f.jobs, obs.jobStore(db), cat, v, p, acc, ln, log, &api)
+	obs.auditWebhooks(&api, db)
 	a.handler = httpapi.New(api)
-	a.handler = withConsole(a.handler)
+	a.handler = obs.wrap(a.life.wrap(withConsole(a.handler)))
 	return a, nil
 }
 
@@ -185,6 +223,10 @@ func (a *app) url() string { return "http://" + a.ln.Addr().String() }
 
 func (a *app) close() {
 	a.guard.stop() // writes the last usage records
+	a.obs.close(context.Background())
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	a.db.Close()
 }
 
@@ -212,7 +254,13 @@ func (a *app) serve(ctx context.Context, s stdio, ready func()) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Draining: /readyz answers 503 and event streams end at once; after
+	// the delay no new connection is accepted, and in-flight requests and
+	// streams get the timeout to finish.
+	a.life.beginDrain()
+	a.log.Info("draining", "delay", a.scale.shutdownDelay, "timeout", a.scale.shutdownTimeout)
+	time.Sleep(a.scale.shutdownDelay)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.scale.shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {

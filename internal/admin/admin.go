@@ -37,6 +37,10 @@ type Service struct {
 	vault   Sealer
 	catalog Catalog
 	now     func() time.Time
+	// audit, when set, receives every change (audit.go).
+	audit Auditor
+	// credChanged, when set, hears of every credential change (credhook.go).
+	credChanged func(src aiproxy.Source, org, name string)
 }
 
 // New returns a Service. now may be nil for time.Now.
@@ -64,7 +68,7 @@ func (s *Service) CreateOrg(ctx context.Context, key, name string) (aiproxy.Org,
 	if err != nil {
 		return aiproxy.Org{}, fmt.Errorf("create org: %w", err)
 	}
-	return o, nil
+	return o, s.record(ctx, aiproxy.AuditOrgCreated, key, key, "")
 }
 
 // Org returns one org.
@@ -88,16 +92,16 @@ func orgNotFound(key string) error {
 // CreateKey makes a new API key for an org ("" for a platform key) and
 // returns the full key, which is never available again, with its record.
 func (s *Service) CreateKey(ctx context.Context, org, name string, role aiproxy.Role) (string, aiproxy.APIKey, error) {
-	return s.createKey(ctx, org, name, role, false)
+	return s.createKey(ctx, org, name, role, KeyOptions{})
 }
 
 // CreateTestKey is CreateKey for a test-only key: its job-starting calls
 // run in the provider's test mode, so that it cannot spend credits.
 func (s *Service) CreateTestKey(ctx context.Context, org, name string, role aiproxy.Role) (string, aiproxy.APIKey, error) {
-	return s.createKey(ctx, org, name, role, true)
+	return s.createKey(ctx, org, name, role, KeyOptions{TestOnly: true})
 }
 
-func (s *Service) createKey(ctx context.Context, org, name string, role aiproxy.Role, testOnly bool) (string, aiproxy.APIKey, error) {
+func (s *Service) createKey(ctx context.Context, org, name string, role aiproxy.Role, opts KeyOptions) (string, aiproxy.APIKey, error) {
 	if role == "" {
 		role = aiproxy.RoleInvoke
 	}
@@ -107,12 +111,18 @@ func (s *Service) createKey(ctx context.Context, org, name string, role aiproxy.
 	if org == "" && role != aiproxy.RoleAdmin {
 		return "", aiproxy.APIKey{}, aiproxy.Errorf(aiproxy.CodeInvalid, "A platform key must have the admin role.")
 	}
+	if err := s.checkKeyOptions(opts); err != nil {
+		return "", aiproxy.APIKey{}, err
+	}
 	full, id, hash, err := aiproxy.NewKeySecret()
 	if err != nil {
 		return "", aiproxy.APIKey{}, fmt.Errorf("generate key: %w", err)
 	}
 	k := aiproxy.APIKey{ID: id, OrgKey: org, Name: strings.TrimSpace(name), Role: role, SecretHash: hash,
-		CreatedAt: s.now().UTC(), TestOnly: testOnly}
+		CreatedAt: s.now().UTC(), TestOnly: opts.TestOnly, ExpiresAt: opts.ExpiresAt.UTC(), Services: opts.Services}
+	if opts.ExpiresAt.IsZero() {
+		k.ExpiresAt = time.Time{}
+	}
 	err = s.store.CreateKey(ctx, k)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return "", aiproxy.APIKey{}, orgNotFound(org)
@@ -120,7 +130,7 @@ func (s *Service) createKey(ctx context.Context, org, name string, role aiproxy.
 	if err != nil {
 		return "", aiproxy.APIKey{}, fmt.Errorf("create key: %w", err)
 	}
-	return full, k, nil
+	return full, k, s.record(ctx, aiproxy.AuditKeyCreated, org, id, keyDetail(k))
 }
 
 // Keys lists an org's keys ("" for platform keys).
@@ -145,6 +155,9 @@ func (s *Service) RevokeKey(ctx context.Context, org, id string) (aiproxy.APIKey
 	}
 	if err := s.store.RevokeKey(ctx, id, s.now().UTC()); err != nil {
 		return aiproxy.APIKey{}, fmt.Errorf("revoke key: %w", err)
+	}
+	if err := s.record(ctx, aiproxy.AuditKeyRevoked, org, id, ""); err != nil {
+		return aiproxy.APIKey{}, err
 	}
 	return s.store.Key(ctx, id)
 }
@@ -184,11 +197,15 @@ func (s *Service) SetCredential(ctx context.Context, src aiproxy.Source, org, na
 		return aiproxy.Credential{}, fmt.Errorf("seal credential: %w", err)
 	}
 	err = s.store.PutCredential(ctx, c)
+	s.credentialChanged(src, org, name)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return aiproxy.Credential{}, orgNotFound(org)
 	}
 	if err != nil {
 		return aiproxy.Credential{}, fmt.Errorf("store credential: %w", err)
+	}
+	if err := s.record(ctx, aiproxy.AuditCredentialSet, org, name, credentialDetail(c)); err != nil {
+		return aiproxy.Credential{}, err
 	}
 	return s.store.Credential(ctx, src, org, name)
 }
@@ -224,8 +241,12 @@ func (s *Service) DeleteCredential(ctx context.Context, src aiproxy.Source, org,
 		return err
 	}
 	err := s.store.DeleteCredential(ctx, src, org, name)
+	s.credentialChanged(src, org, name)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "Credential %q not found.", name)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.record(ctx, aiproxy.AuditCredentialDeleted, org, name, "source="+string(src))
 }

@@ -24,6 +24,8 @@ type Guardrails struct {
 	catalog  Catalog
 	now      func() time.Time
 	onChange func(org string)
+	// audit, when set, receives every change (audit.go).
+	audit Auditor
 }
 
 // NewGuardrails returns the guardrail operations. now may be nil for
@@ -81,7 +83,8 @@ func (g *Guardrails) SetQuota(ctx context.Context, q aiproxy.Quota) (aiproxy.Quo
 		return q, fmt.Errorf("set quota: %w", err)
 	}
 	g.onChange(q.OrgKey)
-	return q, nil
+	return q, record(ctx, g.audit, g.now(), aiproxy.AuditQuotaSet, q.OrgKey, quotaTarget(q.Service, q.Metric, q.Period),
+		fmt.Sprintf("limit=%d", q.Limit))
 }
 
 // DeleteQuota removes an org's quota.
@@ -94,7 +97,7 @@ func (g *Guardrails) DeleteQuota(ctx context.Context, org, service string, m aip
 		return fmt.Errorf("delete quota: %w", err)
 	}
 	g.onChange(org)
-	return nil
+	return record(ctx, g.audit, g.now(), aiproxy.AuditQuotaDeleted, org, quotaTarget(service, m, p), "")
 }
 
 // Quotas lists an org's quotas with what their current windows used.
@@ -138,7 +141,8 @@ func (g *Guardrails) SetAccess(ctx context.Context, org, service, endpoint strin
 		return fmt.Errorf("set access: %w", err)
 	}
 	g.onChange(org)
-	return nil
+	return record(ctx, g.audit, g.now(), aiproxy.AuditAccessChanged, org, accessTarget(service, endpoint),
+		fmt.Sprintf("enabled=%t", enabled))
 }
 
 func hasEndpoint(svc *aiproxy.Service, slug string) bool {

@@ -42,14 +42,22 @@ type APIKey struct {
 	// TestOnly keys may only start provider jobs in the provider's test
 	// mode, so that they cannot spend credits.
 	TestOnly bool
+	// ExpiresAt, when set, is when the key stops working.
+	ExpiresAt time.Time
+	// Services, when not empty, are the only services (by slug) the key may
+	// discover and invoke; empty means every service of its org.
+	Services []string
 }
 
 // Revoked reports whether the key has been revoked.
 func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
 
+// Expired reports whether the key has expired at a time.
+func (k APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
+
 // Principal returns who a request made with this key acts as.
 func (k APIKey) Principal() Principal {
-	return Principal{KeyID: k.ID, OrgKey: k.OrgKey, Role: k.Role, TestOnly: k.TestOnly}
+	return Principal{KeyID: k.ID, OrgKey: k.OrgKey, Role: k.Role, TestOnly: k.TestOnly, Services: k.Services}
 }
 
 // KeyStore keeps API keys.
@@ -131,6 +139,21 @@ type Principal struct {
 	Role   Role
 	// TestOnly is set for a test-only key.
 	TestOnly bool
+	// Services, when not empty, limits the key to these services.
+	Services []string
+}
+
+// CanUseService reports whether the principal's key may use a service.
+func (p Principal) CanUseService(slug string) bool {
+	if len(p.Services) == 0 {
+		return true
+	}
+	for _, s := range p.Services {
+		if s == slug {
+			return true
+		}
+	}
+	return false
 }
 
 // PlatformAdmin reports whether the principal is a platform administrator.

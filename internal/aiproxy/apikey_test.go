@@ -3,8 +3,10 @@ package aiproxy
 import (
 	"bytes"
 	"context"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewKeySecretParses(t *testing.T) {
@@ -134,11 +136,11 @@ func TestPrincipalContext(t *testing.T) {
 	}
 	want := Principal{KeyID: "k", OrgKey: "acme", Role: RoleInvoke}
 	got, ok := PrincipalFrom(WithPrincipal(context.Background(), want))
-	if !ok || got != want {
+	if !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("PrincipalFrom = %+v, %v; want %+v", got, ok, want)
 	}
 	k := APIKey{ID: "k", OrgKey: "acme", Role: RoleInvoke}
-	if k.Principal() != want {
+	if !reflect.DeepEqual(k.Principal(), want) {
 		t.Fatalf("APIKey.Principal = %+v", k.Principal())
 	}
 }
@@ -157,5 +159,17 @@ func TestValidRoleAndOrgKey(t *testing.T) {
 		if ValidOrgKey(s) != want {
 			t.Errorf("ValidOrgKey(%q) = %v", s, !want)
 		}
+	}
+}
+
+func TestKeyScopeAndExpiry(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := APIKey{ID: "k", OrgKey: "acme", Role: RoleInvoke, Services: []string{"heygen"}, ExpiresAt: now}
+	p := k.Principal()
+	if !p.CanUseService("heygen") || p.CanUseService("elevenlabs") || !(Principal{}).CanUseService("x") {
+		t.Fatal("service allow-list is wrong")
+	}
+	if k.Expired(now.Add(-time.Millisecond)) || !k.Expired(now) || (APIKey{}).Expired(now) {
+		t.Fatal("Expired is wrong")
 	}
 }

@@ -23,14 +23,18 @@ const (
 	CodeQuotaExceeded    Code = "quota_exceeded"
 	CodeUpstreamFailed   Code = "upstream_failed"
 	CodeUpstreamTimeout  Code = "upstream_timeout"
-	CodeInternal         Code = "internal"
+	// CodeUnavailable is aiproxy's own temporary failure: state shared by
+	// every replica (Redis) cannot be reached, and the operator chose to
+	// refuse calls rather than let limits go unchecked.
+	CodeUnavailable Code = "unavailable"
+	CodeInternal    Code = "internal"
 )
 
 // Codes lists every error code, for tests and documentation.
 var Codes = []Code{
 	CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound,
 	CodeMethodNotAllowed, CodeConflict, CodeTooLarge, CodeRateLimited,
-	CodeQuotaExceeded, CodeUpstreamFailed, CodeUpstreamTimeout, CodeInternal,
+	CodeQuotaExceeded, CodeUpstreamFailed, CodeUpstreamTimeout, CodeUnavailable, CodeInternal,
 }
 
 // Field names the JSON key that carries an error's message. The contract uses

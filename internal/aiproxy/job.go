@@ -39,6 +39,10 @@ type JobSpec struct {
 	// CallbackURLField, when set, is the top-level body field where aiproxy
 	// puts its own webhook URL if a public base URL is configured.
 	CallbackURLField string
+	// ForwardIdempotencyKey says that the provider honours an
+	// Idempotency-Key header itself (HeyGen v3): aiproxy then sends the
+	// client's key on, scoped to the org, besides honouring it.
+	ForwardIdempotencyKey bool
 }
 
 // JobStatusSpec is the catalog's description of an endpoint that reads job
@@ -280,6 +284,12 @@ type JobStore interface {
 	// DueJobs returns up to limit unfinished jobs whose NextCheckAt is not
 	// after now, soonest first.
 	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
+	// ClaimDueJobs leases up to limit of the jobs DueJobs would return to
+	// owner until until, skipping jobs another owner's unexpired lease
+	// holds, and returns them soonest first. Replicas that claim at once
+	// get disjoint jobs; a lease ends with the job's next UpdateJob, or
+	// when it expires (its holder died), and the job can be claimed again.
+	ClaimDueJobs(ctx context.Context, owner string, now, until time.Time, limit int) ([]Job, error)
 	// JobEvents returns an org's events with a Seq above after, oldest
 	// first; an empty org means every org.
 	JobEvents(ctx context.Context, org string, after int64, limit int) ([]JobEvent, error)
@@ -302,6 +312,10 @@ type WebhookStore interface {
 	// DueDeliveries returns up to limit pending deliveries whose
 	// NextAttemptAt is not after now, soonest first.
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]WebhookDelivery, error)
+	// ClaimDueDeliveries leases up to limit of the deliveries DueDeliveries
+	// would return to owner until until, as ClaimDueJobs does for jobs; a
+	// lease ends with the delivery's next UpdateDelivery.
+	ClaimDueDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]WebhookDelivery, error)
 	// UpdateDelivery records an attempt's outcome: state, attempts, last
 	// status and error, next attempt and delivery time.
 	UpdateDelivery(ctx context.Context, d WebhookDelivery) error

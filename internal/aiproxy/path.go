@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // PathTemplate is an upstream path such as /v1/text-to-speech/{voice_id},
@@ -132,8 +133,12 @@ func (t PathTemplate) hasParam(name string) bool {
 	return false
 }
 
+// checkSegment refuses a value that could leave its path segment: empty,
+// dot segments, separators, control characters, and percent signs (a
+// provider or a load balancer in front of it may decode "%2F" again), and
+// invalid UTF-8.
 func checkSegment(name, v string) error {
-	bad := v == "" || v == "." || v == ".." || strings.ContainsAny(v, "/\\?#")
+	bad := v == "" || v == "." || v == ".." || strings.ContainsAny(v, "/\\?#%") || !utf8.ValidString(v)
 	for i := 0; i < len(v) && !bad; i++ {
 		bad = v[i] < 0x20 || v[i] == 0x7f
 	}

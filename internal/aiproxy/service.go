@@ -26,6 +26,12 @@ type Service struct {
 	// JobWebhook, when set, says how the provider's job webhooks are
 	// verified and read; see JobWebhookSpec.
 	JobWebhook *JobWebhookSpec
+
+	// CredentialCheckAction, when set, is the slug of the service's cheapest
+	// call that proves a credential works (HeyGen's GET /v3/users/me). It is
+	// not a contract descriptor field, so discovery never shows it; the
+	// OpenAPI document does.
+	CredentialCheckAction string
 }
 
 // Upstream is the proxy-only part of a service.
@@ -94,6 +100,13 @@ type Endpoint struct {
 	// TestModeField names the boolean body field that puts the call in the
 	// provider's test mode, for example HeyGen's "test".
 	TestModeField string
+	// MaxBodyBytes, when positive, caps the client's request body for this
+	// endpoint instead of the proxy's global limit (uploads may need more,
+	// small JSON calls less).
+	MaxBodyBytes int64
+	// RequestSchema, when set, is the JSON Schema the envelope's body must
+	// satisfy; a body that fails it is refused before any provider call.
+	RequestSchema *BodySchema
 }
 
 // StartsJob reports whether a call of the endpoint starts a provider job

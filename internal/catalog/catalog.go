@@ -16,7 +16,7 @@ import (
 
 // builtinFiles holds the built-in catalog, one file per service.
 //
-//go:embed services/*.json
+//go:embed services/*.json schemas/*.json
 var builtinFiles embed.FS
 
 // Options tunes Load. The zero value loads the built-in catalog unchanged.
@@ -43,6 +43,9 @@ type Catalog struct {
 type sourceFile struct {
 	name string
 	data []byte
+	// schema is the name request_schema uses for a schema file
+	// (bodyschema.go); "" for a service file.
+	schema string
 }
 
 // Load reads the built-in catalog and the files of opts.Dir, merges
@@ -74,7 +77,11 @@ func readBuiltin() ([]sourceFile, error) {
 		}
 		out = append(out, sourceFile{name: "builtin " + path.Base(name), data: data})
 	}
-	return out, nil
+	schemas, err := readBuiltinSchemas() // bodyschema.go
+	if err != nil {
+		return nil, err
+	}
+	return append(out, schemas...), nil
 }
 
 func readDir(dir string) ([]sourceFile, error) {
@@ -97,7 +104,11 @@ func readDir(dir string) ([]sourceFile, error) {
 		}
 		out = append(out, sourceFile{name: name, data: data})
 	}
-	return out, nil
+	schemas, err := readSchemaDir(filepath.Join(dir, schemaDir)) // bodyschema.go
+	if err != nil {
+		return nil, err
+	}
+	return append(out, schemas...), nil
 }
 
 // entry is one service being assembled from a built-in file and at most one
@@ -114,11 +125,16 @@ type entry struct {
 func compile(builtin, extra []sourceFile, baseURLs map[string]string) (*Catalog, error) {
 	r := &report{}
 	entries := map[string]*entry{}
+	lib := newSchemaLibrary()
 	for _, f := range builtin {
-		addFile(r, entries, f, true)
+		if !lib.take(f) {
+			addFile(r, entries, f, true)
+		}
 	}
 	for _, f := range extra {
-		addFile(r, entries, f, false)
+		if !lib.take(f) {
+			addFile(r, entries, f, false)
+		}
 	}
 	for _, slug := range sortedKeys(baseURLs) {
 		if entries[slug] == nil {
@@ -127,7 +143,7 @@ func compile(builtin, extra []sourceFile, baseURLs map[string]string) (*Catalog,
 	}
 	c := &Catalog{bySlug: map[string]*aiproxy.Service{}}
 	for _, slug := range sortedKeys(entries) {
-		if s := compileEntry(r, entries[slug], baseURLs[slug]); s != nil {
+		if s := compileEntry(r, entries[slug], baseURLs[slug], lib); s != nil {
 			c.services = append(c.services, s)
 			c.bySlug[s.Slug] = s
 		}
@@ -190,7 +206,7 @@ func checkOverrideEndpoints(r *report, where string, eps []fileEndpoint) bool {
 
 // compileEntry decodes a (possibly merged) service strictly, applies a base
 // URL replacement and validates it.
-func compileEntry(r *report, e *entry, baseURL string) *aiproxy.Service {
+func compileEntry(r *report, e *entry, baseURL string, lib *schemaLibrary) *aiproxy.Service {
 	data, err := json.Marshal(e.doc)
 	if err != nil {
 		r.add(e.src, "re-encode merged service: %v", err)
@@ -207,7 +223,9 @@ func compileEntry(r *report, e *entry, baseURL string) *aiproxy.Service {
 			f.Upstream.Hosts[name] = baseURL
 		}
 	}
-	return compileService(e.src, f, r)
+	s := compileService(e.src, f, r)
+	compileRequestSchemas(r, e.src, f, s, lib) // bodyschema.go
+	return s
 }
 
 // Services returns every service, disabled ones included, sorted by slug.

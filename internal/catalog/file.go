@@ -32,6 +32,7 @@ type fileService struct {
 	Endpoints             []fileEndpoint    `json:"endpoints"`
 	Upstream              fileUpstream      `json:"upstream"`
 	JobWebhook            *fileJobWebhook   `json:"job_webhook,omitempty"`
+	CredentialCheckAction string            `json:"credential_check_action,omitempty"`
 }
 
 type filePolicy struct {
@@ -52,23 +53,27 @@ type fileUpstream struct {
 }
 
 type fileEndpoint struct {
-	Slug              string         `json:"slug"`
-	PathTemplate      string         `json:"path_template"`
-	HTTPMethod        string         `json:"http_method"`
-	RequestMode       string         `json:"request_mode"`
-	ResponseMode      string         `json:"response_mode"`
-	SupportsStreaming bool           `json:"supports_streaming"`
-	CallbackMode      string         `json:"callback_mode,omitempty"`
-	IsEnabled         *bool          `json:"is_enabled,omitempty"`
-	Description       string         `json:"description,omitempty"`
-	TimeoutSeconds    int            `json:"timeout_seconds,omitempty"`
-	Host              string         `json:"host,omitempty"`
-	RetrySafe         *bool          `json:"retry_safe,omitempty"`
-	CacheTTLSeconds   int            `json:"cache_ttl_seconds,omitempty"`
-	Meter             string         `json:"meter,omitempty"`
-	TestModeField     string         `json:"test_mode_field,omitempty"`
-	Job               *fileJob       `json:"job,omitempty"`
-	JobStatus         *fileJobStatus `json:"job_status,omitempty"`
+	Slug              string `json:"slug"`
+	PathTemplate      string `json:"path_template"`
+	HTTPMethod        string `json:"http_method"`
+	RequestMode       string `json:"request_mode"`
+	ResponseMode      string `json:"response_mode"`
+	SupportsStreaming bool   `json:"supports_streaming"`
+	CallbackMode      string `json:"callback_mode,omitempty"`
+	IsEnabled         *bool  `json:"is_enabled,omitempty"`
+	Description       string `json:"description,omitempty"`
+	TimeoutSeconds    int    `json:"timeout_seconds,omitempty"`
+	Host              string `json:"host,omitempty"`
+	RetrySafe         *bool  `json:"retry_safe,omitempty"`
+	CacheTTLSeconds   int    `json:"cache_ttl_seconds,omitempty"`
+	Meter             string `json:"meter,omitempty"`
+	TestModeField     string `json:"test_mode_field,omitempty"`
+	MaxBodyBytes      int64  `json:"max_body_bytes,omitempty"`
+	// RequestSchema is a JSON Schema object or the name of a schema file
+	// (bodyschema.go).
+	RequestSchema json.RawMessage `json:"request_schema,omitempty"`
+	Job           *fileJob        `json:"job,omitempty"`
+	JobStatus     *fileJobStatus  `json:"job_status,omitempty"`
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields,
@@ -230,6 +235,7 @@ func encodeService(s *aiproxy.Service) fileService {
 		},
 	}
 	f.JobWebhook = encodeJobWebhook(s.JobWebhook)
+	f.CredentialCheckAction = s.CredentialCheckAction
 	for _, e := range s.Endpoints {
 		enabled := e.IsEnabled
 		retrySafe := e.RetrySafe
@@ -249,6 +255,8 @@ func encodeService(s *aiproxy.Service) fileService {
 			CacheTTLSeconds:   e.CacheTTLSeconds,
 			Meter:             string(e.Meter),
 			TestModeField:     e.TestModeField,
+			MaxBodyBytes:      e.MaxBodyBytes,
+			RequestSchema:     encodeRequestSchema(e.RequestSchema),
 			Job:               encodeJob(e.Job),
 			JobStatus:         encodeJobStatus(e.JobStatus),
 		})

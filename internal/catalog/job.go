@@ -13,6 +13,9 @@ type fileJob struct {
 	StatusAction     string `json:"status_action"`
 	IDPath           string `json:"id_path"`
 	CallbackURLField string `json:"callback_url_field,omitempty"`
+	// ForwardIdempotencyKey sends the client's Idempotency-Key on to a
+	// provider that honours one.
+	ForwardIdempotencyKey bool `json:"forward_idempotency_key,omitempty"`
 }
 
 // fileJobStatus is an endpoint's "job_status" block: the call reads a job's
@@ -44,13 +47,17 @@ const maxURLTTLSeconds = 365 * 86400
 // in; cross-endpoint references are checked by checkJobLinks.
 func compileJob(r *report, where string, f fileEndpoint, e *aiproxy.Endpoint) {
 	if j := f.Job; j != nil {
-		e.Job = &aiproxy.JobSpec{StatusAction: j.StatusAction, IDPath: j.IDPath, CallbackURLField: j.CallbackURLField}
+		e.Job = &aiproxy.JobSpec{StatusAction: j.StatusAction, IDPath: j.IDPath, CallbackURLField: j.CallbackURLField,
+			ForwardIdempotencyKey: j.ForwardIdempotencyKey}
 		if j.StatusAction == "" {
 			r.add(where, "job.status_action is required")
 		}
 		checkJSONPath(r, where, "job.id_path", j.IDPath, true)
 		if j.CallbackURLField != "" && (!fieldPattern.MatchString(j.CallbackURLField) || f.RequestMode != "json") {
 			r.add(where, "job.callback_url_field %q must be a field name of a request_mode json body", j.CallbackURLField)
+		}
+		if j.ForwardIdempotencyKey && f.RequestMode != "json" {
+			r.add(where, "job.forward_idempotency_key needs request_mode json, where aiproxy honours Idempotency-Key")
 		}
 	}
 	if js := f.JobStatus; js != nil {
@@ -183,7 +190,8 @@ func encodeJob(j *aiproxy.JobSpec) *fileJob {
 	if j == nil {
 		return nil
 	}
-	return &fileJob{StatusAction: j.StatusAction, IDPath: j.IDPath, CallbackURLField: j.CallbackURLField}
+	return &fileJob{StatusAction: j.StatusAction, IDPath: j.IDPath, CallbackURLField: j.CallbackURLField,
+		ForwardIdempotencyKey: j.ForwardIdempotencyKey}
 }
 
 func encodeJobStatus(js *aiproxy.JobStatusSpec) *fileJobStatus {

@@ -58,7 +58,12 @@ func mergeEndpoints(base, override []any) []any {
 			continue
 		}
 		be, _ := out[i].(map[string]any)
-		out[i] = mergeObjects(be, oe)
+		// A request_schema is replaced whole: merging two JSON Schemas key
+		// by key would make a third that neither file shows.
+		out[i] = mergeObjects(be, oe, "request_schema")
+		if rs, ok := oe["request_schema"]; ok && rs != nil {
+			out[i].(map[string]any)["request_schema"] = rs
+		}
 	}
 	return out
 }

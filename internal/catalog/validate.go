@@ -139,6 +139,8 @@ func compileService(src string, f fileService, r *report) *aiproxy.Service {
 	}
 	s.JobWebhook = compileJobWebhook(r, where, f.JobWebhook)
 	checkJobLinks(r, where, s)
+	s.CredentialCheckAction = f.CredentialCheckAction
+	checkCredentialCheck(r, where, s) // credcheck.go
 	return s
 }
 
@@ -229,6 +231,10 @@ func compileEndpoint(r *report, where string, f fileEndpoint, hosts map[string]s
 	return e
 }
 
+// maxBodyBytes bounds an endpoint's request body limit (16 GiB): beyond
+// that a typo is likelier than a real upload.
+const maxBodyBytes = 16 << 30
+
 // maxCacheTTLSeconds bounds a response cache entry's life to a day.
 const maxCacheTTLSeconds = 86400
 
@@ -244,6 +250,10 @@ func compileGuardrails(r *report, where string, f fileEndpoint, e *aiproxy.Endpo
 	e.CacheTTLSeconds = f.CacheTTLSeconds
 	e.Meter = aiproxy.Metric(f.Meter)
 	e.TestModeField = f.TestModeField
+	e.MaxBodyBytes = f.MaxBodyBytes
+	if f.MaxBodyBytes < 0 || f.MaxBodyBytes > maxBodyBytes {
+		r.add(where, "max_body_bytes %d is not between 0 and %d", f.MaxBodyBytes, int64(maxBodyBytes))
+	}
 	if e.RetrySafe && e.StartsJob() {
 		r.add(where, "retry_safe may not be true on a job-starting endpoint (callback_mode poll)")
 	}

@@ -28,6 +28,8 @@ type KeyJSON struct {
 	RevokedAt  *time.Time `json:"revoked_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	TestOnly   bool       `json:"test_only"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	Services   []string   `json:"services"`
 	Key        string     `json:"key,omitempty"`
 }
 
@@ -57,7 +59,8 @@ func ToOrgJSON(o aiproxy.Org) OrgJSON {
 // ToKeyJSON converts an API key for output, without its secret.
 func ToKeyJSON(k aiproxy.APIKey) KeyJSON {
 	return KeyJSON{ID: k.ID, Org: k.OrgKey, Name: k.Name, Role: string(k.Role), CreatedAt: k.CreatedAt,
-		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt), TestOnly: k.TestOnly}
+		RevokedAt: optTime(k.RevokedAt), LastUsedAt: optTime(k.LastUsedAt), TestOnly: k.TestOnly,
+		ExpiresAt: optTime(k.ExpiresAt), Services: nonNilStrings(k.Services)}
 }
 
 // ToCredentialJSON converts a credential for output, masked.
@@ -122,19 +125,15 @@ func (s *server) platformKeys(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) keys(w http.ResponseWriter, r *http.Request, org string) error {
 	if r.Method == http.MethodPost {
-		var in struct {
-			Name     string `json:"name"`
-			Role     string `json:"role"`
-			TestOnly bool   `json:"test_only"`
-		}
+		var in keyRequest // audit.go
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		create := s.cfg.Admin.CreateKey
-		if in.TestOnly {
-			create = s.cfg.Admin.CreateTestKey
+		opts, err := in.options(s.cfg.Now())
+		if err != nil {
+			return err
 		}
-		full, k, err := create(r.Context(), org, in.Name, aiproxy.Role(in.Role))
+		full, k, err := s.cfg.Admin.CreateKeyWith(r.Context(), org, in.Name, aiproxy.Role(in.Role), opts)
 		if err != nil {
 			return err
 		}

@@ -81,7 +81,7 @@ func (a *authenticator) authenticate(r *http.Request) (aiproxy.Principal, error)
 	if err != nil {
 		return aiproxy.Principal{}, err
 	}
-	if !aiproxy.SecretMatches(secret, k.SecretHash) || k.Revoked() {
+	if !aiproxy.SecretMatches(secret, k.SecretHash) || k.Revoked() || k.Expired(a.now()) {
 		return aiproxy.Principal{}, errInvalidToken()
 	}
 	a.touch(k.ID)

@@ -92,8 +92,9 @@ func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p, _ := aiproxy.PrincipalFrom(r.Context())
 	for _, svc := range s.cfg.Catalog.Services() {
-		if svc.IsEnabled && !aiproxy.Disables(rules, svc.Slug, "") {
+		if svc.IsEnabled && !aiproxy.Disables(rules, svc.Slug, "") && p.CanUseService(svc.Slug) {
 			out = append(out, toSummary(visible(svc, rules)))
 		}
 	}
@@ -118,6 +119,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) error {
 	out, err := s.cfg.Invoker.Invoke(w, r, r.PathValue("org"), r.PathValue("service"), r.PathValue("action"))
 	if err == nil && out.Err != nil {
 		s.log.Warn("invoke response cut", "request_id", requestID(r), "service", out.Service, "action", out.Action, "err", out.Err)
+		abortCut(out.Err) // limits.go
 	}
 	if err == nil {
 		s.log.Debug("invoke", "request_id", requestID(r), "org", r.PathValue("org"), "service", out.Service,

@@ -24,6 +24,7 @@ var statusOf = map[aiproxy.Code]int{
 	aiproxy.CodeQuotaExceeded:    http.StatusTooManyRequests,
 	aiproxy.CodeUpstreamFailed:   http.StatusBadGateway,
 	aiproxy.CodeUpstreamTimeout:  http.StatusGatewayTimeout,
+	aiproxy.CodeUnavailable:      http.StatusServiceUnavailable,
 	aiproxy.CodeInternal:         http.StatusInternalServerError,
 }
 

@@ -9,8 +9,9 @@ import (
 )
 
 // NativeInvoker performs native passthrough calls: requests in a provider's
-// own shape, as its official SDK sends them. *proxy.Proxy implements it; an
-// Invoker that does not makes the native routes answer 404.
+// own shape, as its official SDK sends them. *proxy.Proxy implements it.
+// Without Config.Native, and with an Invoker that does not implement it,
+// the native routes answer 404.
 type NativeInvoker interface {
 	InvokeNative(w http.ResponseWriter, r *http.Request, org, service, path string) (proxy.Outcome, error)
 }
@@ -25,7 +26,11 @@ func (s *server) nativeRoutes() {
 // native authenticates a native request, which may carry the aiproxy key
 // in the provider's own auth header (only here), and forwards it.
 func (s *server) native(w http.ResponseWriter, r *http.Request) error {
-	ni, ok := s.cfg.Invoker.(NativeInvoker)
+	ni := s.cfg.Native
+	ok := ni != nil
+	if !ok {
+		ni, ok = s.cfg.Invoker.(NativeInvoker)
+	}
 	svc, found := s.cfg.Catalog.Service(r.PathValue("service"))
 	if !ok || !found {
 		return aiproxy.ErrServiceNotFound(r.PathValue("service"))
@@ -34,6 +39,7 @@ func (s *server) native(w http.ResponseWriter, r *http.Request) error {
 		out, err := ni.InvokeNative(w, r, r.PathValue("org"), svc.Slug, "/"+r.PathValue("path"))
 		if err == nil && out.Err != nil {
 			s.log.Warn("native response cut", "request_id", requestID(r), "service", out.Service, "action", out.Action, "err", out.Err)
+			abortCut(out.Err) // limits.go
 		}
 		if err == nil {
 			s.log.Debug("native", "request_id", requestID(r), "org", r.PathValue("org"), "service", out.Service,

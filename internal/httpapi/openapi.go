@@ -21,7 +21,6 @@ func (s *server) openAPIRoutes() {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_, _ = w.Write(doc)
 		return nil
 	}))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/metrics"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 )
 
@@ -36,15 +37,23 @@ type OrgReader interface {
 type Config struct {
 	Catalog Catalog
 	Invoker Invoker
-	Keys    KeyReader
-	Orgs    OrgReader
-	Admin   *admin.Service
+	// Native serves the native passthrough routes; nil means Invoker, when
+	// it implements NativeInvoker (native.go).
+	Native NativeInvoker
+	Keys   KeyReader
+	Orgs   OrgReader
+	Admin  *admin.Service
 	// Logger receives access and error logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Ready reports whether the server can serve; nil means always ready.
 	Ready func(ctx context.Context) error
+	// Readiness, when set, replaces Ready: it names each dependency's state
+	// for the /readyz body (short words such as "ok" or "unreachable",
+	// never error text, since /readyz needs no key) and says whether the
+	// server can serve.
+	Readiness func(ctx context.Context) (checks map[string]string, ready bool)
 	// Access holds per-org access rules for discovery; nil means every
 	// org sees the whole catalog.
 	Access AccessRules
@@ -57,6 +66,17 @@ type Config struct {
 	Jobs             JobReader
 	Webhooks         WebhookAdmin
 	ProviderWebhooks WebhookReceiver
+
+	// CORSOrigins are the browser origins allowed to call the API ("*"
+	// for any); none means no CORS headers at all (cors.go).
+	CORSOrigins []string
+	// MaxHeaderCount caps a request's header fields; 0 means
+	// DefaultMaxHeaderCount. BodyReadTimeout bounds each silence while a
+	// request body is read; 0 means DefaultBodyReadTimeout (limits.go).
+	MaxHeaderCount  int
+	BodyReadTimeout time.Duration
+	// Metrics records calls (metrics.go); nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 type server struct {
@@ -81,7 +101,7 @@ func New(cfg Config) http.Handler {
 		mux:  http.NewServeMux(),
 	}
 	s.routes()
-	return s.middleware(s.mux)
+	return s.countHTTP(s.cors(s.limits(s.middleware(s.mux)))) // metrics.go, cors.go, limits.go
 }
 
 const base = "/api/ai-proxy"
@@ -89,7 +109,7 @@ const base = "/api/ai-proxy"
 func (s *server) routes() {
 	s.route("/orgs/{org}/services", s.orgAccess(s.listServices), http.MethodGet)
 	s.route("/orgs/{org}/services/{service}", s.orgAccess(s.serviceDetail), http.MethodGet)
-	s.route("/orgs/{org}/services/{service}/{action}", s.orgAccess(s.invoke), http.MethodPost)
+	s.route("/orgs/{org}/services/{service}/{action}", s.orgAccess(s.measured(s.invoke)), http.MethodPost)
 
 	s.route("/orgs/{org}/keys", s.orgAdmin(s.orgKeys), http.MethodGet, http.MethodPost)
 	s.route("/orgs/{org}/keys/{id}", s.orgAdmin(s.revokeOrgKey), http.MethodDelete)
@@ -105,6 +125,7 @@ func (s *server) routes() {
 	s.openAPIRoutes()
 	s.nativeRoutes()
 	s.jobRoutes()
+	s.auditRoutes() // audit.go
 	if s.cfg.Guardrails != nil {
 		s.route("/orgs/{org}/quotas", s.orgAdmin(s.orgQuotas), http.MethodGet, http.MethodPut, http.MethodDelete)
 		s.route("/orgs/{org}/usage", s.orgAdmin(s.orgUsage), http.MethodGet)
@@ -161,7 +182,7 @@ func (s *server) authenticated(allow func(aiproxy.Principal, *http.Request) bool
 		if rec, ok := w.(*recorder); ok {
 			rec.keyID = p.KeyID
 		}
-		if !allow(p, r) {
+		if svc := r.PathValue("service"); !allow(p, r) || (svc != "" && !p.CanUseService(svc)) {
 			return errForbidden()
 		}
 		r = r.WithContext(aiproxy.WithPrincipal(r.Context(), p))
@@ -195,6 +216,16 @@ func (s *server) platformAdmin(h handlerFunc) handlerFunc {
 }
 
 func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Readiness != nil {
+		checks, ok := s.cfg.Readiness(r.Context())
+		status, code := "ready", http.StatusOK
+		if !ok {
+			s.log.Warn("not ready", "checks", checks)
+			status, code = "unavailable", http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+		return nil
+	}
 	if s.cfg.Ready != nil {
 		if err := s.cfg.Ready(r.Context()); err != nil {
 			s.log.Error("not ready", "err", err)
@@ -212,7 +243,7 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		start := s.cfg.Now()
 		id := incomingRequestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		r = r.WithContext(aiproxy.WithRequestID(context.WithValue(r.Context(), requestIDKey{}, id), id))
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {

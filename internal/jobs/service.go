@@ -39,6 +39,11 @@ type Catalog interface {
 	Service(slug string) (*aiproxy.Service, bool)
 }
 
+// AccessChecker reports whether an org's access rules disable an endpoint.
+type AccessChecker interface {
+	Disabled(ctx context.Context, org, service, endpoint string) (bool, error)
+}
+
 // Vault seals and opens webhook signing secrets.
 type Vault interface {
 	Seal(plaintext, aad []byte) ([]byte, error)
@@ -55,6 +60,10 @@ type Config struct {
 	// Vault seals webhook endpoint secrets; required to create endpoints
 	// and to deliver events.
 	Vault Vault
+	// Access, when set, applies the org's access rules to status calls that
+	// are answered from the store (calls that reach the provider are checked
+	// by the proxy).
+	Access AccessChecker
 	// Logger receives tracking and delivery problems; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -101,6 +110,18 @@ type Config struct {
 	DeliveryBackoff time.Duration
 	// MaxDeliveryAttempts is when a delivery is given up; 0 means 15.
 	MaxDeliveryAttempts int
+
+	// Owner names this replica in the leases it holds on due jobs and
+	// deliveries; "" means the host name and a random suffix.
+	Owner string
+	// Lease is how long this replica holds a due job or delivery it took
+	// before another replica may take it over; 0 means 1m. A delivery is
+	// held at least one attempt's time (DeliveryTimeout) and 5s.
+	Lease time.Duration
+	// PollLock, when set, is shared by every replica of the installation, so
+	// that one at a time reads a job's status from the provider; nil keeps
+	// status reads collapsed within this process only.
+	PollLock PollLock
 }
 
 // Service tracks jobs and delivers their events. It is safe for concurrent
@@ -144,6 +165,10 @@ func New(cfg Config) *Service {
 	cfg.DeliveryBackoff = durationOr(cfg.DeliveryBackoff, 10*time.Second)
 	if cfg.MaxDeliveryAttempts <= 0 {
 		cfg.MaxDeliveryAttempts = 15
+	}
+	cfg.Lease = durationOr(cfg.Lease, time.Minute)
+	if cfg.Owner == "" {
+		cfg.Owner = defaultOwner()
 	}
 	if cfg.MaxEnvelopeBytes <= 0 {
 		cfg.MaxEnvelopeBytes = 10 << 20

@@ -170,6 +170,7 @@ func (s *Service) startJSON(w http.ResponseWriter, r *http.Request, st *started,
 			return out, nil
 		}
 		st.idem = &rec
+		env = forwardIdempotencyKey(ep, env, key) // forward.go
 	}
 	env.Body = s.withCallbackURL(svc, ep, env.Body)
 	c, err := s.cfg.Proxy.NewCall(r.Context(), org, svc.Slug, ep.Slug, env, "")
@@ -225,7 +226,7 @@ func (s *Service) record(ctx context.Context, st *started, rep reply) {
 	if !ok {
 		switch {
 		case st.idem == nil:
-		case rep.status == http.StatusTooManyRequests || rep.status >= 500:
+		case retryable(rep.status):
 			s.release(st.idem)
 		default:
 			s.completeIdem(ctx, st.idem)

@@ -25,6 +25,15 @@ func urlRefreshMargin(ttl time.Duration) time.Duration { return min(24*time.Hour
 // credential only.
 func (s *Service) invokeStatus(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope) (proxy.Outcome, error) {
 	out := proxy.Outcome{Service: svc.Slug, Action: ep.Slug}
+	if s.cfg.Access != nil {
+		off, err := s.cfg.Access.Disabled(r.Context(), org, svc.Slug, ep.Slug)
+		if err != nil {
+			return out, err
+		}
+		if off {
+			return out, aiproxy.ErrServiceNotFound(svc.Slug + "/" + ep.Slug)
+		}
+	}
 	id := providerID(ep.JobStatus.IDParam, env)
 	if id == "" {
 		return s.passthrough(w, r, org, svc, ep, env, "")
@@ -164,21 +173,27 @@ func (s *Service) servable(j aiproxy.Job, now time.Time) bool {
 }
 
 // refresh reads a job's status from the provider, once for every concurrent
-// caller. The read is not tied to the first caller's context, so that its
-// going away does not fail the others. Unless force is set, a job that
-// became servable meanwhile is answered from the store.
+// caller. The read is a background call, tied to no caller: the first
+// caller's going away fails no one, and the read is not admitted or metered
+// as that caller's own. Unless force is set, a job that became servable
+// meanwhile is answered from the store.
 func (s *Service) refresh(ctx context.Context, id string, force bool) (reply, error) {
 	key := id
 	if force {
 		key += "/force"
 	}
 	ch := s.flight.DoChan(key, func() (any, error) {
-		bg := context.WithoutCancel(ctx)
+		bg := context.Background()
 		j, err := s.cfg.Store.Job(bg, id)
 		if err != nil {
 			return reply{}, err
 		}
 		if !force && s.servable(j, s.now()) {
+			return jsonReply(j.StatusBody), nil
+		}
+		unlock, j, done := s.lockPoll(bg, j, force)
+		defer unlock()
+		if done {
 			return jsonReply(j.StatusBody), nil
 		}
 		return s.poll(bg, j)

@@ -10,19 +10,35 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-// trackBatch is how many due jobs one tracking pass takes from the store.
-const trackBatch = 256
+// maxClaimRounds bounds one tracking or delivery pass.
+const maxClaimRounds = 64
 
 // TrackOnce reads the status of every unfinished job that is due, at most
-// Concurrency at a time, and fails those past their deadline. It returns the
-// number of jobs it looked at.
+// Concurrency at a time, and fails those past their deadline. It claims the
+// jobs in batches with a lease, so that replicas sharing the store never
+// track one job at once. It returns the number of jobs it looked at.
 func (s *Service) TrackOnce(ctx context.Context) int {
-	now := s.now()
-	due, err := s.cfg.Store.DueJobs(ctx, now, trackBatch)
-	if err != nil {
-		s.log.Error("list due jobs", "err", err)
-		return 0
+	total, batch := 0, claimBatch(s.cfg.Concurrency)
+	for range maxClaimRounds {
+		now := s.now()
+		due, err := s.cfg.Store.ClaimDueJobs(ctx, s.cfg.Owner, now, now.Add(s.cfg.Lease), batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("claim due jobs", "err", err)
+			}
+			return total
+		}
+		s.track(ctx, now, due)
+		total += len(due)
+		if len(due) < batch || ctx.Err() != nil {
+			break
+		}
 	}
+	return total
+}
+
+// track reads the status of claimed jobs, at most Concurrency at a time.
+func (s *Service) track(ctx context.Context, now time.Time, due []aiproxy.Job) {
 	sem := make(chan struct{}, s.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, j := range due {
@@ -47,7 +63,6 @@ func (s *Service) TrackOnce(ctx context.Context) int {
 		})
 	}
 	wg.Wait()
-	return len(due)
 }
 
 // postpone moves a job's next read to when its credential may be used again.

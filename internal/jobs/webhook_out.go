@@ -39,9 +39,6 @@ var defaultEvents = []string{aiproxy.EventJobCompleted, aiproxy.EventJobFailed}
 // maxBackoffDelivery caps the wait between delivery attempts.
 const maxBackoffDelivery = time.Hour
 
-// deliveryBatch is how many due deliveries one pass takes.
-const deliveryBatch = 256
-
 // deliveryConcurrency caps the deliveries in flight at once.
 const deliveryConcurrency = 8
 
@@ -149,13 +146,30 @@ func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance 
 }
 
 // DeliverOnce attempts every due delivery once and returns how many it
-// attempted.
+// attempted. It claims the deliveries in batches with a lease, so that
+// replicas sharing the store never send one delivery at once.
 func (s *Service) DeliverOnce(ctx context.Context) int {
-	due, err := s.cfg.Store.DueDeliveries(ctx, s.now(), deliveryBatch)
-	if err != nil {
-		s.log.Error("list due deliveries", "err", err)
-		return 0
+	total, batch := 0, claimBatch(deliveryConcurrency)
+	for range maxClaimRounds {
+		now := s.now()
+		due, err := s.cfg.Store.ClaimDueDeliveries(ctx, s.cfg.Owner, now, now.Add(s.deliveryLease()), batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("claim due deliveries", "err", err)
+			}
+			return total
+		}
+		s.deliverAll(ctx, due)
+		total += len(due)
+		if len(due) < batch || ctx.Err() != nil {
+			break
+		}
 	}
+	return total
+}
+
+// deliverAll attempts claimed deliveries, deliveryConcurrency at a time.
+func (s *Service) deliverAll(ctx context.Context, due []aiproxy.WebhookDelivery) {
 	sem := make(chan struct{}, deliveryConcurrency)
 	var wg sync.WaitGroup
 	for _, d := range due {
@@ -166,7 +180,6 @@ func (s *Service) DeliverOnce(ctx context.Context) int {
 		})
 	}
 	wg.Wait()
-	return len(due)
 }
 
 // deliver makes one attempt of a delivery and records its outcome.

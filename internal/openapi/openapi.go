@@ -42,8 +42,13 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 		if !svc.IsEnabled {
 			continue
 		}
-		tags = append(tags,
-			obj{"name": svc.Slug, "description": "Invoke actions of " + svc.DisplayName + "."},
+		tag := obj{"name": svc.Slug, "description": "Invoke actions of " + svc.DisplayName + "."}
+		if svc.CredentialCheckAction != "" {
+			// Not a contract descriptor field, so discovery cannot carry it:
+			// the console reads which action tests a credential from here.
+			tag["x-aiproxy-credential-check"] = svc.CredentialCheckAction
+		}
+		tags = append(tags, tag,
 			obj{"name": svc.Slug + "-native", "description": svc.DisplayName + "'s own API, passed through for its official SDKs."})
 		if err := addService(paths, svc); err != nil {
 			return nil, err

@@ -12,7 +12,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at, last_used_at, test_only`
+const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at, last_used_at, test_only, expires_at, services`
 
 // CreateKey stores a new key; it returns aiproxy.ErrConflict if the ID exists
 // and aiproxy.ErrNotFound if its org does not exist. A key with an empty
@@ -20,9 +20,10 @@ const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at
 func (db *DB) CreateKey(ctx context.Context, k aiproxy.APIKey) error {
 	_, err := db.pool.Exec(ctx, `
 		INSERT INTO api_keys (`+keyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		k.ID, orgKey(k.OrgKey), k.Name, string(k.Role), nonNil(k.SecretHash),
-		timestamp(k.CreatedAt), timestamp(k.RevokedAt), timestamp(k.LastUsedAt), k.TestOnly)
+		timestamp(k.CreatedAt), timestamp(k.RevokedAt), timestamp(k.LastUsedAt), k.TestOnly,
+		timestamp(k.ExpiresAt), servicesJSON(k.Services))
 	switch {
 	case isUniqueViolation(err):
 		return fmt.Errorf("create key %q: %w", k.ID, aiproxy.ErrConflict)
@@ -105,11 +106,18 @@ func scanKey(row pgx.Row) (aiproxy.APIKey, error) {
 		org                        pgtype.Text
 		role                       string
 		created, revoked, lastUsed pgtype.Timestamptz
+		expires                    pgtype.Timestamptz
+		services                   []byte
 	)
-	err := row.Scan(&k.ID, &org, &k.Name, &role, &k.SecretHash, &created, &revoked, &lastUsed, &k.TestOnly)
+	err := row.Scan(&k.ID, &org, &k.Name, &role, &k.SecretHash, &created, &revoked, &lastUsed, &k.TestOnly,
+		&expires, &services)
 	if err != nil {
 		return aiproxy.APIKey{}, err
 	}
+	if k.Services, err = parseServices(string(services)); err != nil {
+		return aiproxy.APIKey{}, err
+	}
+	k.ExpiresAt = fromTimestamp(expires)
 	k.OrgKey = org.String
 	k.Role = aiproxy.Role(role)
 	k.CreatedAt = fromTimestamp(created)

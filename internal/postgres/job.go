@@ -142,12 +142,14 @@ func limitOr(n int) int {
 	return n
 }
 
-// UpdateJob stores j when the stored version is j.Version, with ev.
+// UpdateJob stores j when the stored version is j.Version, with ev, and
+// ends any lease on it.
 func (db *DB) UpdateJob(ctx context.Context, j aiproxy.Job, ev *aiproxy.JobEvent) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET state = $1, provider_status = $2, result_urls = $3,
 			error = $4, status_body = $5, attempts = $6, version = version + 1, updated_at = $7,
-			completed_at = $8, checked_at = $9, next_check_at = $10, deadline_at = $11, urls_expire_at = $12
+			completed_at = $8, checked_at = $9, next_check_at = $10, deadline_at = $11, urls_expire_at = $12,
+			lease_owner = '', lease_expires_at = NULL
 			WHERE id = $13 AND version = $14`,
 			string(j.State), j.ProviderStatus, nonNilMap(j.ResultURLs), j.Error, j.StatusBody, j.Attempts,
 			timestamp(j.UpdatedAt), timestamp(j.CompletedAt), timestamp(j.CheckedAt), timestamp(j.NextCheckAt),

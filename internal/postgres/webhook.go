@@ -102,10 +102,12 @@ func (db *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]ai
 		timestamp(now), limitOr(limit))
 }
 
-// UpdateDelivery records the outcome of a delivery attempt.
+// UpdateDelivery records the outcome of a delivery attempt and ends the
+// delivery's lease.
 func (db *DB) UpdateDelivery(ctx context.Context, d aiproxy.WebhookDelivery) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE webhook_deliveries SET state = $1, attempts = $2, last_status = $3,
-		last_error = $4, next_attempt_at = $5, updated_at = $6, delivered_at = $7 WHERE id = $8`,
+		last_error = $4, next_attempt_at = $5, updated_at = $6, delivered_at = $7,
+		lease_owner = '', lease_expires_at = NULL WHERE id = $8`,
 		d.State, d.Attempts, d.LastStatus, d.LastError, timestamp(d.NextAttemptAt), timestamp(d.UpdatedAt),
 		timestamp(d.DeliveredAt), d.ID)
 	if err == nil {

@@ -24,17 +24,55 @@ func (p *Proxy) resolve(ctx context.Context, org string, svc *aiproxy.Service, p
 		if src == aiproxy.SourcePlatform {
 			owner = ""
 		}
-		c, err := p.cfg.Credentials.Credential(ctx, src, owner, svc.CredentialName)
-		if errors.Is(err, aiproxy.ErrNotFound) {
-			continue
+		secret, found, err := p.credential(ctx, src, owner, svc)
+		if err != nil || found {
+			return secret, src, err
 		}
-		if err != nil {
-			return "", "", fmt.Errorf("read %s credential: %w", src, err)
-		}
-		secret, err := p.open(c, svc)
-		return secret, src, err
 	}
 	return "", "", aiproxy.ErrNoCredentials(svc.Slug)
+}
+
+// credential returns a source's opened credential for a service, or found
+// false when the source holds none, from the cache (credcache.go) while it
+// is fresh, else from the store.
+func (p *Proxy) credential(ctx context.Context, src aiproxy.Source, owner string, svc *aiproxy.Service) (secret string, found bool, err error) {
+	ttl := p.cfg.CredentialTTL
+	k := credKey{src: src, owner: owner, name: svc.CredentialName}
+	field := credentialField(svc)
+	var gen uint64
+	if ttl > 0 {
+		var e credEntry
+		var ok bool
+		if e, ok, gen = p.creds.get(k, field, ttl); ok {
+			return e.secret, e.found, nil
+		}
+	}
+	c, err := p.cfg.Credentials.Credential(ctx, src, owner, svc.CredentialName)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		if ttl > 0 {
+			p.creds.put(k, credEntry{}, gen, ttl)
+		}
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read %s credential: %w", src, err)
+	}
+	secret, err = p.open(c, svc)
+	if err != nil {
+		return "", true, err
+	}
+	if ttl > 0 {
+		p.creds.put(k, credEntry{field: field, secret: secret, found: true}, gen, ttl)
+	}
+	return secret, true, nil
+}
+
+// credentialField is the field of a credential value that holds the key.
+func credentialField(svc *aiproxy.Service) string {
+	if f := svc.Upstream.CredentialField; f != "" {
+		return f
+	}
+	return "key"
 }
 
 func (p *Proxy) open(c aiproxy.Credential, svc *aiproxy.Service) (string, error) {
@@ -46,10 +84,7 @@ func (p *Proxy) open(c aiproxy.Credential, svc *aiproxy.Service) (string, error)
 	if err := json.Unmarshal(plain, &v); err != nil {
 		return "", fmt.Errorf("decode %s credential %q: %w", c.Source, c.Name, err)
 	}
-	field := svc.Upstream.CredentialField
-	if field == "" {
-		field = "key"
-	}
+	field := credentialField(svc)
 	secret := v[field]
 	if secret == "" {
 		return "", fmt.Errorf("%s credential %q has no field %q", c.Source, c.Name, field)

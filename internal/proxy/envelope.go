@@ -35,6 +35,9 @@ func DecodeEnvelope(data []byte) (Envelope, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return env, nil
 	}
+	if err := checkText(data, MaxJSONDepth); err != nil {
+		return env, err
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil || top == nil {
 		return env, invalidf("Invalid request envelope: expected a JSON object with body, query, headers and path_params.")

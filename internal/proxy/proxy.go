@@ -42,8 +42,16 @@ type Config struct {
 	// MaxEnvelopeBytes caps a JSON envelope and each multipart envelope
 	// field; 0 means 10 MiB.
 	MaxEnvelopeBytes int64
+	// MaxBodyBytes caps a multipart upload; 0 means DefaultMaxBodyBytes.
+	// An endpoint's max_body_bytes overrides both limits.
+	MaxBodyBytes int64
 	// UserAgent is sent upstream; "" means "aiproxy".
 	UserAgent string
+	// CredentialTTL is how long an opened credential is reused before it
+	// is read from the store again (credcache.go); 0 turns the cache off,
+	// so that every call reads the store. Whoever changes credentials in
+	// this process must call ForgetCredential.
+	CredentialTTL time.Duration
 
 	// The guardrails (guard.go); a nil one is off.
 	Access      AccessChecker
@@ -67,6 +75,7 @@ type Proxy struct {
 	cfg    Config
 	client *http.Client
 	log    *slog.Logger
+	creds  credCache
 }
 
 // New returns a Proxy for a configuration.
@@ -76,6 +85,9 @@ func New(cfg Config) *Proxy {
 	}
 	if cfg.MaxEnvelopeBytes <= 0 {
 		cfg.MaxEnvelopeBytes = 10 << 20
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "aiproxy"
@@ -253,6 +265,7 @@ func (p *Proxy) prepare(ctx context.Context, org string, svc *aiproxy.Service, e
 	if err != nil {
 		return nil, err
 	}
+	scopeIdempotencyKey(header, org) // idempotency.go
 	secret, src, err := p.resolve(ctx, org, svc, source)
 	if err != nil {
 		return nil, err
@@ -359,7 +372,7 @@ func (p *Proxy) exchange(ctx context.Context, c *Call, deadline time.Time) (*htt
 // attempt performs one upstream exchange.
 func (p *Proxy) attempt(ctx context.Context, c *Call) (*http.Response, error) {
 	body, contentType := c.in.upstreamBody(c.Endpoint)
-	req, err := http.NewRequestWithContext(ctx, c.Endpoint.HTTPMethod, c.url, body)
+	req, err := http.NewRequestWithContext(withUpstreamCall(ctx, c), c.Endpoint.HTTPMethod, c.url, body)
 	if err != nil {
 		return nil, internal("build upstream request", err)
 	}
@@ -410,13 +423,13 @@ func (p *Proxy) upstreamError(ctx, xctx context.Context, c *Call, err error) err
 	case ctx.Err() != nil:
 		return ErrClientGone
 	case errors.Is(context.Cause(xctx), errUpstreamTimeout):
-		p.log.Warn("upstream timeout", "service", c.Service.Slug, "action", c.Endpoint.Slug)
+		p.log.WarnContext(ctx, "upstream timeout", "service", c.Service.Slug, "action", c.Endpoint.Slug)
 		return &aiproxy.Error{Code: aiproxy.CodeUpstreamTimeout, Message: aiproxy.MsgUpstreamTimeout, Err: err}
 	case c.in.err() != nil:
 		return c.in.err()
 	}
 	err = redactErr(err, c.secret)
-	p.log.Warn("upstream request failed", "service", c.Service.Slug, "action", c.Endpoint.Slug, "err", err)
+	p.log.WarnContext(ctx, "upstream request failed", "service", c.Service.Slug, "action", c.Endpoint.Slug, "err", err)
 	return &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed, Err: err}
 }
 

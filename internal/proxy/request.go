@@ -40,6 +40,7 @@ func (in *input) err() error {
 }
 
 func (in *input) fail(err error) {
+	err = uploadError(err)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.failure == nil {
@@ -51,12 +52,16 @@ func (in *input) fail(err error) {
 // bounded); a multipart request is read only up to its first file part so
 // that files stream to the provider.
 func (p *Proxy) readInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	body, err := limitBody(r, p.bodyLimit(ep, mediaType == "multipart/form-data"))
+	if err != nil {
+		return nil, err
+	}
 	if mediaType == "multipart/form-data" {
 		if ep.RequestMode != aiproxy.RequestMultipart && ep.RequestMode != aiproxy.RequestBinary {
 			return nil, invalidf("This endpoint takes a JSON envelope, not multipart/form-data.")
 		}
-		in, err := p.readMultipart(r)
+		in, err := p.readMultipart(body, params["boundary"])
 		if err == nil && ep.RequestMode == aiproxy.RequestBinary && in.first == nil {
 			return nil, invalidf("This endpoint takes a file upload as multipart/form-data.")
 		}
@@ -65,7 +70,7 @@ func (p *Proxy) readInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error)
 	if ep.RequestMode == aiproxy.RequestBinary {
 		return nil, invalidf("This endpoint takes a file upload as multipart/form-data.")
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, p.cfg.MaxEnvelopeBytes))
+	data, err := io.ReadAll(body)
 	if err != nil {
 		return nil, bodyReadError(err)
 	}
@@ -84,11 +89,11 @@ func bodyReadError(err error) error {
 	return invalidf("Could not read the request body.")
 }
 
-func (p *Proxy) readMultipart(r *http.Request) (*input, error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
+func (p *Proxy) readMultipart(body io.Reader, boundary string) (*input, error) {
+	if boundary == "" {
 		return nil, invalidf("Invalid multipart/form-data request.")
 	}
+	mr := multipart.NewReader(body, boundary)
 	fields := map[string]json.RawMessage{}
 	in := &input{mr: mr}
 	for {
@@ -97,7 +102,7 @@ func (p *Proxy) readMultipart(r *http.Request) (*input, error) {
 			break
 		}
 		if err != nil {
-			return nil, invalidf("Invalid multipart/form-data request.")
+			return nil, multipartError(err)
 		}
 		name := part.FormName()
 		if part.FileName() == "" && envelopeFields[name] && name != "files" {
@@ -106,7 +111,7 @@ func (p *Proxy) readMultipart(r *http.Request) (*input, error) {
 			}
 			data, err := io.ReadAll(io.LimitReader(part, p.cfg.MaxEnvelopeBytes+1))
 			if err != nil {
-				return nil, invalidf("Invalid multipart/form-data request.")
+				return nil, multipartError(err)
 			}
 			if int64(len(data)) > p.cfg.MaxEnvelopeBytes {
 				return nil, aiproxy.Errorf(aiproxy.CodeTooLarge, "Envelope field %q exceeds %d bytes.", name, p.cfg.MaxEnvelopeBytes)

@@ -53,6 +53,7 @@ func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = nil
+	s.bodyFaults = nil
 }
 
 // takeFault returns the first fault matching the request and uses up one of its count.

@@ -33,6 +33,7 @@ func (s *Server) heygenService() *service {
 	sv.handle(http.MethodPost, "/v1/webhook/endpoint.add", s.hgAddEndpoint)
 	sv.handle(http.MethodGet, "/v1/webhook/endpoint.list", s.hgListEndpoints)
 	sv.handle(http.MethodDelete, "/v1/webhook/endpoint.delete", s.hgDeleteEndpoint)
+	s.heygenV3Routes(sv) // heygen_v3.go; before the media routes, which it refines
 	s.heygenMediaRoutes(sv)
 	return sv
 }
@@ -81,6 +82,9 @@ func invalidParam(field, why string) *apiError {
 // the rest the v2 one. 401 is HeyGen's observed "Unauthorized" pair; 429 on generate paths is
 // trial_video_limit_exceeded, elsewhere rate_limit_exceeded.
 func heygenStatusBody(path string, status int) *apiError {
+	if isV3(path) {
+		return v3StatusBody(status)
+	}
 	if isV1(path) {
 		codes := map[int]int{400: 40001, 401: 400112, 403: 400562, 429: 400664}
 		msgs := map[int]string{401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}

@@ -78,8 +78,9 @@ type renderRequest struct {
 	// callbackURL and base are where the render's webhook goes and the base URL its media
 	// links use.
 	callbackURL, base string
-	script            string  // all spoken text, for failure markers and captions
-	duration          float64 // seconds of video
+	script            string    // all spoken text, for failure markers and captions
+	duration          float64   // seconds of video
+	v3                *v3Render // set for renders created through /v3 (heygen_v3_video.go)
 }
 
 // maxInputText is HeyGen's per-scene script limit.

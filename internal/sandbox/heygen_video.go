@@ -19,6 +19,7 @@ type heygenState struct {
 	endpoints []hgEndpoint
 	testUsed  map[string]dayCount // per key: test renders on one UTC day
 	quotaUsed map[string]int      // per key: quota seconds spent
+	v3        v3State             // heygen_v3.go
 }
 
 // dayCount counts events on one day.

@@ -76,6 +76,7 @@ func (s *Server) RunWebhooks(ctx context.Context, every time.Duration) {
 type hgWebhook struct {
 	url, secret, eventType, eventID, videoID string
 	body                                     []byte
+	v3                                       bool // v3 deliveries carry only the Heygen-* headers
 }
 
 // DeliverWebhooks announces every HeyGen render that has finished (by the configured clock)
@@ -117,12 +118,12 @@ func (s *Server) dueWebhooks() []hgWebhook {
 		eventID := "evt_" + hex.EncodeToString(sum[:16])
 		if v.req.callbackURL != "" {
 			out = append(out, hgWebhook{url: v.req.callbackURL, secret: s.cfg.WebhookSecret, eventType: eventType,
-				eventID: eventID, videoID: id, body: body})
+				eventID: eventID, videoID: id, body: body, v3: v.req.v3 != nil})
 		}
 		for _, ep := range s.hg.endpoints {
 			if ep.key == v.key && slices.Contains(ep.json.Events, eventType) {
 				out = append(out, hgWebhook{url: ep.json.URL, secret: ep.json.Secret, eventType: eventType,
-					eventID: eventID, videoID: id, body: body})
+					eventID: eventID, videoID: id, body: body, v3: v.req.v3 != nil})
 			}
 		}
 	}
@@ -131,6 +132,9 @@ func (s *Server) dueWebhooks() []hgWebhook {
 
 // webhookBody is the legacy payload of a finished render.
 func (s *Server) webhookBody(v *hgVideo, status string, now time.Time) (string, []byte) {
+	if v.req.v3 != nil {
+		return v3WebhookBody(v, status, now) // heygen_v3_video.go
+	}
 	data := map[string]any{"video_id": v.id, "callback_id": v.req.callbackID}
 	eventType := "avatar_video.success"
 	if status == "completed" {
@@ -196,7 +200,9 @@ func (s *Server) postWebhook(ctx context.Context, h hgWebhook) int {
 	sig := hex.EncodeToString(mac.Sum(nil))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Heygen-Signature", sig)
-	req.Header.Set("Signature", sig)
+	if !h.v3 {
+		req.Header.Set("Signature", sig)
+	}
 	req.Header.Set("Heygen-Timestamp", strconv.FormatInt(s.now().Unix(), 10))
 	req.Header.Set("Heygen-Event-Id", h.eventID)
 	resp, err := http.DefaultClient.Do(req)

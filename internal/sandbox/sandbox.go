@@ -40,6 +40,27 @@
 //     Every key's subscription has a character_limit of 100000; character-cost is the text's
 //     length in characters times the model's multiplier, rounded up.
 //
+// # Webhooks
+//
+// DeliverWebhooks (or RunWebhooks, on a ticker) announces finished HeyGen renders the way
+// HeyGen does: avatar_video.success or avatar_video.fail POSTed to the render's callback_url,
+// signed with Config.WebhookSecret, and to the endpoints registered for the event with
+// /v1/webhook/endpoint.add, signed with their secrets. DropWebhooks and DuplicateWebhooks lose
+// or repeat deliveries on demand; Webhooks lists what was sent.
+//
+// # HeyGen v3
+//
+// Under /heygen/v3/ the sandbox speaks HeyGen's v3 API (heygen_v3*.go, after
+// shared/reference/heygen-v3.md): {"data":…} answers, lists paged by limit and an opaque
+// token with has_more and next_token, POST /v3/videos as a union on type, videos with id and
+// pending|processing|completed|failed plus failure_code and failure_message, the
+// {"error":{"code","message","param","doc_url"}} envelope (also for 401, 404 and injected
+// faults on /v3 paths; a 429 fault should carry its own Retry-After), HeyGen's own
+// Idempotency-Key replay (409 request_in_progress while the first is in flight), the shared
+// concurrency cap and credit balance, multipart asset upload, GET /v3/users/me, webhook
+// endpoints under /v3/webhooks/endpoints, and webhooks for v3 renders signed with
+// Heygen-Signature only (no legacy Signature header).
+//
 // # Control API
 //
 // Besides the Go methods, the sandbox answers an HTTP control API under /_sandbox/ (no auth):
@@ -168,6 +189,9 @@ type Server struct {
 	el       elevenState
 	wh       webhookState
 	memo     speechMemo
+
+	// bodyFaults spoil answers mid-body (bodyfault.go); guarded by mu.
+	bodyFaults []*activeBodyFault
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -263,6 +287,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.record(provider, r, path, body)
 	if s.applyFault(w, r, provider, path) {
+		return
+	}
+	w, ok = s.spoilBody(w, r, provider, path) // bodyfault.go
+	if !ok {
 		return
 	}
 	s.apis[provider].serve(w, &call{r: r, path: path, body: body})

@@ -10,7 +10,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at, last_used_at, test_only`
+const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at, last_used_at, test_only, expires_at, services`
 
 // CreateKey stores a new key; it returns aiproxy.ErrConflict if the ID exists
 // and aiproxy.ErrNotFound if its org does not exist. A key with an empty
@@ -18,9 +18,10 @@ const keyColumns = `id, org_key, name, role, secret_hash, created_at, revoked_at
 func (db *DB) CreateKey(ctx context.Context, k aiproxy.APIKey) error {
 	_, err := db.write.ExecContext(ctx, `
 		INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, orgKey(k.OrgKey), k.Name, string(k.Role), nonNil(k.SecretHash),
-		millis(k.CreatedAt), millis(k.RevokedAt), millis(k.LastUsedAt), k.TestOnly)
+		millis(k.CreatedAt), millis(k.RevokedAt), millis(k.LastUsedAt), k.TestOnly,
+		millis(k.ExpiresAt), servicesJSON(k.Services))
 	switch {
 	case isUniqueViolation(err):
 		return fmt.Errorf("create key %q: %w", k.ID, aiproxy.ErrConflict)
@@ -109,11 +110,18 @@ func scanKey(s scanner) (aiproxy.APIKey, error) {
 		org                        sql.NullString
 		role                       string
 		created, revoked, lastUsed sql.NullInt64
+		expires                    sql.NullInt64
+		services                   string
 	)
-	err := s.Scan(&k.ID, &org, &k.Name, &role, &k.SecretHash, &created, &revoked, &lastUsed, &k.TestOnly)
+	err := s.Scan(&k.ID, &org, &k.Name, &role, &k.SecretHash, &created, &revoked, &lastUsed, &k.TestOnly,
+		&expires, &services)
 	if err != nil {
 		return aiproxy.APIKey{}, err
 	}
+	if k.Services, err = parseServices(services); err != nil {
+		return aiproxy.APIKey{}, err
+	}
+	k.ExpiresAt = fromMillis(expires)
 	k.OrgKey = org.String
 	k.Role = aiproxy.Role(role)
 	k.CreatedAt = fromMillis(created)

@@ -147,7 +147,8 @@ func limitOr(n int) int {
 	return n
 }
 
-// UpdateJob stores j when the stored version is j.Version, with ev.
+// UpdateJob stores j when the stored version is j.Version, with ev, and
+// ends any lease on it.
 func (db *DB) UpdateJob(ctx context.Context, j aiproxy.Job, ev *aiproxy.JobEvent) error {
 	urls, err := json.Marshal(nonNilMap(j.ResultURLs))
 	if err != nil {
@@ -156,7 +157,8 @@ func (db *DB) UpdateJob(ctx context.Context, j aiproxy.Job, ev *aiproxy.JobEvent
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, provider_status = ?, result_urls = ?,
 			error = ?, status_body = ?, attempts = ?, version = version + 1, updated_at = ?, completed_at = ?,
-			checked_at = ?, next_check_at = ?, deadline_at = ?, urls_expire_at = ?
+			checked_at = ?, next_check_at = ?, deadline_at = ?, urls_expire_at = ?,
+			lease_owner = '', lease_expires_at = NULL
 			WHERE id = ? AND version = ?`,
 			string(j.State), j.ProviderStatus, string(urls), j.Error, j.StatusBody, j.Attempts,
 			millis(j.UpdatedAt), millis(j.CompletedAt), millis(j.CheckedAt), millis(j.NextCheckAt),

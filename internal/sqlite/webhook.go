@@ -111,10 +111,12 @@ func (db *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]ai
 		millis(now), limitOr(limit))
 }
 
-// UpdateDelivery records the outcome of a delivery attempt.
+// UpdateDelivery records the outcome of a delivery attempt and ends the
+// delivery's lease.
 func (db *DB) UpdateDelivery(ctx context.Context, d aiproxy.WebhookDelivery) error {
 	res, err := db.write.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?,
-		last_error = ?, next_attempt_at = ?, updated_at = ?, delivered_at = ? WHERE id = ?`,
+		last_error = ?, next_attempt_at = ?, updated_at = ?, delivered_at = ?,
+		lease_owner = '', lease_expires_at = NULL WHERE id = ?`,
 		d.State, d.Attempts, d.LastStatus, d.LastError, millis(d.NextAttemptAt), millis(d.UpdatedAt),
 		millis(d.DeliveredAt), d.ID)
 	if err == nil {

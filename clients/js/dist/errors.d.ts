@@ -59,7 +59,7 @@ export declare class NetworkError extends AIProxyError {
 /** A wait (e.g. `waitForVideo`) ran out of time. */
 export declare class TimeoutError extends AIProxyError {
 }
-/** A HeyGen render ended as failed. */
+/** A HeyGen render ended as failed (status 0: the answers themselves were fine). */
 export declare class VideoFailedError extends AIProxyError {
     readonly videoId: string;
     constructor(videoId: string, detail: string, body?: unknown);

@@ -47,10 +47,10 @@ export class NetworkError extends AIProxyError {
 /** A wait (e.g. `waitForVideo`) ran out of time. */
 export class TimeoutError extends AIProxyError {
 }
-/** A HeyGen render ended as failed. */
+/** A HeyGen render ended as failed (status 0: the answers themselves were fine). */
 export class VideoFailedError extends AIProxyError {
     constructor(videoId, detail, body) {
-        super({ status: 200, code: "video_failed", detail, body });
+        super({ status: 0, code: "video_failed", detail, body });
         this.videoId = videoId;
     }
 }
@@ -70,6 +70,11 @@ const codeByStatus = {
     400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 502: "upstream_failed", 504: "upstream_timeout",
 };
+/** aiproxy's own codes; a provider body's `code` is not one of them. */
+const knownCodes = new Set([
+    "invalid", "unauthenticated", "forbidden", "not_found", "method_not_allowed", "conflict", "too_large",
+    "rate_limited", "quota_exceeded", "upstream_failed", "upstream_timeout", "internal",
+]);
 function text(v) {
     if (v == null)
         return "";
@@ -93,8 +98,8 @@ export async function errorFromResponse(resp) {
         body = JSON.parse(raw);
         if (body && typeof body === "object") {
             const o = body;
-            detail = text(o.detail) || text(o.error);
-            if (typeof o.code === "string")
+            detail = text(o.detail) || text(o.error) || text(o.message);
+            if (typeof o.code === "string" && knownCodes.has(o.code))
                 code = o.code;
         }
     }

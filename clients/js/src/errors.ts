@@ -63,11 +63,11 @@ export class NetworkError extends AIProxyError {}
 /** A wait (e.g. `waitForVideo`) ran out of time. */
 export class TimeoutError extends AIProxyError {}
 
-/** A HeyGen render ended as failed. */
+/** A HeyGen render ended as failed (status 0: the answers themselves were fine). */
 export class VideoFailedError extends AIProxyError {
   readonly videoId: string;
   constructor(videoId: string, detail: string, body?: unknown) {
-    super({ status: 200, code: "video_failed", detail, body });
+    super({ status: 0, code: "video_failed", detail, body });
     this.videoId = videoId;
   }
 }
@@ -90,6 +90,12 @@ const codeByStatus: Record<number, string> = {
   409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 502: "upstream_failed", 504: "upstream_timeout",
 };
 
+/** aiproxy's own codes; a provider body's `code` is not one of them. */
+const knownCodes = new Set([
+  "invalid", "unauthenticated", "forbidden", "not_found", "method_not_allowed", "conflict", "too_large",
+  "rate_limited", "quota_exceeded", "upstream_failed", "upstream_timeout", "internal",
+]);
+
 function text(v: unknown): string {
   if (v == null) return "";
   if (typeof v === "string") return v;
@@ -110,8 +116,8 @@ export async function errorFromResponse(resp: Response): Promise<AIProxyError> {
     body = JSON.parse(raw);
     if (body && typeof body === "object") {
       const o = body as Record<string, unknown>;
-      detail = text(o.detail) || text(o.error);
-      if (typeof o.code === "string") code = o.code;
+      detail = text(o.detail) || text(o.error) || text(o.message);
+      if (typeof o.code === "string" && knownCodes.has(o.code)) code = o.code;
     }
   } catch {
     body = raw || undefined;

@@ -104,6 +104,11 @@ test("errors are typed with status, code and detail", async () => {
       call: () => ai.elevenlabs.tts({ voiceId: undefined, text: "x" }),
       cls: ValidationError, status: 400, code: "invalid", detail: "Missing required path parameter: voice_id",
     },
+    {
+      name: "a provider's 4xx, passed through, keeps its message",
+      call: () => ai.heygen.videoStatus("no-such-video"),
+      cls: NotFoundError, status: 404, code: "not_found", detail: "Invalid video id: video not found",
+    },
   ];
   for (const c of cases) {
     await assert.rejects(c.call(), (err) => {

@@ -66,11 +66,12 @@ test("the full workflow produces a downloadable MP4", async () => {
 });
 
 test("the full workflow reports a failed render", async () => {
-  await assert.rejects(createVideo("SANDBOX_FAIL this one"), (err) => {
-    assert.ok(err instanceof VideoFailedError);
-    assert.match(err.detail, /\S/);
-    return true;
-  });
+  const res = await createVideo("SANDBOX_FAIL this one");
+  assert.equal(res.ok, false);
+  assert.equal(res.code, "video_failed");
+  assert.match(res.message, /\S/);
+  await assert.rejects(pollVideoStatus(await generateVideo("Abigail_expressive_2024112501", "f38a635bee7a4d1f9b0a654a31d050d2", "SANDBOX_FAIL")),
+    (err) => err instanceof VideoFailedError && err.videoId !== "" && err.detail.length > 0);
 });
 
 test("the full workflow reports errors as values", async () => {
@@ -110,7 +111,7 @@ test("waitForVideo times out and honours AbortSignal", async () => {
 
   const ctl = new AbortController();
   const why = new Error("user left");
-  const wait = ai.heygen.waitForVideo(id, { intervalMs: 50, onProgress: () => ctl.abort(why) });
+  const wait = ai.heygen.waitForVideo(id, { intervalMs: 50, signal: ctl.signal, onProgress: () => ctl.abort(why) });
   await assert.rejects(wait, (err) => err === why);
 
   const pre = AbortSignal.abort();

@@ -71,6 +71,18 @@ export async function adminRequest(method, path, body, opts) {
 
 const orgPath = () => `/orgs/${encodeURIComponent(c().org)}`;
 
+/**
+ * credentialChecks maps a service slug to the action that tests its
+ * credential, read from the OpenAPI document's x-aiproxy-credential-check
+ * tags (discovery keeps to the contract's fields, so it cannot carry them).
+ */
+export async function credentialChecks(opts) {
+  const doc = await adminRequest('GET', '/openapi.json', undefined, opts);
+  const out = {};
+  for (const t of doc.tags || []) if (t['x-aiproxy-credential-check']) out[t.name] = t['x-aiproxy-credential-check'];
+  return out;
+}
+
 /** scopePath is the org's admin prefix, or the platform's for scope "platform". */
 export const scopePath = (scope) => (scope === 'platform' ? '/admin' : orgPath());
 

@@ -6,10 +6,16 @@ import * as api from '../api.js';
 import { h, field, errorNotice, loading, empty, replace, pageHead, busy, formatTime, toast } from '../ui.js';
 import { scopeTabs } from './keys.js';
 
-/** testAction picks the cheap list action that checks a service's credential. */
-export function testAction(service) {
-  const preferred = { heygen: 'list-avatars', elevenlabs: 'list-voices' }[service.slug];
+/**
+ * testAction picks the cheap action that checks a service's credential: the
+ * catalog's credential_check_action (from checks, when the service offers it),
+ * else a known list action, else any list action without path parameters.
+ */
+export function testAction(service, checks = {}) {
   const eps = service.endpoints || [];
+  const declared = checks[service.slug];
+  if (declared && eps.some((e) => e.slug === declared)) return declared;
+  const preferred = { heygen: 'list-avatars', elevenlabs: 'list-voices' }[service.slug];
   if (preferred && eps.some((e) => e.slug === preferred)) return preferred;
   const list = eps.find((e) => e.slug.startsWith('list-') && !e.path_template.includes('{'));
   return list ? list.slug : null;
@@ -25,11 +31,12 @@ export async function render(container, ctx) {
   const body = h('div', {}, loading('Loading credentials…'));
   container.append(body);
   try {
-    const [summaries, stored] = await Promise.all([api.listServices(), api.listCredentials(scope)]);
+    const [summaries, stored, checks] = await Promise.all([api.listServices(), api.listCredentials(scope),
+      api.credentialChecks().catch(() => ({}))]);
     const services = await Promise.all(summaries.map((s) => api.getService(s.slug)));
     if (!services.length) { replace(body, empty('No services are enabled, so no credentials are needed.')); return; }
     const byName = new Map(stored.map((c) => [c.name, c]));
-    replace(body, h('div', { class: 'service-list wide' }, services.map((s) => credentialCard(s, byName.get(s.credential_name), scope))));
+    replace(body, h('div', { class: 'service-list wide' }, services.map((s) => credentialCard(s, byName.get(s.credential_name), scope, checks))));
   } catch (err) {
     replace(body, errorNotice(err));
   }
@@ -42,7 +49,7 @@ function policyText(p) {
   return `Uses the ${sources || 'no key'}; tries the ${first} key first${p.fallback_to_platform_key ? ', then falls back to the platform key' : ''}.`;
 }
 
-function credentialCard(s, initial, scope) {
+function credentialCard(s, initial, scope, checks) {
   let cred = initial || null;
   const headingId = `cred-${s.credential_name}`;
   const state = h('div', {});
@@ -64,7 +71,7 @@ function credentialCard(s, initial, scope) {
   const submit = h('button', { type: 'submit', class: 'btn', text: 'Save' });
   const del = h('button', { type: 'button', class: 'btn btn-quiet', text: 'Delete' });
   const test = h('button', { type: 'button', class: 'btn btn-secondary', text: 'Test this credential' });
-  const action = testAction(s);
+  const action = testAction(s, checks);
   if (!action || scope === 'platform') test.hidden = true;
 
   const form = h('form', { novalidate: true, 'aria-label': `Set the ${s.display_name} credential` }, inputs,

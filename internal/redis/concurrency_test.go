@@ -1,0 +1,117 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSemaphoreCapsAcrossReplicas holds slots from three clients at once:
+// never more than the limit are held, and every caller gets one in turn.
+func TestSemaphoreCapsAcrossReplicas(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		var sems []*Semaphore
+		for range 3 {
+			sems = append(sems, e.open(Options{}).Semaphore())
+		}
+		var held, peak, done atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				release, err := sems[i%3].Acquire(ctx, "org:acme", 3)
+				if err != nil {
+					t.Errorf("Acquire: %v", err)
+					return
+				}
+				n := held.Add(1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				time.Sleep(20 * time.Millisecond)
+				held.Add(-1)
+				release()
+				done.Add(1)
+			})
+		}
+		wg.Wait()
+		if peak.Load() > 3 || done.Load() != 12 {
+			t.Fatalf("peak %d held, %d done; want at most 3 and 12", peak.Load(), done.Load())
+		}
+		if n, _ := sems[0].InFlight(context.Background(), "org:acme"); n != 0 {
+			t.Fatalf("%d slots still held after every release", n)
+		}
+	})
+}
+
+// TestSemaphoreFullTimesOut: a caller that finds no slot waits until its
+// context ends.
+func TestSemaphoreFullTimesOut(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{}).Semaphore()
+		release, err := s.Acquire(context.Background(), "k", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := s.Acquire(ctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Acquire on a full key = %v, want DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d < 100*time.Millisecond {
+			t.Fatalf("gave up after %v, before the context ended", d)
+		}
+	})
+}
+
+// TestSemaphoreLeaseFreesDeadHolder: a replica that takes a slot and dies
+// (never releases, never renews) loses it when its lease lapses.
+func TestSemaphoreLeaseFreesDeadHolder(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		c := newClock()
+		dead := e.open(Options{Now: c.now, Lease: time.Hour}).Semaphore()
+		alive := e.open(Options{Now: c.now, Lease: time.Hour}).Semaphore()
+		if _, err := dead.Acquire(context.Background(), "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := alive.Acquire(ctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("slot taken while the lease lasts: %v", err)
+		}
+		c.add(time.Hour + time.Millisecond)
+		release, err := alive.Acquire(context.Background(), "k", 1)
+		if err != nil {
+			t.Fatalf("slot still held after the dead holder's lease: %v", err)
+		}
+		release()
+	})
+}
+
+// TestSemaphoreRenewsWhileHeld: a live holder keeps its slot past its lease.
+func TestSemaphoreRenewsWhileHeld(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{Lease: 300 * time.Millisecond}).Semaphore()
+		release, err := s.Acquire(context.Background(), "k", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := s.Acquire(ctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("slot taken from a live holder after 1s (lease 300ms): %v", err)
+		}
+		release()
+		if r, err := s.Acquire(context.Background(), "k", 1); err != nil {
+			t.Fatalf("after release: %v", err)
+		} else {
+			r()
+		}
+	})
+}

@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+var _ aiproxy.AuditStore = (*DB)(nil)
+
+// AppendAudit adds one event to the append-only audit log.
+func (db *DB) AppendAudit(ctx context.Context, e aiproxy.AuditEvent) error {
+	_, err := db.write.ExecContext(ctx, `
+		INSERT INTO audit_events (at, actor, action, org_key, target, detail)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		e.At.UnixMilli(), e.Actor, string(e.Action), e.OrgKey, e.Target, e.Detail)
+	if err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+// AuditEvents lists audit events newest first.
+func (db *DB) AuditEvents(ctx context.Context, f aiproxy.AuditFilter) ([]aiproxy.AuditEvent, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT id, at, actor, action, org_key, target, detail FROM audit_events
+		WHERE (? = '' OR org_key = ?) AND (? = 0 OR id < ?)
+		ORDER BY id DESC LIMIT ?`,
+		f.OrgKey, f.OrgKey, f.Before, f.Before, auditLimit(f.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []aiproxy.AuditEvent
+	for rows.Next() {
+		var e aiproxy.AuditEvent
+		var at sql.NullInt64
+		var action string
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &action, &e.OrgKey, &e.Target, &e.Detail); err != nil {
+			return nil, fmt.Errorf("list audit events: %w", err)
+		}
+		e.At, e.Action = fromMillis(at), aiproxy.AuditAction(action)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return out, nil
+}
+
+// auditLimit applies the filter's default and cap.
+func auditLimit(n int) int {
+	if n <= 0 {
+		return 100
+	}
+	return min(n, 1000)
+}
+
+// servicesJSON is a key's service allow-list as stored: a JSON array.
+func servicesJSON(services []string) string {
+	if len(services) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(services)
+	return string(b)
+}
+
+// parseServices is the inverse of servicesJSON; it returns nil for none.
+func parseServices(text string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(text), &out); err != nil {
+		return nil, fmt.Errorf("key services %q: %w", text, err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
