@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -35,30 +38,39 @@ var schemaFilePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*\.json$`)
 // self-contained so that OpenAPI can embed them as they are.
 var refKeywords = []string{"$ref", "$dynamicRef", "$recursiveRef", "$id"}
 
-// schemaLibrary holds the schema files a catalog's request_schema
-// references name, and compiles each once.
+// schemaLibrary holds the compiled schema files that request_schema
+// references name. Every file is compiled as it is read, so a bad schema is
+// a problem even when no endpoint uses it yet.
 type schemaLibrary struct {
-	files    map[string]sourceFile
 	compiled map[string]*aiproxy.BodySchema
 	failed   map[string]bool
 }
 
 func newSchemaLibrary() *schemaLibrary {
-	return &schemaLibrary{files: map[string]sourceFile{}, compiled: map[string]*aiproxy.BodySchema{}, failed: map[string]bool{}}
+	return &schemaLibrary{compiled: map[string]*aiproxy.BodySchema{}, failed: map[string]bool{}}
 }
 
-// take keeps f when it is a schema file and reports whether it was; a file
-// of Options.Dir replaces a built-in one of the same name.
-func (l *schemaLibrary) take(f sourceFile) bool {
+// take compiles f when it is a schema file and reports whether it was. A
+// file of Options.Dir replaces a built-in one of the same name.
+func (l *schemaLibrary) take(r *report, f sourceFile) bool {
 	if f.schema == "" {
 		return false
 	}
-	l.files[f.schema] = f
+	delete(l.compiled, f.schema)
+	delete(l.failed, f.schema)
+	s, err := compileBodySchema(f.schema, f.data)
+	if err != nil {
+		r.add(f.name, "%v", err)
+		l.failed[f.schema] = true
+	} else {
+		l.compiled[f.schema] = s
+	}
 	return true
 }
 
-// resolve compiles an endpoint's request_schema: the name of a schema file
-// or an inline schema object. Problems go to r; the result is nil then.
+// resolve returns an endpoint's compiled request_schema: the name of a
+// schema file or an inline schema object. Problems go to r; the result is
+// nil then.
 func (l *schemaLibrary) resolve(r *report, where string, raw json.RawMessage) *aiproxy.BodySchema {
 	var name string
 	if json.Unmarshal(raw, &name) == nil {
@@ -68,7 +80,7 @@ func (l *schemaLibrary) resolve(r *report, where string, raw json.RawMessage) *a
 		r.add(where, "request_schema must be a JSON Schema object or the name of a file in %s/", schemaDir)
 		return nil
 	}
-	s, err := compileBodySchema("inline.json", raw)
+	s, err := compileBodySchema("", raw)
 	if err != nil {
 		r.add(where, "request_schema: %v", err)
 		return nil
@@ -80,26 +92,15 @@ func (l *schemaLibrary) named(r *report, where, name string) *aiproxy.BodySchema
 	if s, ok := l.compiled[name]; ok {
 		return s
 	}
-	f, ok := l.files[name]
 	switch {
+	case l.failed[name]:
+		// Already reported under the file, however many endpoints use it.
 	case !schemaFilePattern.MatchString(name):
 		r.add(where, "request_schema %q must be a file name matching %s", name, schemaFilePattern)
-		return nil
-	case !ok:
+	default:
 		r.add(where, "request_schema %q names no file in %s/", name, schemaDir)
-		return nil
-	case l.failed[name]:
-		return nil
 	}
-	s, err := compileBodySchema(name, f.data)
-	if err != nil {
-		// Reported once, under the file, however many endpoints use it.
-		r.add(f.name, "%v", err)
-		l.failed[name] = true
-		return nil
-	}
-	l.compiled[name] = s
-	return s
+	return nil
 }
 
 // compileRequestSchemas attaches each endpoint's compiled request_schema.
@@ -118,7 +119,8 @@ func compileRequestSchemas(r *report, src string, f fileService, s *aiproxy.Serv
 	}
 }
 
-// compileBodySchema checks and compiles one schema document. The compiler
+// compileBodySchema checks and compiles one schema document, named by its
+// file ("" when inline). The compiler
 // loads nothing from outside: every reference keyword is refused first.
 func compileBodySchema(name string, data []byte) (*aiproxy.BodySchema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
@@ -138,7 +140,10 @@ func compileBodySchema(name string, data []byte) (*aiproxy.BodySchema, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.UseLoader(noLoader{})
-	url := "aiproxy:///" + schemaDir + "/" + name
+	url := "aiproxy:///" + schemaDir + "/inline.json"
+	if name != "" {
+		url = "aiproxy:///" + schemaDir + "/" + name
+	}
 	if err := c.AddResource(url, doc); err != nil {
 		return nil, fmt.Errorf("add schema: %w", err)
 	}
@@ -150,11 +155,7 @@ func compileBodySchema(name string, data []byte) (*aiproxy.BodySchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("re-encode schema: %w", err)
 	}
-	s := &aiproxy.BodySchema{Document: compact, Validator: bodyValidator{sch}}
-	if name != "inline.json" {
-		s.Name = name
-	}
-	return s, nil
+	return &aiproxy.BodySchema{Name: name, Document: compact, Validator: bodyValidator{sch}}, nil
 }
 
 // findKeyword returns the first of keywords used as a key anywhere in v.
@@ -228,21 +229,92 @@ func (v bodyValidator) ValidateBody(body json.RawMessage) error {
 		return &aiproxy.BodyViolation{Reason: "does not match the action's schema"}
 	}
 	leaf := firstLeaf(ve)
-	return &aiproxy.BodyViolation{Pointer: pointer(leaf.InstanceLocation), Reason: leaf.ErrorKind.LocalizedString(printer)}
+	at := leaf.InstanceLocation
+	if req, ok := leaf.ErrorKind.(*kind.Required); ok && len(req.Missing) > 0 {
+		// Point at the missing field itself, not at its parent.
+		at = append(slices.Clip(at), req.Missing[0])
+	}
+	return &aiproxy.BodyViolation{Pointer: pointer(at), Reason: reason(leaf.ErrorKind)}
 }
 
-// firstLeaf follows the first cause down to the failure that names a
-// field. anyOf and oneOf stop the descent: their alternatives failed
-// together, and naming only the first would mislead.
+// reason words the common failures the way the API's other messages read
+// ("length must be <= 5000"), and leaves the rest to the library.
+func reason(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Required:
+		return "is required"
+	case *kind.Type:
+		return fmt.Sprintf("must be %s, not %s", strings.Join(k.Want, " or "), k.Got)
+	case *kind.MaxLength:
+		return fmt.Sprintf("length must be <= %d, but got %d", k.Want, k.Got)
+	case *kind.MinLength:
+		return fmt.Sprintf("length must be >= %d, but got %d", k.Want, k.Got)
+	case *kind.MaxItems:
+		return fmt.Sprintf("must have at most %d items, but has %d", k.Want, k.Got)
+	case *kind.MinItems:
+		return fmt.Sprintf("must have at least %d items, but has %d", k.Want, k.Got)
+	case *kind.Maximum:
+		return fmt.Sprintf("must be <= %s, but got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.Minimum:
+		return fmt.Sprintf("must be >= %s, but got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.ExclusiveMaximum:
+		return fmt.Sprintf("must be < %s, but got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.ExclusiveMinimum:
+		return fmt.Sprintf("must be > %s, but got %s", ratString(k.Want), ratString(k.Got))
+	}
+	return k.LocalizedString(printer)
+}
+
+func ratString(r *big.Rat) string {
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// firstLeaf returns the failure to report: of the failures that name a
+// field, the one earliest by position in the body. (The library walks
+// objects in map order, so its own first cause changes from run to run.)
+// anyOf and oneOf end the descent: their alternatives failed together, and
+// naming only one would mislead.
 func firstLeaf(e *jsonschema.ValidationError) *jsonschema.ValidationError {
-	for len(e.Causes) > 0 {
+	var best *jsonschema.ValidationError
+	var walk func(*jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
 		switch e.ErrorKind.(type) {
 		case *kind.AnyOf, *kind.OneOf:
-			return e
+		default:
+			if len(e.Causes) > 0 {
+				for _, c := range e.Causes {
+					walk(c)
+				}
+				return
+			}
 		}
-		e = e.Causes[0]
+		if best == nil || locationLess(e.InstanceLocation, best.InstanceLocation) {
+			best = e
+		}
 	}
-	return e
+	walk(e)
+	return best
+}
+
+// locationLess orders instance locations: array indexes by number, names
+// by text, a parent before its children.
+func locationLess(a, b []string) bool {
+	for i := range min(len(a), len(b)) {
+		if a[i] == b[i] {
+			continue
+		}
+		x, errX := strconv.Atoi(a[i])
+		y, errY := strconv.Atoi(b[i])
+		if errX == nil && errY == nil {
+			return x < y
+		}
+		return a[i] < b[i]
+	}
+	return len(a) < len(b)
 }
 
 // pointer writes a JSON pointer (RFC 6901) from its tokens.
@@ -297,15 +369,12 @@ func readSchemaDir(dir string) ([]sourceFile, error) {
 	return out, nil
 }
 
-// encodeRequestSchema writes a compiled schema back in the file format:
-// its file name, or the inline object.
+// encodeRequestSchema writes a compiled schema back in the file format,
+// inline, so that the compiled catalog shows (and reloads to) exactly what
+// is checked without the schema files beside it.
 func encodeRequestSchema(s *aiproxy.BodySchema) json.RawMessage {
-	switch {
-	case s == nil:
+	if s == nil {
 		return nil
-	case s.Name != "":
-		name, _ := json.Marshal(s.Name)
-		return name
 	}
 	return s.Document
 }

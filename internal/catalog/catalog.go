@@ -127,12 +127,12 @@ func compile(builtin, extra []sourceFile, baseURLs map[string]string) (*Catalog,
 	entries := map[string]*entry{}
 	lib := newSchemaLibrary()
 	for _, f := range builtin {
-		if !lib.take(f) {
+		if !lib.take(r, f) {
 			addFile(r, entries, f, true)
 		}
 	}
 	for _, f := range extra {
-		if !lib.take(f) {
+		if !lib.take(r, f) {
 			addFile(r, entries, f, false)
 		}
 	}

@@ -246,6 +246,9 @@ func (p *Proxy) NewCall(ctx context.Context, org, service, action string, env En
 }
 
 func (p *Proxy) prepare(ctx context.Context, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, in *input, source aiproxy.Source) (*Call, error) {
+	if err := checkBody(ep, in.env); err != nil { // schema.go
+		return nil, err
+	}
 	pr, client := aiproxy.PrincipalFrom(ctx)
 	var rate aiproxy.RateStatus
 	if client {
