@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,17 +198,8 @@ func (e *VideoError) Error() string {
 
 // VideoStatus reads a render's state.
 func (h *HeyGen) VideoStatus(ctx context.Context, videoID string) (*VideoStatus, error) {
-	var out struct {
-		Data VideoStatus `json:"data"`
-	}
-	err := h.c.InvokeJSON(ctx, HeyGenService, "video-status", Envelope{Query: map[string]any{"video_id": videoID}}, &out)
-	if err != nil {
-		return nil, err
-	}
-	if out.Data.ID == "" {
-		out.Data.ID = videoID
-	}
-	return &out.Data, nil
+	st, _, err := h.videoStatus(ctx, videoID, 0)
+	return st, err
 }
 
 // Progress is reported to WaitOptions.OnProgress after each poll.
@@ -226,6 +218,14 @@ type WaitOptions struct {
 	Timeout time.Duration
 	// OnProgress, when set, is called after every poll.
 	OnProgress func(Progress)
+	// LongPoll is how long one status call may wait on the server for the
+	// render's state to change (Prefer: wait=N, in whole seconds, at most
+	// 60); 0 means Interval, so that progress is still reported at least
+	// that often while a change is seen at once. A negative value, or one
+	// under a second, turns it off. A server that does not long-poll
+	// answers at once, and the wait falls back to polling every Interval
+	// (wait.go).
+	LongPoll time.Duration
 }
 
 // ErrWaitTimeout is returned (wrapped) when a render outlasts the wait.
@@ -264,8 +264,10 @@ func (h *HeyGen) WaitForVideo(ctx context.Context, videoID string, opt WaitOptio
 	ctx, cancel := context.WithTimeoutCause(ctx, opt.Timeout, ErrWaitTimeout)
 	defer cancel()
 	failures := 0
+	deadline := start.Add(opt.Timeout)
 	for polls := 1; ; polls++ {
-		st, err := h.VideoStatus(ctx, videoID)
+		asked := time.Now()
+		st, longPolled, err := h.videoStatus(ctx, videoID, longPollFor(cmp.Or(opt.LongPoll, opt.Interval), deadline))
 		switch {
 		case err == nil:
 			failures = 0
@@ -288,7 +290,7 @@ func (h *HeyGen) WaitForVideo(ctx context.Context, videoID string, opt WaitOptio
 		select {
 		case <-ctx.Done():
 			return nil, waitErr(ctx, videoID, opt.Timeout)
-		case <-time.After(opt.Interval):
+		case <-time.After(pause(err == nil && longPolled, opt.Interval, time.Since(asked))):
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/sandbox"
 	"github.com/aiproxy/aiproxy/internal/sqlite"
@@ -27,6 +28,14 @@ type server struct {
 }
 
 func startServer(t *testing.T) *server {
+	t.Helper()
+	return startServerWith(t, false)
+}
+
+// startServerWith is startServer, with aiproxy's job tracking in front of
+// the proxy when withJobs is set, as serve and demo have it: status calls
+// then honour Prefer: wait=N.
+func startServerWith(t *testing.T, withJobs bool) *server {
 	t.Helper()
 	ctx := context.Background()
 	sb := sandbox.New(sandbox.Config{RenderTime: time.Second})
@@ -72,13 +81,18 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewServer(httpapi.New(httpapi.Config{
-		Catalog: cat,
-		Invoker: proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v}),
-		Keys:    db,
-		Orgs:    db,
-		Admin:   adm,
-	}))
+	p := proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v})
+	cfg := httpapi.Config{Catalog: cat, Invoker: p, Keys: db, Orgs: db, Admin: adm}
+	if withJobs {
+		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, Vault: v,
+			PollInterval: 100 * time.Millisecond, FreshFor: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond})
+		cfg.Invoker, cfg.Jobs, cfg.Webhooks, cfg.ProviderWebhooks = svc, svc, svc, svc
+		runCtx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); svc.Run(runCtx) }()
+		t.Cleanup(func() { stop(); <-done })
+	}
+	api := httptest.NewServer(httpapi.New(cfg))
 	t.Cleanup(api.Close)
 	return &server{url: api.URL, org: "demo", key: full, sandbox: sb}
 }

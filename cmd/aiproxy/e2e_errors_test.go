@@ -235,7 +235,11 @@ func TestDemoErrors(t *testing.T) {
 		wantError(t, "timeout", s, b, 504, detail("upstream_timeout", "The upstream external service request timed out."))
 	})
 	t.Run("provider 4xx verbatim", func(t *testing.T) {
-		s, h, b := d.invoke(d.org, d.key, "heygen", "generate-video", map[string]any{"body": map[string]any{"test": true}})
+		// The body passes aiproxy's request_schema (an odd width is HeyGen's
+		// own rule), so the refusal is the provider's, passed on verbatim.
+		body := map[string]any{"test": true, "dimension": map[string]any{"width": 1281, "height": 720},
+			"video_inputs": []any{map[string]any{"voice": map[string]any{"type": "silence"}}}}
+		s, h, b := d.invoke(d.org, d.key, "heygen", "generate-video", map[string]any{"body": body})
 		if s != 400 || h.Get("Content-Type") != "application/json" || !strings.Contains(string(b), "invalid_parameter") {
 			t.Fatalf("heygen validation = %d %s", s, b)
 		}

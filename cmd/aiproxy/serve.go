@@ -197,7 +197,9 @@ func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
 	obs.wireAPI(&api, db, a.admin, guard.manage)
-	api.Native = p
+	// api.Native stays nil: native calls go to api.Invoker, the jobs
+	// service when jobs are kept, so that native job starts and status
+	// reads are tracked and owned like invoke's.
 	var acc jobs.AccessChecker
 	if guard.access != nil {
 		acc = guard.access

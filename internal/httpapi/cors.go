@@ -10,11 +10,11 @@ import (
 var corsExposed = strings.Join([]string{
 	"request-id", "character-cost", "history-item-id", "current-concurrent-requests",
 	"maximum-concurrent-requests", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-	"X-RateLimit-Reset", "X-Aiproxy-Cache", "X-Request-Id", "Content-Disposition",
+	"X-RateLimit-Reset", "X-Aiproxy-Cache", "X-Request-Id", "Content-Disposition", "Preference-Applied",
 }, ", ")
 
 // corsAllowedHeaders are the request headers a browser app may send.
-const corsAllowedHeaders = "Authorization, Content-Type, X-Request-Id, Idempotency-Key, Last-Event-ID"
+const corsAllowedHeaders = "Authorization, Content-Type, X-Request-Id, Idempotency-Key, Last-Event-ID, Prefer"
 
 // corsMethods are the methods the API answers.
 const corsMethods = "GET, HEAD, POST, PUT, DELETE"

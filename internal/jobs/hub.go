@@ -8,6 +8,8 @@ import "sync"
 type hub struct {
 	mu   sync.Mutex
 	subs map[*subscription]struct{}
+	// watches share the re-reads of long polls (watch.go).
+	watches watchSet
 }
 
 // subscription is one waiter's wake-up channel for one org.

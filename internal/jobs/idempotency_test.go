@@ -133,8 +133,12 @@ func TestIdempotencyReleasedOnProviderFailure(t *testing.T) {
 	if r := h.invoke("acme", "generate-video", env, "Idempotency-Key", "retry-me"); r.status != 200 || r.header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("retry after a provider failure = %d %s", r.status, r.body)
 	}
-	// A 4xx is an answer: it is replayed.
-	bad := map[string]any{"body": map[string]any{"video_inputs": []any{}}}
+	// A 4xx is an answer: it is replayed. (The body passes aiproxy's own
+	// request_schema, so that the provider is the one refusing it.)
+	bad := map[string]any{"body": map[string]any{"video_inputs": []any{map[string]any{
+		"character": map[string]any{"type": "avatar", "avatar_id": "no-such-avatar", "avatar_style": "normal"},
+		"voice":     map[string]any{"type": "silence"},
+	}}}}
 	first := h.invoke("acme", "generate-video", bad, "Idempotency-Key", "bad")
 	second := h.invoke("acme", "generate-video", bad, "Idempotency-Key", "bad")
 	if first.status != 400 || second.status != 400 || second.header.Get("Idempotent-Replayed") != "true" {

@@ -33,8 +33,6 @@ func (s *Service) Job(ctx context.Context, org, id string) (aiproxy.Job, error) 
 // current state when since is empty) or it is final, or when wait has
 // passed, whichever is first: the long-poll form of status.
 func (s *Service) WaitJob(ctx context.Context, org, id string, since aiproxy.JobState, wait time.Duration) (aiproxy.Job, error) {
-	sub, cancel := s.hub.subscribe(org)
-	defer cancel()
 	j, err := s.Job(ctx, org, id)
 	if err != nil {
 		return j, err
@@ -42,20 +40,30 @@ func (s *Service) WaitJob(ctx context.Context, org, id string, since aiproxy.Job
 	if since == "" {
 		since = j.State
 	}
+	if j.State != since || j.State.Terminal() {
+		return j, nil
+	}
+	// The re-reads while waiting are shared with every waiter on this job
+	// (watch.go). A change between the read above and joining is caught by
+	// one more read of our own.
+	w, leave := s.join(org, id)
+	defer leave()
+	changed := w.next()
+	if j, err = s.Job(ctx, org, id); err != nil || j.State != since || j.State.Terminal() {
+		return j, err
+	}
 	timeout := time.NewTimer(wait)
 	defer timeout.Stop()
-	tick := time.NewTicker(recheckEvery)
-	defer tick.Stop()
 	for j.State == since && !j.State.Terminal() {
 		select {
 		case <-ctx.Done():
 			return j, nil
 		case <-timeout.C:
 			return j, nil
-		case <-sub.C:
-		case <-tick.C:
+		case <-changed:
 		}
-		if j, err = s.Job(ctx, org, id); err != nil {
+		changed = w.next()
+		if j, err = w.latest(); err != nil {
 			return j, err
 		}
 	}

@@ -54,6 +54,9 @@ func (s *Service) invokeStatus(w http.ResponseWriter, r *http.Request, org strin
 	if wait := preferWait(r.Header.Get("Prefer")); wait > 0 {
 		if waited, err := s.WaitJob(r.Context(), org, j.ID, "", wait); err == nil {
 			j = waited
+			// RFC 7240: tells clients (clients/js, client/) that the server
+			// long-polls, so they need not sleep between status calls.
+			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
 		}
 	}
 	rep, polled, err := s.statusFor(r.Context(), j, false)

@@ -67,6 +67,9 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 		"components": components(sorted),
 		"security":   []any{obj{"apiKey": []any{}}},
 	}
+	if err := addBodySchemas(doc["components"].(obj)["schemas"].(obj), sorted); err != nil { // bodyschema.go
+		return nil, err
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -271,6 +274,7 @@ func invokeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "403", "404", "413", "429", "502", "504")
 	op["description"] = describe(svc, ep)
 	op["requestBody"] = envelopeBody(ep)
+	attachBodySchema(op, svc, ep) // bodyschema.go
 	op["x-aiproxy-endpoint"] = obj{"http_method": ep.HTTPMethod, "path_template": ep.PathTemplate,
 		"request_mode": string(ep.RequestMode), "response_mode": string(ep.ResponseMode),
 		"callback_mode": orNone(ep.CallbackMode), "supports_streaming": ep.SupportsStreaming}
@@ -291,6 +295,7 @@ func nativeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 	case ep.RequestMode == aiproxy.RequestBinary:
 		op["requestBody"] = obj{"required": true, "content": obj{"application/octet-stream": obj{}}}
 	}
+	attachNativeBodySchema(op, svc, ep) // bodyschema.go
 	return op
 }
 

@@ -32,7 +32,8 @@ func fixture() []*aiproxy.Service {
 			Endpoints: []aiproxy.Endpoint{
 				{Slug: "list-voices", PathTemplate: "/v1/voices", HTTPMethod: "GET", RequestMode: "raw", ResponseMode: "json", IsEnabled: true, Description: "Lists voices"},
 				{Slug: "tts", PathTemplate: "/v1/text-to-speech/{voice_id}", HTTPMethod: "POST", RequestMode: "json", ResponseMode: "binary", SupportsStreaming: true, IsEnabled: true},
-				{Slug: "tts-stream", PathTemplate: "/v1/text-to-speech/{voice_id}/stream", HTTPMethod: "POST", RequestMode: "json", ResponseMode: "stream", IsEnabled: true},
+				{Slug: "tts-stream", PathTemplate: "/v1/text-to-speech/{voice_id}/stream", HTTPMethod: "POST", RequestMode: "json", ResponseMode: "stream", IsEnabled: true,
+					RequestSchema: &aiproxy.BodySchema{Name: "voice-tts.json", Document: json.RawMessage(ttsSchema)}},
 				{Slug: "add-voice", PathTemplate: "/v1/voices/add", HTTPMethod: "POST", RequestMode: "multipart", ResponseMode: "json", IsEnabled: true},
 				{Slug: "hidden", PathTemplate: "/v1/hidden", HTTPMethod: "GET", RequestMode: "raw", ResponseMode: "json", IsEnabled: false},
 			},
@@ -51,6 +52,11 @@ func fixture() []*aiproxy.Service {
 		{Slug: "off", DisplayName: "Off", IsEnabled: false},
 	}
 }
+
+// ttsSchema is the fixture's request_schema, as the catalog compiles one.
+const ttsSchema = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","required":["text"],` +
+	`"properties":{"text":{"type":"string","maxLength":5000},"voice_settings":{"type":"object",` +
+	`"properties":{"stability":{"type":"number","minimum":0,"maximum":1}}}}}`
 
 func load(t *testing.T, data []byte) *openapi3.T {
 	t.Helper()

@@ -246,9 +246,6 @@ func (p *Proxy) NewCall(ctx context.Context, org, service, action string, env En
 }
 
 func (p *Proxy) prepare(ctx context.Context, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, in *input, source aiproxy.Source) (*Call, error) {
-	if err := checkBody(ep, in.env); err != nil { // schema.go
-		return nil, err
-	}
 	pr, client := aiproxy.PrincipalFrom(ctx)
 	var rate aiproxy.RateStatus
 	if client {
@@ -269,6 +266,10 @@ func (p *Proxy) prepare(ctx context.Context, org string, svc *aiproxy.Service, e
 		return nil, err
 	}
 	scopeIdempotencyKey(header, org) // idempotency.go
+	// The body's request_schema, last of the cheap checks (schema.go).
+	if err := checkBody(ep, in.env); err != nil {
+		return nil, err
+	}
 	secret, src, err := p.resolve(ctx, org, svc, source)
 	if err != nil {
 		return nil, err

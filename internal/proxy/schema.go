@@ -23,7 +23,7 @@ func checkBody(ep *aiproxy.Endpoint, env Envelope) error {
 	case !errors.As(err, &v):
 		return internal("validate body", err)
 	case env.Body == nil:
-		return invalidf("Invalid request body: this action needs a JSON body (%s).", v.Reason)
+		return invalidf("Invalid request body: this action needs a JSON body.")
 	}
 	return invalidf("Invalid request body: %s", v.Error())
 }

@@ -83,7 +83,7 @@ export class AIProxyClient {
     /** Sends one request with auth, retrying transient failures as configured. */
     async request(method, url, body, opts = {}) {
         for (let attempt = 0;; attempt++) {
-            const headers = { ...this.extraHeaders, Authorization: this.auth, Accept: "application/json, */*" };
+            const headers = { ...this.extraHeaders, ...opts.headers, Authorization: this.auth, Accept: "application/json, */*" };
             const b = body?.();
             if (b?.contentType)
                 headers["Content-Type"] = b.contentType;

@@ -100,6 +100,15 @@ export interface WaitOptions {
     onProgress?: (p: VideoProgress) => void;
     /** Cancels the wait; the promise rejects with the signal's reason. */
     signal?: AbortSignal;
+    /**
+     * How long one status call may wait on the server for the render's state
+     * to change (`Prefer: wait=N`, whole seconds, at most 60); default
+     * `intervalMs`, so progress is still reported at least that often while a
+     * change is seen at once. Under a second turns it off. A server that does
+     * not long-poll answers at once, and the wait falls back to polling every
+     * `intervalMs`.
+     */
+    longPollMs?: number;
 }
 /** The reason of a failed render as text. */
 export declare function videoErrorText(e: VideoStatus["error"]): string;
@@ -120,7 +129,16 @@ export declare class HeyGen {
     /** Reads a render's state (video-status). */
     videoStatus(videoId: string, opts?: RequestOptions): Promise<VideoStatus>;
     /**
+     * One video-status call; with `waitSec` > 0 it asks the server to hold the
+     * answer until the state changes (RFC 7240 `Prefer: wait=N`) and reports
+     * whether it did (`Preference-Applied`).
+     */
+    private statusCall;
+    /**
      * Polls video-status until the render completes and returns its status.
+     * Each call asks aiproxy to long-poll (hold it until the state changes, up
+     * to `longPollMs`), so a change is seen at once; against a server that
+     * does not, it polls every `intervalMs`.
      * Rejects with VideoFailedError when it fails, TimeoutError after
      * `timeoutMs`, or the signal's reason when aborted. Up to three transient
      * failures (429, 502, 503, 504) in a row are ridden out.

@@ -135,7 +135,7 @@ export class AIProxyClient {
     opts: RequestOptions = {},
   ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { ...this.extraHeaders, Authorization: this.auth, Accept: "application/json, */*" };
+      const headers: Record<string, string> = { ...this.extraHeaders, ...opts.headers, Authorization: this.auth, Accept: "application/json, */*" };
       const b = body?.();
       if (b?.contentType) headers["Content-Type"] = b.contentType;
       let resp: Response;

@@ -93,7 +93,22 @@ export interface WaitOptions {
   onProgress?: (p: VideoProgress) => void;
   /** Cancels the wait; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * How long one status call may wait on the server for the render's state
+   * to change (`Prefer: wait=N`, whole seconds, at most 60); default
+   * `intervalMs`, so progress is still reported at least that often while a
+   * change is seen at once. Under a second turns it off. A server that does
+   * not long-poll answers at once, and the wait falls back to polling every
+   * `intervalMs`.
+   */
+  longPollMs?: number;
 }
+
+/** aiproxy's cap on `Prefer: wait`. */
+const maxLongPollMs = 60_000;
+
+/** Spacing of long polls that come back at once, so an early answer never makes a busy loop. */
+const minLongPollGapMs = 250;
 
 /** Transient failures a wait rides out, this many in a row. */
 const transientPolls = 3;
@@ -146,12 +161,28 @@ export class HeyGen {
 
   /** Reads a render's state (video-status). */
   async videoStatus(videoId: string, opts: RequestOptions = {}): Promise<VideoStatus> {
-    const r = await this.client.invokeJSON<{ data?: VideoStatus }>(this.service, "video-status", { query: { video_id: videoId } }, opts);
-    return { id: videoId, ...(r.data ?? { status: "unknown" }) };
+    return (await this.statusCall(videoId, 0, opts)).status;
+  }
+
+  /**
+   * One video-status call; with `waitSec` > 0 it asks the server to hold the
+   * answer until the state changes (RFC 7240 `Prefer: wait=N`) and reports
+   * whether it did (`Preference-Applied`).
+   */
+  private async statusCall(videoId: string, waitSec: number, opts: RequestOptions): Promise<{ status: VideoStatus; longPolled: boolean }> {
+    const headers = waitSec > 0 ? { ...opts.headers, Prefer: `wait=${waitSec}` } : opts.headers;
+    const r = await this.client.invoke<{ data?: VideoStatus }>(this.service, "video-status", { query: { video_id: videoId } },
+      { ...opts, headers, as: "json" });
+    const longPolled = waitSec > 0 && (r.headers.get("Preference-Applied") ?? "").startsWith("wait=");
+    const data = r.type === "json" ? r.data.data : undefined;
+    return { status: { id: videoId, ...(data ?? { status: "unknown" }) }, longPolled };
   }
 
   /**
    * Polls video-status until the render completes and returns its status.
+   * Each call asks aiproxy to long-poll (hold it until the state changes, up
+   * to `longPollMs`), so a change is seen at once; against a server that
+   * does not, it polls every `intervalMs`.
    * Rejects with VideoFailedError when it fails, TimeoutError after
    * `timeoutMs`, or the signal's reason when aborted. Up to three transient
    * failures (429, 502, 503, 504) in a row are ridden out.
@@ -159,28 +190,47 @@ export class HeyGen {
   async waitForVideo(videoId: string, opts: WaitOptions = {}): Promise<VideoStatus> {
     const interval = opts.intervalMs ?? 5000;
     const timeout = opts.timeoutMs ?? 10 * 60 * 1000;
+    const longPoll = Math.min(opts.longPollMs ?? interval, maxLongPollMs);
     const start = Date.now();
     const deadline = start + timeout;
     let failures = 0;
     for (let polls = 1; ; polls++) {
       opts.signal?.throwIfAborted?.();
+      const asked = Date.now();
+      const signal = withDeadline(opts.signal, deadline);
+      let longPolled = false;
       try {
-        const st = await this.videoStatus(videoId, { signal: opts.signal });
+        // Whole seconds, never past the deadline: a held call then ends in time.
+        const waitSec = Math.floor(Math.max(0, Math.min(longPoll, deadline - asked)) / 1000);
+        const call = await this.statusCall(videoId, waitSec, { signal });
+        const st = call.status;
+        longPolled = call.longPolled;
         failures = 0;
         opts.onProgress?.({ videoId, status: st.status, elapsedMs: Date.now() - start, polls, last: st });
         if (st.status === "completed") return st;
         if (st.status === "failed") throw new VideoFailedError(videoId, videoErrorText(st.error), st);
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+        if (signal?.aborted || Date.now() >= deadline) throw timeoutError(videoId, timeout);
         if (!isTransient(err) || ++failures > transientPolls) throw err;
       }
       const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new TimeoutError({ status: 0, code: "timeout", detail: `Video ${videoId} was not finished after ${timeout} ms.` });
-      }
-      await sleep(Math.min(interval, left), opts.signal);
+      if (left <= 0) throw timeoutError(videoId, timeout);
+      const pause = longPolled ? Math.max(0, minLongPollGapMs - (Date.now() - asked)) : interval;
+      await sleep(Math.min(pause, left), opts.signal);
     }
   }
+}
+
+function timeoutError(videoId: string, timeout: number): TimeoutError {
+  return new TimeoutError({ status: 0, code: "timeout", detail: `Video ${videoId} was not finished after ${timeout} ms.` });
+}
+
+/** The caller's signal, also aborting at the deadline so that a held status call cannot outlast the wait. */
+function withDeadline(signal: AbortSignal | undefined, deadline: number): AbortSignal | undefined {
+  if (typeof AbortSignal.timeout !== "function" || typeof AbortSignal.any !== "function") return signal;
+  const t = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  return signal ? AbortSignal.any([signal, t]) : t;
 }
 
 function simpleBody(v: SimpleVideo): VideoRequest {

@@ -85,6 +85,8 @@ export type DecodeAs = "json" | "blob" | "bytes" | "stream";
 export interface RequestOptions {
   /** Cancels the request. */
   signal?: AbortSignal;
+  /** Extra headers for this request only, e.g. `Prefer: wait=25`. */
+  headers?: Record<string, string>;
 }
 
 /** Options of invoke. */
