@@ -47,6 +47,12 @@ func (s *Service) track(ctx context.Context, now time.Time, due []aiproxy.Job) {
 				s.cfg.Deadline, j.DeadlineAt.Format("2006-01-02T15:04:05Z07:00")))
 			continue
 		}
+		// A job a client call read moments ago needs no read yet; moving its
+		// next check also ends the claim, which would otherwise hold it.
+		if s.servable(j, now) && !s.terminal(j) {
+			s.postpone(ctx, j, j.CheckedAt.Add(s.cfg.FreshFor))
+			continue
+		}
 		sem <- struct{}{}
 		// The gate is checked once a slot is free, so that a 429 met by an
 		// earlier read in this pass holds this one back.
@@ -71,4 +77,10 @@ func (s *Service) postpone(ctx context.Context, j aiproxy.Job, until time.Time) 
 	if err := s.cfg.Store.UpdateJob(ctx, j, nil); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
 		s.log.Error("postpone job", "job", j.ID, "err", err)
 	}
+}
+
+// terminal reports whether a job's last known provider status is final.
+func (s *Service) terminal(j aiproxy.Job) bool {
+	_, spec, ok := s.statusSpec(j)
+	return ok && spec.States[j.ProviderStatus].Terminal()
 }

@@ -126,3 +126,25 @@ func TestRestartMidRender(t *testing.T) {
 		t.Fatalf("jobs %d, generate calls %d", len(all), h.generateCalls())
 	}
 }
+
+// TestTrackingPostponesFreshJobs covers a poll interval shorter than the
+// freshness window: the tracker meets a job a client read moments ago, must
+// not read it again, and must not keep it claimed either, or it would go
+// unread until the claim lapses.
+func TestTrackingPostponesFreshJobs(t *testing.T) {
+	h := newHarness(t, withConfig(func(c *Config) {
+		c.PollInterval = time.Second
+		c.FreshFor = 10 * time.Second
+	}))
+	id := h.generate("acme", "Hello")
+	h.status("acme", id)
+	read := h.statusCalls()
+	h.track(1, 2*time.Second)
+	if h.statusCalls() != read {
+		t.Fatal("the tracker read a job that was still fresh")
+	}
+	h.track(1, 10*time.Second)
+	if h.statusCalls() != read+1 {
+		t.Fatalf("status reads = %d, want %d: the fresh job stayed claimed", h.statusCalls(), read+1)
+	}
+}
