@@ -103,7 +103,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: aiproxy <command> [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'aiproxy <command> --help' for a command's flags.")
 }

@@ -33,24 +33,15 @@ func (s *Service) Job(ctx context.Context, org, id string) (aiproxy.Job, error) 
 // current state when since is empty) or it is final, or when wait has
 // passed, whichever is first: the long-poll form of status.
 func (s *Service) WaitJob(ctx context.Context, org, id string, since aiproxy.JobState, wait time.Duration) (aiproxy.Job, error) {
-	j, err := s.Job(ctx, org, id)
+	// Every read is shared with the other waiters on this job (watch.go).
+	w, leave := s.join(org, id)
+	defer leave()
+	j, changed, err := w.fresh(ctx)
 	if err != nil {
 		return j, err
 	}
 	if since == "" {
 		since = j.State
-	}
-	if j.State != since || j.State.Terminal() {
-		return j, nil
-	}
-	// The re-reads while waiting are shared with every waiter on this job
-	// (watch.go). A change between the read above and joining is caught by
-	// one more read of our own.
-	w, leave := s.join(org, id)
-	defer leave()
-	changed := w.next()
-	if j, err = s.Job(ctx, org, id); err != nil || j.State != since || j.State.Terminal() {
-		return j, err
 	}
 	timeout := time.NewTimer(wait)
 	defer timeout.Stop()
@@ -62,8 +53,7 @@ func (s *Service) WaitJob(ctx context.Context, org, id string, since aiproxy.Job
 			return j, nil
 		case <-changed:
 		}
-		changed = w.next()
-		if j, err = w.latest(); err != nil {
+		if j, changed, err = w.latest(); err != nil {
 			return j, err
 		}
 	}

@@ -29,17 +29,21 @@ type watchKey struct{ org, id string }
 type watch struct {
 	waiters int // guarded by watchSet.mu
 	stop    chan struct{}
+	// poke asks for a read now, for a waiter that has just arrived.
+	poke chan struct{}
 
 	mu sync.Mutex
-	// changed is closed when a re-read has finished, then replaced.
+	// changed is closed when a read has finished, then replaced.
 	changed chan struct{}
-	job     aiproxy.Job
-	err     error
+	// started counts the reads begun; finished is the number of the last
+	// one to finish, whose result job and err hold.
+	started, finished uint64
+	job               aiproxy.Job
+	err               error
 }
 
 // join registers a waiter on an org's job, starting its watch if it is
-// the first, and returns the watch and a func that leaves it. Join before
-// the waiter's first read, so that a change after that read is not missed.
+// the first, and returns the watch and a func that leaves it.
 func (s *Service) join(org, id string) (*watch, func()) {
 	ws := &s.hub.watches
 	k := watchKey{org, id}
@@ -49,7 +53,7 @@ func (s *Service) join(org, id string) (*watch, func()) {
 		if ws.m == nil {
 			ws.m = make(map[watchKey]*watch)
 		}
-		w = &watch{stop: make(chan struct{}), changed: make(chan struct{})}
+		w = &watch{stop: make(chan struct{}), poke: make(chan struct{}, 1), changed: make(chan struct{})}
 		ws.m[k] = w
 		sub, cancel := s.hub.subscribe(org)
 		go s.watchJob(w, k, sub, cancel)
@@ -66,7 +70,11 @@ func (s *Service) join(org, id string) (*watch, func()) {
 	}
 }
 
-// watchJob re-reads a job for its waiters until the last one leaves.
+// watchJob reads a job for its waiters until the last one leaves: when a
+// waiter arrives, when the org's jobs change in this process, and every
+// recheckEvery in case another process changed it. The reads run on this
+// goroutine, never on a waiter's, so that a waiting request's stack stays
+// as small as the request needs.
 func (s *Service) watchJob(w *watch, k watchKey, sub *subscription, cancel func()) {
 	defer cancel()
 	tick := time.NewTicker(recheckEvery)
@@ -75,30 +83,56 @@ func (s *Service) watchJob(w *watch, k watchKey, sub *subscription, cancel func(
 		select {
 		case <-w.stop:
 			return
+		case <-w.poke:
 		case <-sub.C:
 		case <-tick.C:
 		}
+		w.mu.Lock()
+		w.started++
+		n := w.started
+		w.mu.Unlock()
 		ctx, done := context.WithTimeout(context.Background(), watchReadTimeout)
 		j, err := s.Job(ctx, k.org, k.id)
 		done()
 		w.mu.Lock()
-		w.job, w.err = j, err
+		w.job, w.err, w.finished = j, err, n
 		close(w.changed)
 		w.changed = make(chan struct{})
 		w.mu.Unlock()
 	}
 }
 
-// next returns the channel closed by the next re-read.
-func (w *watch) next() <-chan struct{} {
+// fresh returns the result of a read that began after the call, and the
+// channel that the read after it closes.
+func (w *watch) fresh(ctx context.Context) (aiproxy.Job, <-chan struct{}, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.changed
+	after, ch := w.started, w.changed
+	w.mu.Unlock()
+	select {
+	case w.poke <- struct{}{}:
+	default: // a read is already asked for, and has not begun
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return aiproxy.Job{}, nil, ctx.Err()
+		case <-ch:
+		}
+		w.mu.Lock()
+		if w.finished > after {
+			j, next, err := w.job, w.changed, w.err
+			w.mu.Unlock()
+			return j, next, err
+		}
+		ch = w.changed
+		w.mu.Unlock()
+	}
 }
 
-// latest returns the result of the last re-read.
-func (w *watch) latest() (aiproxy.Job, error) {
+// latest returns the result of the last read and the channel that the
+// next one closes.
+func (w *watch) latest() (aiproxy.Job, <-chan struct{}, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.job, w.err
+	return w.job, w.changed, w.err
 }
