@@ -3,18 +3,27 @@
 package main
 
 // Built with -tags pprof (never in a release), aiproxy serves Go's
-// profiling endpoints on AIPROXY_PPROF_ADDR, so that the benchmark's
+// profiling endpoints and expvar's /debug/vars (memstats, and the starting
+// goroutine stack size) on AIPROXY_PPROF_ADDR, so that the benchmark's
 // server can be profiled under load; docs/performance.md shows how.
 
 import (
-	_ "expvar"
+	"expvar"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"runtime/metrics"
 )
 
 func init() {
-	if addr := os.Getenv("AIPROXY_PPROF_ADDR"); addr != "" {
-		go http.ListenAndServe(addr, nil)
+	addr := os.Getenv("AIPROXY_PPROF_ADDR")
+	if addr == "" {
+		return
 	}
+	expvar.Publish("stack_starting_size", expvar.Func(func() any {
+		s := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}))
+	go http.ListenAndServe(addr, nil)
 }

@@ -152,6 +152,9 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 			return aiproxy.Errorf(aiproxy.CodeInvalid, "wait must be a number of seconds.")
 		}
 		wait := min(time.Duration(secs)*time.Second, maxWait)
+		if jw, ok := s.cfg.Jobs.(jsonWaiter); ok {
+			return waitJobJSON(w, r, jw, org, id, wait)
+		}
 		j, err = s.cfg.Jobs.WaitJob(r.Context(), org, id, aiproxy.JobState(r.URL.Query().Get("state")), wait)
 	} else {
 		j, err = s.cfg.Jobs.Job(r.Context(), org, id)
@@ -159,8 +162,37 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, jobs.ToJobJSON(j))
+	writeJob(w, &j)
 	return nil
+}
+
+// jsonWaiter is a JobReader that also answers a long poll with the job's
+// JSON already encoded, shared by the waiters on the job (jobs.Service).
+type jsonWaiter interface {
+	WaitJobJSON(ctx context.Context, org, id string, since aiproxy.JobState, wait time.Duration) ([]byte, error)
+}
+
+// waitJobJSON answers a long poll with the encoded job, written as
+// writeJSON writes a value (keep the two in step).
+func waitJobJSON(w http.ResponseWriter, r *http.Request, jw jsonWaiter, org, id string, wait time.Duration) error {
+	body, err := jw.WaitJobJSON(r.Context(), org, id, aiproxy.JobState(r.URL.Query().Get("state")), wait)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// writeJob answers with a job. It is apart from getJob, and not inlined,
+// so that a long poll's stack does not hold the answer's frame while it
+// waits: ten thousand waiting requests each keep their stack.
+//
+//go:noinline
+func writeJob(w http.ResponseWriter, j *aiproxy.Job) {
+	writeJSON(w, http.StatusOK, jobs.ToJobJSON(*j))
 }
 
 // jobEvents streams an org's job events as Server-Sent Events: "id" is the

@@ -33,31 +33,37 @@ func (s *Service) Job(ctx context.Context, org, id string) (aiproxy.Job, error) 
 // current state when since is empty) or it is final, or when wait has
 // passed, whichever is first: the long-poll form of status.
 func (s *Service) WaitJob(ctx context.Context, org, id string, since aiproxy.JobState, wait time.Duration) (aiproxy.Job, error) {
-	// Every read is shared with the other waiters on this job (watch.go).
+	res := s.wait(ctx, org, id, since, wait)
+	return res.job, res.err
+}
+
+// wait is WaitJob with every read shared with the other waiters on the job
+// (watch.go).
+func (s *Service) wait(ctx context.Context, org, id string, since aiproxy.JobState, wait time.Duration) *watchResult {
 	w, leave := s.join(org, id)
 	defer leave()
-	j, changed, err := w.fresh(ctx)
-	if err != nil {
-		return j, err
+	res, changed := w.fresh(ctx)
+	if res.err != nil {
+		return res
 	}
 	if since == "" {
-		since = j.State
+		since = res.job.State
 	}
 	timeout := time.NewTimer(wait)
 	defer timeout.Stop()
-	for j.State == since && !j.State.Terminal() {
+	for res.job.State == since && !res.job.State.Terminal() {
 		select {
 		case <-ctx.Done():
-			return j, nil
+			return res
 		case <-timeout.C:
-			return j, nil
+			return res
 		case <-changed:
 		}
-		if j, changed, err = w.latest(); err != nil {
-			return j, err
+		if res, changed = w.latest(); res.err != nil {
+			return res
 		}
 	}
-	return j, nil
+	return res
 }
 
 // Events returns an org's job events after a sequence number, oldest first.

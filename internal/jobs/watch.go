@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -36,10 +38,20 @@ type watch struct {
 	// changed is closed when a read has finished, then replaced.
 	changed chan struct{}
 	// started counts the reads begun; finished is the number of the last
-	// one to finish, whose result job and err hold.
+	// one to finish, whose result last holds.
 	started, finished uint64
-	job               aiproxy.Job
-	err               error
+	last              *watchResult
+}
+
+// watchResult is one read of a watched job. It is shared by the waiters
+// and never changed, and it is passed by pointer so that a waiting
+// request's stack stays small: a Job is several hundred bytes.
+type watchResult struct {
+	job aiproxy.Job
+	err error
+
+	once sync.Once
+	body []byte // the job's JSON, once a waiter asked for it
 }
 
 // join registers a waiter on an org's job, starting its watch if it is
@@ -95,7 +107,7 @@ func (s *Service) watchJob(w *watch, k watchKey, sub *subscription, cancel func(
 		j, err := s.Job(ctx, k.org, k.id)
 		done()
 		w.mu.Lock()
-		w.job, w.err, w.finished = j, err, n
+		w.last, w.finished = &watchResult{job: j, err: err}, n
 		close(w.changed)
 		w.changed = make(chan struct{})
 		w.mu.Unlock()
@@ -104,7 +116,7 @@ func (s *Service) watchJob(w *watch, k watchKey, sub *subscription, cancel func(
 
 // fresh returns the result of a read that began after the call, and the
 // channel that the read after it closes.
-func (w *watch) fresh(ctx context.Context) (aiproxy.Job, <-chan struct{}, error) {
+func (w *watch) fresh(ctx context.Context) (*watchResult, <-chan struct{}) {
 	w.mu.Lock()
 	after, ch := w.started, w.changed
 	w.mu.Unlock()
@@ -115,14 +127,14 @@ func (w *watch) fresh(ctx context.Context) (aiproxy.Job, <-chan struct{}, error)
 	for {
 		select {
 		case <-ctx.Done():
-			return aiproxy.Job{}, nil, ctx.Err()
+			return &watchResult{err: ctx.Err()}, nil
 		case <-ch:
 		}
 		w.mu.Lock()
 		if w.finished > after {
-			j, next, err := w.job, w.changed, w.err
+			last, next := w.last, w.changed
 			w.mu.Unlock()
-			return j, next, err
+			return last, next
 		}
 		ch = w.changed
 		w.mu.Unlock()
@@ -131,8 +143,33 @@ func (w *watch) fresh(ctx context.Context) (aiproxy.Job, <-chan struct{}, error)
 
 // latest returns the result of the last read and the channel that the
 // next one closes.
-func (w *watch) latest() (aiproxy.Job, <-chan struct{}, error) {
+func (w *watch) latest() (*watchResult, <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.job, w.changed, w.err
+	return w.last, w.changed
+}
+
+// WaitJobJSON is WaitJob answering with the job as JSON: a JobJSON on one
+// line, HTML characters unescaped, as the HTTP API writes it. The encoding
+// is done once per read and shared by every waiter on the job, so that ten
+// thousand long polls answered together encode the job once, and their
+// stacks do not grow to run the encoder.
+func (s *Service) WaitJobJSON(ctx context.Context, org, id string, since aiproxy.JobState, wait time.Duration) ([]byte, error) {
+	res := s.wait(ctx, org, id, since, wait)
+	if res.err != nil {
+		return nil, res.err
+	}
+	return res.encoded(), nil
+}
+
+// encoded returns the result's job as JSON, encoding it on first use.
+func (r *watchResult) encoded() []byte {
+	r.once.Do(func() {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(ToJobJSON(r.job))
+		r.body = b.Bytes()
+	})
+	return r.body
 }

@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -69,4 +71,32 @@ func (h *harness) watchers(id string) int {
 		return w.waiters
 	}
 	return 0
+}
+
+// TestWaitJobJSON checks that the shared encoding is the job's JSON as the
+// HTTP API writes it, and that errors come back the same as WaitJob's.
+func TestWaitJobJSON(t *testing.T) {
+	h := newHarness(t)
+	id := h.generate("acme", "Hello <&>")
+	j := h.job(id)
+	got, err := h.jobs.WaitJobJSON(context.Background(), "acme", j.ID, "", time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := h.jobs.WaitJob(context.Background(), "acme", j.ID, "", time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ToJobJSON(job)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("WaitJobJSON = %s\nwant %s", got, want.Bytes())
+	}
+	if _, err := h.jobs.WaitJobJSON(context.Background(), "beta", j.ID, "", time.Millisecond); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {
+		t.Fatalf("beta waits on acme's job: %v", err)
+	}
 }

@@ -133,3 +133,17 @@ func TestCredentialCacheExpiry(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkResolveCredentialCached is BenchmarkResolveCredential with the
+// cache serve turns on: a hit costs a map read and no store or vault work.
+func BenchmarkResolveCredentialCached(b *testing.B) {
+	p, svc := benchResolver(b)
+	p.cfg.CredentialTTL = time.Hour
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := p.resolve(ctx, "acme", svc, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
