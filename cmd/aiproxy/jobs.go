@@ -13,6 +13,7 @@ import (
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/concurrency"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/proxy"
@@ -27,6 +28,9 @@ type jobFlags struct {
 	deadline     time.Duration
 	freshFor     time.Duration
 	attempts     int
+	// runningCaps are --max-running-jobs, parsed into caps by validate.
+	runningCaps listFlag
+	caps        []aiproxy.JobCap
 	// secretsEnv is AIPROXY_PROVIDER_WEBHOOK_SECRETS. Webhook secrets have
 	// no flag, since argv is visible to every user of the machine.
 	secretsEnv string
@@ -54,7 +58,22 @@ func (f *jobFlags) register(fs *flag.FlagSet, e env) {
 		"how long one provider status read answers every client status call [AIPROXY_JOB_FRESH_FOR]")
 	fs.IntVar(&f.attempts, "webhook-attempts", envInt(e, "AIPROXY_WEBHOOK_ATTEMPTS", 15),
 		"delivery attempts of an outbound webhook before it is given up [AIPROXY_WEBHOOK_ATTEMPTS]")
+	f.runningCaps = newListFlag(e("AIPROXY_MAX_RUNNING_JOBS"))
+	fs.Var(&f.runningCaps, "max-running-jobs", "cap on provider jobs running at once (started, not yet completed or failed) SCOPE[:SERVICE]=N, scope org or credential (the platform credential), e.g. credential:heygen=10; repeatable [AIPROXY_MAX_RUNNING_JOBS, comma-separated]")
 	f.secretsEnv = e("AIPROXY_PROVIDER_WEBHOOK_SECRETS")
+}
+
+// parseRunningCaps reads --max-running-jobs, in the syntax of --max-inflight.
+func (f *jobFlags) parseRunningCaps() error {
+	f.caps = nil
+	for _, v := range f.runningCaps.values {
+		r, err := concurrency.ParseRule(v)
+		if err != nil {
+			return fmt.Errorf("--max-running-jobs: %w", err)
+		}
+		f.caps = append(f.caps, aiproxy.JobCap{Scope: aiproxy.JobCapScope(r.Scope), Service: r.Service, Max: r.Max})
+	}
+	return nil
 }
 
 // validate parses AIPROXY_PROVIDER_WEBHOOK_SECRETS (SERVICE=SECRET,…).
@@ -75,7 +94,7 @@ func (f *jobFlags) validate() error {
 	if f.concurrency < 1 || f.pollInterval <= 0 || f.deadline <= 0 || f.freshFor <= 0 || f.attempts < 1 {
 		return errors.New("--job-concurrency, --webhook-attempts and the job durations must be positive")
 	}
-	return nil
+	return f.parseRunningCaps()
 }
 
 // wireJobs wraps the proxy with job tracking when the store keeps jobs, and
@@ -96,7 +115,7 @@ func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *pro
 		Store: js, Catalog: cat, Proxy: p, Vault: v, Logger: log, PublicBaseURL: public,
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
 		Deadline: f.deadline, FreshFor: f.freshFor, MaxDeliveryAttempts: f.attempts,
-		Lease: f.lease, PollLock: f.pollLock, Access: acc,
+		Lease: f.lease, PollLock: f.pollLock, Access: acc, RunningJobCaps: f.caps,
 	})
 	api.Invoker, api.Jobs, api.Webhooks, api.ProviderWebhooks = svc, svc, svc, svc
 	return svc

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/metrics"
@@ -106,7 +107,18 @@ func (o *observability) jobStore(db store) store {
 	if !ok {
 		return db
 	}
-	return observedStore{store: db, JobStore: o.metrics.Jobs(js)}
+	obs := observedStore{store: db, JobStore: o.metrics.Jobs(js)}
+	if slots, ok := db.(aiproxy.JobSlotStore); ok {
+		// The running-job caps' slots (jobs/runcap.go) pass unobserved.
+		return observedSlotStore{observedStore: obs, JobSlotStore: slots}
+	}
+	return obs
+}
+
+// observedSlotStore is an observedStore that keeps job slots too.
+type observedSlotStore struct {
+	observedStore
+	aiproxy.JobSlotStore
 }
 
 // observedStore is a store whose job methods are observed.

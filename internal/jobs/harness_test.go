@@ -71,6 +71,8 @@ type harness struct {
 	// hooks is aiproxy's public base URL: it routes provider webhooks to
 	// the current Service.
 	hooks *httptest.Server
+	// meter, when set, receives the proxy's usage records.
+	meter proxy.Meter
 }
 
 type harnessOption func(*harness)
@@ -130,7 +132,7 @@ func (h *harness) open() {
 	}
 	h.t.Cleanup(func() { db.Close() })
 	h.db = db
-	h.proxy = proxy.New(proxy.Config{Catalog: h.cat, Credentials: db, Vault: h.vault})
+	h.proxy = proxy.New(proxy.Config{Catalog: h.cat, Credentials: db, Vault: h.vault, Meter: h.meter})
 	cfg := h.cfg
 	cfg.Store, cfg.Catalog, cfg.Proxy, cfg.Vault = db, h.cat, h.proxy, h.vault
 	h.jobs = New(cfg)
@@ -176,6 +178,8 @@ func statusOf(err error) int {
 		return 400
 	case aiproxy.CodeUpstreamFailed:
 		return 502
+	case aiproxy.CodeRateLimited:
+		return 429
 	}
 	return 500
 }

@@ -32,6 +32,8 @@ type Proxy interface {
 	Respond(w http.ResponseWriter, r *http.Request, c *proxy.Call, resp *proxy.Response) (proxy.Outcome, error)
 	InvokeNative(w http.ResponseWriter, r *http.Request, org, service, path string) (proxy.Outcome, error)
 	PrepareNative(r *http.Request, org, service, path string) (*proxy.Call, error)
+	// Refuse meters a client call refused before a Call was prepared.
+	Refuse(w http.ResponseWriter, r *http.Request, org, service, action string, start time.Time, err error) (proxy.Outcome, error)
 }
 
 // Catalog finds an enabled service by slug.
@@ -118,6 +120,13 @@ type Config struct {
 	// before another replica may take it over; 0 means 1m. A delivery is
 	// held at least one attempt's time (DeliveryTimeout) and 5s.
 	Lease time.Duration
+	// RunningJobCaps caps the provider jobs running at once (started, and
+	// not yet completed or failed) per org and per platform credential; a
+	// job start over a cap is refused with 429 before the provider call
+	// (runcap.go). The caps need a Store that implements
+	// aiproxy.JobSlotStore; nil means no caps.
+	RunningJobCaps []aiproxy.JobCap
+
 	// PollLock, when set, is shared by every replica of the installation, so
 	// that one at a time reads a job's status from the provider; nil keeps
 	// status reads collapsed within this process only.
@@ -141,6 +150,9 @@ type Service struct {
 	gates map[string]time.Time
 	// idem wakes requests waiting for an Idempotency-Key in progress here.
 	idem map[string]chan struct{}
+
+	// slots keeps the running-job caps' slots; nil when the store has none.
+	slots aiproxy.JobSlotStore
 
 	// crash, in tests, is called at named points of a job start to
 	// simulate the process dying there.
@@ -184,8 +196,12 @@ func New(cfg Config) *Service {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	slots, _ := cfg.Store.(aiproxy.JobSlotStore)
+	if len(cfg.RunningJobCaps) > 0 && slots == nil {
+		log.Warn("this database engine keeps no job slots: running-job caps are off")
+	}
 	return &Service{cfg: cfg, log: log, hub: newHub(), client: client, kick: make(chan struct{}, 1),
-		gates: map[string]time.Time{}, idem: map[string]chan struct{}{}}
+		gates: map[string]time.Time{}, idem: map[string]chan struct{}{}, slots: slots}
 }
 
 func durationOr(d, def time.Duration) time.Duration {

@@ -26,13 +26,17 @@ func (s *Service) Invoke(w http.ResponseWriter, r *http.Request, org, service, a
 		if ep, ok := svc.Endpoint(action); ok {
 			switch {
 			case ep.Job != nil:
-				return s.invokeStart(w, r, org, svc, ep)
+				return s.metered(w, r, org, service, action, func(r *http.Request) (proxy.Outcome, error) {
+					return s.invokeStart(w, r, org, svc, ep)
+				})
 			case ep.JobStatus != nil:
-				env, err := s.readEnvelope(r)
-				if err != nil {
-					return proxy.Outcome{Service: service, Action: action}, err
-				}
-				return s.invokeStatus(w, r, org, svc, ep, env)
+				return s.metered(w, r, org, service, action, func(r *http.Request) (proxy.Outcome, error) {
+					env, err := s.readEnvelope(r)
+					if err != nil {
+						return proxy.Outcome{Service: service, Action: action}, err
+					}
+					return s.invokeStatus(w, r, org, svc, ep, env)
+				})
 			}
 		}
 	}
@@ -52,6 +56,14 @@ func (s *Service) InvokeNative(w http.ResponseWriter, r *http.Request, org, serv
 	if !ok || (ep.Job == nil && ep.JobStatus == nil) {
 		return s.cfg.Proxy.InvokeNative(w, r, org, service, path)
 	}
+	return s.metered(w, r, org, svc.Slug, ep.Slug, func(r *http.Request) (proxy.Outcome, error) {
+		return s.invokeNativeJob(w, r, org, svc, ep, params, path)
+	})
+}
+
+// invokeNativeJob performs a native call of an endpoint that starts or
+// reads jobs.
+func (s *Service) invokeNativeJob(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, params map[string]string, path string) (proxy.Outcome, error) {
 	out := proxy.Outcome{Service: svc.Slug, Action: ep.Slug}
 	env := proxy.Envelope{PathParams: params, Query: r.URL.Query()}
 	if ep.JobStatus != nil {
@@ -62,7 +74,7 @@ func (s *Service) InvokeNative(w http.ResponseWriter, r *http.Request, org, serv
 		if r.Header.Get("Idempotency-Key") != "" {
 			return out, aiproxy.Errorf(aiproxy.CodeInvalid, "Idempotency-Key is supported only on endpoints that take a JSON envelope.")
 		}
-		c, err := s.cfg.Proxy.PrepareNative(r, org, service, path)
+		c, err := s.cfg.Proxy.PrepareNative(r, org, svc.Slug, path)
 		if err != nil {
 			return out, err
 		}
@@ -187,12 +199,19 @@ func (s *Service) startJSON(w http.ResponseWriter, r *http.Request, st *started,
 // job, aiproxy must learn its id even if the client has gone.
 func (s *Service) send(w http.ResponseWriter, r *http.Request, st *started) (proxy.Outcome, error) {
 	defer st.call.Close()
+	markPrepared(r.Context()) // meter.go
 	ctx := context.WithoutCancel(r.Context())
 	out := proxy.Outcome{Service: st.svc.Slug, Action: st.ep.Slug, Source: st.call.Source}
+	freeSlot, err := s.claimRunSlot(ctx, st) // runcap.go
+	if err != nil {
+		s.release(st.idem)
+		return st.call.Finish(out, err)
+	}
+	defer freeSlot()
 	resp, err := s.cfg.Proxy.Send(ctx, st.call)
 	if err != nil {
 		s.release(st.idem)
-		return out, err
+		return st.call.Finish(out, err)
 	}
 	cp := newCapture()
 	pout, err := s.cfg.Proxy.Respond(cp, r.WithContext(ctx), st.call, resp)
@@ -202,7 +221,7 @@ func (s *Service) send(w http.ResponseWriter, r *http.Request, st *started) (pro
 	}
 	if err != nil {
 		s.release(st.idem)
-		return out, err
+		return st.call.Finish(out, err)
 	}
 	s.crashPoint("after-provider")
 	rep := cp.reply()
@@ -210,7 +229,7 @@ func (s *Service) send(w http.ResponseWriter, r *http.Request, st *started) (pro
 	s.crashPoint("before-reply")
 	out.UpstreamStatus, out.Status = rep.status, rep.status
 	out.Bytes = rep.write(w)
-	return out, nil
+	return st.call.Finish(out, nil)
 }
 
 // record stores the job a provider's answer started, and completes the

@@ -129,12 +129,13 @@ func (s *Service) passthrough(w http.ResponseWriter, r *http.Request, org string
 		return out, err
 	}
 	defer c.Close()
+	markPrepared(r.Context()) // meter.go
 	resp, err := s.cfg.Proxy.Send(r.Context(), c)
 	if err != nil {
-		return out, err
+		return c.Finish(out, err)
 	}
 	defer resp.Close()
-	return s.cfg.Proxy.Respond(w, r, c, resp)
+	return c.Finish(s.cfg.Proxy.Respond(w, r, c, resp))
 }
 
 // statusFor returns the answer to a status call for a job: the stored

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,27 +13,62 @@ import (
 
 var _ aiproxy.UsageStore = (*DB)(nil)
 
-// AppendUsage inserts records in one batch, in one transaction.
+// usageColumns is the number of values one usage row binds.
+const usageColumns = 14
+
+// usageRowsPerInsert bounds one INSERT's rows so that its bound values stay
+// well under PostgreSQL's limit of 65,535 parameters.
+const usageRowsPerInsert = 1000
+
+// AppendUsage inserts records in one transaction, many rows per INSERT:
+// one statement per batch instead of one per record.
 func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var b pgx.Batch
-		for _, r := range recs {
-			b.Queue(`
-				INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
-					upstream_status, latency_ms, bytes_out, unit, units, cache, source)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-				timestamp(r.At), r.OrgKey, r.KeyID, r.Service, r.Action, r.Status, string(r.ErrorCode),
-				r.UpstreamStatus, r.LatencyMS, r.BytesOut, string(r.Unit), r.Units, r.Cache, string(r.Source))
+		args := make([]any, 0, min(len(recs), usageRowsPerInsert)*usageColumns)
+		for rest := recs; len(rest) > 0; {
+			n := min(len(rest), usageRowsPerInsert)
+			args = args[:0]
+			for _, r := range rest[:n] {
+				args = append(args, timestamp(r.At), r.OrgKey, r.KeyID, r.Service, r.Action, r.Status,
+					string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut, string(r.Unit), r.Units,
+					r.Cache, string(r.Source))
+			}
+			if _, err := tx.Exec(ctx, insertUsageSQL(n), args...); err != nil {
+				return err
+			}
+			rest = rest[n:]
 		}
-		return tx.SendBatch(ctx, &b).Close()
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("append usage: %w", err)
 	}
 	return nil
+}
+
+// insertUsageSQL is an INSERT of n usage rows with numbered parameters.
+func insertUsageSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
+	upstream_status, latency_ms, bytes_out, unit, units, cache, source) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range usageColumns {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(i*usageColumns + c + 1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }
 
 // UsageReport sums usage per UTC day, org, service and unit, then folds the

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -23,27 +22,17 @@ func (p *Proxy) InvokeNative(w http.ResponseWriter, r *http.Request, org, servic
 	start := p.now()
 	c, err := p.PrepareNative(r, org, service, path)
 	if err != nil {
-		var rl *RateLimitedError
-		if errors.As(err, &rl) {
-			setRateHeaders(w.Header(), rl.Status)
-		}
 		action := ""
 		if svc, ok := p.cfg.Catalog.Service(service); ok {
 			if ep, _, ok := MatchEndpoint(svc, r.Method, path); ok {
 				action = ep.Slug
 			}
 		}
-		p.recordRefusal(r, org, service, action, err, start)
-		return Outcome{Service: service, Action: action}, err
+		return p.Refuse(w, r, org, service, action, start, err) // meter.go
 	}
 	defer c.Close()
 	setRateHeaders(w.Header(), c.rate)
-	resp, err := p.Send(r.Context(), c)
-	if err != nil {
-		return c.finish(c.outcome(), err)
-	}
-	defer resp.Close()
-	return c.finish(p.Respond(w, r, c, resp))
+	return p.forward(w, r, c)
 }
 
 // PrepareNative builds a Call from a native request: it finds the enabled

@@ -145,24 +145,14 @@ func (p *Proxy) Invoke(w http.ResponseWriter, r *http.Request, org, service, act
 	start := p.now()
 	c, err := p.Prepare(r, org, service, action)
 	if err != nil {
-		var rl *RateLimitedError
-		if errors.As(err, &rl) {
-			setRateHeaders(w.Header(), rl.Status)
-		}
-		p.recordRefusal(r, org, service, action, err, start)
-		return Outcome{Service: service, Action: action}, err
+		return p.Refuse(w, r, org, service, action, start, err) // meter.go
 	}
 	defer c.Close()
 	setRateHeaders(w.Header(), c.rate)
 	if c.Endpoint.CacheTTLSeconds > 0 && p.cfg.Cache != nil {
 		return c.finish(p.respondCached(w, r, c))
 	}
-	resp, err := p.Send(r.Context(), c)
-	if err != nil {
-		return c.finish(c.outcome(), err)
-	}
-	defer resp.Close()
-	return c.finish(p.Respond(w, r, c, resp))
+	return p.forward(w, r, c)
 }
 
 // Call is one prepared upstream call: the endpoint, the client's input and

@@ -4,13 +4,22 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
 var _ aiproxy.UsageStore = (*DB)(nil)
 
-// AppendUsage inserts records in one transaction.
+// usageColumns is the number of values one usage row binds.
+const usageColumns = 14
+
+// usageRowsPerInsert bounds one INSERT's rows so that its bound values stay
+// well under SQLite's limit of 32,766 variables.
+const usageRowsPerInsert = 500
+
+// AppendUsage inserts records in one transaction, many rows per INSERT:
+// one statement per batch instead of one per record.
 func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error {
 	if len(recs) == 0 {
 		return nil
@@ -20,26 +29,41 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 		return fmt.Errorf("append usage: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `
-		INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
-			upstream_status, latency_ms, bytes_out, unit, units, cache, source)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("append usage: %w", err)
-	}
-	defer stmt.Close()
-	for _, r := range recs {
-		_, err := stmt.ExecContext(ctx, r.At.UnixMilli(), r.OrgKey, r.KeyID, r.Service, r.Action,
-			r.Status, string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut,
-			string(r.Unit), r.Units, r.Cache, string(r.Source))
-		if err != nil {
+	args := make([]any, 0, min(len(recs), usageRowsPerInsert)*usageColumns)
+	for len(recs) > 0 {
+		n := min(len(recs), usageRowsPerInsert)
+		args = args[:0]
+		for _, r := range recs[:n] {
+			args = append(args, r.At.UnixMilli(), r.OrgKey, r.KeyID, r.Service, r.Action,
+				r.Status, string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut,
+				string(r.Unit), r.Units, r.Cache, string(r.Source))
+		}
+		if _, err := tx.ExecContext(ctx, insertUsageSQL(n), args...); err != nil {
 			return fmt.Errorf("append usage: %w", err)
 		}
+		recs = recs[n:]
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append usage: %w", err)
 	}
 	return nil
+}
+
+// insertUsageSQL is an INSERT of n usage rows.
+func insertUsageSQL(n int) string {
+	const head = `INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
+	upstream_status, latency_ms, bytes_out, unit, units, cache, source) VALUES `
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	var b strings.Builder
+	b.Grow(len(head) + n*(len(row)+1))
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 // UsageReport sums usage per UTC day, org, service and unit, then folds the

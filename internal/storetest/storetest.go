@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Usage", func(t *testing.T) { runUsage(t, open) })
 	t.Run("Access", func(t *testing.T) { runAccess(t, open) })
 	t.Run("Job", func(t *testing.T) { runJobs(t, open) })
+	t.Run("JobSlot", func(t *testing.T) { runJobSlots(t, open) })
 	t.Run("Lease", func(t *testing.T) { runLeases(t, open) })
 	t.Run("KeyLifecycle", func(t *testing.T) { runKeyLifecycle(t, open) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, open) })

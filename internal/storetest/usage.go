@@ -51,6 +51,29 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 			t.Fatalf("UsageReport before any usage = %+v, %v", none, err)
 		}
 	})
+	t.Run("ManyRecordsInOneCall", func(t *testing.T) {
+		s, ctx := guardrails(t, open), t.Context()
+		at := time.Date(2025, 6, 3, 12, 0, 0, 0, time.UTC)
+		recs := make([]aiproxy.UsageRecord, 2345)
+		for i := range recs {
+			recs[i] = aiproxy.UsageRecord{At: at, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts",
+				Status: 200, UpstreamStatus: 200, LatencyMS: 1, BytesOut: int64(i), Unit: aiproxy.MetricCharacters, Units: 2}
+		}
+		recs[7].Status, recs[7].ErrorCode = 502, aiproxy.CodeUpstreamFailed
+		recs[2000].Cache = "HIT"
+		if err := s.AppendUsage(ctx, recs); err != nil {
+			t.Fatalf("AppendUsage: %v", err)
+		}
+		rows, err := s.UsageReport(ctx, aiproxy.UsageFilter{})
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("UsageReport = %+v, %v; want 1 row", rows, err)
+		}
+		want := int64(len(recs)*(len(recs)-1)) / 2
+		if r := rows[0]; r.Requests != int64(len(recs)) || r.Errors != 1 || r.CacheHits != 1 || r.BytesOut != want ||
+			r.LatencyMS != int64(len(recs)) || r.Units[aiproxy.MetricCharacters] != int64(2*len(recs)) {
+			t.Fatalf("row = %+v, want %d requests, 1 error, 1 cache hit, %d bytes", r, len(recs), want)
+		}
+	})
 }
 
 func runAccess(t *testing.T, open func(t *testing.T) Stores) {

@@ -29,10 +29,11 @@ export const getService = (slug, opts) => c().getService(slug, opts);
 
 /**
  * invoke returns the decoded answer: JSON, a Blob, or with {stream: true}
- * a ReadableStream.
+ * a ReadableStream. files ({field: File}) sends a multipart upload, as
+ * multipart and binary endpoints take it.
  */
-export async function invoke(service, action, envelope, { stream = false, signal } = {}) {
-  const r = await c().invoke(service, action, envelope, { signal, as: stream ? 'stream' : undefined });
+export async function invoke(service, action, envelope, { stream = false, signal, files } = {}) {
+  const r = await c().invoke(service, action, envelope, { signal, files, as: stream ? 'stream' : undefined });
   return r.data;
 }
 
@@ -110,4 +111,112 @@ export async function probeRole() {
   };
   if (!(await ok(`${orgPath()}/keys/`))) return 'invoke';
   return (await ok('/admin/orgs/')) ? 'platform' : 'admin';
+}
+
+// Jobs (docs/jobs.md): the org's jobs and their event stream.
+
+/** listJobs reads a page of the org's jobs, newest first: {jobs, next_cursor}. */
+export function listJobs({ state, service, action, limit, cursor } = {}, opts) {
+  return adminRequest('GET', `${orgPath()}/jobs/${query({ state, service, action, limit, cursor })}`, undefined, opts);
+}
+
+/**
+ * jobEvents opens the org's Server-Sent Events stream of job events through
+ * the client (EventSource cannot send the Authorization header), resuming
+ * after lastEventId. It calls onOpen once the server answers, onEvent with
+ * {id, type, data} for each event (data parsed as JSON), and resolves when
+ * the server ends the stream; it rejects when it cannot open or breaks.
+ */
+export async function jobEvents({ lastEventId, signal, onOpen, onEvent, onActivity }) {
+  const cl = c();
+  const headers = lastEventId ? { 'Last-Event-ID': String(lastEventId) } : {};
+  const res = await cl.request('GET', `${cl.baseUrl}/api/ai-proxy${orgPath()}/jobs/events`, undefined, { headers, signal });
+  if (onOpen) onOpen();
+  await readSSE(res.body, onEvent, onActivity);
+}
+
+/**
+ * readSSE parses a text/event-stream body (the WHATWG format: "field: value"
+ * lines, events ended by a blank line, comment lines starting with ":").
+ */
+export async function readSSE(body, onEvent, onActivity = () => {}) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  let ev = { id: null, type: 'message', data: [] };
+  const line = (l) => {
+    if (l === '') {
+      if (ev.data.length) {
+        const text = ev.data.join('\n');
+        let data = text;
+        try { data = JSON.parse(text); } catch { /* not JSON: pass the text */ }
+        onEvent({ id: ev.id, type: ev.type, data });
+      }
+      ev = { id: ev.id, type: 'message', data: [] };
+      return;
+    }
+    if (l.startsWith(':')) return;
+    const i = l.indexOf(':');
+    const field = i < 0 ? l : l.slice(0, i);
+    let value = i < 0 ? '' : l.slice(i + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') ev.data.push(value);
+    else if (field === 'event') ev.type = value;
+    else if (field === 'id') ev.id = value;
+  };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    onActivity();
+    buf += value;
+    let m;
+    while ((m = /\r\n|\n|\r(?=[^\n])/.exec(buf))) {
+      line(buf.slice(0, m.index));
+      buf = buf.slice(m.index + m[0].length);
+    }
+  }
+}
+
+/** query builds "?a=1&b=2" from the set fields of an object ("" when none). */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+// Guardrails (docs/guardrails.md): quotas and per-org access. Org admins
+// read them; changing them needs a platform admin key.
+
+/** listQuotas lists the org's quotas with their use in the current window. */
+export const listQuotas = () => adminRequest('GET', `${orgPath()}/quotas/`);
+/** setQuota creates or updates a quota ({service, metric, period, limit}); service "" is every service. */
+export const setQuota = (q) => adminRequest('PUT', `${orgPath()}/quotas/`, q);
+/** deleteQuota removes the quota of {service, metric, period}. */
+export const deleteQuota = ({ service, metric, period }) =>
+  adminRequest('DELETE', `${orgPath()}/quotas/?${new URLSearchParams({ service: service || '', metric, period })}`);
+
+/** listAccess lists what the org may not use: [{service, endpoint}], endpoint "" for a whole service. */
+export const listAccess = () => adminRequest('GET', `${orgPath()}/access/`);
+/** setAccess turns a service (endpoint "") or one endpoint on or off for the org. */
+export const setAccess = (service, endpoint, enabled) =>
+  adminRequest('PUT', `${orgPath()}/access/`, { service, endpoint: endpoint || '', enabled });
+
+// Outbound webhooks (docs/jobs.md#webhooks-out-to-orgs).
+
+export const listWebhooks = () => adminRequest('GET', `${orgPath()}/webhooks/`);
+/** createWebhook registers an endpoint; the answer carries its secret, shown once. */
+export const createWebhook = (url, events) =>
+  adminRequest('POST', `${orgPath()}/webhooks/`, events && events.length ? { url, events } : { url });
+export const deleteWebhook = (id) => adminRequest('DELETE', `${orgPath()}/webhooks/${encodeURIComponent(id)}/`);
+/** listDeliveries reads the delivery log, newest first: {deliveries, next_cursor}. */
+export const listDeliveries = ({ endpointId, limit, cursor } = {}) =>
+  adminRequest('GET', `${orgPath()}/webhook-deliveries/${query({ endpoint_id: endpointId, limit, cursor })}`);
+
+// Audit log (docs/api.md). A platform admin may read every org's with org "*".
+
+/** listAudit reads audit events newest first; before pages back from an event id. */
+export function listAudit({ org, before, limit } = {}) {
+  if (org === '*') return adminRequest('GET', `/admin/audit/${query({ before, limit })}`);
+  if (org && org !== c().org) return adminRequest('GET', `/admin/audit/${query({ org, before, limit })}`);
+  return adminRequest('GET', `${orgPath()}/audit/${query({ before, limit })}`);
 }

@@ -1,9 +1,11 @@
-// Live jobs: the videos this tab started, kept in sessionStorage and kept
-// fresh by a source. Today the source polls video-status through the
-// client. When the server's jobs API and event stream land, a second source
-// (one fetch-streamed SSE connection for the org; EventSource cannot send
-// the Authorization header) implements the same watch(job, update) and is
-// passed to createTracker instead: nothing else changes.
+// Live jobs: the org's video jobs, kept in sessionStorage and kept fresh by
+// the server's event stream (GET /orgs/{org}/jobs/events, read through the
+// client with fetch: EventSource cannot send the Authorization header). The
+// list starts from GET /orgs/{org}/jobs/, so jobs started from the CLI or the
+// API show too. While the stream cannot be opened or has broken, each running
+// job is watched by a fallback source that polls video-status, and the stream
+// is retried with a backoff; once it is back, the polling stops. A source is
+// {watch(job, update) → stop}.
 import * as api from './api.js';
 import * as session from './session.js';
 
@@ -52,15 +54,57 @@ export function pollingSource({ interval = 2000 } = {}) {
   };
 }
 
-/** createTracker keeps the job list and one watch per running job. */
-export function createTracker(source) {
+/** fromServerJob maps a job of the jobs API (or of an event) to the tracker's fields. */
+export function fromServerJob(j) {
+  const urls = j.result_urls || {};
+  const state = j.state || 'pending';
+  return {
+    id: j.provider_job_id || j.id,
+    jobId: j.id,
+    service: j.service,
+    action: j.action,
+    statusAction: j.status_action,
+    status: state === 'processing' && j.provider_status ? j.provider_status : state,
+    terminal: TERMINAL.has(state),
+    videoUrl: urls.video_url || null,
+    thumbnailUrl: urls.thumbnail_url || null,
+    error: state === 'failed' ? (j.error || 'The provider gave no reason.') : null,
+    createdAt: Date.parse(j.created_at) || Date.now(),
+    completedAt: Date.parse(j.completed_at) || null,
+    serverUpdatedAt: j.updated_at || '',
+    lastError: null,
+  };
+}
+
+const sleep = (ms, signal) => new Promise((resolve) => {
+  const t = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+});
+
+/**
+ * createTracker keeps the job list. With a stream (the default), it lists
+ * the org's jobs and follows its event stream; fallback (polling) watches
+ * the running jobs while the stream is down. Without a stream, fallback
+ * watches every running job.
+ */
+export function createTracker(fallback, { stream = true, idleMs = 45000 } = {}) {
   let list = session.loadJobs();
   const watches = new Map();
   const listeners = new Set();
+  let mode = 'idle'; // idle | connecting | stream | polling
+  let modeError = '';
+  let abort = null;
 
   const emit = () => {
     session.saveJobs(list);
     for (const fn of listeners) fn(list);
+  };
+  const setMode = (m, err = '') => {
+    if (mode === m && modeError === err) return;
+    mode = m;
+    modeError = err;
+    if (m === 'stream') stopWatches(); else if (m === 'polling') list.forEach(watch);
+    emit();
   };
   const update = (id) => (fields) => {
     list = list.map((j) => (j.id === id ? { ...j, ...fields, updatedAt: Date.now() } : j));
@@ -68,37 +112,112 @@ export function createTracker(source) {
     emit();
   };
   const watch = (job) => {
-    if (job.terminal || watches.has(job.id)) return;
-    watches.set(job.id, source.watch(job, update(job.id)));
+    if (job.terminal || watches.has(job.id) || mode !== 'polling') return;
+    if (job.statusAction && job.statusAction !== 'video-status') return; // the fallback reads video-status only
+    watches.set(job.id, fallback.watch(job, update(job.id)));
   };
   const unwatch = (id) => {
     const stop = watches.get(id);
     if (stop) { stop(); watches.delete(id); }
   };
+  const stopWatches = () => { for (const id of [...watches.keys()]) unwatch(id); };
+
+  /** upsert merges a job from the server, ignoring stale news and removed jobs. */
+  const upsert = (sj) => {
+    if (sj.service && sj.service !== 'heygen') return;
+    const j = fromServerJob(sj);
+    if (session.removedJobs().includes(j.id)) return;
+    const old = list.find((x) => x.id === j.id);
+    if (old && Date.parse(j.serverUpdatedAt) < Date.parse(old.serverUpdatedAt)) return;
+    if (old && old.terminal && !j.terminal) return;
+    if (old) {
+      const merged = { ...old, ...j, label: old.label, createdAt: old.createdAt || j.createdAt, updatedAt: Date.now() };
+      if (!j.videoUrl && old.videoUrl) merged.videoUrl = old.videoUrl;
+      list = list.map((x) => (x.id === j.id ? merged : x));
+      if (j.terminal) unwatch(j.id);
+    } else {
+      list = [...list, { ...j, updatedAt: Date.now() }].sort((a, b) => b.createdAt - a.createdAt);
+      watch(j);
+    }
+    emit();
+  };
+
+  const follow = async (signal) => {
+    try {
+      const page = await api.listJobs({ service: 'heygen', limit: 50 }, { signal });
+      for (const sj of (page && page.jobs) || []) upsert(sj);
+    } catch (err) {
+      if (signal.aborted) return;
+      // Without the jobs API (404) there is no stream either: poll.
+      if (err instanceof api.AIProxyError && err.status === 404) { setMode('polling', 'This server has no jobs API.'); return; }
+    }
+    let delay = 2000;
+    while (!signal.aborted) {
+      const conn = new AbortController();
+      const stop = () => conn.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      let idle = null;
+      const activity = () => { clearTimeout(idle); idle = setTimeout(() => conn.abort(new Error('The event stream went quiet.')), idleMs); };
+      try {
+        if (mode !== 'polling') setMode('connecting');
+        await api.jobEvents({
+          lastEventId: session.lastEventId(),
+          signal: conn.signal,
+          onOpen: () => { setMode('stream'); delay = 2000; activity(); },
+          onActivity: activity,
+          onEvent: (ev) => {
+            if (ev.id) session.setLastEventId(ev.id);
+            if (ev.data && ev.data.job) upsert(ev.data.job);
+          },
+        });
+        if (!signal.aborted) setMode('polling', 'The event stream ended.');
+      } catch (err) {
+        if (signal.aborted) return;
+        setMode('polling', (err && (err.detail || err.message)) || 'The event stream failed.');
+        if (err instanceof api.AIProxyError && (err.status === 404 || err.status === 401 || err.status === 403)) return;
+      } finally {
+        clearTimeout(idle);
+        signal.removeEventListener('abort', stop);
+      }
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, 30000);
+    }
+  };
+
+  const start = () => {
+    if (abort) abort.abort();
+    stopWatches();
+    abort = new AbortController();
+    if (stream) follow(abort.signal); else setMode('polling');
+  };
 
   return {
     list: () => list,
-    /** add starts tracking a new job, newest first. */
+    /** mode is how updates arrive: connecting, stream or polling (with the reason). */
+    mode: () => ({ mode, error: modeError }),
+    /** add tracks a job this tab started, newest first. */
     add(job) {
-      const j = { status: 'pending', terminal: false, createdAt: Date.now(), ...job };
+      const old = list.find((x) => x.id === job.id);
+      const j = { status: 'pending', terminal: false, createdAt: Date.now(), ...old, ...job };
       list = [j, ...list.filter((x) => x.id !== j.id)];
       emit();
       watch(j);
     },
     remove(id) {
       unwatch(id);
+      session.addRemovedJob(id);
       list = list.filter((j) => j.id !== id);
       emit();
     },
-    /** resume watches the running jobs of a stored session. */
-    resume() { list = session.loadJobs(); list.forEach(watch); emit(); },
-    /** stop ends every watch (sign-out). */
-    stop() { for (const id of [...watches.keys()]) unwatch(id); },
-    /** reset starts an empty list for a new sign-in. */
-    reset() { this.stop(); list = []; emit(); },
+    /** resume follows the org's jobs for a stored session. */
+    resume() { list = session.loadJobs(); start(); emit(); },
+    /** stop ends the stream and every watch (sign-out). */
+    stop() { if (abort) abort.abort(); abort = null; stopWatches(); mode = 'idle'; },
+    /** reset starts an empty list for a new sign-in and follows its org. */
+    reset() { this.stop(); list = []; emit(); start(); },
     onChange(fn) { listeners.add(fn); fn(list); return () => listeners.delete(fn); },
   };
 }
 
-/** jobs is the console's tracker. */
+/** jobs is the console's tracker: the event stream, polling as the fallback. */
 export const jobs = createTracker(pollingSource());

@@ -14,6 +14,10 @@ import * as ttsPage from './pages/tts.js';
 import * as keys from './pages/keys.js';
 import * as credentials from './pages/credentials.js';
 import * as pending from './pages/pending.js';
+import * as limits from './pages/limits.js';
+import * as access from './pages/access.js';
+import * as webhooks from './pages/webhooks.js';
+import * as audit from './pages/audit.js';
 
 const routes = {
   services: { page: services, title: 'Services' },
@@ -24,10 +28,11 @@ const routes = {
   tts: { page: ttsPage, title: 'Text to speech' },
   keys: { page: keys, title: 'API keys', admin: true },
   credentials: { page: credentials, title: 'Credentials', admin: true },
-  limits: { page: pending.limits, title: 'Quotas & limits', admin: true },
-  webhooks: { page: pending.webhooks, title: 'Webhooks', admin: true },
+  limits: { page: limits, title: 'Quotas & limits', admin: true },
+  access: { page: access, title: 'Access', admin: true },
+  webhooks: { page: webhooks, title: 'Webhooks', admin: true },
   usage: { page: pending.usage, title: 'Usage', admin: true },
-  audit: { page: pending.audit, title: 'Audit log', admin: true },
+  audit: { page: audit, title: 'Audit log', admin: true },
 };
 
 const main = document.getElementById('main');

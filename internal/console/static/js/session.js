@@ -6,6 +6,8 @@ const KEY = 'aiproxy.console.apiKey';
 const ORG = 'aiproxy.console.org';
 const ROLE = 'aiproxy.console.role';
 const JOBS = 'aiproxy.console.jobs';
+const EVENT = 'aiproxy.console.lastEventId';
+const REMOVED = 'aiproxy.console.removedJobs';
 
 /** load returns the stored session, or null when signed out. */
 export function load() {
@@ -27,6 +29,8 @@ export function clear() {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(ROLE);
   sessionStorage.removeItem(JOBS);
+  sessionStorage.removeItem(EVENT);
+  sessionStorage.removeItem(REMOVED);
 }
 
 /** rememberedOrg is the org of the last sign-in in this tab. */
@@ -37,3 +41,13 @@ export function loadJobs() {
   try { return JSON.parse(sessionStorage.getItem(JOBS) || '[]'); } catch { return []; }
 }
 export function saveJobs(jobs) { sessionStorage.setItem(JOBS, JSON.stringify(jobs)); }
+
+/** lastEventId is the id of the last job event seen, to resume the stream. */
+export const lastEventId = () => sessionStorage.getItem(EVENT) || '';
+export const setLastEventId = (id) => sessionStorage.setItem(EVENT, String(id));
+
+/** removedJobs are the jobs removed from the list, kept out when the server lists them again. */
+export function removedJobs() {
+  try { return JSON.parse(sessionStorage.getItem(REMOVED) || '[]'); } catch { return []; }
+}
+export function addRemovedJob(id) { sessionStorage.setItem(REMOVED, JSON.stringify([...removedJobs(), id].slice(-200))); }

@@ -1,13 +1,13 @@
 // Live jobs: each video this tab started with its status, elapsed time and
 // progress, and a player once it is done. Updates come from the tracker in
-// js/jobs.js, whatever its source (polling today, the event stream later).
+// js/jobs.js: the server's event stream, or polling while it is down.
 import { jobs } from '../jobs.js';
 import { h, empty, replace, pageHead, formatTime } from '../ui.js';
 
 const LABELS = { pending: 'Queued', waiting: 'Waiting', processing: 'Rendering', completed: 'Completed', failed: 'Failed', unknown: 'Checking…' };
 
 function elapsed(job) {
-  const end = job.terminal ? job.updatedAt || Date.now() : Date.now();
+  const end = job.terminal ? job.completedAt || job.updatedAt || Date.now() : Date.now();
   const s = Math.max(0, Math.round((end - job.createdAt) / 1000));
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
@@ -55,14 +55,29 @@ function jobItem(job) {
 }
 
 export function render(container) {
-  container.append(pageHead('Jobs', 'Videos started from this browser tab. Status updates arrive on their own.',
+  container.append(pageHead('Jobs', 'The org’s videos: started here, from the CLI or through the API. Status updates arrive on their own.',
     h('a', { class: 'btn', href: '#/generate', text: 'New video' })));
   const list = h('ul', { class: 'job-list', 'aria-label': 'Video jobs' });
   const status = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
-  container.append(status, list);
+  const live = h('p', { class: 'live-mode small', 'data-mode': 'idle' });
+  container.append(live, status, list);
+  const showMode = () => {
+    const { mode, error } = jobs.mode();
+    if (live.dataset.mode === mode && live.dataset.error === error) return;
+    live.dataset.mode = mode;
+    live.dataset.error = error;
+    const text = {
+      stream: 'Live: updates arrive through the server’s event stream.',
+      connecting: 'Connecting to the event stream…',
+      polling: `Checking each running video every few seconds${error ? ` (the event stream is unavailable: ${error})` : ''}.`,
+      idle: '',
+    }[mode];
+    replace(live, h('span', { class: `dot dot-${mode}`, 'aria-hidden': 'true' }), text);
+  };
   // Re-render a job only when it changed, so a playing video keeps playing.
   const rendered = new Map();
   const draw = (all) => {
+    showMode();
     if (!all.length) {
       rendered.clear();
       replace(list, h('li', {}, empty('No videos yet.', h('a', { class: 'btn', href: '#/generate', text: 'Generate a video' }))));

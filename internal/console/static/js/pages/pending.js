@@ -1,8 +1,7 @@
-// Pages whose admin APIs are being built: quotas and limits, webhooks with
-// their delivery log, usage, and the audit log. Each probes its candidate
+// Pages without a dedicated form yet (usage): each probes its candidate
 // routes; while the server answers 404 for all of them, the page says the
 // feature is not on this server yet. Once a route answers, its JSON is shown
-// as a table (and usage as a chart), until a dedicated page replaces it.
+// as a table (and usage as a chart).
 import * as api from '../api.js';
 import { h, loading, empty, errorNotice, replace, pageHead, formatTime } from '../ui.js';
 
@@ -123,32 +122,10 @@ async function moreSection({ title, paths }) {
   return section;
 }
 
-export const limits = pendingPage({
-  title: 'Quotas & limits',
-  lede: 'Caps on requests, characters and renders per day or month, and rate limits.',
-  paths: ['/quotas/', '/limits/'],
-  waiting: 'Quotas and rate limits are being added to aiproxy; until then there are no limits to manage here.',
-});
-
-export const webhooks = pendingPage({
-  title: 'Webhooks',
-  lede: 'Endpoints that aiproxy calls when a video completes or fails, with their delivery log.',
-  paths: ['/webhooks/'],
-  more: [{ title: 'Delivery log', paths: ['/webhook-deliveries/'] }],
-  waiting: 'Outbound webhooks are being added to aiproxy together with server-side jobs.',
-});
-
 export const usage = pendingPage({
   title: 'Usage',
   lede: 'What this org used, per service and day.',
   paths: ['/usage/'],
   waiting: 'Usage metering is being added to aiproxy.',
   chart: true,
-});
-
-export const audit = pendingPage({
-  title: 'Audit log',
-  lede: 'Who changed keys, credentials and settings, and when.',
-  paths: ['/audit/', '/audit-log/'],
-  waiting: 'The audit log is being added to aiproxy.',
 });

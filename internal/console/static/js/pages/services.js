@@ -118,13 +118,22 @@ function invokeForm(s, e) {
     ? `The upstream method is ${e.http_method}: a body is not sent.` : 'The provider’s JSON body.';
   const bodyField = jsonField('Body', 'body', bodyHint);
   const uploads = e.request_mode === 'multipart' || e.request_mode === 'binary';
+  const binary = e.request_mode === 'binary';
+  const fileInput = uploads ? h('input', { type: 'file', name: 'file', required: true }) : null;
+  const fileField = uploads ? field('File', fileInput, {
+    hint: binary ? 'Sent to the provider as the raw request body, with the file’s type (for example image/png).'
+      : 'Sent as a multipart form part under the part name below, after the envelope fields.',
+  }) : null;
+  const partName = uploads && !binary ? field('Part name', h('input', { type: 'text', name: 'part', value: 'file', required: true, spellcheck: 'false' }),
+    { hint: 'The provider’s form field for the files, for example file, files or audio (see the endpoint’s description).' }) : null;
   const status = h('div', { 'aria-live': 'polite' });
   const result = h('div', {});
-  const submit = h('button', { type: 'submit', class: 'btn', text: `Invoke ${e.slug}`, disabled: uploads });
+  const submit = h('button', { type: 'submit', class: 'btn', text: `Invoke ${e.slug}` });
   const form = h('form', { class: 'card', novalidate: true },
-    uploads ? h('div', { class: 'notice notice-warn', text: `This endpoint takes a file upload (${e.request_mode}); the console cannot send files yet. Use the JS client or the CLI.` }) : null,
+    e.description ? h('p', { class: 'muted', text: e.description }) : null,
+    uploads ? h('fieldset', {}, h('legend', { text: binary ? 'Upload (binary)' : 'Upload (multipart)' }), fileField, partName) : null,
     params.length ? h('fieldset', {}, h('legend', { text: 'Path parameters' }), paramFields) : null,
-    query, bodyField, status, h('div', { class: 'actions' }, submit));
+    query, binary ? null : bodyField, status, h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     replace(status);
@@ -139,6 +148,15 @@ function invokeForm(s, e) {
     }
     const q = parseJSON(query, 'Query');
     const b = parseJSON(bodyField, 'Body');
+    let files;
+    if (uploads) {
+      const chosen = [...fileInput.files];
+      const part = partName ? partName.control.value.trim() : 'file';
+      setError(fileField, chosen.length ? '' : 'Choose a file to upload.');
+      if (partName) setError(partName, part ? '' : 'Name the form part.');
+      if (!chosen.length || !part) ok = false;
+      files = chosen.length ? { [part]: chosen[0] } : undefined;
+    }
     if (!ok || q === undefined || b === undefined) {
       const bad = form.querySelector('[aria-invalid="true"]');
       if (bad) bad.focus();
@@ -152,7 +170,7 @@ function invokeForm(s, e) {
       replace(result, loading('Waiting for the provider…'));
       try {
         const stream = e.response_mode === 'stream';
-        const answer = await api.invoke(s.slug, e.slug, envelope, { stream });
+        const answer = await api.invoke(s.slug, e.slug, envelope, { stream, files });
         replace(result, await resultView(answer, { stream, ms: performance.now() - started, name: e.slug }));
       } catch (err) {
         replace(result, errorNotice(err));

@@ -1,0 +1,137 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// JobSlotStores is what an engine provides for the running-job caps.
+type JobSlotStores interface {
+	JobStores
+	aiproxy.JobSlotStore
+}
+
+func jobSlotStores(t *testing.T, open func(t *testing.T) Stores) JobSlotStores {
+	t.Helper()
+	s, ok := open(t).(JobSlotStores)
+	if !ok {
+		t.Fatal("the store does not implement aiproxy.JobSlotStore")
+	}
+	return s
+}
+
+func runJobSlots(t *testing.T, open func(t *testing.T) Stores) {
+	t.Run("CapsCountRunningJobsAndSlots", func(t *testing.T) { testJobSlotCounts(t, jobSlotStores(t, open)) })
+	t.Run("FinishedJobsFreeRoom", func(t *testing.T) { testJobSlotFreed(t, jobSlotStores(t, open)) })
+	t.Run("RacingClaimsNeverPassACap", func(t *testing.T) { testJobSlotRace(t, jobSlotStores(t, open)) })
+}
+
+func slot(id, org string, src aiproxy.Source) aiproxy.JobSlot {
+	return aiproxy.JobSlot{ID: id, OrgKey: org, Service: "heygen", Source: src, ExpiresAt: at(60)}
+}
+
+func claim(ctx context.Context, t *testing.T, s JobSlotStores, sl aiproxy.JobSlot, caps []aiproxy.JobCap, now time.Time) *aiproxy.JobCap {
+	t.Helper()
+	full, err := s.ClaimJobSlot(ctx, sl, caps, now)
+	if err != nil {
+		t.Fatalf("ClaimJobSlot(%s): %v", sl.ID, err)
+	}
+	return full
+}
+
+func testJobSlotCounts(t *testing.T, s JobSlotStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	mustCreateOrg(ctx, t, s, "beta")
+	orgCap := []aiproxy.JobCap{{Scope: aiproxy.JobCapOrg, Max: 2}}
+	mustCreateJob(ctx, t, s, newJob("acme", "job_1", "vid1", at(0)))
+	if full := claim(ctx, t, s, slot("s1", "acme", aiproxy.SourcePlatform), orgCap, at(1)); full != nil {
+		t.Fatalf("one running job under a cap of 2: refused by %+v", full)
+	}
+	if full := claim(ctx, t, s, slot("s2", "acme", aiproxy.SourcePlatform), orgCap, at(1)); full == nil || full.Scope != aiproxy.JobCapOrg {
+		t.Fatalf("a job and a slot fill a cap of 2; refusal = %+v", full)
+	}
+	if full := claim(ctx, t, s, slot("s3", "beta", aiproxy.SourcePlatform), orgCap, at(1)); full != nil {
+		t.Fatalf("another org's cap is its own: refused by %+v", full)
+	}
+	// A cap of another service does not apply; a credential cap counts
+	// every org's platform jobs of the service, and no tenant ones.
+	other := []aiproxy.JobCap{{Scope: aiproxy.JobCapOrg, Service: "elevenlabs", Max: 1}}
+	if full := claim(ctx, t, s, slot("s4", "acme", aiproxy.SourceTenant), other, at(1)); full != nil {
+		t.Fatalf("elevenlabs cap applied to heygen: %+v", full)
+	}
+	cred := []aiproxy.JobCap{{Scope: aiproxy.JobCapCredential, Service: "heygen", Max: 3}}
+	if full := claim(ctx, t, s, slot("s5", "beta", aiproxy.SourceTenant), cred, at(1)); full != nil {
+		t.Fatalf("credential cap applied to a tenant key: %+v", full)
+	}
+	// Platform: job_1, s1, s3 = 3.
+	if full := claim(ctx, t, s, slot("s6", "beta", aiproxy.SourcePlatform), cred, at(1)); full == nil || full.Scope != aiproxy.JobCapCredential {
+		t.Fatalf("platform credential at its cap of 3; refusal = %+v", full)
+	}
+}
+
+func testJobSlotFreed(t *testing.T, s JobSlotStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	caps := []aiproxy.JobCap{{Scope: aiproxy.JobCapOrg, Service: "heygen", Max: 1}}
+	j := mustCreateJob(ctx, t, s, newJob("acme", "job_1", "vid1", at(0)))
+	if full := claim(ctx, t, s, slot("s1", "acme", aiproxy.SourceTenant), caps, at(1)); full == nil {
+		t.Fatal("a running job leaves no room under a cap of 1")
+	}
+	for i, state := range []aiproxy.JobState{aiproxy.JobProcessing, aiproxy.JobFailed} {
+		j.State, j.UpdatedAt = state, at(2+i)
+		if err := s.UpdateJob(ctx, j, nil); err != nil {
+			t.Fatal(err)
+		}
+		j.Version++
+	}
+	if full := claim(ctx, t, s, slot("s2", "acme", aiproxy.SourceTenant), caps, at(5)); full != nil {
+		t.Fatalf("a failed job still counts: %+v", full)
+	}
+	if full := claim(ctx, t, s, slot("s3", "acme", aiproxy.SourceTenant), caps, at(5)); full == nil {
+		t.Fatal("a held slot leaves no room under a cap of 1")
+	}
+	if err := s.ReleaseJobSlot(ctx, "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseJobSlot(ctx, "s2"); err != nil {
+		t.Fatalf("releasing twice: %v", err)
+	}
+	sl := slot("s4", "acme", aiproxy.SourceTenant)
+	sl.ExpiresAt = at(10)
+	if full := claim(ctx, t, s, sl, caps, at(6)); full != nil {
+		t.Fatalf("a released slot still counts: %+v", full)
+	}
+	if full := claim(ctx, t, s, slot("s5", "acme", aiproxy.SourceTenant), caps, at(10)); full != nil {
+		t.Fatalf("an expired slot still counts: %+v", full)
+	}
+}
+
+func testJobSlotRace(t *testing.T, s JobSlotStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	caps := []aiproxy.JobCap{{Scope: aiproxy.JobCapOrg, Max: 5}, {Scope: aiproxy.JobCapCredential, Service: "heygen", Max: 50}}
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			full, err := s.ClaimJobSlot(ctx, slot(fmt.Sprintf("s%d", i), "acme", aiproxy.SourcePlatform), caps, at(1))
+			if err != nil {
+				t.Errorf("claim %d: %v", i, err)
+			}
+			if err == nil && full == nil {
+				granted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := granted.Load(); n != 5 {
+		t.Fatalf("%d of 30 racing claims granted under a cap of 5", n)
+	}
+}
