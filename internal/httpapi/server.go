@@ -255,23 +255,48 @@ func (s *server) middleware(next http.Handler) http.Handler {
 					renderError(rec, r, s.log, errors.New("panic"))
 				}
 			}
-			s.logRequest(id, r, rec, start)
+			s.logRequest(id, r, rec, s.cfg.Now().Sub(start))
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
 
-// logRequest writes the access-log line. Its attributes are built as
-// slog.Attr values and logged with LogAttrs, which skips converting key-value
-// pairs and keeps the line's call chain short: the line is written at the
-// end of every request, long-polls included, and a deeper chain grows each
-// answering goroutine's stack.
-func (s *server) logRequest(id string, r *http.Request, rec *recorder, start time.Time) {
-	ms := float64(s.cfg.Now().Sub(start).Microseconds()) / 1000
+// offStackAfter is how long a request must have taken for its access-log
+// line to be written from a short-lived goroutine of its own.
+const offStackAfter = time.Second
+
+// logRequest writes the access-log line, built as slog.Attr values and
+// logged with LogAttrs, which skips converting key-value pairs.
+//
+// slog's JSON handler needs about 5 KB of stack below this call (more for
+// the float64, which it marshals with encoding/json); on top of net/http's
+// frames that grows an answering goroutine's stack from 8 to 16 KB, which
+// it keeps until a collection shrinks it. That is nothing for a short
+// request, but 10,000 long-polls answered within seconds of each other
+// would all double their stacks together. So a request that took longer
+// than offStackAfter writes its line from a fresh goroutine and waits for
+// it: the line is written before the request ends, as always, and a panic
+// in the logger is raised again here.
+func (s *server) logRequest(id string, r *http.Request, rec *recorder, took time.Duration) {
+	if took < offStackAfter {
+		s.writeAccessLine(id, r, rec, took)
+		return
+	}
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		s.writeAccessLine(id, r, rec, took)
+	}()
+	if v := <-done; v != nil {
+		panic(v)
+	}
+}
+
+func (s *server) writeAccessLine(id string, r *http.Request, rec *recorder, took time.Duration) {
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
 		slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.Int("status", rec.statusOrOK()), slog.Int64("bytes", rec.bytes), slog.String("key_id", rec.keyID),
-		slog.Float64("duration_ms", ms))
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000))
 }
 
 type requestIDKey struct{}
