@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/vault"
 )
@@ -411,30 +413,44 @@ type adminEnv struct {
 	json bool
 }
 
-// withAdmin opens the database (and the vault when sealing) for one
-// management command.
-func withAdmin(ctx context.Context, f *adminFlags, e env, needVault bool, fn func(*adminEnv) error) error {
-	var v *vault.Vault
+// mgmt is what every management command opens: the catalog, the store and,
+// when the command seals or opens secrets, the vault.
+type mgmt struct {
+	cat   *catalog.Catalog
+	db    store
+	vault *vault.Vault
+}
+
+// withMgmt opens what a management command needs, runs fn, and turns an
+// aiproxy error into its client-safe message.
+func withMgmt(ctx context.Context, f *adminFlags, e env, needVault bool, fn func(*mgmt) error) error {
+	m := &mgmt{}
+	var err error
 	if needVault {
-		var err error
-		if v, err = f.key.vault(e); err != nil {
+		if m.vault, err = f.key.vault(e); err != nil {
 			return err
 		}
 	}
-	cat, err := loadCatalog(e("AIPROXY_CATALOG_DIR"), nil)
-	if err != nil {
+	if m.cat, err = loadCatalog(e("AIPROXY_CATALOG_DIR"), nil); err != nil {
 		return err
 	}
-	db, err := f.store.open(ctx)
-	if err != nil {
+	if m.db, err = f.store.open(ctx); err != nil {
 		return err
 	}
-	defer db.Close()
-	err = fn(&adminEnv{svc: adminService(db, v, cat), json: f.json})
-	if ae, ok := err.(*aiproxy.Error); ok {
+	defer m.db.Close()
+	err = fn(m)
+	var ae *aiproxy.Error
+	if errors.As(err, &ae) {
 		return fmt.Errorf("%s", ae.Message)
 	}
 	return err
+}
+
+// withAdmin runs a management command on the admin service.
+func withAdmin(ctx context.Context, f *adminFlags, e env, needVault bool, fn func(*adminEnv) error) error {
+	return withMgmt(ctx, f, e, needVault, func(m *mgmt) error {
+		return fn(&adminEnv{svc: adminService(m.db, m.vault, m.cat), json: f.json})
+	})
 }
 
 // print writes rows as JSON or a table.

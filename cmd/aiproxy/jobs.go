@@ -143,40 +143,22 @@ func (j *jobsEnv) print(s stdio, rows any, header string, table func(io.Writer))
 	return (&adminEnv{json: j.json}).print(s, rows, header, table)
 }
 
-// withJobs opens the database (and the vault when needed) for one command.
+// withJobs runs a jobs command on the jobs service of an org.
 func withJobs(ctx context.Context, f *adminFlags, e env, needVault bool, fn func(*jobsEnv) error) error {
 	if f.org == "" {
 		return errors.New("give --org ORG")
 	}
-	var v *vault.Vault
-	if needVault {
-		var err error
-		if v, err = f.key.vault(e); err != nil {
-			return err
+	return withMgmt(ctx, f, e, needVault, func(m *mgmt) error {
+		js, ok := m.db.(jobs.Store)
+		if !ok {
+			return errors.New("this database engine keeps no jobs")
 		}
-	}
-	cat, err := loadCatalog(e("AIPROXY_CATALOG_DIR"), nil)
-	if err != nil {
-		return err
-	}
-	db, err := f.store.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	js, ok := db.(jobs.Store)
-	if !ok {
-		return errors.New("this database engine keeps no jobs")
-	}
-	cfg := jobs.Config{Store: js, Catalog: cat}
-	if v != nil {
-		cfg.Vault = v
-	}
-	err = fn(&jobsEnv{svc: jobs.New(cfg), json: f.json})
-	if ae, ok := err.(*aiproxy.Error); ok {
-		return fmt.Errorf("%s", ae.Message)
-	}
-	return err
+		cfg := jobs.Config{Store: js, Catalog: m.cat}
+		if m.vault != nil {
+			cfg.Vault = m.vault
+		}
+		return fn(&jobsEnv{svc: jobs.New(cfg), json: f.json})
+	})
 }
 
 func jobsList(ctx context.Context, args []string, e env, s stdio) error {

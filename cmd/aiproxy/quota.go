@@ -35,29 +35,17 @@ func runAccess(ctx context.Context, args []string, e env, s stdio) error {
 	})
 }
 
-// withGuardrails opens the database for one guardrail command.
+// withGuardrails runs a guardrail command on the guardrails service.
 func withGuardrails(ctx context.Context, f *adminFlags, e env, fn func(*admin.Guardrails) error) error {
-	cat, err := loadCatalog(e("AIPROXY_CATALOG_DIR"), nil)
-	if err != nil {
-		return err
-	}
-	db, err := f.store.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	gs, ok := db.(admin.GuardrailStores)
-	if !ok {
-		return errors.New("this database engine keeps no quotas, usage or access rules")
-	}
-	g := admin.NewGuardrails(gs, cat, nil, nil)
-	g.SetAuditor(db)
-	err = fn(g)
-	var ae *aiproxy.Error
-	if errors.As(err, &ae) {
-		return fmt.Errorf("%s", ae.Message)
-	}
-	return err
+	return withMgmt(ctx, f, e, false, func(m *mgmt) error {
+		gs, ok := m.db.(admin.GuardrailStores)
+		if !ok {
+			return errors.New("this database engine keeps no quotas, usage or access rules")
+		}
+		g := admin.NewGuardrails(gs, m.cat, nil, nil)
+		g.SetAuditor(m.db)
+		return fn(g)
+	})
 }
 
 // quotaFlags name one quota.
