@@ -66,6 +66,20 @@ func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parsePositional parses flags like parseMixed and requires exactly n
+// positional arguments, printing the usage otherwise.
+func parsePositional(fs *flag.FlagSet, args []string, n int) ([]string, error) {
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != n {
+		fs.Usage()
+		return nil, errUsage
+	}
+	return pos, nil
+}
+
 // subcommand dispatches "aiproxy NOUN VERB ...".
 func subcommand(ctx context.Context, noun string, args []string, e env, s stdio,
 	verbs map[string]func(context.Context, []string, env, stdio) error) error {
@@ -107,13 +121,9 @@ func orgCreate(ctx context.Context, args []string, e env, s stdio) error {
 	fs := newFlagSet("org create", "org create KEY [--name NAME] [flags]", s)
 	f.register(fs, e, false)
 	name := fs.String("name", "", "display name (default: the key)")
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
 		o, err := a.svc.CreateOrg(ctx, pos[0], *name)
@@ -236,13 +246,9 @@ func keyRevoke(ctx context.Context, args []string, e env, s stdio) error {
 	var f adminFlags
 	fs := newFlagSet("key revoke", "key revoke (--org ORG | --platform) ID", s)
 	f.register(fs, e, true)
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	org, err := f.owner()
 	if err != nil {
@@ -278,13 +284,9 @@ func credentialSet(ctx context.Context, args []string, e env, s stdio) error {
 		"provider key, or a JSON object shaped like the service's credential_schema, e.g. {\"key\":\"...\"}", s)
 	f.register(fs, e, true)
 	file := fs.String("file", "", "read the secret from this file instead of standard input")
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	org, err := f.owner()
 	if err != nil {
@@ -363,13 +365,9 @@ func credentialDelete(ctx context.Context, args []string, e env, s stdio) error 
 	var f adminFlags
 	fs := newFlagSet("credential delete", "credential delete (--org ORG | --platform) NAME", s)
 	f.register(fs, e, true)
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	org, err := f.owner()
 	if err != nil {

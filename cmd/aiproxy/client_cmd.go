@@ -211,13 +211,9 @@ func runCall(ctx context.Context, args []string, e env, s stdio) error {
 	fs.Var(cf.header, "header", "KEY=VALUE request header; repeatable")
 	fs.StringVar(&cf.envelope, "envelope", "", "@FILE holding a whole envelope {body, query, headers, path_params}; flags override it")
 	fs.StringVar(&cf.out, "o", "", "write the answer to FILE ('-' for stdout); needed for binary answers")
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 2)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return errUsage
 	}
 	env, err := cf.buildEnvelope(s.in)
 	if err != nil {

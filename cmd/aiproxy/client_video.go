@@ -130,13 +130,9 @@ func runVideoStatus(ctx context.Context, args []string, e env, s stdio) error {
 	var f clientFlags
 	fs := newFlagSet("video status", "video status VIDEO_ID [flags]", s)
 	f.register(fs, e)
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	c, err := f.client()
 	if err != nil {

@@ -195,13 +195,9 @@ func jobsGet(ctx context.Context, args []string, e env, s stdio) error {
 	var f adminFlags
 	fs := newFlagSet("jobs get", "jobs get JOB_ID --org ORG [flags]", s)
 	f.register(fs, e, true)
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
 		x, err := j.svc.Job(ctx, f.org, pos[0])
@@ -217,13 +213,9 @@ func webhookAdd(ctx context.Context, args []string, e env, s stdio) error {
 	fs := newFlagSet("webhook add", "webhook add URL --org ORG [--events job.completed,job.failed] [flags]", s)
 	f.register(fs, e, true)
 	events := fs.String("events", "", "comma-separated event types (default job.completed,job.failed; also job.created, job.updated)")
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	var list []string
 	if *events != "" {
@@ -270,13 +262,9 @@ func webhookDelete(ctx context.Context, args []string, e env, s stdio) error {
 	var f adminFlags
 	fs := newFlagSet("webhook delete", "webhook delete ENDPOINT_ID --org ORG [flags]", s)
 	f.register(fs, e, true)
-	pos, err := parseMixed(fs, args)
+	pos, err := parsePositional(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
 		if err := j.svc.DeleteWebhook(ctx, f.org, pos[0]); err != nil {
