@@ -8,7 +8,7 @@ import (
 )
 
 // pathColors fixes each path's color in the chart.
-var pathColors = map[string]string{pathDirect: "#4c72b0", pathAIProxy: "#dd8452", pathNginx: "#55a868"}
+var pathColors = map[string]string{pathDirect: "#4c72b0", pathAIProxy: "#dd8452", pathNginx: "#55a868", pathGoProxy: "#8172b3"}
 
 // chart draws the small JSON sweep as SVG: p99 (solid) and p50 (dashed)
 // latency, on a log scale, against offered load, one color per path.
@@ -52,7 +52,7 @@ func chart(rows []*row) string {
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">offered load (requests/s)</text>`+"\n", (left+w-right)/2, h-bottom+38)
 	fmt.Fprintf(&b, `<text transform="translate(18,%d) rotate(-90)" text-anchor="middle">latency (ms, log scale)</text>`+"\n", (top+h-bottom)/2)
 	ly := top + 10
-	for _, path := range []string{pathDirect, pathAIProxy, pathNginx} {
+	for _, path := range allPaths {
 		pts := series[path]
 		if len(pts) == 0 {
 			continue

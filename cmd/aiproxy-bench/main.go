@@ -1,12 +1,13 @@
 // Command aiproxy-bench measures what aiproxy adds to a provider call, side
-// by side with calling the provider directly and with nginx as a reference
-// proxy doing the same key injection.
+// by side with calling the provider directly and with two reference proxies
+// doing the same key injection: nginx, and a bare Go reverse proxy built
+// from net/http/httputil alone (the floor of any Go proxy on the machine).
 //
-// It starts the sandbox providers, aiproxy and (if installed) nginx on
-// loopback as child processes, so that each one's CPU time and peak RSS can
-// be read from /proc; drives open-loop load at fixed rates (each request is
-// due at a fixed time and its latency counts from then, so a stalled server
-// cannot hide its stall); and writes a results table as text and JSON, and
+// It starts the sandbox providers, aiproxy, the bare Go proxy and (if
+// installed) nginx on loopback as child processes, so that each one's CPU
+// time and peak RSS can be read from /proc; drives open-loop load at fixed
+// rates (each request is due at a fixed time and its latency counts from
+// then, so a stalled server cannot hide its stall); and writes a results table as text and JSON, and
 // an SVG chart of latency against offered load.
 //
 //	go build -o bin/ ./cmd/aiproxy ./cmd/aiproxy-bench
@@ -38,9 +39,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == sandboxChildCmd {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == sandboxChildCmd:
 		err = runSandboxChild(ctx, os.Args[2:], os.Stdout)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == goProxyChildCmd:
+		err = runGoProxyChild(ctx, os.Args[2:], os.Stdout)
+	default:
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	if err != nil {

@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// child is a server process the bench started: the sandbox, aiproxy or nginx.
+// child is a server process the bench started: the sandbox, aiproxy, the
+// bare Go proxy or nginx.
 type child struct {
 	name string
 	cmd  *exec.Cmd

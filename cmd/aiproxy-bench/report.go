@@ -19,7 +19,10 @@ type report struct {
 	Smoke     bool      `json:"smoke"`
 	NginxNote string    `json:"nginx_note,omitempty"`
 	Targets   []target  `json:"targets"`
-	Rows      []*row    `json:"rows"`
+	// Info are figures given for context beside the targets: no goal, no
+	// verdict, no effect on the exit status.
+	Info []figure `json:"info,omitempty"`
+	Rows []*row   `json:"rows"`
 }
 
 type machine struct {
@@ -44,12 +47,19 @@ type target struct {
 	Met *bool `json:"met"`
 }
 
+// figure is one informational result, reported without a goal.
+type figure struct {
+	Name     string `json:"name"`
+	Measured string `json:"measured"`
+}
+
 func newReport(opts options, rows []*row, started time.Time, loadStart, nginxNote string) *report {
 	m := probeMachine(opts.nginx)
 	m.LoadStart, m.LoadEnd = loadStart, loadAvg()
 	r := &report{Machine: m, Started: started.UTC(), Smoke: opts.smoke,
 		Duration: time.Since(started).Round(time.Second).String(), NginxNote: nginxNote, Rows: rows}
 	r.Targets = r.targets()
+	r.Info = r.info()
 	return r
 }
 
@@ -137,6 +147,26 @@ func (r *report) targets() []target {
 	return ts
 }
 
+// info compares the bare Go proxy's small-JSON capacity with direct and
+// aiproxy's with the bare Go proxy: how much of the gap to direct is
+// net/http's own, and how much is aiproxy's work on top of it.
+func (r *report) info() []figure {
+	d, a, g := r.find("small-json-capacity", pathDirect, ""), r.find("small-json-capacity", pathAIProxy, ""), r.find("small-json-capacity", pathGoProxy, "")
+	if g == nil {
+		return nil
+	}
+	var fs []figure
+	if d != nil {
+		fs = append(fs, figure{"small JSON, bare Go proxy throughput vs direct",
+			fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", g.AchievedRPS/d.AchievedRPS*100, g.AchievedRPS, d.AchievedRPS)})
+	}
+	if a != nil {
+		fs = append(fs, figure{"small JSON, aiproxy throughput vs bare Go proxy",
+			fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", a.AchievedRPS/g.AchievedRPS*100, a.AchievedRPS, g.AchievedRPS)})
+	}
+	return fs
+}
+
 // errorCount counts failed requests outside the sweep, whose top rates are
 // meant to saturate.
 func (r *report) errorCount() int {
@@ -198,6 +228,9 @@ func (r *report) write(w io.Writer) error {
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "  %-4s %-45s goal %-9s measured %s\n", verdict(t.Met), t.Name, t.Goal, t.Measured)
 	}
+	for _, f := range r.Info {
+		fmt.Fprintf(w, "  info %-60s measured %s\n", f.Name, f.Measured)
+	}
 	return nil
 }
 
@@ -241,5 +274,8 @@ func (r *report) markdown(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Name, t.Goal, t.Measured, verdict(t.Met))
+	}
+	for _, f := range r.Info {
+		fmt.Fprintf(w, "| %s | – | %s | info |\n", f.Name, f.Measured)
 	}
 }

@@ -266,8 +266,9 @@ const waitChunkDelay = 1500 * time.Millisecond
 // long-poll one rendering video's job (GET /jobs/{id}?wait=N), which the
 // server holds without any upstream call; that is the target's figure. For
 // comparison, every path then holds as many slow streamed responses (TTS
-// streams whose chunks the sandbox spaces out), which direct and nginx can
-// also serve, and which keep an upstream connection open per client.
+// streams whose chunks the sandbox spaces out), which direct, nginx and the
+// Go proxy can also serve, and which keep an upstream connection open per
+// client.
 func (b *bench) waiting(st *stack) error {
 	n, ramp := 10000, 4*time.Second
 	if b.w.opts.smoke {

@@ -15,12 +15,18 @@ import (
 	"strings"
 )
 
-// The three ways a request can reach the sandbox.
+// The four ways a request can reach the sandbox.
 const (
 	pathDirect  = "direct"
 	pathAIProxy = "aiproxy"
 	pathNginx   = "nginx"
+	// pathGoProxy is a bare httputil.ReverseProxy doing what nginx does:
+	// the floor of Go's net/http server and client, beneath any Go proxy.
+	pathGoProxy = "go-proxy"
 )
+
+// allPaths lists every path in the order they are measured and drawn.
+var allPaths = []string{pathDirect, pathAIProxy, pathNginx, pathGoProxy}
 
 // world is what every scenario shares: the binaries, the seeded aiproxy
 // database, and the keys.
@@ -88,15 +94,17 @@ func (w *world) admin(ctx context.Context, stdin string, args ...string) (string
 	return out.String(), nil
 }
 
-// stack is one scenario's processes: a fresh sandbox, an aiproxy in front of
-// it, and nginx when installed.
+// stack is one scenario's processes: a fresh sandbox, and in front of it an
+// aiproxy, the bare Go proxy, and nginx when installed.
 type stack struct {
 	w          *world
 	sandbox    *child
 	aiproxy    *child
+	goproxy    *child
 	nginx      *child
 	sandboxURL string
 	aiproxyURL string
+	goproxyURL string
 	nginxURL   string
 }
 
@@ -113,6 +121,12 @@ func (w *world) start(ctx context.Context, name string, knobs sandboxKnobs) (*st
 		return nil, err
 	}
 	s.sandboxURL = vals["SANDBOX_URL"]
+	s.goproxy, vals, err = startChild(ctx, "goproxy", dir, w.self, goProxyArgs(s.sandboxURL, w.hgKey, w.elKey), nil, "GOPROXY_URL")
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.goproxyURL = vals["GOPROXY_URL"]
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "info",
 		"--upstream", "heygen=" + s.sandboxURL + "/heygen", "--upstream", "elevenlabs=" + s.sandboxURL + "/elevenlabs"}
 	args = append(args, w.guardFlags...)
@@ -136,15 +150,20 @@ func (w *world) start(ctx context.Context, name string, knobs sandboxKnobs) (*st
 func (s *stack) stop() {
 	s.nginx.stop()
 	s.aiproxy.stop()
+	s.goproxy.stop()
 	s.sandbox.stop()
 }
 
-// paths lists the paths this stack can measure, direct first.
+// paths lists the paths this stack can measure, in allPaths order: all of
+// them, or all but nginx when it is not installed.
 func (s *stack) paths() []string {
-	if s.nginx != nil {
-		return []string{pathDirect, pathAIProxy, pathNginx}
+	var out []string
+	for _, p := range allPaths {
+		if p != pathNginx || s.nginx != nil {
+			out = append(out, p)
+		}
 	}
-	return []string{pathDirect, pathAIProxy}
+	return out
 }
 
 // server is the process whose CPU and memory a path is charged: the
@@ -155,6 +174,8 @@ func (s *stack) server(path string) *child {
 		return s.aiproxy
 	case pathNginx:
 		return s.nginx
+	case pathGoProxy:
+		return s.goproxy
 	}
 	return s.sandbox
 }
@@ -171,7 +192,8 @@ type call struct {
 }
 
 // request renders the call for a path: the provider's own request with its
-// key (direct), without it (nginx injects it), or an aiproxy envelope.
+// key (direct), without it (nginx and the Go proxy inject it), or an
+// aiproxy envelope.
 func (s *stack) request(path string, c call) request {
 	var body []byte
 	if c.body != nil {
@@ -199,6 +221,8 @@ func (s *stack) request(path string, c call) request {
 		return r
 	case pathNginx:
 		return native(s.nginxURL)
+	case pathGoProxy:
+		return native(s.goproxyURL)
 	}
 	env := map[string]any{}
 	if body != nil {

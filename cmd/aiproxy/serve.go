@@ -31,6 +31,7 @@ type serverFlags struct {
 	key        keyFlags
 	catalogDir string
 	logLevel   string
+	logFlush   time.Duration
 	upstreams  upstreamFlag
 	// upstreamsEnv is AIPROXY_UPSTREAMS, checked by validate.
 	upstreamsEnv string
@@ -47,6 +48,8 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	fs.StringVar(&f.catalogDir, "catalog-dir", e("AIPROXY_CATALOG_DIR"),
 		"directory of extra or overriding catalog files (*.json) [AIPROXY_CATALOG_DIR]")
 	fs.StringVar(&f.logLevel, "log-level", envOr(e, "AIPROXY_LOG_LEVEL", "info"), "debug, info, warn or error [AIPROXY_LOG_LEVEL]")
+	fs.DurationVar(&f.logFlush, "log-flush", envDuration(e, "AIPROXY_LOG_FLUSH", 100*time.Millisecond),
+		"longest a log line waits in a buffer before it is written to stderr; 0 writes every line at once [AIPROXY_LOG_FLUSH]")
 	f.upstreams = upstreamFlag{}
 	f.upstreamsEnv = e("AIPROXY_UPSTREAMS")
 	fs.Var(f.upstreams, "upstream", "SERVICE=URL: send a service's calls to another base URL, e.g. a sandbox; repeatable [AIPROXY_UPSTREAMS, comma-separated]")
@@ -132,12 +135,20 @@ type app struct {
 	life    *lifecycle
 	scale   scaleFlags
 	obs     *observability
+	// flushLogs writes the buffered log lines and stops the buffer.
+	flushLogs func()
 }
 
 // openApp opens the database and catalog, wires the API and binds the
 // listener, so that the caller knows the address before serving.
-func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app, error) {
-	log, err := newLogger(s.err, f.logLevel)
+func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *app, err error) {
+	logw, flushLogs := bufferLogs(s.err, f.logFlush) // logbuffer.go
+	defer func() {
+		if err != nil {
+			flushLogs()
+		}
+	}()
+	log, err := newLogger(logw, f.logLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +187,7 @@ func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (*app,
 		f.jobs.pollLock = rc.Locker()
 	}
 	f.jobs.lease = f.scale.jobLease
-	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln, guard: guard, redis: rc, life: newLifecycle(), scale: f.scale, obs: obs}
+	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln, guard: guard, redis: rc, life: newLifecycle(), scale: f.scale, obs: obs, flushLogs: flushLogs}
 	a.admin = admin.New(db, v, cat, nil)
 	api := httpapi.Config{
 		Catalog: cat,
@@ -230,6 +241,7 @@ func (a *app) close() {
 		a.redis.Close()
 	}
 	a.db.Close()
+	a.flushLogs()
 }
 
 // serve serves until ctx ends, then shuts down gracefully. ready, if set,

@@ -74,6 +74,9 @@ type Policy struct {
 // the function that releases them all. A call that finds no slot in time
 // gets a rate_limited error.
 func (p *Policy) Acquire(ctx context.Context, org, service string, src aiproxy.Source) (func(), error) {
+	if release, ok := p.tryAcquire(org, service, src); ok {
+		return release, nil
+	}
 	wait := p.QueueTimeout
 	if wait <= 0 {
 		wait = 2 * time.Second
@@ -107,15 +110,65 @@ func (p *Policy) Acquire(ctx context.Context, org, service string, src aiproxy.S
 	return release, nil
 }
 
+// trySemaphore is a Semaphore that can also take a slot without waiting.
+type trySemaphore interface {
+	TryAcquire(key string, limit int) (release func(), ok bool)
+}
+
+// tryAcquire takes every slot that applies at once, without a timer or a
+// context, when Sem can and all are free: the usual case, well under the
+// caps. It takes none when one is full, and Acquire then waits for them.
+func (p *Policy) tryAcquire(org, service string, src aiproxy.Source) (func(), bool) {
+	ts, ok := p.Sem.(trySemaphore)
+	if !ok {
+		return nil, false
+	}
+	var one func()
+	var held []func()
+	for i, r := range p.Rules {
+		key, ok := r.key(i, org, service, src)
+		if !ok {
+			continue
+		}
+		rel, ok := ts.TryAcquire(key, r.Max)
+		if !ok {
+			if one != nil {
+				one()
+			}
+			for j := len(held) - 1; j >= 0; j-- {
+				held[j]()
+			}
+			return nil, false
+		}
+		if one == nil {
+			one = rel
+		} else {
+			held = append(held, rel)
+		}
+	}
+	switch {
+	case one == nil:
+		return func() {}, true
+	case held == nil:
+		return one, true
+	}
+	held = append([]func(){one}, held...)
+	return func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i]()
+		}
+	}, true
+}
+
 func (r Rule) key(i int, org, service string, src aiproxy.Source) (string, bool) {
 	if r.Service != "" && r.Service != service {
 		return "", false
 	}
 	switch {
 	case r.Scope == ScopeOrg:
-		return fmt.Sprintf("cc:%d:org:%s:%s", i, org, r.Service), true
+		return "cc:" + strconv.Itoa(i) + ":org:" + org + ":" + r.Service, true
 	case src == aiproxy.SourcePlatform:
-		return fmt.Sprintf("cc:%d:platform:%s", i, service), true
+		return "cc:" + strconv.Itoa(i) + ":platform:" + service, true
 	}
 	return "", false
 }

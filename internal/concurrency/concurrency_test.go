@@ -85,3 +85,57 @@ func TestParseRule(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryTryAcquire(t *testing.T) {
+	m := NewMemory()
+	r1, ok1 := m.TryAcquire("k", 2)
+	r2, ok2 := m.TryAcquire("k", 2)
+	if !ok1 || !ok2 {
+		t.Fatal("two free slots of 2 were not taken")
+	}
+	if _, ok := m.TryAcquire("k", 2); ok {
+		t.Fatal("a third slot of 2 was taken")
+	}
+	if got := m.InFlight("k"); got != 2 {
+		t.Fatalf("InFlight = %d, want 2", got)
+	}
+	r1()
+	r1() // a second release gives nothing back
+	if got := m.InFlight("k"); got != 1 {
+		t.Fatalf("after releasing one slot twice InFlight = %d, want 1", got)
+	}
+	r3, ok := m.TryAcquire("k", 2)
+	if !ok {
+		t.Fatal("a freed slot was not taken")
+	}
+	r2()
+	r3()
+	m.mu.Lock()
+	n := len(m.sems)
+	m.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d idle keys kept, want 0", n)
+	}
+}
+
+func TestPolicyTakesNoSlotWhenOneCapIsFull(t *testing.T) {
+	m := NewMemory()
+	p := &Policy{Sem: m, QueueTimeout: 20 * time.Millisecond, Rules: []Rule{
+		{Scope: ScopeOrg, Max: 5},
+		{Scope: ScopeCredential, Service: "heygen", Max: 1},
+	}}
+	rel, err := p.Acquire(context.Background(), "acme", "heygen", aiproxy.SourcePlatform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Acquire(context.Background(), "acme", "heygen", aiproxy.SourcePlatform); err == nil {
+		t.Fatal("second call got the platform credential's only slot")
+	}
+	if got := m.InFlight("cc:0:org:acme:"); got != 1 {
+		t.Fatalf("org slots held after the refused call = %d, want 1 (the refused call must give its org slot back)", got)
+	}
+	rel()
+	if got := m.InFlight("cc:0:org:acme:") + m.InFlight("cc:1:platform:heygen"); got != 0 {
+		t.Fatalf("slots held after release = %d, want 0", got)
+	}
+}

@@ -3,6 +3,7 @@ package concurrency
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Memory is an in-process Semaphore. A key's slots exist only while some
@@ -38,13 +39,43 @@ func (m *Memory) Acquire(ctx context.Context, key string, limit int) (func(), er
 		m.unref(key, s)
 		return nil, ctx.Err()
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			<-s.slots
-			m.unref(key, s)
-		})
-	}, nil
+	return (&slot{m: m, key: key, s: s}).release, nil
+}
+
+// TryAcquire takes a slot of key if one is free, without waiting.
+func (m *Memory) TryAcquire(key string, limit int) (func(), bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.sems[key]
+	if s == nil {
+		s = &sem{slots: make(chan struct{}, limit)}
+		m.sems[key] = s
+	}
+	select {
+	case s.slots <- struct{}{}:
+		s.refs++
+		return (&slot{m: m, key: key, s: s}).release, true
+	default:
+		if s.refs == 0 {
+			delete(m.sems, key)
+		}
+		return nil, false
+	}
+}
+
+// slot is one held slot; releasing it twice gives it back once.
+type slot struct {
+	m        *Memory
+	key      string
+	s        *sem
+	released atomic.Bool
+}
+
+func (h *slot) release() {
+	if h.released.CompareAndSwap(false, true) {
+		<-h.s.slots
+		h.m.unref(h.key, h.s)
+	}
 }
 
 func (m *Memory) unref(key string, s *sem) {

@@ -126,7 +126,17 @@ func (m *Metrics) HTTP(method string, status int) {
 	default:
 		method = "other"
 	}
-	m.http.WithLabelValues(method, strconv.Itoa(status/100)+"xx").Inc()
+	m.http.WithLabelValues(method, statusClass(status)).Inc()
+}
+
+var statusClasses = [...]string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// statusClass is "2xx" for 200 and so on, without building the string.
+func statusClass(status int) string {
+	if c := status / 100; c >= 0 && c < len(statusClasses) {
+		return statusClasses[c]
+	}
+	return strconv.Itoa(status/100) + "xx"
 }
 
 // Timing adds up the time one client call spent waiting for providers.
@@ -164,7 +174,7 @@ func (m *Metrics) Transport(next http.RoundTripper) http.RoundTripper {
 		}
 		outcome := "error"
 		if err == nil {
-			outcome = strconv.Itoa(resp.StatusCode/100) + "xx"
+			outcome = statusClass(resp.StatusCode)
 		}
 		m.provider.WithLabelValues(call.Service, call.Action, outcome).Observe(d.Seconds())
 		return resp, err

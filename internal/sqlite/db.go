@@ -48,6 +48,8 @@ type DB struct {
 	write *sql.DB // one connection; every write goes through it
 	read  *sql.DB // query_only connections
 	stmts stmtCache
+	// writeStmts holds statements prepared on the write connection.
+	writeStmts stmtCache
 }
 
 var (

@@ -32,11 +32,33 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return st.QueryRowContext(ctx, args...)
 }
 
+// writeStmt returns a statement prepared once on the write connection,
+// for writes a busy server runs many times a second. Call it before the
+// transaction begins: the write pool has one connection, which a
+// transaction holds. Inside the transaction, tx.StmtContext reuses the
+// statement on that connection.
+func (db *DB) writeStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := db.writeStmts.m.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := db.write.PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.writeStmts.m.LoadOrStore(query, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return st, nil
+}
+
 // closeStmts closes the prepared statements.
 func (db *DB) closeStmts() {
-	db.stmts.m.Range(func(k, v any) bool {
-		v.(*sql.Stmt).Close()
-		db.stmts.m.Delete(k)
-		return true
-	})
+	for _, c := range []*stmtCache{&db.stmts, &db.writeStmts} {
+		c.m.Range(func(k, v any) bool {
+			v.(*sql.Stmt).Close()
+			c.m.Delete(k)
+			return true
+		})
+	}
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -14,31 +15,49 @@ var _ aiproxy.UsageStore = (*DB)(nil)
 // usageColumns is the number of values one usage row binds.
 const usageColumns = 14
 
-// usageRowsPerInsert bounds one INSERT's rows so that its bound values stay
-// well under SQLite's limit of 32,766 variables.
-const usageRowsPerInsert = 500
+// usageInsertSizes are the row counts of the INSERTs a batch is cut into,
+// largest first. Each is a statement prepared once, so that a busy server
+// does not parse a new INSERT for every batch (parsing was half of a
+// batch's cost); the largest keeps its bound values (256 × 14) well under
+// SQLite's limit of 32,766. A batch of 300 is 256 + 4 × 11; the usage
+// recorder's batches are at most 256 by default.
+var usageInsertSizes = [...]int{256, 64, 16, 4, 1}
 
-// AppendUsage inserts records in one transaction, many rows per INSERT:
-// one statement per batch instead of one per record.
+// AppendUsage inserts records in one transaction, many rows per INSERT.
 func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	// Prepare the statements this batch needs before the transaction
+	// takes the write connection.
+	var stmts [len(usageInsertSizes)]*sql.Stmt
+	for rest := len(recs); rest > 0; {
+		i := usageInsertSize(rest)
+		if stmts[i] == nil {
+			st, err := db.writeStmt(ctx, usageInsertSQL[usageInsertSizes[i]])
+			if err != nil {
+				return fmt.Errorf("append usage: %w", err)
+			}
+			stmts[i] = st
+		}
+		rest -= usageInsertSizes[i]
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("append usage: %w", err)
 	}
 	defer tx.Rollback()
-	args := make([]any, 0, min(len(recs), usageRowsPerInsert)*usageColumns)
+	args := make([]any, 0, min(len(recs), usageInsertSizes[0])*usageColumns)
 	for len(recs) > 0 {
-		n := min(len(recs), usageRowsPerInsert)
+		i := usageInsertSize(len(recs))
+		n := usageInsertSizes[i]
 		args = args[:0]
 		for _, r := range recs[:n] {
 			args = append(args, r.At.UnixMilli(), r.OrgKey, r.KeyID, r.Service, r.Action,
 				r.Status, string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut,
 				string(r.Unit), r.Units, r.Cache, string(r.Source))
 		}
-		if _, err := tx.ExecContext(ctx, insertUsageSQL(n), args...); err != nil {
+		if _, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append usage: %w", err)
 		}
 		recs = recs[n:]
@@ -47,6 +66,26 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 		return fmt.Errorf("append usage: %w", err)
 	}
 	return nil
+}
+
+// usageInsertSQL is the INSERT text of each of usageInsertSizes.
+var usageInsertSQL = func() map[int]string {
+	m := make(map[int]string, len(usageInsertSizes))
+	for _, n := range usageInsertSizes {
+		m[n] = insertUsageSQL(n)
+	}
+	return m
+}()
+
+// usageInsertSize is the index in usageInsertSizes of the largest
+// statement that fits in n records (n ≥ 1).
+func usageInsertSize(n int) int {
+	for i, size := range usageInsertSizes {
+		if size <= n {
+			return i
+		}
+	}
+	return len(usageInsertSizes) - 1
 }
 
 // insertUsageSQL is an INSERT of n usage rows.
