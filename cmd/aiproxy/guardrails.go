@@ -82,6 +82,13 @@ func envInt(e env, name string, def int) int {
 	return def
 }
 
+func envBool(e env, name string, def bool) bool {
+	if b, err := strconv.ParseBool(e(name)); err == nil {
+		return b
+	}
+	return def
+}
+
 func envDuration(e env, name string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(e(name)); err == nil {
 		return d

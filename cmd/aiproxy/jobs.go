@@ -38,6 +38,9 @@ type jobFlags struct {
 	secrets map[string]string
 	// selfURL makes the server's own listen address its public URL (demo).
 	selfURL bool
+	// allowPrivateHooks lets outbound webhooks reach loopback, private and
+	// link-local addresses (the demo's receivers are on loopback).
+	allowPrivateHooks bool
 	// lease and pollLock coordinate replicas (set by openApp from
 	// scaleFlags): how long a claimed job or delivery is held, and the
 	// shared lock around a job's status read (nil without Redis).
@@ -56,6 +59,8 @@ func (f *jobFlags) register(fs *flag.FlagSet, e env) {
 		"how long a job may stay unfinished before it is failed [AIPROXY_JOB_DEADLINE]")
 	fs.DurationVar(&f.freshFor, "job-fresh-for", envDuration(e, "AIPROXY_JOB_FRESH_FOR", time.Second),
 		"how long one provider status read answers every client status call [AIPROXY_JOB_FRESH_FOR]")
+	fs.BoolVar(&f.allowPrivateHooks, "webhook-allow-private", envBool(e, "AIPROXY_WEBHOOK_ALLOW_PRIVATE", false),
+		"let orgs register outbound webhooks on loopback, private and link-local addresses, and deliver there; off, such URLs are refused and such connections not made [AIPROXY_WEBHOOK_ALLOW_PRIVATE]")
 	fs.IntVar(&f.attempts, "webhook-attempts", envInt(e, "AIPROXY_WEBHOOK_ATTEMPTS", 15),
 		"delivery attempts of an outbound webhook before it is given up [AIPROXY_WEBHOOK_ATTEMPTS]")
 	f.runningCaps = newListFlag(e("AIPROXY_MAX_RUNNING_JOBS"))
@@ -116,6 +121,7 @@ func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *pro
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
 		Deadline: f.deadline, FreshFor: f.freshFor, MaxDeliveryAttempts: f.attempts,
 		Lease: f.lease, PollLock: f.pollLock, Access: acc, RunningJobCaps: f.caps,
+		AllowPrivateWebhooks: f.allowPrivateHooks,
 	})
 	api.Invoker, api.Jobs, api.Webhooks, api.ProviderWebhooks = svc, svc, svc, svc
 	return svc
@@ -153,7 +159,7 @@ func withJobs(ctx context.Context, f *adminFlags, e env, needVault bool, fn func
 		if !ok {
 			return errors.New("this database engine keeps no jobs")
 		}
-		cfg := jobs.Config{Store: js, Catalog: m.cat}
+		cfg := jobs.Config{Store: js, Catalog: m.cat, AllowPrivateWebhooks: envBool(e, "AIPROXY_WEBHOOK_ALLOW_PRIVATE", false)}
 		if m.vault != nil {
 			cfg.Vault = m.vault
 		}
@@ -308,6 +314,7 @@ func webhookDeliveries(ctx context.Context, args []string, e env, s stdio) error
 // returned for the sandbox, signs them.
 func demoWebhooks(f *jobFlags) string {
 	f.selfURL = true
+	f.allowPrivateHooks = true // the demo's receivers run on this machine
 	if f.secrets["heygen"] == "" {
 		f.secrets["heygen"] = randomKey("whsec")
 	}

@@ -92,7 +92,8 @@ func newCluster(ctx context.Context, t *testing.T, dbURL, redisURL string) *clus
 	c.env = append(os.Environ(), "AIPROXY_DATABASE_URL="+dbURL, "AIPROXY_MASTER_KEY="+strings.Repeat("ab", 32),
 		"AIPROXY_REDIS_URL="+redisURL, "AIPROXY_REDIS_PREFIX="+prefix,
 		"AIPROXY_PROVIDER_WEBHOOK_SECRETS=heygen="+secret, "AIPROXY_SANDBOX_WEBHOOK_SECRET="+secret,
-		"AIPROXY_SANDBOX_HEYGEN_KEY="+hgKey, "AIPROXY_SANDBOX_ELEVENLABS_KEY="+elKey)
+		"AIPROXY_SANDBOX_HEYGEN_KEY="+hgKey, "AIPROXY_SANDBOX_ELEVENLABS_KEY="+elKey,
+		"AIPROXY_WEBHOOK_ALLOW_PRIVATE=true") // the test's webhook receiver is on loopback
 
 	sb := c.start(t, "sandbox", "--addr", "127.0.0.1:0", "--render-time", mrRenderTime.String())
 	c.sandbox = strings.TrimSuffix(c.waitVar(t, sb, "HEYGEN_BASE_URL"), "/heygen")

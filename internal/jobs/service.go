@@ -103,8 +103,14 @@ type Config struct {
 	MaxEnvelopeBytes int64
 
 	// DeliveryClient sends webhook events; nil means a client with
-	// DeliveryTimeout that never follows redirects.
+	// DeliveryTimeout that never follows redirects and, unless
+	// AllowPrivateWebhooks, connects to no loopback, private or link-local
+	// address (webhook_guard.go).
 	DeliveryClient *http.Client
+	// AllowPrivateWebhooks lets org admins register webhook URLs on
+	// loopback, private and link-local addresses, and lets deliveries
+	// connect there: for a demo or a closed network.
+	AllowPrivateWebhooks bool
 	// DeliveryTimeout bounds one delivery attempt; 0 means 10s.
 	DeliveryTimeout time.Duration
 	// DeliveryBackoff is the wait after a delivery's first failed attempt,
@@ -191,10 +197,7 @@ func New(cfg Config) *Service {
 	}
 	client := cfg.DeliveryClient
 	if client == nil {
-		client = &http.Client{
-			Timeout:       cfg.DeliveryTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		client = newDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateWebhooks)
 	}
 	slots, _ := cfg.Store.(aiproxy.JobSlotStore)
 	if len(cfg.RunningJobCaps) > 0 && slots == nil {

@@ -49,6 +49,12 @@ func (s *Service) CreateWebhook(ctx context.Context, org, rawURL string, events 
 	if err := checkWebhookURL(rawURL); err != nil {
 		return aiproxy.WebhookEndpoint{}, "", err
 	}
+	if !s.cfg.AllowPrivateWebhooks {
+		u, _ := url.Parse(rawURL) // checkWebhookURL parsed it
+		if err := checkWebhookHost(u); err != nil {
+			return aiproxy.WebhookEndpoint{}, "", err
+		}
+	}
 	if len(events) == 0 {
 		events = defaultEvents
 	}
