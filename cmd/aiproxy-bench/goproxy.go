@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aiproxy/aiproxy/internal/proxy"
 )
@@ -39,20 +36,7 @@ func runGoProxyChild(ctx context.Context, args []string, stdout io.Writer) error
 	if err != nil || target.Scheme == "" || target.Host == "" {
 		return fmt.Errorf("--upstream %q is not a base URL", *upstream)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: goProxy(target, *hg, *el), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	fmt.Fprintf(stdout, "GOPROXY_URL=http://%s\n", ln.Addr())
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveChild(ctx, goProxy(target, *hg, *el), stdout, "GOPROXY_URL")
 }
 
 // goProxy does what the nginx reference does, with only the standard

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,17 +45,23 @@ func runSandboxChild(ctx context.Context, args []string, stdout io.Writer) error
 		CharacterLimit: 1 << 50, // Audio scenarios speak far more than a real quota allows.
 		MemoizeSpeech:  true,    // Repeated requests measure the path, not the synthesizer.
 	})
+	return serveChild(ctx, sb, stdout, "SANDBOX_URL")
+}
+
+// serveChild serves h on a loopback port until ctx ends, and prints
+// NAME=http://ADDR once it listens, for startChild to read.
+func serveChild(ctx context.Context, h http.Handler, stdout io.Writer, name string) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
-	fmt.Fprintf(stdout, "SANDBOX_URL=http://%s\n", ln.Addr())
-	if err := srv.Serve(ln); err != http.ErrServerClosed {
+	fmt.Fprintf(stdout, "%s=http://%s\n", name, ln.Addr())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

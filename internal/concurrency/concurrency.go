@@ -123,8 +123,12 @@ func (p *Policy) tryAcquire(org, service string, src aiproxy.Source) (func(), bo
 	if !ok {
 		return nil, false
 	}
-	var one func()
 	var held []func()
+	releaseAll := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i]()
+		}
+	}
 	for i, r := range p.Rules {
 		key, ok := r.key(i, org, service, src)
 		if !ok {
@@ -132,32 +136,15 @@ func (p *Policy) tryAcquire(org, service string, src aiproxy.Source) (func(), bo
 		}
 		rel, ok := ts.TryAcquire(key, r.Max)
 		if !ok {
-			if one != nil {
-				one()
-			}
-			for j := len(held) - 1; j >= 0; j-- {
-				held[j]()
-			}
+			releaseAll()
 			return nil, false
 		}
-		if one == nil {
-			one = rel
-		} else {
-			held = append(held, rel)
-		}
+		held = append(held, rel)
 	}
-	switch {
-	case one == nil:
-		return func() {}, true
-	case held == nil:
-		return one, true
+	if len(held) == 1 {
+		return held[0], true
 	}
-	held = append([]func(){one}, held...)
-	return func() {
-		for i := len(held) - 1; i >= 0; i-- {
-			held[i]()
-		}
-	}, true
+	return releaseAll, true
 }
 
 func (r Rule) key(i int, org, service string, src aiproxy.Source) (string, bool) {

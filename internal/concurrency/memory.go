@@ -26,11 +26,7 @@ func NewMemory() *Memory { return &Memory{sems: map[string]*sem{}} }
 // Acquire waits for a slot of key.
 func (m *Memory) Acquire(ctx context.Context, key string, limit int) (func(), error) {
 	m.mu.Lock()
-	s := m.sems[key]
-	if s == nil {
-		s = &sem{slots: make(chan struct{}, limit)}
-		m.sems[key] = s
-	}
+	s := m.semLocked(key, limit)
 	s.refs++
 	m.mu.Unlock()
 	select {
@@ -46,11 +42,7 @@ func (m *Memory) Acquire(ctx context.Context, key string, limit int) (func(), er
 func (m *Memory) TryAcquire(key string, limit int) (func(), bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.sems[key]
-	if s == nil {
-		s = &sem{slots: make(chan struct{}, limit)}
-		m.sems[key] = s
-	}
+	s := m.semLocked(key, limit)
 	select {
 	case s.slots <- struct{}{}:
 		s.refs++
@@ -61,6 +53,17 @@ func (m *Memory) TryAcquire(key string, limit int) (func(), bool) {
 		}
 		return nil, false
 	}
+}
+
+// semLocked returns key's slots, making them if no one holds or awaits
+// any. m.mu must be held.
+func (m *Memory) semLocked(key string, limit int) *sem {
+	s := m.sems[key]
+	if s == nil {
+		s = &sem{slots: make(chan struct{}, limit)}
+		m.sems[key] = s
+	}
+	return s
 }
 
 // slot is one held slot; releasing it twice gives it back once.

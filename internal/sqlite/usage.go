@@ -19,7 +19,7 @@ const usageColumns = 14
 // largest first. Each is a statement prepared once, so that a busy server
 // does not parse a new INSERT for every batch (parsing was half of a
 // batch's cost); the largest keeps its bound values (256 × 14) well under
-// SQLite's limit of 32,766. A batch of 300 is 256 + 4 × 11; the usage
+// SQLite's limit of 32,766. A batch of 300 is 256 + 2 × 16 + 3 × 4; the usage
 // recorder's batches are at most 256 by default.
 var usageInsertSizes = [...]int{256, 64, 16, 4, 1}
 
