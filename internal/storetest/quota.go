@@ -41,9 +41,21 @@ func runQuotas(t *testing.T, open func(t *testing.T) Stores) {
 			t.Fatalf("PutQuota(unknown org) = %v, want ErrNotFound", err)
 		}
 	})
+	RunQuotaReservations(t, func(t *testing.T) aiproxy.QuotaStore {
+		s := guardrails(t, open)
+		mustCreateOrg(t.Context(), t, s, "acme")
+		return s
+	})
+}
+
+// RunQuotaReservations runs the reservation part of the quota contract,
+// which a store of quotas alone (quota.Memory) runs too: reservations are
+// all or nothing, windowed and atomic. open must return a new, empty store
+// in which the org "acme" may hold quotas.
+func RunQuotaReservations(t *testing.T, open func(t *testing.T) aiproxy.QuotaStore) {
+	day := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)
 	t.Run("ReserveAllOrNothing", func(t *testing.T) {
-		s, ctx := guardrails(t, open), t.Context()
-		mustCreateOrg(ctx, t, s, "acme")
+		s, ctx := open(t), t.Context()
 		mustPutQuota(t, s, aiproxy.Quota{OrgKey: "acme", Metric: aiproxy.MetricRequests, Period: aiproxy.PeriodDay, Limit: 100})
 		mustPutQuota(t, s, aiproxy.Quota{OrgKey: "acme", Service: "elevenlabs", Metric: aiproxy.MetricCharacters, Period: aiproxy.PeriodMonth, Limit: 10})
 		d := aiproxy.Demand{aiproxy.MetricRequests: 1, aiproxy.MetricCharacters: 8}
@@ -72,9 +84,27 @@ func runQuotas(t *testing.T, open func(t *testing.T) Stores) {
 		next := day.Add(24 * time.Hour)
 		checkUsed(t, s, next, map[aiproxy.Metric]int64{aiproxy.MetricRequests: 0, aiproxy.MetricCharacters: 0})
 	})
+	t.Run("LaterQuotaRefusesFirstKeepsNothing", func(t *testing.T) {
+		// The service's own quota is visited before the all-services one, so
+		// here the first quota accepts and the second refuses.
+		s, ctx := open(t), t.Context()
+		mustPutQuota(t, s, aiproxy.Quota{OrgKey: "acme", Service: "elevenlabs", Metric: aiproxy.MetricCharacters, Period: aiproxy.PeriodMonth, Limit: 100})
+		mustPutQuota(t, s, aiproxy.Quota{OrgKey: "acme", Metric: aiproxy.MetricRequests, Period: aiproxy.PeriodDay, Limit: 1})
+		d := aiproxy.Demand{aiproxy.MetricRequests: 1, aiproxy.MetricCharacters: 8}
+		if err := s.ReserveQuota(ctx, "acme", "elevenlabs", d, day); err != nil {
+			t.Fatalf("first ReserveQuota: %v", err)
+		}
+		err := s.ReserveQuota(ctx, "acme", "elevenlabs", d, day)
+		var qe *aiproxy.QuotaExceededError
+		if !errors.As(err, &qe) || qe.Quota.Metric != aiproxy.MetricRequests || qe.Used != 1 {
+			t.Fatalf("second ReserveQuota = %v, want requests exceeded at 1", err)
+		}
+		// The characters quota accepted the refused call's 8 characters
+		// before the requests quota refused it; it must keep none of them.
+		checkUsed(t, s, day, map[aiproxy.Metric]int64{aiproxy.MetricRequests: 1, aiproxy.MetricCharacters: 8})
+	})
 	t.Run("NoQuotaNoLimit", func(t *testing.T) {
-		s, ctx := guardrails(t, open), t.Context()
-		mustCreateOrg(ctx, t, s, "acme")
+		s, ctx := open(t), t.Context()
 		for range 3 {
 			if err := s.ReserveQuota(ctx, "acme", "heygen", aiproxy.Demand{aiproxy.MetricRequests: 1}, day); err != nil {
 				t.Fatalf("ReserveQuota without quotas: %v", err)
@@ -82,8 +112,7 @@ func runQuotas(t *testing.T, open func(t *testing.T) Stores) {
 		}
 	})
 	t.Run("RacingReservationsNeverOverspend", func(t *testing.T) {
-		s, ctx := guardrails(t, open), t.Context()
-		mustCreateOrg(ctx, t, s, "acme")
+		s, ctx := open(t), t.Context()
 		const limit, racers = 17, 50
 		mustPutQuota(t, s, aiproxy.Quota{OrgKey: "acme", Service: "heygen", Metric: aiproxy.MetricRenders, Period: aiproxy.PeriodDay, Limit: limit})
 		errs := parallel(racers, func(int) error {
@@ -109,14 +138,14 @@ func runQuotas(t *testing.T, open func(t *testing.T) Stores) {
 	})
 }
 
-func mustPutQuota(t *testing.T, s GuardrailStores, q aiproxy.Quota) {
+func mustPutQuota(t *testing.T, s aiproxy.QuotaStore, q aiproxy.Quota) {
 	t.Helper()
 	if err := s.PutQuota(t.Context(), q); err != nil {
 		t.Fatalf("PutQuota: %v", err)
 	}
 }
 
-func checkUsed(t *testing.T, s GuardrailStores, at time.Time, want map[aiproxy.Metric]int64) {
+func checkUsed(t *testing.T, s aiproxy.QuotaStore, at time.Time, want map[aiproxy.Metric]int64) {
 	t.Helper()
 	list, err := s.Quotas(t.Context(), "acme", at)
 	if err != nil {
