@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/ratelimit"
+	"github.com/aiproxy/aiproxy/internal/ratelimit/limitertest"
 )
 
 // TestLimiterMatchesMemory checks that the script repeats ratelimit.Memory's
@@ -35,6 +36,16 @@ func TestLimiterMatchesMemory(t *testing.T) {
 				t.Fatalf("step %d: redis %+v, memory %+v", i, got, want)
 			}
 		}
+	})
+}
+
+// TestLimiterArithmetic pins the script to the numbers worked out from the
+// rules, the same table that ratelimit.Memory runs.
+func TestLimiterArithmetic(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		limitertest.Run(t, func(_ *testing.T, now func() time.Time) ratelimit.Limiter {
+			return e.open(Options{Now: now}).Limiter()
+		})
 	})
 }
 
