@@ -6,12 +6,18 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-// JobStore is the storage of the jobs service, which Jobs observes.
+// JobStore is the storage of the jobs service, which Jobs observes: its
+// jobs, webhooks, idempotency records and running-job slots. The wrapper
+// Jobs returns implements all of it at compile time, so that nothing the
+// jobs service needs is lost by observing it.
 type JobStore interface {
 	aiproxy.JobStore
 	aiproxy.WebhookStore
 	aiproxy.IdempotencyStore
+	aiproxy.JobSlotStore
 }
+
+var _ JobStore = (*jobStore)(nil)
 
 // Jobs wraps the jobs service's store to count jobs entering each state
 // and webhook delivery attempts by result, without the jobs service

@@ -172,6 +172,26 @@ func SealedKeyID(sealed []byte) (string, error) {
 	return hex.EncodeToString(id[:]), nil
 }
 
+// Reseal opens a blob with whichever key sealed it and seals the plaintext
+// again with the primary key, for a master-key rotation. fresh is false,
+// and nothing is returned, when the primary key sealed the blob already.
+func (v *Vault) Reseal(sealed, aad []byte) (resealed []byte, fresh bool, err error) {
+	id, err := parseHeader(sealed)
+	if err != nil {
+		return nil, false, err
+	}
+	if id == v.primary {
+		return nil, false, nil
+	}
+	plain, err := v.Open(sealed, aad)
+	if err != nil {
+		return nil, false, err
+	}
+	defer clear(plain)
+	resealed, err = v.Seal(plain, aad)
+	return resealed, err == nil, err
+}
+
 func parseHeader(sealed []byte) (keyID, error) {
 	if len(sealed) < minSealed {
 		return keyID{}, fmt.Errorf("%w: %d bytes is too short", ErrMalformed, len(sealed))

@@ -155,6 +155,37 @@ func TestOlderKeyStillOpens(t *testing.T) {
 	}
 }
 
+func TestReseal(t *testing.T) {
+	old := mustVault(t, testKey(1))
+	rotated := mustVault(t, testKey(2), testKey(1))
+	sealed := mustSeal(t, old, "secret", "aad")
+
+	resealed, fresh, err := rotated.Reseal(sealed, []byte("aad"))
+	if err != nil || !fresh {
+		t.Fatalf("Reseal of an old blob = fresh %v, %v; want a fresh blob", fresh, err)
+	}
+	if id, _ := SealedKeyID(resealed); id != rotated.KeyID() {
+		t.Fatalf("resealed key id = %s, want the new primary %s", id, rotated.KeyID())
+	}
+	if got, err := mustVault(t, testKey(2)).Open(resealed, []byte("aad")); err != nil || string(got) != "secret" {
+		t.Fatalf("the new key alone opens %q, %v; want the secret", got, err)
+	}
+
+	again, fresh, err := rotated.Reseal(resealed, []byte("aad"))
+	if err != nil || fresh || again != nil {
+		t.Fatalf("Reseal of a current blob = %x, fresh %v, %v; want nothing to do", again, fresh, err)
+	}
+	if _, _, err := rotated.Reseal(sealed, []byte("other")); !errors.Is(err, ErrAuth) {
+		t.Fatalf("Reseal with the wrong aad: %v, want ErrAuth", err)
+	}
+	if _, _, err := mustVault(t, testKey(3)).Reseal(sealed, []byte("aad")); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Reseal without the old key: %v, want ErrUnknownKey", err)
+	}
+	if _, _, err := rotated.Reseal([]byte{1, 2}, nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Reseal of garbage: %v, want ErrMalformed", err)
+	}
+}
+
 func TestKeyIDs(t *testing.T) {
 	v := mustVault(t, testKey(1))
 	id := v.KeyID()
