@@ -133,6 +133,9 @@ func (s *server) keys(w http.ResponseWriter, r *http.Request, org string) error 
 		if err != nil {
 			return err
 		}
+		if org == "" && in.Role == "" {
+			in.Role = string(aiproxy.RoleAdmin) // the only role a platform key can have
+		}
 		full, k, err := s.cfg.Admin.CreateKeyWith(r.Context(), org, in.Name, aiproxy.Role(in.Role), opts)
 		if err != nil {
 			return err
