@@ -129,3 +129,27 @@ func ErrMissingPathParam(name string) *Error {
 func ErrPolicyNoSource() *Error {
 	return &Error{Code: CodeInvalid, Message: MsgPolicyNoSource, Field: FieldError}
 }
+
+// ErrUnavailable marks a store's error when the database itself cannot
+// serve: it refused or dropped the connection, was shut down, stayed locked
+// past its timeout, or cannot write (read-only, disk full). Each engine wraps
+// such errors with it, keeping the cause; the HTTP adapter answers them 503
+// unavailable with Retry-After instead of 500, since they are temporary.
+var ErrUnavailable = errors.New("database unavailable")
+
+// SchemaTooNewError is returned when a database's schema has been migrated
+// past the last migration this binary knows, by a newer release: the older
+// code could misread or damage what the newer one stores, so it refuses to
+// serve unless the operator overrides the check.
+type SchemaTooNewError struct {
+	// Database is the schema version the database is at; Known is the last
+	// version this binary knows.
+	Database, Known int64
+}
+
+// Error names both versions and the override.
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("the database schema is at version %d, newer than version %d, the last this aiproxy knows: "+
+		"run a release that knows it, or start with --allow-newer-schema (AIPROXY_ALLOW_NEWER_SCHEMA=1) to use it anyway",
+		e.Database, e.Known)
+}

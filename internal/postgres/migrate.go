@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
 // migrate applies every embedded migration that has not run yet. Goose keeps
@@ -22,13 +24,23 @@ import (
 // version table outside the lock, retrying on the races that follow) and
 // polls for the lock every five seconds, where pg_advisory_lock wakes the
 // next waiter at once.
-func (db *DB) migrate(ctx context.Context) error {
+//
+// A schema newer than the last embedded migration is refused, unless
+// allowNewer: an older replica must not serve tables a newer one changed.
+func (db *DB) migrate(ctx context.Context, allowNewer bool) error {
 	return db.withMigrationLock(ctx, func() error {
 		p, sqlDB, err := db.provider(ctx)
 		if err != nil {
 			return err
 		}
 		defer sqlDB.Close()
+		current, known, err := p.GetVersions(ctx)
+		if err != nil {
+			return err
+		}
+		if current > known && !allowNewer {
+			return &aiproxy.SchemaTooNewError{Database: current, Known: known}
+		}
 		_, err = p.Up(ctx)
 		return err
 	})
@@ -96,7 +108,7 @@ func (db *DB) provider(ctx context.Context) (*goose.Provider, *sql.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	sqlDB := stdlib.OpenDBFromPool(db.pool.Pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		sqlDB.Close()

@@ -58,27 +58,46 @@ var (
 	_ aiproxy.CredentialStore = (*DB)(nil)
 )
 
+// Options tune OpenWith. The zero value is what Open uses.
+type Options struct {
+	// AllowNewerSchema lets Open use a database whose schema a newer release
+	// has migrated past the last migration this binary knows; without it
+	// Open refuses with an *aiproxy.SchemaTooNewError.
+	AllowNewerSchema bool
+	// BusyTimeout is how long a connection waits for another process's lock
+	// before failing; 0 means 5 seconds.
+	BusyTimeout time.Duration
+}
+
 // Open opens the database file at path, creating it if needed, and migrates
 // its schema to the latest version. path must name a file: an in-memory
 // database would not be shared between the writer and reader pools.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite: path %q must be a plain file path", path)
 	}
-	write, err := sql.Open("sqlite", dsn(path, false))
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = busyTimeout
+	}
+	write, err := openPool(dsn(path, false, opts.BusyTimeout), false)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	db := &DB{write: write}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, opts.AllowNewerSchema); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	// The reader pool opens only after the writer has switched the file to
 	// WAL, which is a persistent property of the file.
-	db.read, err = sql.Open("sqlite", dsn(path, true))
+	db.read, err = openPool(dsn(path, true, opts.BusyTimeout), true)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -94,9 +113,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // dsn builds the driver's connection string. Every connection gets the same
 // pragmas; the writer's transactions begin IMMEDIATE so that a transaction
 // that reads before it writes cannot fail to upgrade its lock.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, busy time.Duration) string {
 	q := url.Values{}
-	q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
+	q.Set("_busy_timeout", fmt.Sprint(busy.Milliseconds()))
 	q.Set("_foreign_keys", "1")
 	q.Set("_synchronous", "NORMAL")
 	if readOnly {
@@ -109,15 +128,15 @@ func dsn(path string, readOnly bool) string {
 }
 
 // migrate applies every embedded migration that has not run yet. Goose keeps
-// its bookkeeping in the goose_db_version table.
-func (db *DB) migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+// its bookkeeping in the goose_db_version table. A schema newer than the
+// last embedded migration is refused unless allowNewer.
+func (db *DB) migrate(ctx context.Context, allowNewer bool) error {
+	p, err := db.provider()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	if err := checkNotNewer(ctx, p, allowNewer); err != nil {
+		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -125,13 +144,30 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// SchemaVersion returns the version of the last migration applied.
-func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+// checkNotNewer refuses a database migrated past the provider's last
+// migration, unless allowNewer.
+func checkNotNewer(ctx context.Context, p *goose.Provider, allowNewer bool) error {
+	current, known, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if current > known && !allowNewer {
+		return &aiproxy.SchemaTooNewError{Database: current, Known: known}
+	}
+	return nil
+}
+
+func (db *DB) provider() (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return 0, fmt.Errorf("schema version: %w", err)
+		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, fsys, goose.WithDisableGlobalRegistry(true))
+	return goose.NewProvider(goose.DialectSQLite3, db.write, fsys, goose.WithDisableGlobalRegistry(true))
+}
+
+// SchemaVersion returns the version of the last migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	p, err := db.provider()
 	if err != nil {
 		return 0, fmt.Errorf("schema version: %w", err)
 	}
@@ -171,6 +207,26 @@ func errCode(err error) int {
 		return e.Code()
 	}
 	return 0
+}
+
+// classify marks err with aiproxy.ErrUnavailable when it says that the
+// database cannot serve right now, rather than that a statement is wrong:
+// another process held its lock past the busy timeout, the file cannot be
+// written (read-only, disk full) or read (I/O error), or it cannot be
+// opened. On the query_only reader a refused write is a bug, not an outage.
+// Every connection's errors pass through it (conn.go).
+func classify(err error, reader bool) error {
+	switch errCode(err) & 0xff {
+	case sqlite3.SQLITE_READONLY:
+		if reader {
+			return err
+		}
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+		sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOLFS:
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %w", aiproxy.ErrUnavailable, err)
 }
 
 // isUniqueViolation reports whether err is a primary-key or unique violation.

@@ -123,7 +123,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 	before := schemaVersion(ctx, t, db)
 	for range 2 {
-		if err := db.migrate(ctx); err != nil {
+		if err := db.migrate(ctx, false); err != nil {
 			t.Fatalf("migrate again: %v", err)
 		}
 	}
