@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -260,9 +261,12 @@ func TestDemoErrors(t *testing.T) {
 }
 
 // TestNoSecretsLeak runs calls that touch every secret, then looks for the
-// secrets in every response, the logs and the database files.
+// secrets in every response, the logs and the database files: whole, and
+// as any eight characters in a row (leakscan_test.go), so that a mask that
+// shows too much or a log line that cuts a key short is caught too.
 func TestNoSecretsLeak(t *testing.T) {
 	d := startDemo(t)
+	hg, el := d.useLeakTestKeys()
 	var user map[string]any
 	d.invokeJSON("elevenlabs", "get-user", map[string]any{}, &user)
 	if user["xi_api_key"] != "[REDACTED]" {
@@ -277,11 +281,22 @@ func TestNoSecretsLeak(t *testing.T) {
 	d.fullerRun() // security_e2e_test.go: key lifecycle, audit log, and /metrics, whose body is scanned below
 
 	provider := d.providerKeys()
-	if len(provider) != 2 {
-		t.Fatalf("expected the sandbox to have seen 2 provider keys, saw %d", len(provider))
+	if len(provider) != 2 || !slices.Contains(provider, hg) || !slices.Contains(provider, el) {
+		t.Fatalf("the sandbox saw %d provider keys, want exactly the test's 2", len(provider))
 	}
 	_, secret, _ := strings.Cut(strings.TrimPrefix(d.key, "aip_"), "_")
-	secrets := append(provider, d.key, secret)
+	master, err := os.ReadFile(filepath.Join(d.dir, "master.key"))
+	if err != nil || len(bytes.TrimSpace(master)) == 0 {
+		t.Fatalf("read the demo's master key: %v", err)
+	}
+	scan := newLeakScanner(
+		secretText{name: "the heygen key", whole: hg, random: strings.TrimPrefix(hg, "leak_hg_")},
+		secretText{name: "the elevenlabs key", whole: el, random: strings.TrimPrefix(el, "leak_el_")},
+		secretText{name: "the aiproxy key", whole: d.key, random: secret},
+		// Hex: eight of its characters would show among a run's ids by
+		// chance, so only the whole key is looked for.
+		secretText{name: "the master key", whole: string(bytes.TrimSpace(master))},
+	)
 
 	var files []string
 	matches, _ := filepath.Glob(filepath.Join(d.dir, "aiproxy.db*"))
@@ -289,26 +304,49 @@ func TestNoSecretsLeak(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no database files found")
 	}
-	for _, s := range secrets {
-		for i, b := range d.bodies {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("response %d contains a secret: %.120s", i, b)
-			}
+	for i, b := range d.bodies {
+		for _, leak := range scan.find(b) {
+			t.Errorf("response %d shows %s", i, leak)
 		}
-		if strings.Contains(d.stderr.String(), s) {
-			t.Errorf("logs contain a secret")
+	}
+	for _, leak := range scan.find([]byte(d.stderr.String())) {
+		t.Errorf("the logs show %s", leak)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("%s contains a secret in plaintext", filepath.Base(f))
-			}
+		for _, leak := range scan.find(data) {
+			t.Errorf("%s holds %s in plaintext", filepath.Base(f), leak)
 		}
 	}
 	if !strings.Contains(d.stderr.String(), `"upstream_status":401`) {
 		t.Error("the provider's 401 was not logged")
 	}
+}
+
+// useLeakTestKeys gives the demo org provider keys chosen by the test, with
+// random parts of letters and digits (randomText), and makes the sandbox
+// accept them. It returns the HeyGen and the ElevenLabs key.
+func (d *demo) useLeakTestKeys() (hg, el string) {
+	d.t.Helper()
+	keys := map[string]string{"heygen": "leak_hg_" + randomText(40), "elevenlabs": "leak_el_" + randomText(40)}
+	for provider, key := range keys {
+		body, _ := json.Marshal(map[string]string{"provider": provider, "key": key})
+		resp, err := http.Post(d.sandbox+"/_sandbox/keys", "application/json", bytes.NewReader(body))
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			d.t.Fatalf("sandbox: add a %s key = %d", provider, resp.StatusCode)
+		}
+		body, _ = json.Marshal(map[string]any{"value": map[string]string{"key": key}})
+		path := "/api/ai-proxy/orgs/" + d.org + "/credentials/" + provider + "/"
+		if s, _, b := d.do("PUT", path, d.key, bytes.NewReader(body), nil); s != http.StatusOK {
+			d.t.Fatalf("set the %s credential = %d %s", provider, s, b)
+		}
+	}
+	return keys["heygen"], keys["elevenlabs"]
 }
