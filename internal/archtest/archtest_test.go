@@ -33,6 +33,7 @@ type pkg struct {
 	TestImports  []string
 	XTestImports []string
 	Error        *struct{ Err string }
+	DepsErrors   []struct{ Err string }
 }
 
 // module is the module path; packages are named relative to it below.
@@ -198,6 +199,23 @@ func hasDocComment(dir, want string, files []string) (bool, error) {
 	return false, nil
 }
 
+// checkLoads: go list could read every package and the packages it
+// imports. A package it cannot load (a broken package clause or import
+// block, an import that does not resolve, a cycle) has an incomplete
+// import list, so the other rules would pass it without looking.
+func checkLoads(pkgs []pkg) []string {
+	var problems []string
+	for _, p := range pkgs {
+		if p.Error != nil {
+			problems = append(problems, fmt.Sprintf("go list cannot load %s: %s", rel(p.ImportPath), p.Error.Err))
+		}
+		for _, e := range p.DepsErrors {
+			problems = append(problems, fmt.Sprintf("go list cannot load an import of %s: %s", rel(p.ImportPath), e.Err))
+		}
+	}
+	return problems
+}
+
 func TestArchitecture(t *testing.T) {
 	pkgs := listPackages(t)
 	// The rules name these packages; if go list stopped seeing them the
@@ -207,15 +225,11 @@ func TestArchitecture(t *testing.T) {
 			t.Fatalf("go list did not report %s", want)
 		}
 	}
-	for _, p := range pkgs {
-		if p.Error != nil {
-			t.Logf("go list: %s: %s (another change in progress?)", p.ImportPath, p.Error.Err)
-		}
-	}
 	checks := []struct {
 		name  string
 		check func([]pkg) []string
 	}{
+		{"every package loads", checkLoads},
 		{"domain imports only the standard library", checkDomainStdlibOnly},
 		{"only cmd imports concrete adapters", checkAdaptersOnlyInCmd},
 		{"no vague package names", checkNoVagueNames},
@@ -246,6 +260,9 @@ func TestChecksCatchViolations(t *testing.T) {
 		pkg   pkg
 		bad   bool
 	}{
+		{"package go list cannot load", checkLoads, pkg{ImportPath: m("internal/proxy"), Error: &struct{ Err string }{"expected declaration, found oops"}}, true},
+		{"import that does not resolve", checkLoads, pkg{ImportPath: m("internal/proxy"), DepsErrors: []struct{ Err string }{{"no required module provides package"}}}, true},
+		{"package that loads", checkLoads, pkg{ImportPath: m("internal/proxy"), Imports: []string{"net/http"}}, false},
 		{"domain importing the store", checkDomainStdlibOnly, pkg{ImportPath: m(domain), Imports: []string{"fmt", m("internal/sqlite")}}, true},
 		{"domain test importing a module", checkDomainStdlibOnly, pkg{ImportPath: m(domain), TestImports: []string{"golang.org/x/sync/errgroup"}}, true},
 		{"domain on stdlib", checkDomainStdlibOnly, pkg{ImportPath: m(domain), Imports: []string{"net/http", "crypto/sha256"}}, false},
