@@ -86,7 +86,8 @@ func startServerWith(t *testing.T, withJobs bool) *server {
 	if withJobs {
 		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, Vault: v,
 			PollInterval: 100 * time.Millisecond, FreshFor: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond})
-		cfg.Invoker, cfg.Jobs, cfg.Webhooks, cfg.ProviderWebhooks = svc, svc, svc, svc
+		cfg.Invoker = p.WithHooks(svc.Idempotency(), svc)
+		cfg.Jobs, cfg.Webhooks, cfg.ProviderWebhooks = svc, svc, svc
 		runCtx, stop := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); svc.Run(runCtx) }()

@@ -102,10 +102,10 @@ func (f *jobFlags) validate() error {
 	return f.parseRunningCaps()
 }
 
-// wireJobs wraps the proxy with job tracking when the store keeps jobs, and
-// fills in the API's job routes. It returns nil, and the bare proxy, for an
-// engine without job storage.
-func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, acc jobs.AccessChecker, ln net.Listener, log *slog.Logger, api *httpapi.Config) *jobs.Service {
+// wireJobs adds job tracking to the proxy's pipeline, as hooks, when the
+// store keeps jobs, and fills in the API's job routes. It returns nil, and
+// the bare proxy, for an engine without job storage.
+func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, api *httpapi.Config) *jobs.Service {
 	api.Invoker = p
 	js, ok := db.(jobs.Store)
 	if !ok {
@@ -120,10 +120,11 @@ func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *pro
 		Store: js, Catalog: cat, Proxy: p, Vault: v, Logger: log, PublicBaseURL: public,
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
 		Deadline: f.deadline, FreshFor: f.freshFor, MaxDeliveryAttempts: f.attempts,
-		Lease: f.lease, PollLock: f.pollLock, Access: acc, RunningJobCaps: f.caps,
+		Lease: f.lease, PollLock: f.pollLock, RunningJobCaps: f.caps,
 		AllowPrivateWebhooks: f.allowPrivateHooks,
 	})
-	api.Invoker, api.Jobs, api.Webhooks, api.ProviderWebhooks = svc, svc, svc, svc
+	api.Invoker = p.WithHooks(svc.Idempotency(), svc)
+	api.Jobs, api.Webhooks, api.ProviderWebhooks = svc, svc, svc
 	return svc
 }
 

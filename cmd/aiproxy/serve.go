@@ -208,14 +208,10 @@ func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *ap
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
 	obs.wireAPI(&api, db, a.admin, guard.manage)
-	// api.Native stays nil: native calls go to api.Invoker, the jobs
-	// service when jobs are kept, so that native job starts and status
-	// reads are tracked and owned like invoke's.
-	var acc jobs.AccessChecker
-	if guard.access != nil {
-		acc = guard.access
-	}
-	a.jobs = wireJobs(f.jobs, obs.jobStore(db), cat, v, p, acc, ln, log, &api)
+	// api.Native stays nil: native calls go to api.Invoker, the proxy with
+	// the job hooks when jobs are kept, so that native job starts and
+	// status reads are tracked and owned like invoke's.
+	a.jobs = wireJobs(f.jobs, obs.jobStore(db), cat, v, p, ln, log, &api)
 	obs.auditWebhooks(&api, db)
 	a.handler = httpapi.New(api)
 	a.handler = obs.wrap(a.life.wrap(withConsole(a.handler)))

@@ -73,6 +73,33 @@ type harness struct {
 	hooks *httptest.Server
 	// meter, when set, receives the proxy's usage records.
 	meter proxy.Meter
+	// outer and inner, when set, run around the job hooks and inside
+	// them, as a test's crash points.
+	outer, inner proxy.Hooks
+}
+
+// invoker is the proxy with the job hooks, as serve wires it.
+func (h *harness) invoker() *proxy.Proxy {
+	hs := []proxy.Hooks{h.jobs.Idempotency(), h.jobs}
+	if h.outer != nil {
+		hs = append([]proxy.Hooks{h.outer}, hs...)
+	}
+	if h.inner != nil {
+		hs = append(hs, h.inner)
+	}
+	return h.proxy.WithHooks(hs...)
+}
+
+// crashHooks simulate the process dying when a hook's After runs: around
+// the job hooks after the job was recorded, inside them before.
+type crashHooks struct{}
+
+func (crashHooks) Hook(*aiproxy.Endpoint) proxy.Hook { return crashHooks{} }
+
+func (crashHooks) Before(context.Context, *proxy.Call) (*proxy.Answer, error) { return nil, nil }
+
+func (crashHooks) After(context.Context, *proxy.Call, *proxy.Answer, error) (*proxy.Answer, error) {
+	panic(http.ErrAbortHandler)
 }
 
 type harnessOption func(*harness)
@@ -143,6 +170,7 @@ func (h *harness) open() {
 // new one opens the same database file.
 func (h *harness) restart() {
 	h.t.Helper()
+	h.outer, h.inner = nil, nil // a test's crash points were the old process's
 	h.db.Close()
 	h.open()
 }
@@ -212,7 +240,7 @@ func (h *harness) invoke(org, action string, env any, header ...string) response
 		r.Header.Set(header[i], header[i+1])
 	}
 	w := httptest.NewRecorder()
-	_, err := h.jobs.Invoke(w, r, org, "heygen", action)
+	_, err := h.invoker().Invoke(w, r, org, "heygen", action)
 	if err != nil {
 		var e *aiproxy.Error
 		msg := "Internal server error."

@@ -38,7 +38,7 @@ func (h *harness) nativeAs(org, method, path string, body []byte) (*httptest.Res
 	r = r.WithContext(aiproxy.WithPrincipal(r.Context(), pr))
 	w := httptest.NewRecorder()
 	u, _, _ := bytes.Cut([]byte(path), []byte("?"))
-	_, err := h.jobs.InvokeNative(w, r, org, "heygen", string(u))
+	_, err := h.invoker().InvokeNative(w, r, org, "heygen", string(u))
 	return w, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/proxy"
 )
 
 // Running-job caps. A provider caps the renders an account runs at once
@@ -21,24 +22,24 @@ import (
 // claimRunSlot takes room under the running-job caps for a job start about
 // to reach the provider, and returns the function that gives it back once
 // the job is stored or the start failed. A start over a cap is refused.
-func (s *Service) claimRunSlot(ctx context.Context, st *started) (func(), error) {
-	if len(s.cfg.RunningJobCaps) == 0 || s.slots == nil {
+func (s *Service) claimRunSlot(ctx context.Context, c *proxy.Call) (func(), error) {
+	if len(s.cfg.RunningJobCaps) == 0 {
 		return func() {}, nil
 	}
 	now := s.now()
-	lease := time.Duration(st.ep.Timeout(st.svc))*time.Second + 30*time.Second
-	sl := aiproxy.JobSlot{ID: newID("jsl_"), OrgKey: st.org, Service: st.svc.Slug, Source: st.call.Source, ExpiresAt: now.Add(lease)}
-	full, err := s.slots.ClaimJobSlot(ctx, sl, s.cfg.RunningJobCaps, now)
+	lease := time.Duration(c.Endpoint.Timeout(c.Service))*time.Second + 30*time.Second
+	sl := aiproxy.JobSlot{ID: newID("jsl_"), OrgKey: c.Org, Service: c.Service.Slug, Source: c.Source, ExpiresAt: now.Add(lease)}
+	full, err := s.cfg.Store.ClaimJobSlot(ctx, sl, s.cfg.RunningJobCaps, now)
 	if err != nil {
 		return nil, err
 	}
 	if full != nil {
-		return nil, s.capReached(*full, st.svc.Slug)
+		return nil, s.capReached(*full, c.Service.Slug)
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.slots.ReleaseJobSlot(ctx, sl.ID); err != nil {
+		if err := s.cfg.Store.ReleaseJobSlot(ctx, sl.ID); err != nil {
 			// The slot stops counting when it expires.
 			s.log.Error("release job slot", "org", sl.OrgKey, "service", sl.Service, "err", err)
 		}

@@ -65,7 +65,7 @@ func TestRunningJobCapRefusal(t *testing.T) {
 	h.generate("acme", "first")
 	r := newRecorder()
 	req := invokeRequest(t, "acme", "generate-video", map[string]any{"body": generateBody("second")})
-	_, err := h.jobs.Invoke(r, req, "acme", "heygen", "generate-video")
+	_, err := h.invoker().Invoke(r, req, "acme", "heygen", "generate-video")
 	var ae *aiproxy.Error
 	if !errors.As(err, &ae) || ae.Code != aiproxy.CodeRateLimited || ae.RetryAfter != 5 ||
 		ae.Message != "Too many running heygen jobs for this org (at most 1); retry when one has finished." {

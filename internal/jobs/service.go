@@ -20,30 +20,18 @@ type Store interface {
 	aiproxy.JobStore
 	aiproxy.WebhookStore
 	aiproxy.IdempotencyStore
+	aiproxy.JobSlotStore
 }
 
-// Proxy is the invoke path that jobs wrap: the whole call for endpoints that
-// start or read no job, and its three steps for those that do.
-type Proxy interface {
-	Invoke(w http.ResponseWriter, r *http.Request, org, service, action string) (proxy.Outcome, error)
-	Prepare(r *http.Request, org, service, action string) (*proxy.Call, error)
-	NewCall(ctx context.Context, org, service, action string, env proxy.Envelope, source aiproxy.Source) (*proxy.Call, error)
-	Send(ctx context.Context, c *proxy.Call) (*proxy.Response, error)
-	Respond(w http.ResponseWriter, r *http.Request, c *proxy.Call, resp *proxy.Response) (proxy.Outcome, error)
-	InvokeNative(w http.ResponseWriter, r *http.Request, org, service, path string) (proxy.Outcome, error)
-	PrepareNative(r *http.Request, org, service, path string) (*proxy.Call, error)
-	// Refuse meters a client call refused before a Call was prepared.
-	Refuse(w http.ResponseWriter, r *http.Request, org, service, action string, start time.Time, err error) (proxy.Outcome, error)
+// Fetcher makes the background calls of jobs, status reads that no client
+// request carries, through the proxy's pipeline (proxy.Fetch).
+type Fetcher interface {
+	Fetch(ctx context.Context, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope, source aiproxy.Source) (*proxy.Answer, error)
 }
 
 // Catalog finds an enabled service by slug.
 type Catalog interface {
 	Service(slug string) (*aiproxy.Service, bool)
-}
-
-// AccessChecker reports whether an org's access rules disable an endpoint.
-type AccessChecker interface {
-	Disabled(ctx context.Context, org, service, endpoint string) (bool, error)
 }
 
 // Vault seals and opens webhook signing secrets.
@@ -56,16 +44,12 @@ type Vault interface {
 type Config struct {
 	Store   Store
 	Catalog Catalog
-	// Proxy is the invoke path; it may be nil for a Service used only to
-	// manage jobs and webhook endpoints, as the CLI does.
-	Proxy Proxy
+	// Proxy makes the status reads; it may be nil for a Service used only
+	// to manage jobs and webhook endpoints, as the CLI does.
+	Proxy Fetcher
 	// Vault seals webhook endpoint secrets; required to create endpoints
 	// and to deliver events.
 	Vault Vault
-	// Access, when set, applies the org's access rules to status calls that
-	// are answered from the store (calls that reach the provider are checked
-	// by the proxy).
-	Access AccessChecker
 	// Logger receives tracking and delivery problems; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -99,8 +83,6 @@ type Config struct {
 	// TickEvery is how often Run looks for due jobs and deliveries; 0 means
 	// 1s.
 	TickEvery time.Duration
-	// MaxEnvelopeBytes caps a job-starting request's envelope; 0 means 10 MiB.
-	MaxEnvelopeBytes int64
 
 	// DeliveryClient sends webhook events; nil means a client with
 	// DeliveryTimeout that never follows redirects and, unless
@@ -129,8 +111,7 @@ type Config struct {
 	// RunningJobCaps caps the provider jobs running at once (started, and
 	// not yet completed or failed) per org and per platform credential; a
 	// job start over a cap is refused with 429 before the provider call
-	// (runcap.go). The caps need a Store that implements
-	// aiproxy.JobSlotStore; nil means no caps.
+	// (runcap.go). nil means no caps.
 	RunningJobCaps []aiproxy.JobCap
 
 	// PollLock, when set, is shared by every replica of the installation, so
@@ -156,13 +137,6 @@ type Service struct {
 	gates map[string]time.Time
 	// idem wakes requests waiting for an Idempotency-Key in progress here.
 	idem map[string]chan struct{}
-
-	// slots keeps the running-job caps' slots; nil when the store has none.
-	slots aiproxy.JobSlotStore
-
-	// crash, in tests, is called at named points of a job start to
-	// simulate the process dying there.
-	crash func(point string)
 }
 
 // New returns a Service for a configuration.
@@ -188,9 +162,6 @@ func New(cfg Config) *Service {
 	if cfg.Owner == "" {
 		cfg.Owner = defaultOwner()
 	}
-	if cfg.MaxEnvelopeBytes <= 0 {
-		cfg.MaxEnvelopeBytes = 10 << 20
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -199,12 +170,8 @@ func New(cfg Config) *Service {
 	if client == nil {
 		client = newDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateWebhooks)
 	}
-	slots, _ := cfg.Store.(aiproxy.JobSlotStore)
-	if len(cfg.RunningJobCaps) > 0 && slots == nil {
-		log.Warn("this database engine keeps no job slots: running-job caps are off")
-	}
 	return &Service{cfg: cfg, log: log, hub: newHub(), client: client, kick: make(chan struct{}, 1),
-		gates: map[string]time.Time{}, idem: map[string]chan struct{}{}, slots: slots}
+		gates: map[string]time.Time{}, idem: map[string]chan struct{}{}}
 }
 
 func durationOr(d, def time.Duration) time.Duration {

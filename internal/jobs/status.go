@@ -18,60 +18,6 @@ import (
 // read again; a day, or half the URLs' life if that is shorter.
 func urlRefreshMargin(ttl time.Duration) time.Duration { return min(24*time.Hour, ttl/2) }
 
-// invokeStatus answers a call to a job_status endpoint. A job of the caller's
-// org is answered from the store or by one shared provider read with the
-// job's own credential; another org's job is the contract's 404; an id
-// aiproxy never saw is passed to the provider with the org's own (tenant)
-// credential only.
-func (s *Service) invokeStatus(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope) (proxy.Outcome, error) {
-	out := proxy.Outcome{Service: svc.Slug, Action: ep.Slug}
-	if s.cfg.Access != nil {
-		off, err := s.cfg.Access.Disabled(r.Context(), org, svc.Slug, ep.Slug)
-		if err != nil {
-			return out, err
-		}
-		if off {
-			return out, aiproxy.ErrServiceNotFound(svc.Slug + "/" + ep.Slug)
-		}
-	}
-	id := providerID(ep.JobStatus.IDParam, env)
-	if id == "" {
-		return s.passthrough(w, r, org, svc, ep, env, "")
-	}
-	j, err := s.cfg.Store.JobByProviderID(r.Context(), svc.Slug, id)
-	switch {
-	case errors.Is(err, aiproxy.ErrNotFound):
-		return s.unknownJob(w, r, org, svc, ep, env, id)
-	case err != nil:
-		return out, err
-	case j.OrgKey != org:
-		return out, errJobNotFound(svc.Slug, id)
-	case j.StatusAction != ep.Slug:
-		// Another status endpoint of the service: answer it from the
-		// provider, but still with the job's own credential.
-		return s.passthrough(w, r, org, svc, ep, env, j.Source)
-	}
-	if wait := preferWait(r.Header.Get("Prefer")); wait > 0 {
-		if waited, err := s.WaitJob(r.Context(), org, j.ID, "", wait); err == nil {
-			j = waited
-			// RFC 7240: tells clients (clients/js, client/) that the server
-			// long-polls, so they need not sleep between status calls.
-			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
-		}
-	}
-	rep, polled, err := s.statusFor(r.Context(), j, false)
-	out.Source = j.Source
-	if err != nil {
-		return out, err
-	}
-	if polled {
-		out.UpstreamStatus = rep.status
-	}
-	out.Status = rep.status
-	out.Bytes = rep.write(w)
-	return out, nil
-}
-
 // preferWait reads "Prefer: wait=N" (RFC 7240), capped at a minute.
 func preferWait(h string) time.Duration {
 	for _, p := range strings.Split(h, ",") {
@@ -103,39 +49,6 @@ func statusEnvelope(param, id string) proxy.Envelope {
 		return proxy.Envelope{PathParams: map[string]string{name: id}}
 	}
 	return proxy.Envelope{Query: map[string][]string{name: {id}}}
-}
-
-// unknownJob answers a status call for a provider id aiproxy never saw. Only
-// the org's own credential may read it, since with the shared platform key
-// the id could belong to anyone.
-func (s *Service) unknownJob(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope, id string) (proxy.Outcome, error) {
-	if !svc.CredentialPolicy.AllowTenantKey {
-		return proxy.Outcome{Service: svc.Slug, Action: ep.Slug}, errJobNotFound(svc.Slug, id)
-	}
-	out, err := s.passthrough(w, r, org, svc, ep, env, aiproxy.SourceTenant)
-	var ae *aiproxy.Error
-	if errors.As(err, &ae) && ae.Code == aiproxy.CodeNotFound {
-		err = errJobNotFound(svc.Slug, id)
-	}
-	return out, err
-}
-
-// passthrough sends a call to the provider as the proxy would, with a
-// pinned credential source when source is set.
-func (s *Service) passthrough(w http.ResponseWriter, r *http.Request, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env proxy.Envelope, source aiproxy.Source) (proxy.Outcome, error) {
-	out := proxy.Outcome{Service: svc.Slug, Action: ep.Slug}
-	c, err := s.cfg.Proxy.NewCall(r.Context(), org, svc.Slug, ep.Slug, env, source)
-	if err != nil {
-		return out, err
-	}
-	defer c.Close()
-	markPrepared(r.Context()) // meter.go
-	resp, err := s.cfg.Proxy.Send(r.Context(), c)
-	if err != nil {
-		return c.Finish(out, err)
-	}
-	defer resp.Close()
-	return c.Finish(s.cfg.Proxy.Respond(w, r, c, resp))
 }
 
 // statusFor returns the answer to a status call for a job: the stored
@@ -217,26 +130,14 @@ func (s *Service) poll(ctx context.Context, j aiproxy.Job) (reply, error) {
 	if !ok {
 		return reply{}, aiproxy.ErrServiceNotFound(j.Service + "/" + j.StatusAction)
 	}
-	c, err := s.cfg.Proxy.NewCall(ctx, j.OrgKey, j.Service, j.StatusAction, statusEnvelope(spec.IDParam, j.ProviderJobID), j.Source)
+	svc, _ := s.cfg.Catalog.Service(j.Service)
+	ep, _ := svc.Endpoint(j.StatusAction)
+	a, err := s.cfg.Proxy.Fetch(ctx, j.OrgKey, svc, ep, statusEnvelope(spec.IDParam, j.ProviderJobID), j.Source)
 	if err != nil {
 		s.recordFailure(ctx, j, err, 0)
 		return reply{}, err
 	}
-	defer c.Close()
-	resp, err := s.cfg.Proxy.Send(ctx, c)
-	if err != nil {
-		s.recordFailure(ctx, j, err, 0)
-		return reply{}, err
-	}
-	cp := newCapture()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
-	_, err = s.cfg.Proxy.Respond(cp, req, c, resp)
-	resp.Close()
-	if err != nil {
-		s.recordFailure(ctx, j, err, 0)
-		return reply{}, err
-	}
-	rep := cp.reply()
+	rep, _ := readReply(a) // Fetch read it whole
 	switch {
 	case rep.status == http.StatusOK:
 		return rep, s.applyStatus(ctx, j, spec, rep)

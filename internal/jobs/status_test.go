@@ -248,7 +248,7 @@ func TestNativeSurfaceKeepsOwnershipAndTracking(t *testing.T) {
 	data, _ := json.Marshal(generateBody("native"))
 	r := httptest.NewRequest(http.MethodPost, "/v2/video/generate", bytes.NewReader(data))
 	w := httptest.NewRecorder()
-	if _, err := h.jobs.InvokeNative(w, r, "acme", "heygen", "/v2/video/generate"); err != nil || w.Code != 200 {
+	if _, err := h.invoker().InvokeNative(w, r, "acme", "heygen", "/v2/video/generate"); err != nil || w.Code != 200 {
 		t.Fatalf("native generate = %d %v %s", w.Code, err, w.Body)
 	}
 	id, _ := lookup(mustDoc(t, w.Body.Bytes()), "data.video_id")
@@ -257,12 +257,12 @@ func TestNativeSurfaceKeepsOwnershipAndTracking(t *testing.T) {
 	}
 	r = httptest.NewRequest(http.MethodGet, "/v1/video_status.get?video_id="+id.(string), nil)
 	w = httptest.NewRecorder()
-	if _, err := h.jobs.InvokeNative(w, r, "beta", "heygen", "/v1/video_status.get"); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {
+	if _, err := h.invoker().InvokeNative(w, r, "beta", "heygen", "/v1/video_status.get"); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {
 		t.Fatalf("beta's native status call = %v (%d)", err, w.Code)
 	}
 	r = httptest.NewRequest(http.MethodGet, "/v2/avatars", nil)
 	w = httptest.NewRecorder()
-	if _, err := h.jobs.InvokeNative(w, r, "acme", "heygen", "/v2/avatars"); err != nil || w.Code != 200 {
+	if _, err := h.invoker().InvokeNative(w, r, "acme", "heygen", "/v2/avatars"); err != nil || w.Code != 200 {
 		t.Fatalf("other native calls pass through: %d %v", w.Code, err)
 	}
 }

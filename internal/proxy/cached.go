@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -19,31 +18,29 @@ import (
 // an error rather than an unbounded read.
 const maxCachedBody = 32 << 20
 
-// respondCached answers a call of a cacheable endpoint from the response
-// cache, filling a miss with one provider call for every concurrent caller
-// of the same key.
-func (p *Proxy) respondCached(w http.ResponseWriter, r *http.Request, c *Call) (Outcome, error) {
+// cached answers a call of a cacheable endpoint from the response cache,
+// filling a miss with one provider call for every concurrent caller of the
+// same key. A stale entry is refreshed by a background call on the same
+// credential.
+func (p *Proxy) cached(ctx context.Context, c *Call) (*Answer, error) {
 	ttl := time.Duration(c.Endpoint.CacheTTLSeconds) * time.Second
 	fill := func(ctx context.Context) ([]byte, bool, error) { return p.fetch(ctx, c) }
 	refresh := func(ctx context.Context) ([]byte, bool, error) {
-		nc, err := p.NewCall(ctx, c.Org, c.Service.Slug, c.Endpoint.Slug, c.Envelope, c.Source)
-		if err != nil {
-			return nil, false, err
-		}
-		defer nc.Close()
+		nc := &Call{Org: c.Org, Service: c.Service, Endpoint: c.Endpoint, Envelope: c.Envelope, in: &input{env: c.in.env},
+			p: p, url: c.url, header: c.header, secret: c.secret, Source: c.Source, resolved: true, start: p.now()}
 		return p.fetch(ctx, nc)
 	}
 	// The fill outlives a caller that goes away: others may share it.
-	val, status, err := p.cfg.Cache.Get(context.WithoutCancel(r.Context()), cacheKey(c), ttl, p.cfg.CacheStale, fill, refresh)
+	val, status, err := p.cfg.Cache.Get(context.WithoutCancel(ctx), cacheKey(c), ttl, p.cfg.CacheStale, fill, refresh)
 	c.cacheStatus = status
 	if err != nil {
-		return c.outcome(), err
+		return nil, err
 	}
 	e, err := decodeEntry(val)
 	if err != nil {
-		return c.outcome(), internal("decode cache entry", err)
+		return nil, internal("decode cache entry", err)
 	}
-	return p.writeEntry(w, c, e, status)
+	return p.entryAnswer(c, e, status)
 }
 
 // cacheKey identifies a cached answer by everything that shapes it: the
@@ -94,7 +91,7 @@ func decodeEntry(b []byte) (cacheEntry, error) {
 // Only a clean 200 may be stored; any other answer is shared with the
 // callers waiting for it and then forgotten.
 func (p *Proxy) fetch(ctx context.Context, c *Call) ([]byte, bool, error) {
-	resp, err := p.Send(ctx, c)
+	resp, err := p.exchangeCall(ctx, c)
 	if err != nil {
 		return nil, false, err
 	}
@@ -113,26 +110,16 @@ func (p *Proxy) fetch(ctx context.Context, c *Call) ([]byte, bool, error) {
 	return e.encode(), resp.StatusCode == http.StatusOK && !resp.BodyError, nil
 }
 
-// writeEntry writes a cached or shared answer as Respond writes a live one.
-func (p *Proxy) writeEntry(w http.ResponseWriter, c *Call, e cacheEntry, status string) (Outcome, error) {
-	out := c.outcome()
-	out.UpstreamStatus = e.Status
+// entryAnswer is the answer of a cached or shared provider answer, mapped
+// as a live one is.
+func (p *Proxy) entryAnswer(c *Call, e cacheEntry, status string) (*Answer, error) {
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status >= 500 {
 		p.log.Warn("upstream refused", "service", c.Service.Slug, "action", c.Endpoint.Slug,
 			"upstream_status", e.Status, "body", string(e.Body[:min(len(e.Body), 2048)]))
-		return out, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
+		return nil, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
 	}
-	h := w.Header()
-	for k, v := range e.Header {
-		h[k] = v
-	}
-	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
-	h.Set(CacheHeader, status)
-	w.WriteHeader(e.Status)
-	n, err := w.Write(e.Body)
-	out.Status, out.Bytes = e.Status, int64(n)
-	if err != nil {
-		out.Err = ErrClientGone
-	}
-	return out, nil
+	a := NewAnswer(e.Status, e.Header, e.Body)
+	a.Upstream = e.Status
+	a.Header.Set(CacheHeader, status)
+	return a, nil
 }

@@ -83,7 +83,7 @@ func TestCredentialOtherOrgInvisible(t *testing.T) {
 	errorOf(t, err, aiproxy.CodeNotFound, "No allowed credentials found for external proxy service 'svc'.")
 }
 
-// TestPinnedSource checks NewCall's pinned source: it overrides the policy
+// TestPinnedSource checks Fetch's pinned source: it overrides the policy
 // order and never falls back.
 func TestPinnedSource(t *testing.T) {
 	tests := []struct {
@@ -108,7 +108,9 @@ func TestPinnedSource(t *testing.T) {
 				f.setCredential(t, src, "svc", key)
 			}
 			env := Envelope{PathParams: map[string]string{"id": "v 1"}, Query: map[string][]string{"a": {"b"}}}
-			c, err := f.proxy.NewCall(context.Background(), testOrg, "svc", "status", env, tc.pin)
+			svc2, _ := f.cat.Service("svc")
+			ep, _ := svc2.Endpoint("status")
+			a, err := f.proxy.Fetch(context.Background(), testOrg, svc2, ep, env, tc.pin)
 			if tc.wantKey == "" {
 				errorOf(t, err, aiproxy.CodeNotFound, "")
 				return
@@ -116,12 +118,7 @@ func TestPinnedSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
-			resp, err := f.proxy.Send(context.Background(), c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Close()
+			a.Close()
 			got := up.only(t)
 			if got.Header.Get("X-Test-Key") != tc.wantKey || got.RawPath != "/v1/status/v%201" || got.RawQuery != "a=b" {
 				t.Fatalf("upstream got key %q path %q query %q", got.Header.Get("X-Test-Key"), got.RawPath, got.RawQuery)

@@ -120,27 +120,36 @@ func setRateHeaders(h http.Header, st aiproxy.RateStatus) {
 	h.Set("X-RateLimit-Reset", strconv.Itoa(st.ResetSeconds))
 }
 
-// admit applies the checks that come before reading the request: per-org
-// access and the rate limits.
-func (p *Proxy) admit(ctx context.Context, org string, pr aiproxy.Principal, svc *aiproxy.Service, ep *aiproxy.Endpoint) (aiproxy.RateStatus, error) {
+// access applies the org's access rules and a test-only key's rules to a
+// client's call (stage 3).
+func (p *Proxy) access(ctx context.Context, c *Call) error {
+	if !c.client {
+		return nil
+	}
 	if p.cfg.Access != nil {
-		off, err := p.cfg.Access.Disabled(ctx, org, svc.Slug, ep.Slug)
+		off, err := p.cfg.Access.Disabled(ctx, c.Org, c.Service.Slug, c.Endpoint.Slug)
 		if err != nil {
-			return aiproxy.RateStatus{}, err
+			return err
 		}
 		if off {
-			return aiproxy.RateStatus{}, aiproxy.ErrServiceNotFound(svc.Slug + "/" + ep.Slug)
+			return aiproxy.ErrServiceNotFound(c.Service.Slug + "/" + c.Endpoint.Slug)
 		}
 	}
-	if p.cfg.RateLimit == nil {
-		return aiproxy.RateStatus{}, nil
+	return applyTestMode(c.principal, c.Endpoint, &c.in.env)
+}
+
+// limit applies the rate limits to a client's call (stage 5).
+func (p *Proxy) limit(ctx context.Context, c *Call) error {
+	if !c.client || p.cfg.RateLimit == nil {
+		return nil
 	}
-	st, err := p.cfg.RateLimit.Allow(ctx, org, pr.KeyID, svc.Slug, ep.Slug)
+	st, err := p.cfg.RateLimit.Allow(ctx, c.Org, c.principal.KeyID, c.Service.Slug, c.Endpoint.Slug)
+	c.rate = st
 	var ae *aiproxy.Error
 	if errors.As(err, &ae) && ae.Code == aiproxy.CodeRateLimited {
-		return st, &RateLimitedError{Status: st, Err: err}
+		return &RateLimitedError{Status: st, Err: err}
 	}
-	return st, err
+	return err
 }
 
 // demand is what a call spends: one request, plus its endpoint's meter.
@@ -172,6 +181,9 @@ func applyTestMode(pr aiproxy.Principal, ep *aiproxy.Endpoint, env *Envelope) er
 	body := map[string]json.RawMessage{}
 	if env.Body != nil && json.Unmarshal(env.Body, &body) != nil {
 		return invalidf("Invalid request envelope: body must be a JSON object.")
+	}
+	if body == nil { // a JSON null body
+		body = map[string]json.RawMessage{}
 	}
 	if v, ok := body[ep.TestModeField]; ok && string(v) != "true" {
 		return invalidf("This API key is test-only: body field %q must be true.", ep.TestModeField)
@@ -236,32 +248,6 @@ func (c *Call) breakerKey() string {
 		return c.Service.Slug + "|platform"
 	}
 	return c.Service.Slug + "|tenant|" + c.Org
-}
-
-// record meters a finished client call.
-func (p *Proxy) record(c *Call) {
-	if p.cfg.Meter == nil || !c.metered {
-		return
-	}
-	rec := aiproxy.UsageRecord{
-		At: c.start.UTC(), OrgKey: c.Org, KeyID: c.keyID, Service: c.Service.Slug, Action: c.Endpoint.Slug,
-		Status: c.status, ErrorCode: c.errCode, UpstreamStatus: c.upstreamStatus,
-		LatencyMS: p.now().Sub(c.start).Milliseconds(), BytesOut: c.bytes, Cache: c.cacheStatus, Source: c.Source,
-	}
-	if c.Endpoint.Meter != "" && c.spent {
-		rec.Unit, rec.Units = c.Endpoint.Meter, c.demand[c.Endpoint.Meter]
-	}
-	p.cfg.Meter.Record(rec)
-}
-
-// recordRefusal meters a call refused before it was prepared.
-func (p *Proxy) recordRefusal(r *http.Request, org, service, action string, err error, start time.Time) {
-	pr, ok := aiproxy.PrincipalFrom(r.Context())
-	if p.cfg.Meter == nil || !ok {
-		return
-	}
-	p.cfg.Meter.Record(aiproxy.UsageRecord{At: start.UTC(), OrgKey: org, KeyID: pr.KeyID, Service: service,
-		Action: action, ErrorCode: errorCode(err), LatencyMS: p.now().Sub(start).Milliseconds()})
 }
 
 func errorCode(err error) aiproxy.Code {

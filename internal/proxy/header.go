@@ -28,6 +28,9 @@ func requestHeaders(svc *aiproxy.Service, want map[string]string) (http.Header, 
 		if !headerAllowed(canon, svc) {
 			return nil, invalidf("Header %q may not be sent to the provider.", name)
 		}
+		if !validHeaderValue(value) {
+			return nil, invalidf("Header %q has a control character in its value.", name)
+		}
 		h.Set(canon, value)
 	}
 	return h, nil
@@ -64,4 +67,16 @@ func copyHeader(dst, src http.Header, name string) {
 	if v := src.Values(name); len(v) > 0 {
 		dst[http.CanonicalHeaderKey(name)] = append([]string(nil), v...)
 	}
+}
+
+// validHeaderValue reports whether a header value holds no control
+// character but tab. Go's transport would refuse the others when sending,
+// which would look like the provider's failure.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }

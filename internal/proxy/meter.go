@@ -1,43 +1,25 @@
 package proxy
 
 import (
-	"errors"
-	"net/http"
-	"time"
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-// Metering is shared by every way a client call enters the proxy (Invoke,
-// InvokeNative, and the jobs service's job starts and status reads), so
-// that what a usage record holds cannot drift between them: a call refused
-// before it was prepared is recorded by Refuse, and a prepared call by
-// Close, with the status and bytes that Finish noted.
-
-// Refuse meters a client call refused before a Call was prepared for it,
-// writes the X-RateLimit-* headers of a rate-limit refusal, and returns err
-// for the caller to render. start is when the call arrived.
-func (p *Proxy) Refuse(w http.ResponseWriter, r *http.Request, org, service, action string, start time.Time, err error) (Outcome, error) {
-	var rl *RateLimitedError
-	if errors.As(err, &rl) {
-		setRateHeaders(w.Header(), rl.Status)
+// record meters a finished client call (stage 12): one record per call,
+// whether it was refused before reaching the provider, answered by a hook
+// or the cache, or forwarded. Background calls are not metered. The units
+// of the endpoint's meter count only when the provider did what was asked.
+func (p *Proxy) record(c *Call) {
+	if p.cfg.Meter == nil || !c.client {
+		return
 	}
-	p.recordRefusal(r, org, service, action, err, start)
-	return Outcome{Service: service, Action: action}, err
-}
-
-// Finish notes how a prepared call ended (the status and body bytes sent
-// to the client, or the error to be rendered), for the usage record that
-// Close writes, and returns its arguments. Call it before Close.
-func (c *Call) Finish(out Outcome, err error) (Outcome, error) {
-	return c.finish(out, err)
-}
-
-// forward performs the upstream exchange of a prepared client call and
-// streams the answer, noting its end for metering.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, c *Call) (Outcome, error) {
-	resp, err := p.Send(r.Context(), c)
-	if err != nil {
-		return c.finish(c.outcome(), err)
+	out := c.outcome()
+	rec := aiproxy.UsageRecord{
+		At: c.start.UTC(), OrgKey: c.Org, KeyID: c.principal.KeyID, Service: out.Service, Action: out.Action,
+		Status: c.status, ErrorCode: c.errCode, UpstreamStatus: c.upstreamStatus,
+		LatencyMS: p.now().Sub(c.start).Milliseconds(), BytesOut: c.bytes, Cache: c.cacheStatus, Source: c.Source,
 	}
-	defer resp.Close()
-	return c.finish(p.Respond(w, r, c, resp))
+	if c.Endpoint != nil && c.Endpoint.Meter != "" && c.spent {
+		rec.Unit, rec.Units = c.Endpoint.Meter, c.demand[c.Endpoint.Meter]
+	}
+	p.cfg.Meter.Record(rec)
 }

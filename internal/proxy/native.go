@@ -12,56 +12,32 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-// InvokeNative performs one native passthrough call: a request written in
-// the provider's own shape (method, path, query, body), as an official SDK
-// sends it. The path is matched against the service's catalog endpoints and
-// the call then takes the same path as Invoke: the same admission, limits
-// and metering in prepare, then Send and Respond. (Response caching, which
-// is keyed on envelopes, is left to invoke.)
-func (p *Proxy) InvokeNative(w http.ResponseWriter, r *http.Request, org, service, path string) (Outcome, error) {
-	start := p.now()
-	c, err := p.PrepareNative(r, org, service, path)
-	if err != nil {
-		action := ""
-		if svc, ok := p.cfg.Catalog.Service(service); ok {
-			if ep, _, ok := MatchEndpoint(svc, r.Method, path); ok {
-				action = ep.Slug
-			}
-		}
-		return p.Refuse(w, r, org, service, action, start, err) // meter.go
-	}
-	defer c.Close()
-	setRateHeaders(w.Header(), c.rate)
-	return p.forward(w, r, c)
-}
-
-// PrepareNative builds a Call from a native request: it finds the enabled
-// endpoint whose method and path template match, takes the path parameters
-// from the path, the query from the URL, the allowed headers from the
-// request, and the body as the endpoint's request mode says. A request that
-// no catalog endpoint lists is the contract's 404.
-func (p *Proxy) PrepareNative(r *http.Request, org, service, path string) (*Call, error) {
-	svc, ok := p.cfg.Catalog.Service(service)
+// routeNative finds the enabled endpoint whose method and path template
+// match a native request, and reads its input: the path parameters from
+// the path, the query from the URL, the allowed headers from the request,
+// and the body as the endpoint's request mode says, within the same limits
+// as invoke's. A request that no catalog endpoint lists is the contract's
+// 404.
+func (p *Proxy) routeNative(r *http.Request, c *Call, rt route) error {
+	svc, ok := p.cfg.Catalog.Service(rt.service)
 	if !ok {
-		return nil, aiproxy.ErrServiceNotFound(service)
+		return aiproxy.ErrServiceNotFound(rt.service)
 	}
-	ep, params, ok := MatchEndpoint(svc, r.Method, path)
+	ep, params, ok := MatchEndpoint(svc, r.Method, rt.path)
 	if !ok {
-		return nil, aiproxy.Errorf(aiproxy.CodeNotFound,
-			"External proxy service '%s' has no endpoint %s %s.", service, r.Method, path)
+		return aiproxy.Errorf(aiproxy.CodeNotFound,
+			"External proxy service '%s' has no endpoint %s %s.", rt.service, r.Method, rt.path)
 	}
+	c.Service, c.Endpoint, c.action = svc, ep, ep.Slug
 	in, err := p.nativeInput(r, ep)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	in.env.PathParams = params
 	in.env.Query = r.URL.Query()
 	in.env.Headers = nativeHeaders(svc, r.Header)
-	c, err := p.prepare(r.Context(), org, svc, ep, in, "")
-	if err != nil {
-		in.close()
-	}
-	return c, err
+	c.in = in
+	return nil
 }
 
 // MatchEndpoint returns the enabled endpoint of svc with this method whose
@@ -138,35 +114,49 @@ func nativeHeaders(svc *aiproxy.Service, h http.Header) map[string]string {
 	return out
 }
 
-// nativeInput reads the request body as the endpoint's request mode says.
+// nativeInput reads the request body as the endpoint's request mode says,
+// within the endpoint's body limit.
 func (p *Proxy) nativeInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
 	switch ep.RequestMode {
 	case aiproxy.RequestMultipart:
-		mr, err := r.MultipartReader()
-		if err != nil {
+		mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mediaType != "multipart/form-data" || params["boundary"] == "" {
 			return nil, invalidf("This endpoint takes a multipart/form-data body.")
 		}
+		body, err := limitBody(r, p.bodyLimit(ep, true))
+		if err != nil {
+			return nil, err
+		}
+		mr := multipart.NewReader(body, params["boundary"])
 		first, err := mr.NextPart()
 		if err == io.EOF {
 			return &input{mr: mr}, nil
 		}
 		if err != nil {
-			return nil, invalidf("Invalid multipart/form-data request.")
+			return nil, multipartError(err)
 		}
 		return &input{mr: mr, first: first}, nil
 	case aiproxy.RequestBinary:
-		return binaryInput(r)
+		body, err := limitBody(r, p.bodyLimit(ep, true))
+		if err != nil {
+			return nil, err
+		}
+		return binaryInput(body, r.Header.Get("Content-Type"))
 	case aiproxy.RequestJSON:
 		if !methodHasBody(ep.HTTPMethod) {
 			return &input{}, nil
 		}
-		return p.jsonInput(r)
+		return p.jsonInput(r, ep)
 	}
 	return &input{}, nil
 }
 
-func (p *Proxy) jsonInput(r *http.Request) (*input, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, p.cfg.MaxEnvelopeBytes))
+func (p *Proxy) jsonInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
+	limited, err := limitBody(r, p.bodyLimit(ep, false))
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(limited)
 	if err != nil {
 		return nil, bodyReadError(err)
 	}
@@ -182,8 +172,7 @@ func (p *Proxy) jsonInput(r *http.Request) (*input, error) {
 
 // binaryInput presents a raw request body as the single file part that a
 // binary endpoint streams upstream, keeping its Content-Type.
-func binaryInput(r *http.Request) (*input, error) {
-	ct := r.Header.Get("Content-Type")
+func binaryInput(src io.Reader, ct string) (*input, error) {
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt == "" {
 		ct = "application/octet-stream"
 	}
@@ -195,7 +184,7 @@ func binaryInput(r *http.Request) (*input, error) {
 		h.Set("Content-Type", ct)
 		part, err := mw.CreatePart(h)
 		if err == nil {
-			_, err = io.Copy(part, r.Body)
+			_, err = io.Copy(part, src)
 		}
 		if err == nil {
 			err = mw.Close()

@@ -186,6 +186,9 @@ func (s *singlePart) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := s.in.first.Read(p)
+	if err != nil && err != io.EOF {
+		s.in.fail(err)
+	}
 	if err == io.EOF {
 		s.done = true
 		if next, nerr := s.in.mr.NextPart(); nerr != io.EOF {

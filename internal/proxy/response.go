@@ -2,11 +2,11 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -23,63 +23,42 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // ten thousand clients that is the difference between 40 MB and 320 MB.
 var smallBufPool = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
 
-// Respond writes the provider's answer. A provider 401 or 403 means the
-// credential is bad and a provider 5xx means it failed: both become the
-// contract's 502, with the provider body only logged. Every other status,
-// 429 included, is returned verbatim with its allowed headers.
-//
-// Respond returns an error, for the caller to render, only when it has
-// written nothing.
-func (p *Proxy) Respond(w http.ResponseWriter, r *http.Request, c *Call, resp *Response) (Outcome, error) {
-	out := c.outcome()
-	out.UpstreamStatus = resp.StatusCode
-	body := resp.Body
+// answer turns the provider's response into the call's answer (stage 9).
+// A provider 401 or 403 means the credential is bad and a provider 5xx
+// means it failed: both become the contract's 502, with the provider body
+// only logged. Every other status, 429 included, is answered verbatim with
+// its allowed headers. Text bodies pass through a redactor that replaces
+// the credential wherever the provider echoes it; audio, video and live
+// streams pass byte for byte.
+func (p *Proxy) answer(ctx context.Context, c *Call, resp *response) (*Answer, error) {
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode >= 500 {
-		snippet, _ := io.ReadAll(io.LimitReader(body, 2048))
-		p.log.WarnContext(r.Context(), "upstream refused", "service", c.Service.Slug, "action", c.Endpoint.Slug,
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		resp.Close()
+		p.log.WarnContext(ctx, "upstream refused", "service", c.Service.Slug, "action", c.Endpoint.Slug,
 			"upstream_status", resp.StatusCode, "body", redactString(string(snippet), c.secret))
-		return out, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
+		return nil, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
 	}
-	h := w.Header()
-	copyResponseHeaders(h, resp.Header, c.Service)
-	redact := needsRedaction(c.Endpoint.ResponseMode, resp.Response)
-	if !redact && resp.ContentLength >= 0 {
-		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	a := &Answer{Status: resp.StatusCode, Upstream: resp.StatusCode, Header: http.Header{},
+		body: resp.Body, size: -1, close: resp.Close}
+	copyResponseHeaders(a.Header, resp.Header, c.Service)
+	if needsRedaction(c.Endpoint.ResponseMode, resp.Response) {
+		a.body = newRedactReader(resp.Body, c.secret)
+	} else if resp.ContentLength >= 0 {
+		a.size = resp.ContentLength
 	}
 	if c.Endpoint.ResponseMode == aiproxy.ResponseStream {
-		h.Set("X-Accel-Buffering", "no")
-		h.Set("Cache-Control", "no-store")
+		a.Header.Set("X-Accel-Buffering", "no")
+		a.Header.Set("Cache-Control", "no-store")
+		a.flush = true
 	}
-	w.WriteHeader(resp.StatusCode)
-	out.Status = resp.StatusCode
-
-	var n int64
-	var err error
-	switch {
-	case redact:
-		rw := &redactor{w: w, secret: []byte(c.secret)}
-		n, err = copyBuffered(rw, body, nil)
-		if err == nil {
-			err = rw.flush()
-		}
-	case c.Endpoint.ResponseMode == aiproxy.ResponseStream:
-		rc := http.NewResponseController(w)
-		n, err = copyBuffered(w, body, rc.Flush)
-	default:
-		n, err = copyBuffered(w, body, nil)
-	}
-	out.Bytes = n
-	if err != nil {
-		out.Err = p.cutStream(r, c, err)
-	}
-	return out, nil
+	return a, nil
 }
 
 func (p *Proxy) cutStream(r *http.Request, c *Call, err error) error {
 	if r.Context().Err() != nil {
 		return ErrClientGone
 	}
-	p.log.WarnContext(r.Context(), "response cut short", "service", c.Service.Slug, "action", c.Endpoint.Slug, "err", redactErr(err, c.secret))
+	p.log.WarnContext(r.Context(), "response cut short", "service", c.service, "action", c.action, "err", redactErr(err, c.secret))
 	return err
 }
 
@@ -178,6 +157,44 @@ func (r *redactor) flush() error {
 	_, err := r.w.Write(r.pending)
 	r.pending = r.pending[:0]
 	return err
+}
+
+// redactReader reads a body through a redactor.
+type redactReader struct {
+	src   io.Reader
+	rw    redactor
+	out   bytes.Buffer
+	chunk []byte
+	err   error
+}
+
+func newRedactReader(src io.Reader, secret string) io.Reader {
+	if secret == "" {
+		return src
+	}
+	r := &redactReader{src: src}
+	r.rw = redactor{w: &r.out, secret: []byte(secret)}
+	return r
+}
+
+func (r *redactReader) Read(p []byte) (int, error) {
+	for r.out.Len() == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.chunk == nil {
+			r.chunk = make([]byte, 4<<10)
+		}
+		n, err := r.src.Read(r.chunk)
+		if n > 0 {
+			_, _ = r.rw.Write(r.chunk[:n])
+		}
+		if err == io.EOF {
+			_ = r.rw.flush()
+		}
+		r.err = err
+	}
+	return r.out.Read(p)
 }
 
 func redactString(s, secret string) string {

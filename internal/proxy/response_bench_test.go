@@ -20,7 +20,8 @@ func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 func (d *discardWriter) Flush()                      {}
 
-// BenchmarkRespond copies provider answers to the client: small and 1 MB
+// BenchmarkRespond turns provider answers into Answers and writes them to
+// the client, as the pipeline's answer and write stages do: it copies provider answers to the client: small and 1 MB
 // JSON (through the credential redactor), 1 MB of audio (byte for byte) and
 // a 1 MB stream (flushed per chunk).
 func BenchmarkRespond(b *testing.B) {
@@ -49,12 +50,16 @@ func BenchmarkRespond(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.body)))
 			for b.Loop() {
-				resp := &Response{Response: &http.Response{
+				resp := &response{Response: &http.Response{
 					StatusCode: http.StatusOK, ContentLength: int64(len(bc.body)),
 					Header: http.Header{"Content-Type": {bc.contentType}, "Content-Length": {strconv.Itoa(len(bc.body))}},
 					Body:   io.NopCloser(bytes.NewReader(bc.body)),
 				}, stop: func() {}}
-				if _, err := p.Respond(&discardWriter{h: http.Header{}}, r, c, resp); err != nil {
+				a, err := p.answer(r.Context(), c, resp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := a.write(&discardWriter{h: http.Header{}}); err != nil {
 					b.Fatal(err)
 				}
 			}

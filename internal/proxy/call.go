@@ -1,0 +1,196 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// Call is one call on its way through the pipeline: the endpoint, the
+// client's input, and what the stages learnt of it. Hooks read its exported
+// fields and change it only through its methods.
+type Call struct {
+	Org      string
+	Service  *aiproxy.Service
+	Endpoint *aiproxy.Endpoint
+	// Envelope is the client's input as checked: path parameters, query,
+	// headers and body (with a test-only key's test mode applied).
+	Envelope Envelope
+	// Source is where the credential came from, once resolved.
+	Source aiproxy.Source
+	// Idem is the Idempotency-Key record a hook claimed for the call, so
+	// that the hook that records the call's outcome can complete it in the
+	// same transaction; nil when the call has none.
+	Idem *aiproxy.IdempotencyRecord
+
+	p        *Proxy
+	hooks    []Hook
+	inbound  http.Header
+	pinned   aiproxy.Source
+	resolved bool
+	detached bool
+	native   bool
+	deferred []func()
+
+	secret string
+	url    string
+	header http.Header
+	in     *input
+
+	// What the stages know of a client's call, for metering.
+	principal       aiproxy.Principal
+	client          bool
+	service, action string
+	start           time.Time
+	rate            aiproxy.RateStatus
+	demand          aiproxy.Demand
+	spent           bool
+	cacheStatus     string
+	status          int
+	upstreamStatus  int
+	bytes           int64
+	errCode         aiproxy.Code
+}
+
+// Principal returns who makes a client call; ok is false for a background
+// call.
+func (c *Call) Principal() (pr aiproxy.Principal, ok bool) { return c.principal, c.client }
+
+// Inbound returns the headers of the client's request (nil for a
+// background call). They are the client's, never sent upstream as they are.
+func (c *Call) Inbound() http.Header { return c.inbound }
+
+// Pin makes the call use the credential of one source instead of following
+// the service's policy.
+func (c *Call) Pin(src aiproxy.Source) {
+	if c.pinned != src {
+		c.pinned, c.resolved = src, false
+	}
+}
+
+// Resolve resolves the call's credential, once, and returns its source.
+func (c *Call) Resolve(ctx context.Context) (aiproxy.Source, error) {
+	if c.resolved {
+		return c.Source, nil
+	}
+	secret, src, err := c.p.resolve(ctx, c.Org, c.Service, c.pinned)
+	if err != nil {
+		return "", err
+	}
+	c.secret, c.Source, c.resolved = secret, src, true
+	return src, nil
+}
+
+// SetBody replaces the JSON body sent upstream; Envelope keeps the
+// client's.
+func (c *Call) SetBody(body json.RawMessage) { c.in.env.Body = body }
+
+// SetUpstreamHeader sets a header of the upstream request. An
+// Idempotency-Key is scoped to the org as the client's own is.
+func (c *Call) SetUpstreamHeader(name, value string) {
+	c.header.Set(name, value)
+	if http.CanonicalHeaderKey(name) == "Idempotency-Key" {
+		scopeIdempotencyKey(c.header, c.Org)
+	}
+}
+
+// Detach lets the provider exchange and the hooks after it finish even if
+// the client goes away: once a provider may have started a job, aiproxy
+// must learn its id.
+func (c *Call) Detach() { c.detached = true }
+
+// Defer runs f when the call has ended, its answer written.
+func (c *Call) Defer(f func()) { c.deferred = append(c.deferred, f) }
+
+// context is the context the call's exchange runs in.
+func (c *Call) context(ctx context.Context) context.Context {
+	if c.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+// end releases the client's upload stream, runs the deferred functions and
+// meters a client's call.
+func (c *Call) end() {
+	if c.in != nil {
+		c.in.close()
+	}
+	for i := len(c.deferred) - 1; i >= 0; i-- {
+		c.deferred[i]()
+	}
+	c.p.record(c) // meter.go
+}
+
+func (c *Call) outcome() Outcome {
+	out := Outcome{Service: c.service, Action: c.action, Source: c.Source}
+	if c.Endpoint != nil {
+		out.Service, out.Action = c.Service.Slug, c.Endpoint.Slug
+	}
+	return out
+}
+
+// route finds the call's endpoint and reads its input (stages 1 and 2).
+func (p *Proxy) route(r *http.Request, c *Call, rt route) error {
+	var err error
+	if rt.native {
+		err = p.routeNative(r, c, rt) // native.go
+	} else {
+		c.Service, c.Endpoint, err = p.lookup(rt.service, rt.action)
+		if err == nil {
+			c.in, err = p.readInput(r, c.Endpoint) // request.go
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, hs := range p.hooks {
+		if h := hs.Hook(c.Endpoint); h != nil {
+			c.hooks = append(c.hooks, h)
+		}
+	}
+	return nil
+}
+
+func (p *Proxy) lookup(service, action string) (*aiproxy.Service, *aiproxy.Endpoint, error) {
+	svc, ok := p.cfg.Catalog.Service(service)
+	if !ok {
+		return nil, nil, aiproxy.ErrServiceNotFound(service)
+	}
+	ep, ok := svc.Endpoint(action)
+	if !ok {
+		return nil, nil, aiproxy.ErrServiceNotFound(service + "/" + action)
+	}
+	return svc, ep, nil
+}
+
+// build makes the upstream URL and headers (stage 4) and takes the
+// client's envelope as checked.
+func (p *Proxy) build(c *Call) error {
+	target, err := upstreamURL(c.Service, c.Endpoint, c.in.env)
+	if err != nil {
+		return err
+	}
+	header, err := requestHeaders(c.Service, c.in.env.Headers)
+	if err != nil {
+		return err
+	}
+	scopeIdempotencyKey(header, c.Org) // idempotency.go
+	c.url, c.header, c.Envelope = target, header, c.in.env
+	return nil
+}
+
+// check checks the body against the endpoint's request_schema (stage 6),
+// before anything is spent on the call, and works out what it spends.
+func (p *Proxy) check(c *Call) error {
+	if err := checkBody(c.Endpoint, c.in.env); err != nil {
+		return err
+	}
+	if c.client {
+		c.demand = demand(c.Endpoint, c.in.env)
+	}
+	return nil
+}
