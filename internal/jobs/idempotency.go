@@ -1,11 +1,15 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -30,7 +34,8 @@ func (s *Service) claim(ctx context.Context, org, key string, svc *aiproxy.Servi
 		return aiproxy.IdempotencyRecord{}, nil, aiproxy.Errorf(aiproxy.CodeInvalid,
 			"Idempotency-Key must be 1 to %d printable ASCII characters.", maxIdempotencyKey)
 	}
-	fp := fingerprint(svc.Slug, ep.Slug, env)
+	pr, _ := aiproxy.PrincipalFrom(ctx)
+	fp := fingerprint(svc.Slug, ep.Slug, env, pr.TestOnly)
 	lease := time.Duration(ep.Timeout(svc))*time.Second + 30*time.Second
 	for {
 		now := s.now()
@@ -110,19 +115,118 @@ func (s *Service) release(rec *aiproxy.IdempotencyRecord) {
 	s.idemDone(rec.OrgKey, rec.Key)
 }
 
-// fingerprint hashes what a request asks for: the endpoint and the envelope
+// fingerprint hashes what a request asks for: the endpoint, everything the
+// envelope sends to the provider (body, query, headers and path
+// parameters, so that a key reused with another template_id or video_id
+// is a conflict), and whether the key is test-only, since the proxy puts a
+// test-only key's call in test mode after this check. The body is compared
 // in a canonical form, so that key order and spacing do not matter.
-func fingerprint(service, action string, env proxy.Envelope) string {
-	var body any
-	if env.Body != nil {
-		if doc, ok := decodeDoc(env.Body); ok {
-			body = doc
-		}
+func fingerprint(service, action string, env proxy.Envelope, testOnly bool) string {
+	fields := map[string]any{"service": service, "action": action, "body": canonicalBody(env.Body),
+		"query": env.Query, "headers": env.Headers, "path_params": env.PathParams}
+	if testOnly {
+		fields["test_only"] = true
 	}
-	canon, _ := json.Marshal(map[string]any{"service": service, "action": action, "body": body,
-		"query": env.Query, "headers": env.Headers, "path_params": env.PathParams})
+	canon, _ := json.Marshal(fields)
 	sum := sha256.Sum256(canon)
 	return hex.EncodeToString(sum[:])
+}
+
+// canonicalBody returns a body in canonical JSON: members sorted by key,
+// no spacing, numbers as written. Unlike a decoded map it keeps every
+// member of an object that repeats a key, so that two bodies a provider
+// may read differently never compare equal. A body that is not JSON is
+// compared as it is.
+func canonicalBody(body []byte) any {
+	if body == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var buf bytes.Buffer
+	if err := canonicalValue(dec, &buf); err != nil {
+		return string(body)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return string(body)
+	}
+	return json.RawMessage(buf.Bytes())
+}
+
+// canonicalValue writes the next JSON value of dec to buf in canonical form.
+func canonicalValue(dec *json.Decoder, buf *bytes.Buffer) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			return canonicalArray(dec, buf)
+		}
+		return canonicalObject(dec, buf)
+	case json.Number:
+		buf.WriteString(t.String())
+	default: // string, bool or nil
+		b, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+	}
+	return nil
+}
+
+func canonicalArray(dec *json.Decoder, buf *bytes.Buffer) error {
+	buf.WriteByte('[')
+	for i := 0; dec.More(); i++ {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := canonicalValue(dec, buf); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte(']')
+	_, err := dec.Token()
+	return err
+}
+
+func canonicalObject(dec *json.Decoder, buf *bytes.Buffer) error {
+	type member struct {
+		key   string
+		value []byte
+	}
+	var members []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var v bytes.Buffer
+		if err := canonicalValue(dec, &v); err != nil {
+			return err
+		}
+		members = append(members, member{key, v.Bytes()})
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	// Stable, so that repeated keys keep their order.
+	slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	buf.WriteByte('{')
+	for i, m := range members {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		k, _ := json.Marshal(m.key)
+		buf.Write(k)
+		buf.WriteByte(':')
+		buf.Write(m.value)
+	}
+	buf.WriteByte('}')
+	return nil
 }
 
 func printable(s string) bool {

@@ -3,12 +3,17 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/sandbox"
 )
 
@@ -80,11 +85,7 @@ func TestIdempotentConcurrentDuplicates(t *testing.T) {
 func TestIdempotentCrashBeforeReply(t *testing.T) {
 	h := newHarness(t)
 	env := map[string]any{"body": generateBody("Hello")}
-	h.jobs.crash = func(point string) {
-		if point == "before-reply" {
-			panic(http.ErrAbortHandler) // the process dies with the answer recorded but unsent
-		}
-	}
+	h.outer = crashHooks{} // the process dies with the answer recorded but unsent
 	func() {
 		defer func() { recover() }()
 		h.invoke("acme", "generate-video", env, "Idempotency-Key", "crashy")
@@ -104,11 +105,7 @@ func TestIdempotentCrashBeforeReply(t *testing.T) {
 func TestIdempotentCrashBeforeRecord(t *testing.T) {
 	h := newHarness(t)
 	env := map[string]any{"body": generateBody("Hello")}
-	h.jobs.crash = func(point string) {
-		if point == "after-provider" {
-			panic(http.ErrAbortHandler) // the process dies before it records the answer
-		}
-	}
+	h.inner = crashHooks{} // the process dies before it records the answer
 	func() {
 		defer func() { recover() }()
 		h.invoke("acme", "generate-video", env, "Idempotency-Key", "lost")
@@ -160,8 +157,180 @@ func httpRequest(h *harness, org, envelope, key string) response {
 	r, _ := http.NewRequest(http.MethodPost, "/", bytes.NewReader([]byte(envelope)))
 	r.Header.Set("Idempotency-Key", key)
 	w := newRecorder()
-	if _, err := h.jobs.Invoke(w, r, org, "heygen", "generate-video"); err != nil {
+	if _, err := h.invoker().Invoke(w, r, org, "heygen", "generate-video"); err != nil {
 		return response{status: statusOf(err)}
 	}
 	return response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+}
+
+// TestIdempotencyFingerprintFields checks that the fingerprint covers
+// everything that reaches the provider: a change in any one field is
+// another request, while a change in form only is not.
+func TestIdempotencyFingerprintFields(t *testing.T) {
+	base := proxy.Envelope{
+		Body:       []byte(`{"variables":{"name":{"properties":{"content":"Ada"}}},"test":true}`),
+		Query:      map[string][]string{"lang": {"en"}},
+		Headers:    map[string]string{"X-Request-Tag": "a"},
+		PathParams: map[string]string{"template_id": "tpl-1"},
+	}
+	fp := func(service, action string, env proxy.Envelope, testOnly bool) string {
+		return fingerprint(service, action, env, testOnly)
+	}
+	want := fp("heygen", "generate-template-video", base, false)
+	with := func(f func(*proxy.Envelope)) proxy.Envelope {
+		env := base
+		env.Query = maps.Clone(base.Query)
+		env.Headers = maps.Clone(base.Headers)
+		env.PathParams = maps.Clone(base.PathParams)
+		f(&env)
+		return env
+	}
+	for _, tc := range []struct {
+		field string
+		got   string
+	}{
+		{"service", fp("elevenlabs", "generate-template-video", base, false)},
+		{"action", fp("heygen", "generate-video", base, false)},
+		{"body", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) {
+			e.Body = []byte(`{"variables":{"name":{"properties":{"content":"Bob"}}},"test":true}`)
+		}), false)},
+		{"body number as written", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) {
+			e.Body = []byte(`{"variables":{},"n":12345678901234567891}`)
+		}), false) + "|" + fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) {
+			e.Body = []byte(`{"variables":{},"n":12345678901234567890}`)
+		}), false)},
+		{"body with a repeated key", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) {
+			e.Body = []byte(`{"variables":{"name":{"properties":{"content":"Bob"}}},"variables":{"name":{"properties":{"content":"Ada"}}},"test":true}`)
+		}), false)},
+		{"path parameter", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) { e.PathParams["template_id"] = "tpl-2" }), false)},
+		{"added path parameter", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) { e.PathParams["x"] = "1" }), false)},
+		{"query value", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) { e.Query["lang"] = []string{"fr"} }), false)},
+		{"query repeated", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) { e.Query["lang"] = []string{"en", "en"} }), false)},
+		{"query order of values", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) {
+			e.Query["lang"] = []string{"en", "fr"}
+		}), false) + "|" + fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) { e.Query["lang"] = []string{"fr", "en"} }), false)},
+		{"header value", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) { e.Headers["X-Request-Tag"] = "b" }), false)},
+		{"added header", fp("heygen", "generate-template-video", with(func(e *proxy.Envelope) { e.Headers["Accept-Language"] = "fr" }), false)},
+		{"test-only key", fp("heygen", "generate-template-video", base, true)},
+	} {
+		if strings.Contains(tc.got, "|") {
+			a, b, _ := strings.Cut(tc.got, "|")
+			if a == b {
+				t.Errorf("%s: two requests share a fingerprint", tc.field)
+			}
+			continue
+		}
+		if tc.got == want {
+			t.Errorf("changing the %s leaves the fingerprint unchanged", tc.field)
+		}
+	}
+	reformatted := with(func(e *proxy.Envelope) {
+		e.Body = []byte("{ \"test\" : true,\n \"variables\": {\"name\": {\"properties\": {\"content\": \"Ada\"}}} }")
+	})
+	if fp("heygen", "generate-template-video", reformatted, false) != want {
+		t.Error("key order and spacing of the body changed the fingerprint")
+	}
+}
+
+// TestCanonicalBodyKeepsStoredFingerprints checks that, for a body without
+// repeated keys, the canonical form is the one fingerprints were computed
+// with before it kept repeated keys (the body decoded and encoded again),
+// so that keys claimed before an upgrade still replay after it.
+func TestCanonicalBodyKeepsStoredFingerprints(t *testing.T) {
+	for _, body := range []string{
+		`{"b":1,"a":[true,null,{"y":"<&>","x":1.50}],"c":"é\u00e9"}`, `[]`, `"text"`, `12e3`, `{"k":{}}`,
+		`{"video_inputs":[{"voice":{"input_text":"Hello \"there\"\n"}}],"dimension":{"width":1280}}`,
+	} {
+		doc, _ := decodeDoc([]byte(body))
+		old, _ := json.Marshal(doc)
+		got, _ := json.Marshal(canonicalBody([]byte(body)))
+		if !bytes.Equal(got, old) {
+			t.Errorf("canonical %s = %s, want %s", body, got, old)
+		}
+	}
+	if got := canonicalBody([]byte(`not json`)); got != "not json" {
+		t.Errorf("a body that is not JSON = %v, want it compared as it is", got)
+	}
+	if canonicalBody([]byte(`{"a":1} {"a":2}`)) == canonicalBody([]byte(`{"a":1} {"a":3}`)) {
+		t.Error("trailing data is ignored")
+	}
+}
+
+// TestIdempotencyKeyReusedWithAnotherTemplate checks that a key reused with
+// another path parameter is a conflict, on the invoke and native routes.
+func TestIdempotencyKeyReusedWithAnotherTemplate(t *testing.T) {
+	const tplA, tplB = "22a48da453ef4c014a6a60d827a02f0b", "0123456789abcdef0123456789abcdef"
+	h := newHarness(t)
+	envFor := func(tpl string) map[string]any {
+		return map[string]any{"path_params": map[string]any{"template_id": tpl},
+			"body": map[string]any{"variables": map[string]any{}, "test": true}}
+	}
+	templateCalls := func() int { return h.providerCalls("POST", "/v2/template/"+tplA+"/generate") }
+	first := h.invoke("acme", "generate-template-video", envFor(tplA), "Idempotency-Key", "tpl-key")
+	if first.status != 200 || templateCalls() != 1 {
+		t.Fatalf("first = %d %s", first.status, first.body)
+	}
+	if again := h.invoke("acme", "generate-template-video", envFor(tplA), "Idempotency-Key", "tpl-key"); again.status != 200 ||
+		again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.body, first.body) {
+		t.Fatalf("same request = %d %s", again.status, again.body)
+	}
+	other := h.invoke("acme", "generate-template-video", envFor(tplB), "Idempotency-Key", "tpl-key")
+	if other.status != 409 || other.json(t)["code"] != "conflict" {
+		t.Fatalf("the key with another template_id = %d %s, want 409 conflict", other.status, other.body)
+	}
+
+	// The native route: the template id is in the path.
+	native := func(tpl string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/v2/template/"+tpl+"/generate", strings.NewReader(`{"variables":{},"test":true}`))
+		r.Header.Set("Idempotency-Key", "native-key")
+		w := httptest.NewRecorder()
+		if _, err := h.invoker().InvokeNative(w, r, "acme", "heygen", "/v2/template/"+tpl+"/generate"); err != nil {
+			w.Code = statusOf(err)
+		}
+		return w
+	}
+	if w := native(tplA); w.Code != 200 || templateCalls() != 2 {
+		t.Fatalf("native first = %d %s", w.Code, w.Body)
+	}
+	if w := native(tplB); w.Code != 409 {
+		t.Fatalf("native, the key with another template = %d %s, want 409", w.Code, w.Body)
+	}
+	if n := h.providerCalls("POST", "/v2/template/"+tplB+"/generate"); n != 0 {
+		t.Fatalf("the conflicting requests reached the provider %d times", n)
+	}
+}
+
+// TestIdempotencyKeyAcrossTestOnlyAndLiveKeys checks that a key first used
+// by a test-only key (whose call the proxy puts in test mode) is not
+// replayed to a live key sending the same envelope: the provider would
+// get another request.
+func TestIdempotencyKeyAcrossTestOnlyAndLiveKeys(t *testing.T) {
+	h := newHarness(t)
+	body := generateBody("Hello")
+	delete(body, "test")
+	env := map[string]any{"body": body}
+	as := func(testOnly bool) response {
+		data, _ := json.Marshal(env)
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(data))
+		r.Header.Set("Idempotency-Key", "mode-key")
+		pr := aiproxy.Principal{KeyID: "key", OrgKey: "acme", Role: aiproxy.RoleInvoke, TestOnly: testOnly}
+		r = r.WithContext(aiproxy.WithPrincipal(r.Context(), pr))
+		w := httptest.NewRecorder()
+		if _, err := h.invoker().Invoke(w, r, "acme", "heygen", "generate-video"); err != nil {
+			return response{status: statusOf(err)}
+		}
+		return response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	}
+	if r := as(true); r.status != 200 {
+		t.Fatalf("test-only key = %d %s", r.status, r.body)
+	}
+	if r := as(true); r.status != 200 || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("test-only key again = %d %v", r.status, r.header)
+	}
+	if r := as(false); r.status != 409 {
+		t.Fatalf("live key with the test-only key's Idempotency-Key = %d %s, want 409", r.status, r.body)
+	}
+	if h.generateCalls() != 1 {
+		t.Fatalf("generate calls = %d, want 1", h.generateCalls())
+	}
 }

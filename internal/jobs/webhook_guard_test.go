@@ -2,11 +2,18 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +29,28 @@ func TestBlockedWebhookAddr(t *testing.T) {
 		{"10.0.0.1", true}, {"172.16.5.4", true}, {"192.168.1.1", true}, {"fd12:3456::1", true},
 		{"169.254.169.254", true}, {"fe80::1", true}, {"100.64.0.1", true}, {"100.127.255.254", true},
 		{"0.0.0.0", true}, {"::", true}, {"224.0.0.1", true}, {"ff02::1", true}, {"240.0.0.1", true}, {"255.255.255.255", true},
-		{"8.8.8.8", false}, {"1.1.1.1", false}, {"100.128.0.1", false}, {"172.32.0.1", false},
-		{"2606:4700:4700::1111", false}, {"::ffff:8.8.8.8", false},
+		// Other special-purpose ranges.
+		{"0.1.2.3", true}, {"192.0.0.8", true}, {"192.0.2.1", true}, {"198.18.0.1", true}, {"198.51.100.7", true},
+		{"203.0.113.9", true}, {"192.88.99.1", true}, {"2001:db8::1", true}, {"3fff::1", true}, {"fec0::1", true},
+		{"100::1", true}, {"2001:2::1", true}, {"5f00::1", true},
+		// IPv4-mapped: every blocked IPv4 range, not only those netip unmaps itself.
+		{"::ffff:100.64.0.1", true}, {"::ffff:240.0.0.1", true}, {"::ffff:10.0.0.1", true},
+		{"::ffff:169.254.169.254", true}, {"::ffff:0.0.0.0", true}, {"::ffff:192.0.2.1", true},
+		// IPv4-compatible (deprecated, never public) and IPv4-translated.
+		{"::127.0.0.1", true}, {"::10.0.0.1", true}, {"::8.8.8.8", true}, {"::ffff:0:10.0.0.1", true}, {"::ffff:0:8.8.8.8", true},
+		// NAT64: the well-known prefix carries the IPv4 address in its last 32 bits.
+		{"64:ff9b::127.0.0.1", true}, {"64:ff9b::10.0.0.1", true}, {"64:ff9b::169.254.169.254", true},
+		{"64:ff9b::100.64.0.1", true}, {"64:ff9b::a00:1", true}, {"64:ff9b:1::a00:1", true}, {"64:ff9b:1::808:808", true},
+		// 6to4: bits 16 to 47.
+		{"2002:7f00:1::1", true}, {"2002:a00:1::", true}, {"2002:c0a8:101:1::1", true}, {"2002:a9fe:a9fe::1", true},
+		// Teredo: the server in bits 32 to 63, the client inverted in the last 32.
+		{"2001:0:a00:1::1", true}, {"2001:0:808:808:0:0:f5ff:fffe", true}, {"2001:0:808:808:0:0:80ff:fffe", true},
+		// A zone does not hide an address.
+		{"fe80::1%eth0", true}, {"64:ff9b::a00:1%eth0", true}, {"2002:a00:1::1%1", true},
+		// Public.
+		{"8.8.8.8", false}, {"1.1.1.1", false}, {"100.128.0.1", false}, {"172.32.0.1", false}, {"192.0.3.1", false},
+		{"2606:4700:4700::1111", false}, {"::ffff:8.8.8.8", false}, {"64:ff9b::8.8.8.8", false},
+		{"2002:808:808::1", false}, {"2001:0:808:808:0:0:f7f7:f7f7", false}, {"2a00:1450:4001::1", false},
 	} {
 		if got := blockedWebhookAddr(netip.MustParseAddr(tc.addr)); got != tc.blocked {
 			t.Errorf("blockedWebhookAddr(%s) = %v, want %v", tc.addr, got, tc.blocked)
@@ -31,16 +58,47 @@ func TestBlockedWebhookAddr(t *testing.T) {
 	}
 }
 
+// TestParseInetAton pins the reading of numeric hosts to what glibc's
+// inet_aton makes of them.
+func TestParseInetAton(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"2130706433", "127.0.0.1"}, {"0x7f000001", "127.0.0.1"}, {"0177.0.0.1", "127.0.0.1"},
+		{"127.1", "127.0.0.1"}, {"10.1", "10.0.0.1"}, {"0x7f.1", "127.0.0.1"}, {"127.0.0.0x1", "127.0.0.1"},
+		{"017700000001", "127.0.0.1"}, {"192.168.257", "192.168.1.1"}, {"10.0x10203", "10.1.2.3"},
+		{"0", "0.0.0.0"}, {"0x", "0.0.0.0"}, {"1.2.3.4", "1.2.3.4"}, {"4294967295", "255.255.255.255"},
+		{"1.2.3.4.5", ""}, {"256.1.1.1", ""}, {"1.2.3.256", ""}, {"1.2.65536", ""}, {"4294967296", ""},
+		{"08.1.1.1", ""}, {"0x1g", ""}, {"1..2", ""}, {"", ""},
+	} {
+		got, ok := parseInetAton(tc.in)
+		if (tc.want == "") != !ok || (ok && got.String() != tc.want) {
+			t.Errorf("parseInetAton(%q) = %v, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
 func noPrivateWebhooks(h *harness) { h.cfg.AllowPrivateWebhooks = false }
+
+// specialHosts are URL hosts that mean an address inside the network, in
+// every form a URL can write one.
+var specialHosts = []string{
+	"127.0.0.1", "localhost", "LOCALHOST.", "api.localhost", "10.1.2.3", "169.254.169.254", "100.64.1.1", "0.0.0.0",
+	"[::1]", "[fd00::1]", "[fe80::1%25eth0]",
+	// IPv4-mapped, -compatible and -translated IPv6.
+	"[::ffff:100.64.0.1]", "[::ffff:240.0.0.1]", "[::ffff:127.0.0.1]", "[::ffff:10.0.0.1]", "[::ffff:192.168.0.1]",
+	"[::ffff:7f00:1]", "[0:0:0:0:0:ffff:a00:1]", "[::127.0.0.1]", "[::a00:1]", "[::ffff:0:10.0.0.1]",
+	// NAT64, 6to4 and Teredo carrying a private IPv4 address.
+	"[64:ff9b::10.0.0.1]", "[64:ff9b::7f00:1]", "[64:ff9b::a9fe:a9fe]", "[64:ff9b:1::a00:1]",
+	"[2002:7f00:1::1]", "[2002:a00:1::]", "[2001:0:a00:1::1]", "[2001:0:808:808::f5ff:fffe]",
+	// IPv4 in the integer, hexadecimal, octal and short forms a resolver accepts.
+	"2130706433", "0x7f000001", "0X7F000001", "0177.0.0.1", "0177.0000.0000.0001", "127.1", "10.1", "0x7f.1",
+	"127.0.0.0x1", "017700000001", "167772161", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.43518", "100.64.1",
+}
 
 func TestWebhookURLsInsideTheNetworkAreRefused(t *testing.T) {
 	h := newHarness(t, noPrivateWebhooks)
 	ctx := context.Background()
-	for _, u := range []string{
-		"http://127.0.0.1:8080/hooks", "http://localhost/hooks", "https://LOCALHOST./x", "http://api.localhost/x",
-		"http://10.1.2.3/x", "http://169.254.169.254/latest/meta-data/", "http://[::1]:9000/x",
-		"http://[fd00::1]/x", "http://100.64.1.1/x", "http://0.0.0.0/x", "http://[::ffff:192.168.0.1]/x",
-	} {
+	for _, host := range specialHosts {
+		u := "http://" + host + ":8080/hooks"
 		_, _, err := h.jobs.CreateWebhook(ctx, "acme", u, nil)
 		if aiproxy.ErrorCode(err) != aiproxy.CodeInvalid || !strings.Contains(err.Error(), "private") {
 			t.Errorf("CreateWebhook(%q) = %v, want an invalid error naming private addresses", u, err)
@@ -53,6 +111,81 @@ func TestWebhookURLsInsideTheNetworkAreRefused(t *testing.T) {
 	h2 := newHarness(t)
 	if _, _, err := h2.jobs.CreateWebhook(ctx, "acme", "http://127.0.0.1:8080/hooks", nil); err != nil {
 		t.Fatalf("with private webhooks allowed, a loopback URL was refused: %v", err)
+	}
+}
+
+// TestWebhookHostForms checks the hosts that are not inside the network
+// but that no canonical URL carries: a numeric host in an odd form is
+// refused whatever it means, with the canonical form in the message.
+func TestWebhookHostForms(t *testing.T) {
+	h := newHarness(t, noPrivateWebhooks)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		host string
+		want string // "" when the host is accepted
+	}{
+		{"hooks.example", ""}, {"8.8.8.8", ""}, {"[2606:4700:4700::1111]", ""}, {"[64:ff9b::808:808]", ""},
+		{"[2002:808:808::1]", ""}, {"1e100.net", ""}, {"0x10.example", ""}, {"a-b_c.example.", ""}, {"xn--bcher-kva.example", ""},
+		{"134744072", "write the IPv4 address as 8.8.8.8"}, {"0x8080808", "write the IPv4 address as 8.8.8.8"},
+		{"010.010.010.010", "write the IPv4 address as 8.8.8.8"}, {"8.8.2056", "write the IPv4 address as 8.8.8.8"},
+		{"1.2.3.4.5", "not an IPv4 address"}, {"999.1.1.1", "not an IPv4 address"}, {"08.8.8.8", "not an IPv4 address"},
+		{"hooks.99999999999", "not an IPv4 address"},
+		{"%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1", "ASCII"}, // fullwidth digits, which IDNA maps to 127
+		{"b%C3%BCcher.example", "ASCII"}, {"[2606:4700::1%25eth0]", "zone"},
+	} {
+		u := "http://" + tc.host + "/hooks"
+		_, _, err := h.jobs.CreateWebhook(ctx, "acme", u, nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("CreateWebhook(%q) = %v, want it accepted", u, err)
+		case tc.want != "" && (aiproxy.ErrorCode(err) != aiproxy.CodeInvalid || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("CreateWebhook(%q) = %v, want an invalid error saying %q", u, err, tc.want)
+		}
+	}
+}
+
+// TestDeliveryClientRefusesSpecialHosts checks the guard at dial time, for
+// an endpoint stored before the registration check knew a form: every
+// special host is refused by the delivery client before it connects,
+// whatever the resolver would make of it.
+func TestDeliveryClientRefusesSpecialHosts(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	client := newDeliveryClient(5*time.Second, false)
+	for _, host := range specialHosts {
+		u := "http://" + host + ":" + port + "/hooks"
+		resp, err := client.Post(u, "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		var blocked errBlockedAddr
+		if !errors.As(err, &blocked) {
+			t.Errorf("guarded POST %s: err %v, want the guard's refusal", u, err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the receiver got %d requests through the guard", n)
+	}
+}
+
+// TestGuardAddress checks the dialer's check of resolved addresses, in the
+// forms the resolver hands it.
+func TestGuardAddress(t *testing.T) {
+	for _, tc := range []struct {
+		addr    string
+		blocked bool
+	}{
+		{"127.0.0.1:80", true}, {"[::ffff:127.0.0.1]:80", true}, {"[::ffff:100.64.0.1]:443", true},
+		{"[::ffff:240.0.0.1]:443", true}, {"[64:ff9b::a00:1]:443", true}, {"[2002:a00:1::1]:443", true},
+		{"[2001:0:a00:1::1]:443", true}, {"[::a00:1]:443", true}, {"[fe80::1%eth0]:80", true}, {"not-an-address:80", true},
+		{"8.8.8.8:443", false}, {"[2606:4700:4700::1111]:443", false}, {"[64:ff9b::808:808]:443", false},
+	} {
+		err := guardAddress("tcp", tc.addr, nil)
+		if (err != nil) != tc.blocked {
+			t.Errorf("guardAddress(%s) = %v, want blocked %v", tc.addr, err, tc.blocked)
+		}
 	}
 }
 
@@ -71,6 +204,13 @@ func TestDeliveryClientChecksTheResolvedAddress(t *testing.T) {
 			t.Errorf("guarded POST %s: err %v, want the guard's refusal", u, err)
 		}
 	}
+	// The resolved address is checked even when the name passes the host
+	// check: a dialer without the name check still refuses.
+	conn, err := guardedDialer().Dial("tcp", strings.Replace(srv.Listener.Addr().String(), "127.0.0.1", "localhost", 1))
+	if err == nil {
+		conn.Close()
+		t.Error("the dialer connected to localhost")
+	}
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("the receiver got %d requests through the guard", n)
 	}
@@ -82,4 +222,162 @@ func TestDeliveryClientChecksTheResolvedAddress(t *testing.T) {
 	if hits.Load() != 1 {
 		t.Fatal("with private addresses allowed, the request did not arrive")
 	}
+}
+
+// TestDeliveryLogHidesInternalAddresses checks that what an org admin
+// reads in the delivery log of a failed attempt names no internal address
+// (neither what the endpoint's name resolved to nor aiproxy's resolver),
+// while the operator's log keeps the detail.
+func TestDeliveryLogHidesInternalAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error // what the delivery client fails with; nil posts for real
+		reason string
+		detail string
+	}{
+		{"resolved inside", nil, "loopback, private or link-local", "127.0.0.1"},
+		{"unknown host", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "hooks.example",
+			Server: "10.20.30.40:53", IsNotFound: true}}, "host name was not found", "10.20.30.40"},
+		{"resolver down", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "read udp 10.0.0.7:41234->10.20.30.40:53: i/o timeout",
+			Name: "hooks.example", Server: "10.20.30.40:53", IsTimeout: true}}, "could not be resolved", "10.20.30.40"},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(10, 9, 8, 7), Port: 443},
+			Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "refused the connection", "10.9.8.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs lockedBuffer
+			h := newHarness(t, withLogTo(&logs))
+			ctx := context.Background()
+			recv := &receiver{}
+			srv := httptest.NewServer(recv)
+			t.Cleanup(srv.Close)
+			// Registered while allowed (as a name that later resolves
+			// inside would be), then delivered by a guarded process.
+			if _, _, err := h.jobs.CreateWebhook(ctx, "acme", srv.URL+"/hooks", []string{aiproxy.EventJobCreated}); err != nil {
+				t.Fatal(err)
+			}
+			h.cfg.AllowPrivateWebhooks = false
+			if tc.err != nil {
+				h.cfg.DeliveryClient = &http.Client{Transport: failingTransport{tc.err}}
+			}
+			h.restart()
+			h.generate("acme", "Hello")
+			if n := h.jobs.DeliverOnce(ctx); n != 1 {
+				t.Fatalf("deliveries attempted = %d", n)
+			}
+			log, _ := h.jobs.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: "acme"})
+			if len(log) != 1 || log[0].State != aiproxy.DeliveryPending || log[0].Attempts != 1 {
+				t.Fatalf("delivery log = %+v", log)
+			}
+			shown := log[0].LastError
+			if !strings.Contains(shown, tc.reason) || strings.Contains(shown, tc.detail) || hasIPv4(shown) {
+				t.Errorf("the delivery log shows %q: want %q and no address", shown, tc.reason)
+			}
+			if !strings.Contains(logs.String(), tc.detail) {
+				t.Errorf("the operator's log lacks the detail %q: %s", tc.detail, logs.String())
+			}
+			if strings.Contains(logs.String(), srv.URL) {
+				t.Errorf("the operator's log holds the endpoint's URL: %s", logs.String())
+			}
+			if len(recv.got) != 0 {
+				t.Fatal("the receiver got the delivery")
+			}
+		})
+	}
+}
+
+// TestDeliveryReason maps each failure to its reason, which names no
+// address, host or certificate.
+func TestDeliveryReason(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{errEndpointStatus(503), "endpoint answered 503"},
+		{errors.Join(errDeliverySetup, errors.New("open secret at 10.1.1.1")), "could not prepare"},
+		{&url.Error{Op: "Post", URL: "http://hooks.example", Err: errBlockedAddr{addr: "10.1.2.3:443"}}, "not posted there"},
+		{&url.Error{Op: "Post", URL: "http://x", Err: context.DeadlineExceeded}, "did not answer in time"},
+		{&net.OpError{Op: "dial", Err: timeoutErr{}}, "did not answer in time"},
+		{errors.New("x509: certificate is valid for intranet.corp, not hooks.example"), "post to the endpoint failed"},
+		{context.Canceled, "interrupted"},
+	} {
+		got := deliveryReason(tc.err)
+		if !strings.Contains(got, tc.want) || hasIPv4(got) || strings.Contains(got, "corp") {
+			t.Errorf("deliveryReason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// withLogTo sends the jobs log to a buffer.
+func withLogTo(w *lockedBuffer) harnessOption {
+	return withConfig(func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(w, nil)) })
+}
+
+// failingTransport fails every request with an error.
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// hasIPv4 reports whether s holds something shaped like a dotted IPv4
+// address.
+func hasIPv4(s string) bool {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !(r == '.' || r >= '0' && r <= '9') }) {
+		if _, err := netip.ParseAddr(strings.Trim(f, ".")); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzWebhookHost checks the host check on any input, seeded from the
+// tables: it never accepts a host that reads as a blocked address, nor a
+// numeric host in a form other than the canonical one, and every address
+// inet_aton reads comes back the same from its canonical form.
+func FuzzWebhookHost(f *testing.F) {
+	for _, h := range specialHosts {
+		f.Add(strings.Trim(h, "[]"))
+	}
+	for _, h := range []string{"hooks.example", "8.8.8.8", "134744072", "1.2.3.4.5", "0x", "2606:4700::1%eth0", "64:ff9b::808:808"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		err := checkHost(host)
+		h := strings.TrimSuffix(strings.ToLower(host), ".")
+		if addr, perr := netip.ParseAddr(h); perr == nil && blockedWebhookAddr(addr) && err == nil {
+			t.Fatalf("checkHost(%q) accepted a blocked address", host)
+		}
+		addr, ok := parseInetAton(h)
+		if !ok {
+			return
+		}
+		if err == nil && addr.String() != h {
+			t.Fatalf("checkHost(%q) accepted a non-canonical form of %s", host, addr)
+		}
+		if back, ok := parseInetAton(addr.String()); !ok || back != addr {
+			t.Fatalf("parseInetAton(%q) = %s, but its canonical form reads as %s, %v", h, addr, back, ok)
+		}
+	})
 }

@@ -43,16 +43,12 @@ func (s *Service) ReceiveWebhook(ctx context.Context, service string, h http.Hea
 	if _, concerns := spec.Events[eventType]; !concerns {
 		return nil
 	}
-	eventID := h.Get(spec.EventIDHeader)
-	if spec.EventIDHeader == "" || eventID == "" {
-		sum := sha256.Sum256(body)
-		eventID = "sha256:" + hex.EncodeToString(sum[:])
-	}
-	first, err := s.cfg.Store.RecordProviderWebhook(ctx, service, eventID, now)
+	providerID := lookupString(doc, spec.IDPath)
+	first, err := s.firstDelivery(ctx, service, webhookSeenKeys(spec, h, body, providerID, eventType), now)
 	if err != nil || !first {
 		return err
 	}
-	j, err := s.cfg.Store.JobByProviderID(ctx, service, lookupString(doc, spec.IDPath))
+	j, err := s.cfg.Store.JobByProviderID(ctx, service, providerID)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return nil // Not a job aiproxy started: nothing to update.
 	}
@@ -69,16 +65,68 @@ func (s *Service) ReceiveWebhook(ctx context.Context, service string, h http.Hea
 	return nil
 }
 
+// webhookSeenKeys are the keys under which a provider webhook is remembered,
+// so that a copy of it is ignored. The event id header is not signed: a
+// captured webhook replayed with a fresh id (or none) would pass as new, so
+// the webhook is also remembered by its content — the signed body, which
+// only the provider can produce, with the job and event it is about. A
+// webhook is handled only when every key is new.
+func webhookSeenKeys(spec *aiproxy.JobWebhookSpec, h http.Header, body []byte, providerID, eventType string) []string {
+	sum := sha256.New()
+	for _, part := range []string{providerID, eventType} {
+		sum.Write([]byte(strconv.Itoa(len(part)) + ":" + part))
+	}
+	sum.Write(body)
+	keys := []string{"content:" + hex.EncodeToString(sum.Sum(nil))}
+	if id := h.Get(spec.EventIDHeader); spec.EventIDHeader != "" && id != "" {
+		if len(id) > maxEventIDKey {
+			idSum := sha256.Sum256([]byte(id))
+			id = "sha256:" + hex.EncodeToString(idSum[:])
+		}
+		keys = append(keys, "id:"+id)
+	}
+	return keys
+}
+
+// maxEventIDKey is the longest event id remembered as sent; a longer one is
+// remembered by its hash.
+const maxEventIDKey = 200
+
+// firstDelivery remembers a provider webhook under each of its keys and
+// reports whether none had been seen. Every key is recorded even after a
+// seen one, so that a copy under any of them is recognised later.
+func (s *Service) firstDelivery(ctx context.Context, service string, keys []string, now time.Time) (bool, error) {
+	first := true
+	for _, k := range keys {
+		isNew, err := s.cfg.Store.RecordProviderWebhook(ctx, service, k, now)
+		if err != nil {
+			return false, err
+		}
+		first = first && isNew
+	}
+	return first, nil
+}
+
+// withinSkew reports whether a timestamp is within skew of now, on either
+// side: a timestamp from the future is refused like a stale one, or a
+// captured message dated ahead would stay acceptable for longer.
+func withinSkew(now, ts time.Time, skew time.Duration) bool {
+	d := now.Sub(ts)
+	return d <= skew && d >= -skew
+}
+
 // verifyProvider checks a provider webhook's HMAC-SHA256 signature over the
 // raw body in the first signature header present, and its timestamp header
-// when the provider sends one.
+// when the provider sends one (within webhookSkew of now, before or after).
+// The timestamp is not signed, so it only turns away careless replays;
+// copies are caught by content (webhookSeenKeys).
 func verifyProvider(spec *aiproxy.JobWebhookSpec, secret string, h http.Header, body []byte, now time.Time) error {
 	if spec.TimestampHeader != "" && h.Get(spec.TimestampHeader) != "" {
 		sec, err := strconv.ParseInt(h.Get(spec.TimestampHeader), 10, 64)
 		if err != nil {
 			return errors.New("malformed timestamp")
 		}
-		if d := now.Sub(time.Unix(sec, 0)); d > webhookSkew || d < -webhookSkew {
+		if !withinSkew(now, time.Unix(sec, 0), webhookSkew) {
 			return errors.New("timestamp outside the replay window")
 		}
 	}

@@ -6,17 +6,20 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -131,15 +134,26 @@ func Sign(secret string, ts time.Time, body []byte) string {
 	return "v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// DefaultVerifyTolerance is how far Verify lets a webhook's timestamp be
+// from the receiver's clock, in either direction, when given no tolerance.
+const DefaultVerifyTolerance = 5 * time.Minute
+
 // Verify checks an outbound webhook as a receiver should: the signature
-// over the timestamp and body, and a timestamp within tolerance of now.
+// over the timestamp and body, and a timestamp within tolerance of now, in
+// the past or in the future (a timestamp ahead of the clock is no fresher
+// than one behind it: accepting it would stretch a captured delivery's
+// replay window). A tolerance of zero or less means
+// DefaultVerifyTolerance.
 func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	if tolerance <= 0 {
+		tolerance = DefaultVerifyTolerance
+	}
 	sec, err := strconv.ParseInt(h.Get(HeaderTimestamp), 10, 64)
 	if err != nil {
 		return errors.New("missing or malformed " + HeaderTimestamp)
 	}
 	ts := time.Unix(sec, 0)
-	if d := now.Sub(ts); d > tolerance || d < -tolerance {
+	if !withinSkew(now, ts, tolerance) {
 		return errors.New("timestamp outside the tolerance")
 	}
 	want := Sign(secret, ts, body)
@@ -194,14 +208,21 @@ func (s *Service) deliver(ctx context.Context, d aiproxy.WebhookDelivery) {
 	now := s.now()
 	d.Attempts++
 	d.LastStatus, d.UpdatedAt, d.LastError = status, now, ""
+	if err != nil {
+		// The org reads the delivery log: it gets the reason, the
+		// operator's log the detail (addresses, resolver, certificates).
+		d.LastError = deliveryReason(err)
+		s.log.Warn("webhook delivery attempt failed", "delivery", d.ID, "org", d.OrgKey,
+			"endpoint", d.EndpointID, "attempt", d.Attempts, "err", err)
+	}
 	switch {
 	case err == nil:
 		d.State, d.DeliveredAt, d.NextAttemptAt = aiproxy.DeliveryDelivered, now, time.Time{}
 	case d.Attempts >= s.cfg.MaxDeliveryAttempts:
-		d.State, d.LastError, d.NextAttemptAt = aiproxy.DeliveryFailed, err.Error(), time.Time{}
+		d.State, d.NextAttemptAt = aiproxy.DeliveryFailed, time.Time{}
 	default:
 		wait := min(s.cfg.DeliveryBackoff<<min(d.Attempts-1, 20), maxBackoffDelivery)
-		d.LastError, d.NextAttemptAt = err.Error(), now.Add(wait)
+		d.NextAttemptAt = now.Add(wait)
 	}
 	if uerr := s.cfg.Store.UpdateDelivery(ctx, d); uerr != nil {
 		s.log.Error("record delivery", "delivery", d.ID, "err", uerr)
@@ -213,22 +234,22 @@ func (s *Service) deliver(ctx context.Context, d aiproxy.WebhookDelivery) {
 func (s *Service) post(ctx context.Context, d aiproxy.WebhookDelivery) (int, error) {
 	e, err := s.cfg.Store.WebhookEndpoint(ctx, d.OrgKey, d.EndpointID)
 	if err != nil {
-		return 0, fmt.Errorf("endpoint: %w", err)
+		return 0, fmt.Errorf("%w: endpoint: %w", errDeliverySetup, err)
 	}
 	ev, err := s.cfg.Store.JobEvent(ctx, d.EventID)
 	if err != nil {
-		return 0, fmt.Errorf("event: %w", err)
+		return 0, fmt.Errorf("%w: event: %w", errDeliverySetup, err)
 	}
 	if s.cfg.Vault == nil {
-		return 0, errors.New("no vault to open the endpoint's secret")
+		return 0, fmt.Errorf("%w: no vault to open the endpoint's secret", errDeliverySetup)
 	}
 	secret, err := s.cfg.Vault.Open(e.Sealed, e.AAD())
 	if err != nil {
-		return 0, fmt.Errorf("open endpoint secret: %w", err)
+		return 0, fmt.Errorf("%w: open endpoint secret: %w", errDeliverySetup, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(ev.Data))
 	if err != nil {
-		return 0, fmt.Errorf("build request: %w", err)
+		return 0, fmt.Errorf("%w: build request: %w", errDeliverySetup, err)
 	}
 	now := s.now()
 	req.Header.Set("Content-Type", "application/json")
@@ -239,17 +260,67 @@ func (s *Service) post(ctx context.Context, d aiproxy.WebhookDelivery) (int, err
 	req.Header.Set(HeaderSignature, Sign(string(secret), now, ev.Data))
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("post: %s", redactURLError(err, e.URL))
+		return 0, redactURLError(err, e.URL)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("endpoint answered %d", resp.StatusCode)
+		return resp.StatusCode, errEndpointStatus(resp.StatusCode)
 	}
 	return resp.StatusCode, nil
 }
 
-// redactURLError keeps a delivery error's text short: the URL is known.
-func redactURLError(err error, u string) string {
-	return strings.ReplaceAll(err.Error(), `"`+u+`"`, "endpoint")
+// redactURLError keeps the endpoint's URL, which may hold a token in its
+// query, out of a delivery error's text: the log names the endpoint by id.
+func redactURLError(err error, u string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("post endpoint: %w", ue.Err)
+	}
+	return fmt.Errorf("post: %w", err)
+}
+
+// errDeliverySetup marks a delivery that failed inside aiproxy, before
+// anything was sent.
+var errDeliverySetup = errors.New("prepare delivery")
+
+// errEndpointStatus is an endpoint's answer other than 2xx.
+type errEndpointStatus int
+
+func (e errEndpointStatus) Error() string { return fmt.Sprintf("endpoint answered %d", int(e)) }
+
+// deliveryReason is what the delivery log shows an org admin of a failed
+// attempt: a reason to act on, without the detail the error may carry —
+// the address a name resolved to, the resolver's address, a certificate's
+// names — which would map aiproxy's network for anyone who can register a
+// URL. The detail goes to the operator's log.
+func deliveryReason(err error) string {
+	var status errEndpointStatus
+	var blocked errBlockedAddr
+	var dns *net.DNSError
+	var netErr net.Error
+	var tlsRecord tls.RecordHeaderError
+	var certInvalid *tls.CertificateVerificationError
+	var alert tls.AlertError
+	switch {
+	case errors.As(err, &status):
+		return status.Error()
+	case errors.Is(err, errDeliverySetup):
+		return "aiproxy could not prepare the delivery"
+	case errors.As(err, &blocked):
+		return "the endpoint's address is loopback, private or link-local: webhooks are not posted there"
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "the endpoint's host name was not found"
+	case errors.As(err, &dns):
+		return "the endpoint's host name could not be resolved"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "the endpoint did not answer in time"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the endpoint refused the connection"
+	case errors.As(err, &certInvalid), errors.As(err, &tlsRecord), errors.As(err, &alert):
+		return "the TLS handshake with the endpoint failed"
+	case errors.Is(err, context.Canceled):
+		return "the attempt was interrupted"
+	}
+	return "the post to the endpoint failed"
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -252,3 +253,190 @@ func TestWebhookEndpointsBelongToTheirOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// heygenWebhookSpec is the catalog's HeyGen job webhook block.
+func heygenWebhookSpec(t *testing.T, h *harness) *aiproxy.JobWebhookSpec {
+	t.Helper()
+	svc, ok := h.cat.Service("heygen")
+	if !ok || svc.JobWebhook == nil || svc.JobWebhook.TimestampHeader == "" {
+		t.Fatal("the catalog's heygen service has no timestamped job webhook")
+	}
+	return svc.JobWebhook
+}
+
+// TestProviderWebhookTimestampWindow checks that a provider webhook's
+// timestamp is refused as far ahead of aiproxy's clock as behind it.
+func TestProviderWebhookTimestampWindow(t *testing.T) {
+	h := newHarness(t)
+	spec := heygenWebhookSpec(t, h)
+	now := h.clock.Now()
+	body := []byte(`{"event_type":"avatar_video.success","event_data":{"video_id":"v1"}}`)
+	for _, tc := range []struct {
+		name string
+		ts   string
+		ok   bool
+	}{
+		{"now", unix(now), true},
+		{"4 minutes old", unix(now.Add(-4 * time.Minute)), true},
+		{"4 minutes ahead", unix(now.Add(4 * time.Minute)), true},
+		{"exactly 5 minutes old", unix(now.Add(-webhookSkew)), true},
+		{"exactly 5 minutes ahead", unix(now.Add(webhookSkew)), true},
+		{"6 minutes old", unix(now.Add(-6 * time.Minute)), false},
+		{"6 minutes ahead", unix(now.Add(6 * time.Minute)), false},
+		{"a day ahead", unix(now.Add(24 * time.Hour)), false},
+		{"far future", "9223372036854775807", false},
+		{"far past", "-9223372036854775808", false},
+		{"not a number", "soon", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hd := http.Header{"Heygen-Signature": {hexMAC(providerSecret, body)}, spec.TimestampHeader: {tc.ts}}
+			if err := verifyProvider(spec, providerSecret, hd, body, now); (err == nil) != tc.ok {
+				t.Fatalf("verifyProvider(timestamp %s) = %v, want ok %v", tc.ts, err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestWebhooksInRefuseFutureTimestamps checks the same through the
+// receiver: a signed webhook dated ahead is a 401 and reads nothing.
+func TestWebhooksInRefuseFutureTimestamps(t *testing.T) {
+	h := newWebhookHarness(t)
+	id := h.generate("acme", "one")
+	body := []byte(`{"event_type":"avatar_video.success","event_data":{"video_id":"` + id + `"}}`)
+	before := h.statusCalls()
+	for _, ahead := range []time.Duration{time.Hour, -time.Hour} {
+		hd := http.Header{"Heygen-Signature": {hexMAC(providerSecret, body)},
+			"Heygen-Timestamp": {unix(h.clock.Now().Add(ahead))}}
+		if got := postProviderWebhook(t, h, hd, body); got != 401 {
+			t.Errorf("a webhook dated %v from now = %d, want 401", ahead, got)
+		}
+	}
+	if n := h.statusCalls() - before; n != 0 {
+		t.Fatalf("refused webhooks caused %d status reads", n)
+	}
+}
+
+// TestVerifyTimestampWindow checks the receivers' helper both ways.
+func TestVerifyTimestampWindow(t *testing.T) {
+	const secret = "whsec_test"
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	body := []byte(`{"id":"evt_1"}`)
+	signed := func(ts time.Time) http.Header {
+		return http.Header{HeaderTimestamp: {unix(ts)}, HeaderSignature: {Sign(secret, ts, body)}}
+	}
+	for _, tc := range []struct {
+		name      string
+		ts        time.Time
+		tolerance time.Duration
+		ok        bool
+	}{
+		{"now", now, time.Minute, true},
+		{"inside, old", now.Add(-59 * time.Second), time.Minute, true},
+		{"inside, ahead", now.Add(59 * time.Second), time.Minute, true},
+		{"edge, old", now.Add(-time.Minute), time.Minute, true},
+		{"edge, ahead", now.Add(time.Minute), time.Minute, true},
+		{"outside, old", now.Add(-61 * time.Second), time.Minute, false},
+		{"outside, ahead", now.Add(61 * time.Second), time.Minute, false},
+		{"a year ahead", now.AddDate(1, 0, 0), time.Hour, false},
+		{"default tolerance, 4m ahead", now.Add(4 * time.Minute), 0, true},
+		{"default tolerance, 6m ahead", now.Add(6 * time.Minute), 0, false},
+		{"default tolerance, 6m old", now.Add(-6 * time.Minute), 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Verify(secret, signed(tc.ts), body, now, tc.tolerance); (err == nil) != tc.ok {
+				t.Fatalf("Verify = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	// A timestamp changed after signing fails on the signature, not the clock.
+	hd := signed(now)
+	hd.Set(HeaderTimestamp, unix(now.Add(time.Second)))
+	if err := Verify(secret, hd, body, now, time.Minute); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("re-dated webhook: %v", err)
+	}
+}
+
+// TestProviderWebhookReplayedWithFreshEventID checks that a captured
+// provider webhook sent again is ignored however its unsigned headers
+// change: a fresh event id, none, a fresh timestamp.
+func TestProviderWebhookReplayedWithFreshEventID(t *testing.T) {
+	h := newWebhookHarness(t)
+	id := h.generate("acme", "one") // still rendering: every new webhook makes a status read
+	body := []byte(`{"event_type":"avatar_video.success","event_data":{"video_id":"` + id + `"}}`)
+	signed := func(eventID string) http.Header {
+		hd := http.Header{"Heygen-Signature": {hexMAC(providerSecret, body)}, "Heygen-Timestamp": {unix(h.clock.Now())}}
+		if eventID != "" {
+			hd.Set("Heygen-Event-Id", eventID)
+		}
+		return hd
+	}
+	before := h.statusCalls()
+	if got := postProviderWebhook(t, h, signed("evt-1"), body); got != 200 {
+		t.Fatalf("first webhook = %d", got)
+	}
+	if n := h.statusCalls() - before; n != 1 {
+		t.Fatalf("the first webhook made %d status reads, want 1", n)
+	}
+	h.clock.Advance(30 * time.Second)
+	for _, eventID := range []string{"evt-1", "evt-2", "", strings.Repeat("x", 300)} {
+		if got := postProviderWebhook(t, h, signed(eventID), body); got != 200 {
+			t.Fatalf("replay with event id %.10q = %d, want 200 (acknowledged)", eventID, got)
+		}
+	}
+	if n := h.statusCalls() - before; n != 1 {
+		t.Fatalf("replays made %d more status reads, want none", n-1)
+	}
+	// Another signed event about the same job is new, and so is an event
+	// id already seen with one body but sent with another.
+	other := []byte(`{"event_type":"avatar_video.fail","event_data":{"video_id":"` + id + `"}}`)
+	hd := http.Header{"Heygen-Signature": {hexMAC(providerSecret, other)}, "Heygen-Event-Id": {"evt-3"}}
+	if got := postProviderWebhook(t, h, hd, other); got != 200 || h.statusCalls()-before != 2 {
+		t.Fatalf("another event = %d, %d status reads in all, want 2", got, h.statusCalls()-before)
+	}
+}
+
+// TestWebhookSeenKeys pins what a provider webhook is remembered by.
+func TestWebhookSeenKeys(t *testing.T) {
+	spec := &aiproxy.JobWebhookSpec{EventIDHeader: "Heygen-Event-Id"}
+	body := []byte(`{"event_type":"avatar_video.success","event_data":{"video_id":"v1"}}`)
+	withID := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {"evt-1"}}, body, "v1", "avatar_video.success")
+	fresh := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {"evt-2"}}, body, "v1", "avatar_video.success")
+	none := webhookSeenKeys(spec, http.Header{}, body, "v1", "avatar_video.success")
+	if len(withID) != 2 || withID[1] != "id:evt-1" || withID[0] != fresh[0] || withID[0] != none[0] || len(none) != 1 {
+		t.Fatalf("keys %q / %q / %q: want one content key shared by every copy, and the event id", withID, fresh, none)
+	}
+	// A header event id cannot pose as another webhook's content key.
+	posing := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {withID[0]}}, []byte(`{}`), "", "")
+	if posing[1] == withID[0] {
+		t.Fatalf("an event id header %q collides with a content key", posing[1])
+	}
+	for _, other := range [][]string{
+		webhookSeenKeys(spec, nil, append(body, ' '), "v1", "avatar_video.success"),
+		webhookSeenKeys(spec, nil, body, "v2", "avatar_video.success"),
+		webhookSeenKeys(spec, nil, body, "v1", "avatar_video.fail"),
+	} {
+		if other[0] == none[0] {
+			t.Fatalf("different content shares the key %s", other[0])
+		}
+	}
+	long := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {strings.Repeat("e", 5000)}}, body, "v1", "x")
+	if len(long[1]) > maxEventIDKey+10 {
+		t.Fatalf("a long event id is kept whole (%d bytes)", len(long[1]))
+	}
+}
+
+// postProviderWebhook posts a provider webhook to aiproxy's receiver and
+// returns the answer's status.
+func postProviderWebhook(t *testing.T, h *harness, hd http.Header, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.hooks.URL+"/api/ai-proxy/webhooks/heygen/", bytes.NewReader(body))
+	req.Header = hd
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
