@@ -23,6 +23,9 @@ const (
 	CodeQuotaExceeded    Code = "quota_exceeded"
 	CodeUpstreamFailed   Code = "upstream_failed"
 	CodeUpstreamTimeout  Code = "upstream_timeout"
+	// CodeRequestTimeout is a client whose request body stalled or ended
+	// short of its Content-Length for longer than the body timeout.
+	CodeRequestTimeout Code = "request_timeout"
 	// CodeUnavailable is aiproxy's own temporary failure: state shared by
 	// every replica (Redis) cannot be reached, and the operator chose to
 	// refuse calls rather than let limits go unchecked.
@@ -34,7 +37,7 @@ const (
 var Codes = []Code{
 	CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound,
 	CodeMethodNotAllowed, CodeConflict, CodeTooLarge, CodeRateLimited,
-	CodeQuotaExceeded, CodeUpstreamFailed, CodeUpstreamTimeout, CodeUnavailable, CodeInternal,
+	CodeQuotaExceeded, CodeUpstreamFailed, CodeUpstreamTimeout, CodeRequestTimeout, CodeUnavailable, CodeInternal,
 }
 
 // Field names the JSON key that carries an error's message. The contract uses

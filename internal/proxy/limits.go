@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"unicode/utf8"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -54,14 +55,22 @@ func errTooLarge(limit int64) error {
 }
 
 // uploadError turns a failure to read the client's upload mid-stream into
-// the error the client sees: 413 when it passed the limit.
+// the error the client sees: 413 when it passed the limit, 408 when it
+// stalled past the body timeout (the server's read deadline).
 func uploadError(err error) error {
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	switch {
+	case errors.As(err, &tooBig):
 		return errTooLarge(tooBig.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errBodyTimeout
 	}
 	return err
 }
+
+// errBodyTimeout is a request body that stalled, or ended short of its
+// Content-Length, for longer than the body timeout.
+var errBodyTimeout = aiproxy.Errorf(aiproxy.CodeRequestTimeout, "The request body was not received in time.")
 
 // checkText refuses an envelope that is not UTF-8, as JSON must be (the
 // decoder would pass invalid bytes in a raw body on to the provider), or

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -82,9 +81,8 @@ func (p *Proxy) readInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error)
 }
 
 func bodyReadError(err error) error {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return aiproxy.Errorf(aiproxy.CodeTooLarge, "Request body exceeds %d bytes.", tooBig.Limit)
+	if e := uploadError(err); e != err {
+		return e
 	}
 	return invalidf("Could not read the request body.")
 }
