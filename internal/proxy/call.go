@@ -186,6 +186,11 @@ func (p *Proxy) build(c *Call) error {
 // check checks the body against the endpoint's request_schema (stage 6),
 // before anything is spent on the call, and works out what it spends.
 func (p *Proxy) check(c *Call) error {
+	if c.in.env.Body != nil && (c.Endpoint.RequestSchema != nil || c.Endpoint.Meter == aiproxy.MetricCharacters) {
+		if err := checkDuplicateKeys(c.in.env.Body); err != nil { // dupkeys.go
+			return err
+		}
+	}
 	if err := checkBody(c.Endpoint, c.in.env); err != nil {
 		return err
 	}
