@@ -415,7 +415,7 @@ type adminEnv struct {
 // when the command seals or opens secrets, the vault.
 type mgmt struct {
 	cat   *catalog.Catalog
-	db    store
+	db    aiproxy.Store
 	vault *vault.Vault
 }
 

@@ -24,13 +24,19 @@ import (
 type storeFlags struct {
 	dataDir     string
 	databaseURL string
+	// envErr holds the typed variables above that do not parse; open
+	// refuses to start with them, and serve reports them with its other
+	// problems.
+	envErr error
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
+	v := newEnvValues(e)
 	fs.StringVar(&f.dataDir, "data-dir", envOr(e, "AIPROXY_DATA_DIR", defaultDir),
 		"directory for the SQLite database (and the demo's master key) [AIPROXY_DATA_DIR]")
 	fs.StringVar(&f.databaseURL, "database-url", e("AIPROXY_DATABASE_URL"),
 		"database URL, postgres://user:pass@host/db or sqlite:///path/to/file.db; overrides --data-dir [AIPROXY_DATABASE_URL]")
+	f.envErr = v.err()
 }
 
 // sqlitePath returns the SQLite file the flags name.
@@ -62,26 +68,17 @@ func redactURL(s string) string {
 	return s
 }
 
-// store is what the wiring needs from a storage engine; *sqlite.DB and
-// *postgres.DB both provide it.
-type store interface {
-	aiproxy.OrgStore
-	aiproxy.KeyStore
-	aiproxy.CredentialStore
-	aiproxy.AuditStore
-	Ping(ctx context.Context) error
-	SchemaVersion(ctx context.Context) (int64, error)
-	Close() error
-}
-
 var (
-	_ store = (*sqlite.DB)(nil)
-	_ store = (*postgres.DB)(nil)
+	_ aiproxy.Store = (*sqlite.DB)(nil)
+	_ aiproxy.Store = (*postgres.DB)(nil)
 )
 
 // open opens the engine the flags name, migrating its schema: Postgres for
 // a postgres:// or postgresql:// URL, otherwise SQLite.
-func (f *storeFlags) open(ctx context.Context) (store, error) {
+func (f *storeFlags) open(ctx context.Context) (aiproxy.Store, error) {
+	if f.envErr != nil {
+		return nil, f.envErr
+	}
 	if f.isPostgres() {
 		db, err := postgres.Open(ctx, f.databaseURL)
 		if err != nil {
@@ -114,7 +111,7 @@ func (f *storeFlags) engine() string {
 type keyFlags struct {
 	keyFile string
 	// oldKeyFile holds retired master keys, one per line, that still open
-	// blobs sealed before a rotation (rotate.go).
+	// blobs sealed before a rotation.
 	oldKeyFile string
 }
 
@@ -143,18 +140,37 @@ func (f *keyFlags) vault(e env) (*vault.Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	older, err := f.oldKeys(e) // rotate.go
+	older, err := f.oldKeys(e)
 	if err != nil {
 		return nil, err
 	}
 	return vault.New(key, older...)
 }
 
-func envOr(e env, name, def string) string {
-	if v := e(name); v != "" {
-		return v
+// oldKeys reads the retired master keys: AIPROXY_MASTER_KEY_OLD (comma-
+// separated) and the lines of --master-key-old-file.
+func (f *keyFlags) oldKeys(e env) ([][]byte, error) {
+	var texts []string
+	texts = append(texts, strings.Split(e("AIPROXY_MASTER_KEY_OLD"), ",")...)
+	if f.oldKeyFile != "" {
+		b, err := os.ReadFile(f.oldKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read old master key file: %w", err)
+		}
+		texts = append(texts, strings.Split(string(b), "\n")...)
 	}
-	return def
+	var keys [][]byte
+	for _, t := range texts {
+		if strings.TrimSpace(t) == "" {
+			continue
+		}
+		k, err := vault.ParseMasterKey(t)
+		if err != nil {
+			return nil, fmt.Errorf("old master key %d: %w", len(keys)+1, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // newLogger returns a JSON logger at a level name.
@@ -204,7 +220,7 @@ func loadCatalog(dir string, baseURLs map[string]string) (*catalog.Catalog, erro
 
 // adminService opens what the management commands need. The vault is only
 // required by commands that seal.
-func adminService(db store, v *vault.Vault, cat *catalog.Catalog) *admin.Service {
+func adminService(db aiproxy.Store, v *vault.Vault, cat *catalog.Catalog) *admin.Service {
 	var sealer admin.Sealer
 	if v != nil {
 		sealer = v

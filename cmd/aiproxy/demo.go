@@ -25,12 +25,10 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 	f.register(fs, e, "aiproxy-demo")
 	org := fs.String("org", envOr(e, "AIPROXY_DEMO_ORG", "demo"), "key of the demo org [AIPROXY_DEMO_ORG]")
 	renderTime := fs.Duration("render-time", 15*time.Second, "how long a sandbox video takes to render")
-	if err := parse(fs, args); err != nil {
+	if err := configureServer(&f, fs, args); err != nil {
 		return err
 	}
-	if err := f.validate(); err != nil {
-		return err
-	}
+	// Only a valid configuration may write a fresh master key.
 	v, err := demoVault(e, &f, s)
 	if err != nil {
 		return err
@@ -49,7 +47,7 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 			f.upstreams[svc] = sb.url + "/" + svc
 		}
 	}
-	a, err := openApp(ctx, f, v, s)
+	a, err := assemble(ctx, f, v, s)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func benchApp(b *testing.B) (http.Handler, string) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := openApp(ctx, f, v, s)
+	a, err := assemble(ctx, f, v, s)
 	if err != nil {
 		b.Fatal(err)
 	}

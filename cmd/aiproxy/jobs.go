@@ -17,6 +17,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/proxy"
+	"github.com/aiproxy/aiproxy/internal/redis"
 	"github.com/aiproxy/aiproxy/internal/vault"
 )
 
@@ -41,31 +42,30 @@ type jobFlags struct {
 	// allowPrivateHooks lets outbound webhooks reach loopback, private and
 	// link-local addresses (the demo's receivers are on loopback).
 	allowPrivateHooks bool
-	// lease and pollLock coordinate replicas (set by openApp from
-	// scaleFlags): how long a claimed job or delivery is held, and the
-	// shared lock around a job's status read (nil without Redis).
-	lease    time.Duration
-	pollLock jobs.PollLock
+	// envErr holds the variables above that do not parse.
+	envErr error
 }
 
 func (f *jobFlags) register(fs *flag.FlagSet, e env) {
+	v := newEnvValues(e)
 	fs.StringVar(&f.publicURL, "public-url", e("AIPROXY_PUBLIC_URL"),
 		"base URL where providers reach this server; enables provider webhooks (callback_url) [AIPROXY_PUBLIC_URL]")
-	fs.IntVar(&f.concurrency, "job-concurrency", envInt(e, "AIPROXY_JOB_CONCURRENCY", 4),
+	fs.IntVar(&f.concurrency, "job-concurrency", v.int("AIPROXY_JOB_CONCURRENCY", 4),
 		"status reads the job tracker makes at once [AIPROXY_JOB_CONCURRENCY]")
-	fs.DurationVar(&f.pollInterval, "job-poll-interval", envDuration(e, "AIPROXY_JOB_POLL_INTERVAL", 5*time.Second),
+	fs.DurationVar(&f.pollInterval, "job-poll-interval", v.duration("AIPROXY_JOB_POLL_INTERVAL", 5*time.Second),
 		"how often the tracker reads an unfinished job's status [AIPROXY_JOB_POLL_INTERVAL]")
-	fs.DurationVar(&f.deadline, "job-deadline", envDuration(e, "AIPROXY_JOB_DEADLINE", 2*time.Hour),
+	fs.DurationVar(&f.deadline, "job-deadline", v.duration("AIPROXY_JOB_DEADLINE", 2*time.Hour),
 		"how long a job may stay unfinished before it is failed [AIPROXY_JOB_DEADLINE]")
-	fs.DurationVar(&f.freshFor, "job-fresh-for", envDuration(e, "AIPROXY_JOB_FRESH_FOR", time.Second),
+	fs.DurationVar(&f.freshFor, "job-fresh-for", v.duration("AIPROXY_JOB_FRESH_FOR", time.Second),
 		"how long one provider status read answers every client status call [AIPROXY_JOB_FRESH_FOR]")
-	fs.BoolVar(&f.allowPrivateHooks, "webhook-allow-private", envBool(e, "AIPROXY_WEBHOOK_ALLOW_PRIVATE", false),
+	fs.BoolVar(&f.allowPrivateHooks, "webhook-allow-private", v.bool("AIPROXY_WEBHOOK_ALLOW_PRIVATE", false),
 		"let orgs register outbound webhooks on loopback, private and link-local addresses, and deliver there; off, such URLs are refused and such connections not made [AIPROXY_WEBHOOK_ALLOW_PRIVATE]")
-	fs.IntVar(&f.attempts, "webhook-attempts", envInt(e, "AIPROXY_WEBHOOK_ATTEMPTS", 15),
+	fs.IntVar(&f.attempts, "webhook-attempts", v.int("AIPROXY_WEBHOOK_ATTEMPTS", 15),
 		"delivery attempts of an outbound webhook before it is given up [AIPROXY_WEBHOOK_ATTEMPTS]")
 	f.runningCaps = newListFlag(e("AIPROXY_MAX_RUNNING_JOBS"))
 	fs.Var(&f.runningCaps, "max-running-jobs", "cap on provider jobs running at once (started, not yet completed or failed) SCOPE[:SERVICE]=N, scope org or credential (the platform credential), e.g. credential:heygen=10; repeatable [AIPROXY_MAX_RUNNING_JOBS, comma-separated]")
 	f.secretsEnv = e("AIPROXY_PROVIDER_WEBHOOK_SECRETS")
+	f.envErr = v.err()
 }
 
 // parseRunningCaps reads --max-running-jobs, in the syntax of --max-inflight.
@@ -81,8 +81,11 @@ func (f *jobFlags) parseRunningCaps() error {
 	return nil
 }
 
-// validate parses AIPROXY_PROVIDER_WEBHOOK_SECRETS (SERVICE=SECRET,…).
+// validate parses AIPROXY_PROVIDER_WEBHOOK_SECRETS (SERVICE=SECRET,…) and
+// --max-running-jobs, and checks the job settings and variables,
+// returning every problem at once.
 func (f *jobFlags) validate() error {
+	errs := []error{f.envErr}
 	if f.secrets == nil {
 		f.secrets = map[string]string{}
 	}
@@ -92,40 +95,43 @@ func (f *jobFlags) validate() error {
 		}
 		name, secret, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		if !ok || name == "" || secret == "" {
-			return errors.New("AIPROXY_PROVIDER_WEBHOOK_SECRETS: want SERVICE=SECRET pairs separated by commas")
+			errs = append(errs, errors.New("AIPROXY_PROVIDER_WEBHOOK_SECRETS: want SERVICE=SECRET pairs separated by commas"))
+			break
 		}
 		f.secrets[name] = secret
 	}
 	if f.concurrency < 1 || f.pollInterval <= 0 || f.deadline <= 0 || f.freshFor <= 0 || f.attempts < 1 {
-		return errors.New("--job-concurrency, --webhook-attempts and the job durations must be positive")
+		errs = append(errs, errors.New("--job-concurrency, --webhook-attempts and the job durations must be positive"))
 	}
-	return f.parseRunningCaps()
+	return errors.Join(append(errs, f.parseRunningCaps())...)
 }
 
-// wireJobs adds job tracking to the proxy's pipeline, as hooks, when the
-// store keeps jobs, and fills in the API's job routes. It returns nil, and
-// the bare proxy, for an engine without job storage.
-func wireJobs(f jobFlags, db store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, api *httpapi.Config) *jobs.Service {
-	api.Invoker = p
-	js, ok := db.(jobs.Store)
-	if !ok {
-		log.Warn("this database engine keeps no jobs: async jobs pass through untracked")
-		return nil
-	}
+// wireJobs builds the jobs service on the proxy: its hooks track the async
+// jobs the catalog marks, and it serves the job and webhook routes and
+// receives provider webhooks. lease is how long a claimed job or delivery
+// is held before another replica may take it over, and lock the shared
+// lock around a job's status read (nil without Redis).
+func wireJobs(f jobFlags, js jobs.Store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, lease time.Duration, lock jobs.PollLock) *jobs.Service {
 	public := f.publicURL
 	if public == "" && f.selfURL {
 		public = "http://" + ln.Addr().String()
 	}
-	svc := jobs.New(jobs.Config{
+	return jobs.New(jobs.Config{
 		Store: js, Catalog: cat, Proxy: p, Vault: v, Logger: log, PublicBaseURL: public,
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
 		Deadline: f.deadline, FreshFor: f.freshFor, MaxDeliveryAttempts: f.attempts,
-		Lease: f.lease, PollLock: f.pollLock, RunningJobCaps: f.caps,
+		Lease: lease, PollLock: lock, RunningJobCaps: f.caps,
 		AllowPrivateWebhooks: f.allowPrivateHooks,
 	})
-	api.Invoker = p.WithHooks(svc.Idempotency(), svc)
-	api.Jobs, api.Webhooks, api.ProviderWebhooks = svc, svc, svc
-	return svc
+}
+
+// pollLock is the lock replicas share around a job's status read: Redis's,
+// or none without Redis.
+func pollLock(rc *redis.Client) jobs.PollLock {
+	if rc == nil {
+		return nil
+	}
+	return rc.Locker()
 }
 
 func runJobs(ctx context.Context, args []string, e env, s stdio) error {
@@ -155,12 +161,13 @@ func withJobs(ctx context.Context, f *adminFlags, e env, needVault bool, fn func
 	if f.org == "" {
 		return errors.New("give --org ORG")
 	}
+	v := newEnvValues(e)
+	allowPrivate := v.bool("AIPROXY_WEBHOOK_ALLOW_PRIVATE", false)
+	if err := v.err(); err != nil {
+		return err
+	}
 	return withMgmt(ctx, f, e, needVault, func(m *mgmt) error {
-		js, ok := m.db.(jobs.Store)
-		if !ok {
-			return errors.New("this database engine keeps no jobs")
-		}
-		cfg := jobs.Config{Store: js, Catalog: m.cat, AllowPrivateWebhooks: envBool(e, "AIPROXY_WEBHOOK_ALLOW_PRIVATE", false)}
+		cfg := jobs.Config{Store: m.db, Catalog: m.cat, AllowPrivateWebhooks: allowPrivate}
 		if m.vault != nil {
 			cfg.Vault = m.vault
 		}

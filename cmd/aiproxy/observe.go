@@ -6,14 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
-	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/metrics"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/tracing"
@@ -27,25 +24,25 @@ type observeFlags struct {
 	bodyReadTimeout time.Duration
 	metricsToken    string
 	getenv          env
+	// envErr holds the variables above that do not parse.
+	envErr error
 }
 
 func (f *observeFlags) register(fs *flag.FlagSet, e env) {
+	v := newEnvValues(e)
 	f.getenv = e
 	fs.StringVar(&f.corsOrigins, "cors-origins", e("AIPROXY_CORS_ORIGINS"),
 		"comma-separated browser origins allowed to call the API, e.g. https://app.example.com, or * [AIPROXY_CORS_ORIGINS]")
-	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", envInt64(e, "AIPROXY_MAX_BODY_BYTES", proxy.DefaultMaxBodyBytes),
+	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", v.int64("AIPROXY_MAX_BODY_BYTES", proxy.DefaultMaxBodyBytes),
 		"largest upload accepted by an invoke call; a catalog endpoint's max_body_bytes overrides it [AIPROXY_MAX_BODY_BYTES]")
-	fs.DurationVar(&f.bodyReadTimeout, "body-read-timeout", envDuration(e, "AIPROXY_BODY_READ_TIMEOUT", httpapi.DefaultBodyReadTimeout),
+	fs.DurationVar(&f.bodyReadTimeout, "body-read-timeout", v.duration("AIPROXY_BODY_READ_TIMEOUT", httpapi.DefaultBodyReadTimeout),
 		"longest silence allowed while a client sends a request body [AIPROXY_BODY_READ_TIMEOUT]")
 	f.metricsToken = e("AIPROXY_METRICS_TOKEN")
+	f.envErr = v.err()
 }
 
-func envInt64(e env, name string, def int64) int64 {
-	if n, err := strconv.ParseInt(e(name), 10, 64); err == nil {
-		return n
-	}
-	return def
-}
+// validate reports the variables that do not parse.
+func (f *observeFlags) validate() error { return f.envErr }
 
 // observability is a server's metrics, tracer and hardening settings.
 type observability struct {
@@ -76,9 +73,9 @@ func (o *observability) proxyConfig(c proxy.Config) proxy.Config {
 	return c
 }
 
-// wireAPI adds CORS, limits and metrics to the API, and the audit log to
-// the management operations.
-func (o *observability) wireAPI(api *httpapi.Config, db store, adm *admin.Service, g *admin.Guardrails) {
+// apiConfig adds CORS, the body read timeout and metrics to the API's
+// configuration.
+func (o *observability) apiConfig(api httpapi.Config) httpapi.Config {
 	for _, origin := range strings.Split(o.flags.corsOrigins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
 			api.CORSOrigins = append(api.CORSOrigins, origin)
@@ -86,45 +83,13 @@ func (o *observability) wireAPI(api *httpapi.Config, db store, adm *admin.Servic
 	}
 	api.BodyReadTimeout = o.flags.bodyReadTimeout
 	api.Metrics = o.metrics
-	adm.SetAuditor(db)
-	if g != nil {
-		g.SetAuditor(db)
-	}
-}
-
-// auditWebhooks records webhook endpoint changes; call it after wireJobs.
-func (o *observability) auditWebhooks(api *httpapi.Config, db store) {
-	if api.Webhooks != nil {
-		api.Webhooks = admin.AuditedWebhooks(api.Webhooks, db, nil)
-	}
+	return api
 }
 
 // jobStore lets the metrics count job states and deliveries by wrapping
-// the store the jobs service gets; an engine without jobs is returned as
-// it is.
-func (o *observability) jobStore(db store) store {
-	js, ok := db.(jobs.Store)
-	if !ok {
-		return db
-	}
-	obs := observedStore{store: db, JobStore: o.metrics.Jobs(js)}
-	if slots, ok := db.(aiproxy.JobSlotStore); ok {
-		// The running-job caps' slots (jobs/runcap.go) pass unobserved.
-		return observedSlotStore{observedStore: obs, JobSlotStore: slots}
-	}
-	return obs
-}
-
-// observedSlotStore is an observedStore that keeps job slots too.
-type observedSlotStore struct {
-	observedStore
-	aiproxy.JobSlotStore
-}
-
-// observedStore is a store whose job methods are observed.
-type observedStore struct {
-	store
-	metrics.JobStore
+// the store the jobs service gets.
+func (o *observability) jobStore(db aiproxy.Store) metrics.JobStore {
+	return o.metrics.Jobs(db)
 }
 
 // wrap serves /metrics beside the API and traces every request.

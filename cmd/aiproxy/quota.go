@@ -38,11 +38,7 @@ func runAccess(ctx context.Context, args []string, e env, s stdio) error {
 // withGuardrails runs a guardrail command on the guardrails service.
 func withGuardrails(ctx context.Context, f *adminFlags, e env, fn func(*admin.Guardrails) error) error {
 	return withMgmt(ctx, f, e, false, func(m *mgmt) error {
-		gs, ok := m.db.(admin.GuardrailStores)
-		if !ok {
-			return errors.New("this database engine keeps no quotas, usage or access rules")
-		}
-		g := admin.NewGuardrails(gs, m.cat, nil, nil)
+		g := admin.NewGuardrails(m.db, m.cat, nil, nil)
 		g.SetAuditor(m.db)
 		return fn(g)
 	})

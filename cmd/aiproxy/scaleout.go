@@ -11,9 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aiproxy/aiproxy/internal/cache"
-	"github.com/aiproxy/aiproxy/internal/concurrency"
-	"github.com/aiproxy/aiproxy/internal/ratelimit"
 	"github.com/aiproxy/aiproxy/internal/redis"
 )
 
@@ -27,27 +24,33 @@ type scaleFlags struct {
 	jobLease        time.Duration
 	shutdownDelay   time.Duration
 	shutdownTimeout time.Duration
+	// envErr holds the variables above that do not parse.
+	envErr error
 }
 
 func (f *scaleFlags) register(fs *flag.FlagSet, e env) {
+	v := newEnvValues(e)
 	fs.StringVar(&f.redisURL, "redis-url", e("AIPROXY_REDIS_URL"),
 		"redis:// or rediss:// URL of the Redis that replicas share for rate limits, concurrency caps, the list cache and job status locks; empty keeps them in this process [AIPROXY_REDIS_URL]")
 	fs.StringVar(&f.redisFailure, "redis-failure", envOr(e, "AIPROXY_REDIS_FAILURE", "closed"),
 		"when Redis cannot be reached: closed refuses rate-limited and capped calls with 503, open lets them through unchecked [AIPROXY_REDIS_FAILURE]")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", envOr(e, "AIPROXY_REDIS_PREFIX", "aiproxy:"),
 		"prefix of every Redis key, so that installations sharing a Redis never meet [AIPROXY_REDIS_PREFIX]")
-	fs.DurationVar(&f.redisLease, "redis-slot-lease", envDuration(e, "AIPROXY_REDIS_SLOT_LEASE", 30*time.Second),
+	fs.DurationVar(&f.redisLease, "redis-slot-lease", v.duration("AIPROXY_REDIS_SLOT_LEASE", 30*time.Second),
 		"how long a dead replica's concurrency slots stay taken in Redis [AIPROXY_REDIS_SLOT_LEASE]")
-	fs.DurationVar(&f.jobLease, "job-lease", envDuration(e, "AIPROXY_JOB_LEASE", time.Minute),
+	fs.DurationVar(&f.jobLease, "job-lease", v.duration("AIPROXY_JOB_LEASE", time.Minute),
 		"how long a replica holds a due job or webhook delivery it took before another replica may take it over [AIPROXY_JOB_LEASE]")
-	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", envDuration(e, "AIPROXY_SHUTDOWN_DELAY", 0),
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", v.duration("AIPROXY_SHUTDOWN_DELAY", 0),
 		"on SIGTERM, how long /readyz answers 503 while the server still serves, so that load balancers stop sending first [AIPROXY_SHUTDOWN_DELAY]")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration(e, "AIPROXY_SHUTDOWN_TIMEOUT", 20*time.Second),
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", v.duration("AIPROXY_SHUTDOWN_TIMEOUT", 20*time.Second),
 		"how long in-flight requests and streams may take to finish after SIGTERM before they are cut [AIPROXY_SHUTDOWN_TIMEOUT]")
+	f.envErr = v.err()
 }
 
+// validate checks the scale-out settings and variables, returning every
+// problem at once.
 func (f *scaleFlags) validate() error {
-	var errs []error
+	errs := []error{f.envErr}
 	if f.redisFailure != "closed" && f.redisFailure != "open" {
 		errs = append(errs, fmt.Errorf("--redis-failure %q: want closed or open", f.redisFailure))
 	}
@@ -84,20 +87,6 @@ func (f *scaleFlags) openRedis(log *slog.Logger) (*redis.Client, error) {
 		log.Info("redis open", "url", redis.Redact(f.redisURL), "prefix", f.redisPrefix, "failure_mode", f.redisFailure)
 	}
 	return rc, nil
-}
-
-// useRedis moves the guardrails whose state must be shared onto Redis: the
-// rate limiters' buckets, the concurrency caps' slots and the list cache.
-func (g *guardrails) useRedis(rc *redis.Client, cacheMB int) {
-	if p, ok := g.proxy.RateLimit.(*ratelimit.Policy); ok {
-		p.Limiter = rc.Limiter()
-	}
-	if p, ok := g.proxy.Concurrency.(*concurrency.Policy); ok {
-		p.Sem = rc.Semaphore()
-	}
-	if cacheMB > 0 {
-		g.proxy.Cache = cache.New(rc.Cache(min(cacheMB<<20, 8<<20)), nil)
-	}
 }
 
 // lifecycle knows when the server is draining: /readyz then answers 503,

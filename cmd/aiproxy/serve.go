@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/console"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
@@ -24,7 +26,9 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// serverFlags are the flags of serve (and demo).
+// serverFlags are the flags of serve (and demo): the whole configuration
+// of a server. register reads them over the environment; validate, the
+// configuration step's check, reports every problem at once.
 type serverFlags struct {
 	addr       string
 	store      storeFlags
@@ -35,20 +39,23 @@ type serverFlags struct {
 	upstreams  upstreamFlag
 	// upstreamsEnv is AIPROXY_UPSTREAMS, checked by validate.
 	upstreamsEnv string
-	guard        guardFlags
-	jobs         jobFlags
-	scale        scaleFlags
+	guard        guardFlags   // guardrails.go
+	jobs         jobFlags     // jobs.go
+	scale        scaleFlags   // scaleout.go
 	obs          observeFlags // observe.go
+	// envErr holds the variables above that do not parse.
+	envErr error
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
+	v := newEnvValues(e)
 	fs.StringVar(&f.addr, "addr", envOr(e, "AIPROXY_ADDR", "127.0.0.1:8080"), "listen address [AIPROXY_ADDR]")
 	f.store.register(fs, e, defaultDir)
 	f.key.register(fs, e)
 	fs.StringVar(&f.catalogDir, "catalog-dir", e("AIPROXY_CATALOG_DIR"),
 		"directory of extra or overriding catalog files (*.json) [AIPROXY_CATALOG_DIR]")
 	fs.StringVar(&f.logLevel, "log-level", envOr(e, "AIPROXY_LOG_LEVEL", "info"), "debug, info, warn or error [AIPROXY_LOG_LEVEL]")
-	fs.DurationVar(&f.logFlush, "log-flush", envDuration(e, "AIPROXY_LOG_FLUSH", 100*time.Millisecond),
+	fs.DurationVar(&f.logFlush, "log-flush", v.duration("AIPROXY_LOG_FLUSH", 100*time.Millisecond),
 		"longest a log line waits in a buffer before it is written to stderr; 0 writes every line at once [AIPROXY_LOG_FLUSH]")
 	f.upstreams = upstreamFlag{}
 	f.upstreamsEnv = e("AIPROXY_UPSTREAMS")
@@ -57,6 +64,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.jobs.register(fs, e)
 	f.scale.register(fs, e)
 	f.obs.register(fs, e)
+	f.envErr = v.err()
 }
 
 // upstreamFlag collects SERVICE=URL pairs.
@@ -73,14 +81,29 @@ func (u upstreamFlag) Set(v string) error {
 	return nil
 }
 
-// validate merges AIPROXY_UPSTREAMS under the --upstream flags, which win.
+// configureServer is the configuration step of serve and demo: it parses
+// the flags, which win over the environment, and checks everything,
+// reporting every problem at once. fs must hold f's flags.
+func configureServer(f *serverFlags, fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return f.validate()
+}
+
+// validate checks the whole configuration and returns every problem at
+// once. It also completes what the flags leave raw: AIPROXY_UPSTREAMS
+// merges under the --upstream flags, and the guardrail rules, running-job
+// caps and provider webhook secrets are parsed.
 func (f *serverFlags) validate() error {
-	if err := f.jobs.validate(); err != nil {
-		return err
-	}
-	if err := f.scale.validate(); err != nil {
-		return err
-	}
+	_, logErr := newLogger(io.Discard, f.logLevel)
+	return errors.Join(f.envErr, f.store.envErr, logErr, f.mergeUpstreams(),
+		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate())
+}
+
+// mergeUpstreams adds AIPROXY_UPSTREAMS under the --upstream flags, which
+// win.
+func (f *serverFlags) mergeUpstreams() error {
 	if f.upstreamsEnv == "" {
 		return nil
 	}
@@ -102,120 +125,124 @@ func runServe(ctx context.Context, args []string, e env, s stdio) error {
 	var f serverFlags
 	fs := newFlagSet("serve", "serve [flags]", s)
 	f.register(fs, e, "aiproxy-data")
-	if err := parse(fs, args); err != nil {
+	cfgErr := configureServer(&f, fs, args)
+	if errors.Is(cfgErr, errHelp) || errors.Is(cfgErr, errUsage) {
+		return cfgErr
+	}
+	v, keyErr := f.key.vault(e)
+	if err := errors.Join(cfgErr, keyErr); err != nil {
 		return err
 	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	v, err := f.key.vault(e)
+	a, err := assemble(ctx, f, v, s)
 	if err != nil {
 		return err
 	}
-	app, err := openApp(ctx, f, v, s)
-	if err != nil {
-		return err
-	}
-	defer app.close()
-	return app.serve(ctx, s, nil)
+	defer a.close()
+	return a.serve(ctx, s, nil)
 }
 
-// app is a wired aiproxy server.
+// app is an assembled aiproxy server.
 type app struct {
-	db      store
-	catalog *catalog.Catalog
-	vault   *vault.Vault
-	admin   *admin.Service
 	log     *slog.Logger
-	handler http.Handler
+	catalog *catalog.Catalog
+	obs     *observability
+	db      aiproxy.Store
+	redis   *redis.Client
 	ln      net.Listener
 	guard   *guardrails
+	vault   *vault.Vault
+	admin   *admin.Service
 	jobs    *jobs.Service
-	redis   *redis.Client
 	life    *lifecycle
 	scale   scaleFlags
-	obs     *observability
+	handler http.Handler
 	// flushLogs writes the buffered log lines and stops the buffer.
 	flushLogs func()
 }
 
-// openApp opens the database and catalog, wires the API and binds the
-// listener, so that the caller knows the address before serving.
-func openApp(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *app, err error) {
-	logw, flushLogs := bufferLogs(s.err, f.logFlush) // logbuffer.go
+// assemble builds a server from a validated configuration, each part after
+// the parts it needs, and binds the listener, so that the caller knows the
+// address before serving:
+//
+//  1. logs, the catalog and observability, which need nothing else;
+//  2. the store and Redis, the state replicas share;
+//  3. the listener (its address is the demo's public URL);
+//  4. the guardrails, on the store and Redis;
+//  5. the management operations, audited in the store;
+//  6. the proxy, with the guardrails and the observing transport;
+//  7. the jobs service, whose hooks the API's calls run through;
+//  8. the HTTP API over all of them, with the console, drain and
+//     metrics around it.
+//
+// No step changes a part an earlier step built, except that the proxy is
+// told to forget credentials the management operations change. On an
+// error, what was opened is closed again.
+func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *app, err error) {
+	a := &app{vault: v, life: newLifecycle(), scale: f.scale}
+	var logw io.Writer
+	logw, a.flushLogs = bufferLogs(s.err, f.logFlush) // logbuffer.go
 	defer func() {
 		if err != nil {
-			flushLogs()
+			if a.ln != nil {
+				a.ln.Close()
+			}
+			a.close()
 		}
 	}()
-	log, err := newLogger(logw, f.logLevel)
-	if err != nil {
+	if a.log, err = newLogger(logw, f.logLevel); err != nil {
 		return nil, err
 	}
-	cat, err := loadCatalog(f.catalogDir, f.upstreams)
-	if err != nil {
+	if a.catalog, err = loadCatalog(f.catalogDir, f.upstreams); err != nil {
 		return nil, err
 	}
-	obs, err := newObservability(ctx, f.obs)
-	if err != nil {
+	if a.obs, err = newObservability(ctx, f.obs); err != nil {
 		return nil, err
 	}
-	db, err := f.store.open(ctx)
-	if err != nil {
+	if a.db, err = f.store.open(ctx); err != nil {
 		return nil, err
 	}
-	log.Info("database open", "engine", f.store.engine())
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		db.Close()
+	a.log.Info("database open", "engine", f.store.engine())
+	if a.redis, err = f.scale.openRedis(a.log); err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", f.addr); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	guard, err := f.guard.build(db, cat, log)
-	if err != nil {
-		db.Close()
-		ln.Close()
-		return nil, err
-	}
-	rc, err := f.scale.openRedis(log)
-	if err != nil {
-		db.Close()
-		ln.Close()
-		return nil, err
-	}
-	if rc != nil {
-		guard.useRedis(rc, f.guard.cacheMB)
-		f.jobs.pollLock = rc.Locker()
-	}
-	f.jobs.lease = f.scale.jobLease
-	a := &app{db: db, catalog: cat, vault: v, log: log, ln: ln, guard: guard, redis: rc, life: newLifecycle(), scale: f.scale, obs: obs, flushLogs: flushLogs}
-	a.admin = admin.New(db, v, cat, nil)
-	api := httpapi.Config{
-		Catalog: cat,
-		Keys:    db,
-		Orgs:    db,
-		Admin:   a.admin,
-		Logger:  log,
-		Ready:   db.Ping,
-
-		Readiness: readiness{db: db, redis: rc, life: a.life}.check,
-
-		Guardrails: guard.manage,
-	}
-	if guard.access != nil {
-		api.Access = guard.access
-	}
-	p := proxy.New(guard.withGuardrails(obs.proxyConfig(proxy.Config{Catalog: cat, Credentials: db, Vault: v, Logger: log, UserAgent: "aiproxy/" + version,
+	a.guard = f.guard.build(a.db, a.catalog, a.redis, a.log)
+	a.admin = admin.New(a.db, v, a.catalog, nil)
+	a.admin.SetAuditor(a.db)
+	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
-	obs.wireAPI(&api, db, a.admin, guard.manage)
-	// api.Native stays nil: native calls go to api.Invoker, the proxy with
-	// the job hooks when jobs are kept, so that native job starts and
-	// status reads are tracked and owned like invoke's.
-	a.jobs = wireJobs(f.jobs, obs.jobStore(db), cat, v, p, ln, log, &api)
-	obs.auditWebhooks(&api, db)
-	a.handler = httpapi.New(api)
-	a.handler = obs.wrap(a.life.wrap(withConsole(a.handler)))
+	a.jobs = wireJobs(f.jobs, a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease, pollLock(a.redis))
+	// Calls from the API run through the job hooks; p stays the plain
+	// pipeline the jobs service reads statuses with.
+	invoker := p.WithHooks(a.jobs.Idempotency(), a.jobs)
+	a.handler = a.obs.wrap(a.life.wrap(withConsole(httpapi.New(a.apiConfig(invoker)))))
 	return a, nil
+}
+
+// apiConfig is the HTTP API over the assembled parts, invoking through
+// invoker.
+func (a *app) apiConfig(invoker httpapi.Invoker) httpapi.Config {
+	return a.obs.apiConfig(httpapi.Config{
+		Catalog:    a.catalog,
+		Keys:       a.db,
+		Orgs:       a.db,
+		Admin:      a.admin,
+		Logger:     a.log,
+		Ready:      a.db.Ping,
+		Readiness:  readiness{db: a.db, redis: a.redis, life: a.life}.check,
+		Access:     a.guard.access,
+		Guardrails: a.guard.manage,
+		// Native stays nil: native calls go to Invoker, the proxy with the
+		// job hooks, so that native job starts and status reads are
+		// tracked and owned like invoke's.
+		Invoker:          invoker,
+		Jobs:             a.jobs,
+		Webhooks:         admin.AuditedWebhooks(a.jobs, a.db, nil),
+		ProviderWebhooks: a.jobs,
+	})
 }
 
 // withConsole serves the web console under /console/ and everything else
@@ -230,14 +257,24 @@ func withConsole(api http.Handler) http.Handler {
 
 func (a *app) url() string { return "http://" + a.ln.Addr().String() }
 
+// close stops and closes the parts assemble built; a part it did not get
+// to is skipped.
 func (a *app) close() {
-	a.guard.stop() // writes the last usage records
-	a.obs.close(context.Background())
+	if a.guard != nil {
+		a.guard.stop() // writes the last usage records
+	}
+	if a.obs != nil {
+		a.obs.close(context.Background())
+	}
 	if a.redis != nil {
 		a.redis.Close()
 	}
-	a.db.Close()
-	a.flushLogs()
+	if a.db != nil {
+		a.db.Close()
+	}
+	if a.flushLogs != nil {
+		a.flushLogs()
+	}
 }
 
 // serve serves until ctx ends, then shuts down gracefully. ready, if set,
