@@ -13,13 +13,14 @@ import (
 
 // elevenState is ElevenLabs' mutable state; Server.mu guards it.
 type elevenState struct {
-	charsUsed map[string]int // per key: character_count this period
-	inFlight  int            // text-to-speech requests being answered
+	charsUsed map[string]int        // per key: character_count this period
+	inFlight  int                   // text-to-speech requests being answered
+	accounts  map[string]*elAccount // per key: voices, history, dubbings (elevenlabs_voice.go)
 }
 
 // newElevenState returns empty ElevenLabs state.
 func newElevenState() elevenState {
-	return elevenState{charsUsed: map[string]int{}}
+	return elevenState{charsUsed: map[string]int{}, accounts: map[string]*elAccount{}}
 }
 
 // elCharacterLimit is every key's character_limit (the Creator tier's).
@@ -45,14 +46,30 @@ func (s *Server) elevenService() *service {
 	sv.handle(http.MethodGet, "/v1/voices", s.elListVoices)
 	sv.handle(http.MethodGet, "/v2/voices", s.elSearchVoices)
 	sv.handle(http.MethodGet, "/v1/voices/{voice_id}", s.elGetVoice)
+	sv.handle(http.MethodPost, "/v1/voices/add", s.elAddVoice)
+	sv.handle(http.MethodPost, "/v1/voices/{voice_id}/edit", s.elEditVoice)
+	sv.handle(http.MethodDelete, "/v1/voices/{voice_id}", s.elDeleteVoice)
+	sv.handle(http.MethodGet, "/v1/voices/{voice_id}/settings", s.elVoiceSettings)
 	sv.handle(http.MethodGet, "/v1/models", s.elListModels)
 	sv.handle(http.MethodGet, "/v1/user", s.elUser)
 	sv.handle(http.MethodGet, "/v1/user/subscription", s.elSubscription)
-	// Text to speech validates the body before the key, so these routes authorize themselves.
+	// Text to speech and sound effects validate the body before the key, so these routes
+	// authorize themselves.
 	sv.handlePublic(http.MethodPost, "/v1/text-to-speech/{voice_id}", s.elTTS(ttsWhole))
 	sv.handlePublic(http.MethodPost, "/v1/text-to-speech/{voice_id}/stream", s.elTTS(ttsStream))
 	sv.handlePublic(http.MethodPost, "/v1/text-to-speech/{voice_id}/with-timestamps", s.elTTS(ttsTimestamps))
 	sv.handlePublic(http.MethodPost, "/v1/text-to-speech/{voice_id}/stream/with-timestamps", s.elTTS(ttsStreamTimestamps))
+	sv.handlePublic(http.MethodPost, "/v1/sound-generation", s.elSoundGeneration)
+	sv.handle(http.MethodPost, "/v1/audio-isolation", s.elAudioIsolation(false))
+	sv.handle(http.MethodPost, "/v1/audio-isolation/stream", s.elAudioIsolation(true))
+	sv.handle(http.MethodPost, "/v1/dubbing", s.elCreateDubbing)
+	sv.handle(http.MethodGet, "/v1/dubbing/{dubbing_id}", s.elGetDubbing)
+	sv.handle(http.MethodDelete, "/v1/dubbing/{dubbing_id}", s.elDeleteDubbing)
+	sv.handle(http.MethodGet, "/v1/dubbing/{dubbing_id}/audio/{language_code}", s.elDubbedAudio)
+	sv.handle(http.MethodGet, "/v1/history", s.elListHistory)
+	sv.handle(http.MethodGet, "/v1/history/{history_item_id}", s.elGetHistoryItem)
+	sv.handle(http.MethodDelete, "/v1/history/{history_item_id}", s.elDeleteHistoryItem)
+	sv.handle(http.MethodGet, "/v1/history/{history_item_id}/audio", s.elHistoryAudio)
 	sv.handlePublic(http.MethodGet, "/media/voices/{voice_id}/preview.mp3", s.elVoicePreview)
 	return sv
 }
@@ -134,12 +151,12 @@ type voiceSettingsJSON struct {
 type elVoiceJSON struct {
 	VoiceID                 string              `json:"voice_id"`
 	Name                    string              `json:"name"`
-	Samples                 []any               `json:"samples"`
+	Samples                 []elSample          `json:"samples"`
 	Category                string              `json:"category"`
 	FineTuning              map[string]any      `json:"fine_tuning"`
 	Labels                  map[string]string   `json:"labels"`
 	Description             *string             `json:"description"`
-	PreviewURL              string              `json:"preview_url"`
+	PreviewURL              *string             `json:"preview_url"`
 	AvailableForTiers       []string            `json:"available_for_tiers"`
 	Settings                voiceSettingsJSON   `json:"settings"`
 	Sharing                 any                 `json:"sharing"`
@@ -158,8 +175,8 @@ type elVoiceJSON struct {
 func voiceJSON(v elVoice, base string) elVoiceJSON {
 	preview := base + "/media/voices/" + v.ID + "/preview.mp3"
 	out := elVoiceJSON{
-		VoiceID: v.ID, Name: v.Name, Category: v.Category, Labels: v.Labels, PreviewURL: preview,
-		AvailableForTiers: []string{}, Settings: voiceSettingsJSON{0.5, 0.75, 0, true, 1},
+		VoiceID: v.ID, Name: v.Name, Category: v.Category, Labels: v.Labels, PreviewURL: &preview, Samples: v.Samples,
+		AvailableForTiers: []string{}, Settings: defaultSettings(),
 		HighQualityBaseModelIDs: []string{"eleven_turbo_v2_5", "eleven_multilingual_v2", "eleven_flash_v2_5", "eleven_v3"},
 		VerifiedLanguages: []map[string]string{{"language": "en", "model_id": "eleven_multilingual_v2",
 			"accent": v.Labels["accent"], "locale": "en-US", "preview_url": preview}},
@@ -176,6 +193,9 @@ func voiceJSON(v elVoice, base string) elVoiceJSON {
 		admin := "admin"
 		out.PermissionOnResource, out.IsOwner = &admin, true
 	}
+	if v.Owned {
+		out.PreviewURL, out.VerifiedLanguages = nil, []map[string]string{} // No preview is made for a fresh clone.
+	}
 	return out
 }
 
@@ -184,7 +204,7 @@ func (s *Server) elListVoices(w http.ResponseWriter, c *call) error {
 	base := baseURL(c.r, ElevenLabs)
 	legacy := c.r.URL.Query().Get("show_legacy") == "true"
 	voices := []elVoiceJSON{}
-	for _, v := range s.eleven.voices {
+	for _, v := range s.elVoices(c.key) {
 		if !v.Legacy || legacy {
 			voices = append(voices, voiceJSON(v, base))
 		}
@@ -195,7 +215,7 @@ func (s *Server) elListVoices(w http.ResponseWriter, c *call) error {
 
 // elGetVoice answers GET /v1/voices/{voice_id}.
 func (s *Server) elGetVoice(w http.ResponseWriter, c *call) error {
-	v, ok := s.eleven.voice(c.params["voice_id"])
+	v, ok := s.elVoice(c.key, c.params["voice_id"])
 	if !ok {
 		return voiceNotFound(c.params["voice_id"])
 	}
@@ -222,7 +242,7 @@ func (s *Server) elSearchVoices(w http.ResponseWriter, c *call) error {
 			return detailError(http.StatusBadRequest, "invalid_page_token", "The provided next_page_token is invalid.")
 		}
 	}
-	matched := s.filterVoices(q.Get("search"), q.Get("category"), q.Get("voice_type"))
+	matched := filterVoices(s.elVoices(c.key), q.Get("search"), q.Get("category"), q.Get("voice_type"))
 	sortVoices(matched, q.Get("sort"), q.Get("sort_direction"))
 	start = min(start, len(matched))
 	end := min(len(matched), start+size)
@@ -253,11 +273,11 @@ func decodePageToken(tok string) (int, error) {
 	return n, nil
 }
 
-// filterVoices applies the v2 search, category and voice_type filters.
-func (s *Server) filterVoices(search, category, voiceType string) []elVoice {
+// filterVoices applies the v2 search, category and voice_type filters to voices.
+func filterVoices(voices []elVoice, search, category, voiceType string) []elVoice {
 	search = strings.ToLower(search)
 	var out []elVoice
-	for _, v := range s.eleven.voices {
+	for _, v := range voices {
 		hay := strings.ToLower(v.Name + " " + v.Description + " " + v.Category + " " + strings.Join(mapValues(v.Labels), " "))
 		switch {
 		case search != "" && !strings.Contains(hay, search),
@@ -357,6 +377,7 @@ func languageName(code string) string {
 func (s *Server) subscription(key string) map[string]any {
 	s.mu.Lock()
 	used := s.el.charsUsed[key]
+	slots := elSlotsBase + len(s.elAccountLocked(key).custom)
 	s.mu.Unlock()
 	now := s.now()
 	return map[string]any{
@@ -367,9 +388,9 @@ func (s *Server) subscription(key string) map[string]any {
 		"can_extend_character_limit":         true,
 		"allowed_to_extend_character_limit":  true,
 		"next_character_count_reset_unix":    now.AddDate(0, 1, 0).Truncate(24 * time.Hour).Unix(),
-		"voice_slots_used":                   3,
+		"voice_slots_used":                   slots,
 		"professional_voice_slots_used":      0,
-		"voice_limit":                        30,
+		"voice_limit":                        elVoiceLimit,
 		"voice_add_edit_counter":             0,
 		"professional_voice_limit":           1,
 		"can_extend_voice_limit":             false,

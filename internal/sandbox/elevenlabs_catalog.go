@@ -13,6 +13,18 @@ type elVoice struct {
 	Description        string
 	CreatedAtUnix      *int64
 	Legacy             bool
+	// Owned marks a voice one key made with add-voice; Samples are its recordings.
+	Owned   bool
+	Samples []elSample
+}
+
+// elSample is one recording a cloned voice was made from.
+type elSample struct {
+	SampleID  string `json:"sample_id"`
+	FileName  string `json:"file_name"`
+	MimeType  string `json:"mime_type"`
+	SizeBytes int    `json:"size_bytes"`
+	Hash      string `json:"hash"`
 }
 
 // elModel is one model of the ElevenLabs catalog.

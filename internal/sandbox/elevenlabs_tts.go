@@ -40,6 +40,7 @@ func validationError(items []validationItem) *apiError {
 // ttsJob is a validated, authorized text-to-speech request.
 type ttsJob struct {
 	text, voiceID string
+	voice         elVoice
 	model         elModel
 	format        outputFormat
 	cost          int
@@ -66,8 +67,12 @@ func (s *Server) elTTS(variant ttsVariant) handler {
 			return err
 		}
 		defer s.releaseTTS()
-		s.chargeTTS(c.key, job.cost)
-		s.ttsHeaders(w.Header(), job, inFlight)
+		from, to := s.chargeTTS(c.key, job.cost)
+		requestID, historyID := s.newID(alnum, 20), ""
+		if c.r.URL.Query().Get("enable_logging") != "false" { // false: zero retention, no history
+			historyID = s.addHistory(c.key, job, requestID, from, to, ttsSettings(c.body))
+		}
+		s.ttsHeaders(w.Header(), job, inFlight, requestID, historyID)
 		return s.answerTTS(w, c.r, variant, job)
 	}
 }
@@ -228,7 +233,8 @@ func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // prepareTTS resolves the voice and model and checks the text against their limits.
 func (s *Server) prepareTTS(c *call, text, modelID string, format outputFormat) (ttsJob, error) {
 	voiceID := c.params["voice_id"]
-	if _, ok := s.eleven.voice(voiceID); !ok {
+	voice, ok := s.elVoice(c.key, voiceID)
+	if !ok {
 		return ttsJob{}, voiceNotFound(voiceID)
 	}
 	model, ok := s.eleven.model(modelID)
@@ -246,7 +252,7 @@ func (s *Server) prepareTTS(c *call, text, modelID string, format outputFormat) 
 			"This request's text has "+strconv.Itoa(n)+" characters and exceeds the character limit of "+
 				strconv.Itoa(model.MaxChars)+" characters.")
 	}
-	job := ttsJob{text: text, voiceID: voiceID, model: model, format: format,
+	job := ttsJob{text: text, voiceID: voiceID, voice: voice, model: model, format: format,
 		cost: int(math.Ceil(float64(n) * model.CostMultiplier))}
 	return job, s.checkQuota(c.key, job.cost)
 }
@@ -282,17 +288,22 @@ func (s *Server) releaseTTS() {
 	s.el.inFlight--
 }
 
-// chargeTTS adds cost to key's character_count.
-func (s *Server) chargeTTS(key string, cost int) {
+// chargeTTS adds cost to key's character_count and returns the count before and after.
+func (s *Server) chargeTTS(key string, cost int) (from, to int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	from = s.el.charsUsed[key]
 	s.el.charsUsed[key] += cost
+	return from, from + cost
 }
 
-// ttsHeaders sets the headers of a successful generation.
-func (s *Server) ttsHeaders(h http.Header, job ttsJob, inFlight int) {
-	h.Set("Request-Id", s.newID(alnum, 20))
-	h.Set("History-Item-Id", s.newID(alnum, 20))
+// ttsHeaders sets the headers of a successful generation; a generation kept out of the
+// history (enable_logging=false) has no history-item-id.
+func (s *Server) ttsHeaders(h http.Header, job ttsJob, inFlight int, requestID, historyID string) {
+	h.Set("Request-Id", requestID)
+	if historyID != "" {
+		h.Set("History-Item-Id", historyID)
+	}
 	h.Set("Character-Cost", strconv.Itoa(job.cost))
 	h.Set("Current-Concurrent-Requests", strconv.Itoa(inFlight))
 	h.Set("Maximum-Concurrent-Requests", strconv.Itoa(s.maxConcurrentTTS()))

@@ -1,10 +1,14 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -154,5 +158,101 @@ func wantResponse(t *testing.T, resp *http.Response, body []byte, status int, wa
 	e, _ := json.Marshal(exp)
 	if string(g) != string(e) {
 		t.Errorf("body =\n%s\nwant\n%s", g, e)
+	}
+}
+
+// Second keys, for tests of per-account state.
+const (
+	hgOther = "hg-other-key"
+	elOther = "el-other-key"
+)
+
+// newTwoKeyFixture starts a sandbox that accepts hgKey and hgOther, elKey and elOther.
+func newTwoKeyFixture(t *testing.T, cfg sandbox.Config) *fixture {
+	t.Helper()
+	cfg.HeyGenKeys = []string{hgKey, hgOther}
+	cfg.ElevenLabsKeys = []string{elKey, elOther}
+	return newFixture(t, cfg)
+}
+
+// keyHeader is the header a provider reads its key from.
+func keyHeader(provider string) string {
+	if provider == "heygen" {
+		return "X-Api-Key"
+	}
+	return "xi-api-key"
+}
+
+// as sends a request to provider ("heygen" or "elevenlabs") with key; a body that looks like
+// JSON is sent as JSON.
+func (f *fixture) as(key, provider, method, path, body string) (*http.Response, []byte) {
+	f.t.Helper()
+	h := map[string]string{keyHeader(provider): key}
+	if strings.HasPrefix(body, "{") {
+		h["Content-Type"] = "application/json"
+	}
+	return f.do(request{method: method, path: "/" + provider + path, body: body, header: h})
+}
+
+// formPart is one field or file of a multipart request.
+type formPart struct {
+	name, filename, contentType string
+	data                        []byte
+}
+
+// field is a text form field.
+func field(name, value string) formPart { return formPart{name: name, data: []byte(value)} }
+
+// file is a file form part.
+func file(name, filename, contentType string, data []byte) formPart {
+	return formPart{name: name, filename: filename, contentType: contentType, data: data}
+}
+
+// multipartAs sends parts as multipart/form-data to provider with key.
+func (f *fixture) multipartAs(key, provider, method, path string, parts ...formPart) (*http.Response, []byte) {
+	f.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		disp := fmt.Sprintf(`form-data; name=%q`, p.name)
+		if p.filename != "" {
+			disp += fmt.Sprintf(`; filename=%q`, p.filename)
+			h.Set("Content-Type", p.contentType)
+		}
+		h.Set("Content-Disposition", disp)
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		_, _ = w.Write(p.data)
+	}
+	if err := mw.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	return f.do(request{method: method, path: "/" + provider + path, body: buf.String(),
+		header: map[string]string{keyHeader(provider): key, "Content-Type": mw.FormDataContentType()}})
+}
+
+// jsonField decodes b and returns the value at a dotted path of object keys.
+func jsonField(t *testing.T, b []byte, path string) any {
+	t.Helper()
+	var v any
+	decode(t, b, &v)
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: %q is not inside an object in %s", path, k, truncate(b))
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// wantStatus fails the test unless resp has status.
+func wantStatus(t *testing.T, resp *http.Response, body []byte, status int) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, truncate(body))
 	}
 }

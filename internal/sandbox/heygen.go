@@ -29,9 +29,23 @@ func (s *Server) heygenService() *service {
 	sv.handle(http.MethodDelete, "/v1/video.delete", s.hgVideoDelete)
 	sv.handle(http.MethodGet, "/v2/user/remaining_quota", s.hgRemainingQuota)
 	sv.handle(http.MethodPost, "/v1/asset", s.hgUploadAsset)
+	sv.handle(http.MethodGet, "/v1/asset/list", s.hgListAssets) // before /v1/asset/{asset_id}
+	sv.handle(http.MethodGet, "/v1/asset/{asset_id}", s.hgGetAsset)
+	sv.handle(http.MethodPost, "/v2/video_translate", s.hgTranslate)
+	sv.handle(http.MethodGet, "/v2/video_translate/target_languages", s.hgTargetLanguages)
+	sv.handle(http.MethodGet, "/v2/video_translate/{video_translate_id}", s.hgTranslationStatus)
+	sv.handle(http.MethodPost, "/v2/photo_avatar", s.hgCreatePhotoAvatar)
+	sv.handle(http.MethodPost, "/v2/photo_avatar/avatar_group/create", s.hgCreatePhotoAvatar)
+	sv.handle(http.MethodGet, "/v2/photo_avatar/{photo_avatar_id}", s.hgPhotoAvatarStatus)
+	sv.handle(http.MethodPost, "/v2/video/talking_photo", s.hgGenerateTalkingPhoto)
+	sv.handle(http.MethodGet, "/v1/talking_photo.list", s.hgListTalkingPhotos)
+	sv.handle(http.MethodGet, "/v2/avatar/{avatar_id}/details", s.hgAvatarDetails)
+	sv.handle(http.MethodGet, "/v2/avatar_group.list", s.hgListAvatarGroups)
+	sv.handle(http.MethodGet, "/v2/avatar_group/{group_id}/avatars", s.hgGroupAvatars)
 	sv.handle(http.MethodGet, "/v1/webhook/webhook.list", s.hgWebhookEvents)
 	sv.handle(http.MethodPost, "/v1/webhook/endpoint.add", s.hgAddEndpoint)
 	sv.handle(http.MethodGet, "/v1/webhook/endpoint.list", s.hgListEndpoints)
+	sv.handle(http.MethodPatch, "/v1/webhook/endpoint.update", s.hgUpdateEndpoint)
 	sv.handle(http.MethodDelete, "/v1/webhook/endpoint.delete", s.hgDeleteEndpoint)
 	s.heygenV3Routes(sv) // heygen_v3.go; before the media routes, which it refines
 	s.heygenMediaRoutes(sv)
@@ -195,6 +209,9 @@ func (s *Server) hgListAvatars(w http.ResponseWriter, c *call) error {
 			TalkingPhotoID: p.ID, TalkingPhotoName: p.Name,
 			PreviewImageURL: base + "/media/talking_photo/" + p.ID + "/preview_target.webp",
 		}
+	}
+	for _, p := range s.keyPhotos(c.key) { // The key's own, once trained (heygen_photo.go).
+		photos = append(photos, talkingPhotoJSON{TalkingPhotoID: p.id, TalkingPhotoName: p.name, PreviewImageURL: s.photoImageURL(c.r, &p)})
 	}
 	return v2Data(w, map[string]any{"avatars": avatars, "talking_photos": photos})
 }

@@ -92,9 +92,14 @@ func (s *Server) hgGenerate(w http.ResponseWriter, c *call) error {
 	if err := decodeHeyGenBody(c.body, &body); err != nil {
 		return err
 	}
-	if err := s.validateGenerate(&body); err != nil {
+	if err := s.validateGenerate(c.key, &body); err != nil {
 		return err
 	}
+	return s.startRender(w, c, renderFromGenerate(&body))
+}
+
+// renderFromGenerate is the render a validated generate body asks for.
+func renderFromGenerate(body *generateBody) renderRequest {
 	req := renderRequest{title: body.Title, test: body.Test, caption: body.Caption, callbackID: body.CallbackID,
 		callbackURL: body.CallbackURL}
 	for _, sc := range body.VideoInputs {
@@ -102,7 +107,7 @@ func (s *Server) hgGenerate(w http.ResponseWriter, c *call) error {
 		req.script += text + "\n"
 		req.duration += secs
 	}
-	return s.startRender(w, c, req)
+	return req
 }
 
 // hgGenerateFromTemplate answers POST /v2/template/{template_id}/generate.
@@ -171,7 +176,7 @@ func decodeHeyGenBody(body []byte, v any) error {
 }
 
 // validateGenerate applies the rules of heygen-api.md §4.
-func (s *Server) validateGenerate(b *generateBody) error {
+func (s *Server) validateGenerate(key string, b *generateBody) error {
 	if len(b.VideoInputs) == 0 {
 		return invalidParam("video_inputs", "field required")
 	}
@@ -183,10 +188,10 @@ func (s *Server) validateGenerate(b *generateBody) error {
 	}
 	for i, sc := range b.VideoInputs {
 		field := "video_inputs." + strconv.Itoa(i)
-		if err := s.validateCharacter(field+".character", sc.Character); err != nil {
+		if err := s.validateCharacter(key, field+".character", sc.Character); err != nil {
 			return err
 		}
-		if err := s.validateVoice(field+".voice", sc.Voice); err != nil {
+		if err := s.validateVoice(key, field+".voice", sc.Voice); err != nil {
 			return err
 		}
 	}
@@ -194,7 +199,7 @@ func (s *Server) validateGenerate(b *generateBody) error {
 }
 
 // validateCharacter checks a scene's optional character.
-func (s *Server) validateCharacter(field string, ch *characterBody) error {
+func (s *Server) validateCharacter(key, field string, ch *characterBody) error {
 	if ch == nil {
 		return nil
 	}
@@ -211,7 +216,7 @@ func (s *Server) validateCharacter(field string, ch *characterBody) error {
 		if ch.TalkingPhotoStyle != "" && !slices.Contains([]string{"square", "circle"}, ch.TalkingPhotoStyle) {
 			return invalidParam(field+".talking_photo_style", enumMsg("square", "circle"))
 		}
-		if !s.heygen.photoByID[ch.TalkingPhotoID] {
+		if !s.talkingPhotoKnown(key, ch.TalkingPhotoID) {
 			return v2Error(http.StatusBadRequest, "avatar_not_found", "Talking photo "+ch.TalkingPhotoID+" not found")
 		}
 		return nil
@@ -238,7 +243,7 @@ func (s *Server) validateAvatar(field string, ch *characterBody) error {
 }
 
 // validateVoice checks a scene's required voice.
-func (s *Server) validateVoice(field string, v *voiceBody) error {
+func (s *Server) validateVoice(key, field string, v *voiceBody) error {
 	if v == nil {
 		return invalidParam(field, "field required")
 	}
@@ -249,7 +254,7 @@ func (s *Server) validateVoice(field string, v *voiceBody) error {
 		if v.AudioURL == "" && v.AudioAssetID == "" {
 			return invalidParam(field+".audio_url", "either audio_url or audio_asset_id is required")
 		}
-		if v.AudioAssetID != "" && !s.hasAsset(v.AudioAssetID) {
+		if v.AudioAssetID != "" && !s.hasAsset(key, v.AudioAssetID) {
 			return v2Error(http.StatusBadRequest, "asset_not_found", "Asset "+v.AudioAssetID+" not found")
 		}
 		return nil

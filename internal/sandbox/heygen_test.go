@@ -203,9 +203,11 @@ func TestHeyGenRouting(t *testing.T) {
 		status             int
 		body               string
 	}{
-		{"method not allowed", "POST", "/v2/avatars", 405, `{"data":null,"error":{"code":"method_not_allowed","message":"Method Not Allowed"}}`},
-		{"unknown v2 path", "GET", "/v2/nothing", 404, `{"data":null,"error":{"code":"not_found","message":"Not Found"}}`},
-		{"unknown v1 path", "GET", "/v1/nothing", 404, `{"code":404,"message":"Not Found"}`},
+		{"method not allowed", "POST", "/v2/avatars", 405,
+			`{"data":null,"error":{"code":"method_not_allowed","message":"Method Not Allowed"},"sandbox_unknown_route":"POST /v2/avatars"}`},
+		{"unknown v2 path", "GET", "/v2/nothing", 404,
+			`{"data":null,"error":{"code":"not_found","message":"Not Found"},"sandbox_unknown_route":"GET /v2/nothing"}`},
+		{"unknown v1 path", "GET", "/v1/nothing", 404, `{"code":404,"message":"Not Found","sandbox_unknown_route":"GET /v1/nothing"}`},
 		{"preflight", "OPTIONS", "/v2/video/generate", 200, ""},
 	}
 	for _, tt := range tests {

@@ -296,16 +296,8 @@ func (s *Server) v3UploadAsset(w http.ResponseWriter, c *call) error {
 	if !ok {
 		return v3Invalid("file", "Unsupported file type "+mt+"; upload png, jpeg, mp4, webm, mp3, wav, pdf or srt")
 	}
-	a := &hgAsset{id: s.newID(lowerHex, 32), key: c.key, fileType: fileType, contentType: mt, created: s.now(), data: data}
-	s.mu.Lock()
-	s.hg.assets[a.id] = a
-	s.mu.Unlock()
-	name := a.id
-	if ext, _ := mime.ExtensionsByType(mt); len(ext) > 0 {
-		name += ext[len(ext)-1]
-	}
-	return v3Data(w, map[string]any{"asset_id": a.id, "url": baseURL(c.r, HeyGen) + "/media/asset/" + a.id + "/" + name,
-		"mime_type": mt, "size_bytes": len(data)})
+	a := s.storeAsset(c.key, fileType, mt, data)
+	return v3Data(w, map[string]any{"asset_id": a.id, "url": assetURL(c.r, a), "mime_type": mt, "size_bytes": len(data)})
 }
 
 // v3FilePart reads the part named file of a multipart body.
@@ -355,8 +347,7 @@ func (s *Server) v3CurrentUser(w http.ResponseWriter, c *call) error {
 	s.mu.Lock()
 	left := max(0, hgQuotaSeconds-s.hg.quotaUsed[c.key])
 	s.mu.Unlock()
-	sum := sha256.Sum256([]byte(c.key))
-	user := "sandbox_" + hex.EncodeToString(sum[:4])
+	user := v3Username(c.key)
 	return v3Data(w, map[string]any{
 		"username": user, "email": user + "@sandbox.invalid", "first_name": "Sandbox", "last_name": "User",
 		"billing_type": "wallet",
@@ -364,6 +355,12 @@ func (s *Server) v3CurrentUser(w http.ResponseWriter, c *call) error {
 			"auto_reload": map[string]any{"enabled": false, "threshold_usd": nil, "amount_usd": nil}},
 		"subscription": nil, "usage_based": nil,
 	})
+}
+
+// v3Username is the username of the account behind key.
+func v3Username(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "sandbox_" + hex.EncodeToString(sum[:4])
 }
 
 // v3WebhookEvents are the event types the sandbox's v3 endpoints accept (a subset of the

@@ -132,7 +132,7 @@ func TestV3Errors(t *testing.T) {
 		{"unknown video", "GET", "/v3/videos/abc", "", 404,
 			`{"error":{"code":"video_not_found","message":"Video abc not found",` + doc("video_not_found") + `}}`},
 		{"unknown v3 path", "GET", "/v3/nothing", "", 404,
-			`{"error":{"code":"not_found","message":"Not found",` + doc("not_found") + `}}`},
+			`{"error":{"code":"not_found","message":"Not found",` + doc("not_found") + `},"sandbox_unknown_route":"GET /v3/nothing"}`},
 		{"bad limit", "GET", "/v3/videos?limit=101", "", 400, ""},
 		{"bad token", "GET", "/v3/voices?token=%21%21", "", 400, ""},
 		{"bad idempotency key", "POST", "/v3/videos", v3Avatar("Hi", ""), 400, ""},

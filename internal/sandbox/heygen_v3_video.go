@@ -87,7 +87,7 @@ func (s *Server) v3CreateVideo(w http.ResponseWriter, c *call) error {
 	if err := v3DecodeBody(c.body, &b); err != nil {
 		return err
 	}
-	script, err := s.v3Validate(&b)
+	script, err := s.v3Validate(c.key, &b)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (s *Server) v3CreateVideo(w http.ResponseWriter, c *call) error {
 }
 
 // v3Validate checks a create body by its type and returns the text the video speaks.
-func (s *Server) v3Validate(b *v3CreateBody) (string, error) {
+func (s *Server) v3Validate(key string, b *v3CreateBody) (string, error) {
 	if err := v3CheckCommon(b); err != nil {
 		return "", err
 	}
@@ -121,17 +121,17 @@ func (s *Server) v3Validate(b *v3CreateBody) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if !s.heygen.avatarByID[id] && !s.heygen.photoByID[id] {
+		if !s.lookKnown(key, id) {
 			return "", v3Error(http.StatusNotFound, "avatar_not_found", "Avatar "+id+" not found", "")
 		}
-		return s.v3CheckSpeech(b, s.defaultVoice(id))
+		return s.v3CheckSpeech(key, b, s.defaultVoice(id))
 	case "image":
-		if err := s.v3CheckAsset("image", b.Image); err != nil {
+		if err := s.v3CheckAsset(key, "image", b.Image); err != nil {
 			return "", err
 		}
-		return s.v3CheckSpeech(b, "")
+		return s.v3CheckSpeech(key, b, "")
 	case "cinematic_avatar":
-		return s.v3CheckCinematic(b)
+		return s.v3CheckCinematic(key, b)
 	case "studio":
 		if len(b.Scenes) == 0 || len(b.Scenes) > 50 {
 			return "", v3Invalid("scenes", "scenes must hold 1 to 50 scenes")
@@ -189,13 +189,13 @@ func (s *Server) defaultVoice(lookID string) string {
 
 // v3CheckSpeech checks script, voice and audio: script and audio are exclusive, and a script
 // needs a voice unless the avatar has a default one.
-func (s *Server) v3CheckSpeech(b *v3CreateBody, defaultVoice string) (string, error) {
+func (s *Server) v3CheckSpeech(key string, b *v3CreateBody, defaultVoice string) (string, error) {
 	audio := b.AudioURL != "" || b.AudioAssetID != ""
 	switch {
 	case b.Script != nil && audio:
 		return "", v3Invalid("script", "script cannot be combined with audio_url or audio_asset_id")
 	case audio:
-		if b.AudioAssetID != "" && !s.hasAsset(b.AudioAssetID) {
+		if b.AudioAssetID != "" && !s.hasAsset(key, b.AudioAssetID) {
 			return "", v3Error(http.StatusNotFound, "asset_not_found", "Asset "+b.AudioAssetID+" not found", "")
 		}
 		return "", nil
@@ -228,13 +228,13 @@ func (s *Server) v3CheckSpeech(b *v3CreateBody, defaultVoice string) (string, er
 }
 
 // v3CheckAsset checks an AssetInput.
-func (s *Server) v3CheckAsset(param string, a *v3AssetInput) error {
+func (s *Server) v3CheckAsset(key, param string, a *v3AssetInput) error {
 	switch {
 	case a == nil:
 		return v3Invalid(param, param+" is required")
 	case a.Type == "url" && a.URL == "", a.Type == "asset_id" && a.AssetID == "", a.Type == "base64" && a.Data == "":
 		return v3Invalid(param, param+" of type "+a.Type+" is missing its value")
-	case a.Type == "asset_id" && !s.hasAsset(a.AssetID):
+	case a.Type == "asset_id" && !s.hasAsset(key, a.AssetID):
 		return v3Error(http.StatusNotFound, "asset_not_found", "Asset "+a.AssetID+" not found", "")
 	case a.Type != "url" && a.Type != "asset_id" && a.Type != "base64":
 		return v3Invalid(param+".type", "type must be one of url, asset_id, base64")
@@ -243,13 +243,13 @@ func (s *Server) v3CheckAsset(param string, a *v3AssetInput) error {
 }
 
 // v3CheckCinematic checks a cinematic_avatar body: a prompt and one to three looks.
-func (s *Server) v3CheckCinematic(b *v3CreateBody) (string, error) {
+func (s *Server) v3CheckCinematic(key string, b *v3CreateBody) (string, error) {
 	var looks []string
 	if json.Unmarshal(b.AvatarID, &looks) != nil || len(looks) < 1 || len(looks) > 3 {
 		return "", v3Invalid("avatar_id", "avatar_id must be an array of 1 to 3 look ids")
 	}
 	for _, id := range looks {
-		if !s.heygen.avatarByID[id] && !s.heygen.photoByID[id] {
+		if !s.lookKnown(key, id) {
 			return "", v3Error(http.StatusNotFound, "avatar_not_found", "Avatar "+id+" not found", "")
 		}
 	}

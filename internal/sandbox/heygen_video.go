@@ -13,13 +13,16 @@ import (
 
 // heygenState is HeyGen's mutable state; Server.mu guards it.
 type heygenState struct {
-	videos    map[string]*hgVideo
-	order     []string // video ids, oldest first
-	assets    map[string]*hgAsset
-	endpoints []hgEndpoint
-	testUsed  map[string]dayCount // per key: test renders on one UTC day
-	quotaUsed map[string]int      // per key: quota seconds spent
-	v3        v3State             // heygen_v3.go
+	videos       map[string]*hgVideo
+	translations map[string]*hgTranslation // heygen_translate.go
+	order        []string                  // video and translation ids, oldest first
+	assets       map[string]*hgAsset       // heygen_asset.go
+	assetOrder   []string                  // asset ids, oldest first
+	photos       map[string]*hgPhotoAvatar // heygen_photo.go
+	endpoints    []hgEndpoint
+	testUsed     map[string]dayCount // per key: test renders on one UTC day
+	quotaUsed    map[string]int      // per key: quota seconds spent
+	v3           v3State             // heygen_v3.go
 }
 
 // dayCount counts events on one day.
@@ -31,7 +34,8 @@ type dayCount struct {
 // newHeyGenState returns empty HeyGen state.
 func newHeyGenState() heygenState {
 	return heygenState{
-		videos: map[string]*hgVideo{}, assets: map[string]*hgAsset{},
+		videos: map[string]*hgVideo{}, translations: map[string]*hgTranslation{}, assets: map[string]*hgAsset{},
+		photos:   map[string]*hgPhotoAvatar{},
 		testUsed: map[string]dayCount{}, quotaUsed: map[string]int{},
 	}
 }
@@ -261,6 +265,11 @@ func (s *Server) videoItems(key string) []videoListItem {
 	defer s.mu.Unlock()
 	var items []videoListItem
 	for _, id := range slices.Backward(s.hg.order) {
+		if t, ok := s.hg.translations[id]; ok && t.key == key {
+			items = append(items, videoListItem{VideoID: t.id, Status: translationListStatus(s.translationStatusAt(t, now)),
+				CreatedAt: t.created.Unix(), Type: "TRANSLATED"})
+			continue
+		}
 		v, ok := s.hg.videos[id]
 		if !ok || v.key != key {
 			continue
@@ -282,8 +291,21 @@ func queryInt(s string, def int) (int, error) {
 	return strconv.Atoi(s)
 }
 
-// hgVideoDelete answers DELETE /v1/video.delete.
+// hgVideoDelete answers DELETE /v1/video.delete; type=video_translate deletes a translation.
 func (s *Server) hgVideoDelete(w http.ResponseWriter, c *call) error {
+	switch typ := c.r.URL.Query().Get("type"); {
+	case isTranslateType(typ):
+		id := c.r.URL.Query().Get("video_id")
+		if id == "" {
+			return v1Error(http.StatusBadRequest, 40001, "Missing required parameter: video_id")
+		}
+		if !s.deleteTranslation(c.key, id) {
+			return v1Error(http.StatusNotFound, 40031, "Invalid video id: video not found")
+		}
+		return v1Data(w, nil)
+	case typ != "" && typ != "heygen_video":
+		return v1Error(http.StatusBadRequest, 40012, "Invalid query parameter: type must be heygen_video or video_translate")
+	}
 	v, err := s.lookupVideo(c)
 	if err != nil {
 		return err

@@ -23,11 +23,12 @@ type webhookState struct {
 type WebhookSend struct {
 	// URL is where it went: a render's callback_url or a registered endpoint.
 	URL string
-	// EventType is "avatar_video.success" or "avatar_video.fail".
+	// EventType is "avatar_video.success" or "avatar_video.fail", or for a translation
+	// "video_translate.success" or "video_translate.fail".
 	EventType string
 	// EventID is the Heygen-Event-Id header, the same for every copy of one event.
 	EventID string
-	// VideoID names the render.
+	// VideoID names the render, or the translation.
 	VideoID string
 	// Body is the JSON body sent.
 	Body []byte
@@ -75,12 +76,14 @@ func (s *Server) RunWebhooks(ctx context.Context, every time.Duration) {
 // hgWebhook is one event to deliver to one URL.
 type hgWebhook struct {
 	url, secret, eventType, eventID, videoID string
+	key                                      string // the account whose endpoints get the event
 	body                                     []byte
 	v3                                       bool // v3 deliveries carry only the Heygen-* headers
 }
 
-// DeliverWebhooks announces every HeyGen render that has finished (by the configured clock)
-// since the last call: avatar_video.success or avatar_video.fail, POSTed to the render's
+// DeliverWebhooks announces every HeyGen render and translation that has finished (by the
+// configured clock) since the last call: avatar_video.success or avatar_video.fail (for a
+// translation video_translate.success or video_translate.fail), POSTed to the render's
 // callback_url, signed with Config.WebhookSecret, and to each endpoint registered with the
 // render's key for that event, signed with the endpoint's secret. Each delivery carries
 // Heygen-Signature and Signature (lowercase hex HMAC-SHA256 of the raw body),
@@ -104,30 +107,54 @@ func (s *Server) dueWebhooks() []hgWebhook {
 	}
 	var out []hgWebhook
 	for _, id := range s.hg.order {
-		v, ok := s.hg.videos[id]
-		if !ok || s.wh.notified[id] {
+		if s.wh.notified[id] {
 			continue
 		}
-		status := s.statusAt(v, now)
-		if status != "completed" && status != "failed" {
+		ev, ok := s.finishedEventLocked(id, now)
+		if !ok {
 			continue
 		}
 		s.wh.notified[id] = true
-		eventType, body := s.webhookBody(v, status, now)
-		sum := sha256.Sum256([]byte(id + "/" + eventType))
-		eventID := "evt_" + hex.EncodeToString(sum[:16])
-		if v.req.callbackURL != "" {
-			out = append(out, hgWebhook{url: v.req.callbackURL, secret: s.cfg.WebhookSecret, eventType: eventType,
-				eventID: eventID, videoID: id, body: body, v3: v.req.v3 != nil})
+		sum := sha256.Sum256([]byte(id + "/" + ev.eventType))
+		ev.eventID = "evt_" + hex.EncodeToString(sum[:16])
+		if ev.url != "" {
+			out = append(out, ev)
 		}
 		for _, ep := range s.hg.endpoints {
-			if ep.key == v.key && slices.Contains(ep.json.Events, eventType) {
-				out = append(out, hgWebhook{url: ep.json.URL, secret: ep.json.Secret, eventType: eventType,
-					eventID: eventID, videoID: id, body: body, v3: v.req.v3 != nil})
+			if ep.key == ev.key && slices.Contains(ep.json.Events, ev.eventType) {
+				d := ev
+				d.url, d.secret = ep.json.URL, ep.json.Secret
+				out = append(out, d)
 			}
 		}
 	}
 	return out
+}
+
+// finishedEventLocked returns the event announcing the render or translation id, if it has
+// finished: addressed to its callback_url (if any) and signed with Config.WebhookSecret, and
+// carrying the key whose endpoints also get it. The caller holds s.mu.
+func (s *Server) finishedEventLocked(id string, now time.Time) (hgWebhook, bool) {
+	if t, ok := s.hg.translations[id]; ok {
+		status := s.translationStatusAt(t, now)
+		if status != "success" && status != "failed" {
+			return hgWebhook{}, false
+		}
+		eventType, body := translationWebhookBody(t, status, now)
+		return hgWebhook{url: t.callbackURL, secret: s.cfg.WebhookSecret, eventType: eventType, videoID: id,
+			body: body, key: t.key}, true
+	}
+	v, ok := s.hg.videos[id]
+	if !ok {
+		return hgWebhook{}, false
+	}
+	status := s.statusAt(v, now)
+	if status != "completed" && status != "failed" {
+		return hgWebhook{}, false
+	}
+	eventType, body := s.webhookBody(v, status, now)
+	return hgWebhook{url: v.req.callbackURL, secret: s.cfg.WebhookSecret, eventType: eventType, videoID: id,
+		body: body, v3: v.req.v3 != nil, key: v.key}, true
 }
 
 // webhookBody is the legacy payload of a finished render.

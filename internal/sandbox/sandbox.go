@@ -39,6 +39,33 @@
 //     wrong methods get FastAPI's {"detail":"Not Found"} and {"detail":"Method Not Allowed"}.
 //     Every key's subscription has a character_limit of 100000; character-cost is the text's
 //     length in characters times the model's multiplier, rounded up.
+//   - Beyond the references (shapes from docs.heygen.com and ElevenLabs' OpenAPI where they
+//     have them): HeyGen's POST /v2/photo_avatar takes {name, image_key} like the documented
+//     /v2/photo_avatar/avatar_group/create, POST /v2/video/talking_photo takes the
+//     /v2/video/generate body with talking-photo characters only, GET /v1/talking_photo.list
+//     lists {id, image_url, circle_image}, endpoint.update reads endpoint_id from the body or
+//     the query, and unknown translations, photo avatars and groups are 404
+//     video_translate_not_found, avatar_not_found and avatar_group_not_found. ElevenLabs'
+//     unknown history items and dubbings are 404 history_item_not_found and
+//     dubbing_not_found, a dub with neither or both of file and source_url is 400
+//     invalid_parameters, a sound effect costs 40 characters a second (200 when the model
+//     picks the length, which is then 5 s) and isolation 1,000 a minute of input.
+//
+// # Accounts
+//
+// Objects belong to the API key that made them, as they belong to an account at the
+// providers: videos, translations, assets, photo avatars and webhook endpoints at HeyGen;
+// cloned voices, history items and dubbings at ElevenLabs. Another key's id is "not found",
+// and lists show the caller's objects only. The seeded catalogs (avatars, voices, templates)
+// are shared, but a key that edits or deletes a seeded ElevenLabs voice changes its own view
+// only. A text-to-speech generation becomes a history item named by its history-item-id
+// header (none with enable_logging=false).
+//
+// # Unknown routes
+//
+// A method and path the sandbox does not serve is answered with the provider's own 404 or
+// 405 body plus the UnknownRouteField member and the UnknownRouteHeader header, so that
+// tests can tell a missing route from a missing object.
 //
 // # Webhooks
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -100,10 +101,10 @@ func (sv *service) serve(w http.ResponseWriter, c *call) {
 		w.WriteHeader(http.StatusOK) // CORS preflight succeeds on every known path.
 		return
 	case rt == nil && known:
-		sv.renderError(w, sv.notAllowed(c.path))
+		sv.renderError(w, unknownRoute(sv.notAllowed(c.path), c))
 		return
 	case rt == nil:
-		sv.renderError(w, sv.notFound(c.path))
+		sv.renderError(w, unknownRoute(sv.notFound(c.path), c))
 		return
 	}
 	c.params = params
@@ -116,6 +117,34 @@ func (sv *service) serve(w http.ResponseWriter, c *call) {
 	if err := rt.h(w, c); err != nil {
 		sv.renderError(w, err)
 	}
+}
+
+// UnknownRouteHeader is set on the sandbox's own 404 and 405 answers to a method and path
+// that no route serves, to the method and path ("GET /v2/nothing"). Answers about an object
+// that does not exist, and injected faults, never carry it.
+const UnknownRouteHeader = "X-Sandbox-Unknown-Route"
+
+// UnknownRouteField is the member the sandbox adds, with the same value as
+// UnknownRouteHeader, to the JSON body of those answers, so that a test behind a proxy that
+// drops unknown headers can still tell "no such route" from the provider's "no such object".
+const UnknownRouteField = "sandbox_unknown_route"
+
+// unknownRoute marks the provider's 404 or 405 body e as the sandbox's answer to a route it
+// does not serve.
+func unknownRoute(e *apiError, c *call) *apiError {
+	route := c.r.Method + " " + c.path
+	e = e.withHeader(UnknownRouteHeader, route)
+	body := bytes.TrimSpace(e.body)
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
+		return e
+	}
+	member, _ := marshalJSON(map[string]string{UnknownRouteField: route})
+	sep := []byte(",")
+	if len(bytes.TrimSpace(body[1:len(body)-1])) == 0 {
+		sep = nil
+	}
+	e.body = slices.Concat(body[:len(body)-1], sep, member[1:])
+	return e
 }
 
 // match returns the route for method and path, its captured parameters, and whether any
