@@ -116,11 +116,13 @@ func (s *stmt) NumInput() int { return s.inner.NumInput() }
 // Exec and Query complete driver.Stmt; database/sql calls the context
 // forms below instead.
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	//lint:ignore SA1019 driver.Stmt requires Exec; database/sql calls ExecContext.
 	res, err := s.inner.Exec(args)
 	return res, s.c.err(err)
 }
 
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	//lint:ignore SA1019 driver.Stmt requires Query; database/sql calls QueryContext.
 	r, err := s.inner.Query(args)
 	if err != nil {
 		return nil, s.c.err(err)
