@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +244,196 @@ func startGoProxy(t *testing.T, upstream string) string {
 		t.Fatalf("first line %q is not GOPROXY_URL=", line)
 	}
 	return base
+}
+
+func TestSpreadOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		xs   []float64
+		want spread
+	}{
+		{"none", nil, spread{}},
+		{"one", []float64{7}, spread{7, 7, 7}},
+		{"odd count, unsorted", []float64{470, 430, 455, 440, 520}, spread{455, 430, 520}},
+		{"even count: the mean of the middle two", []float64{4, 1, 3, 2}, spread{2.5, 1, 4}},
+		{"an outlier moves the range, not the median", []float64{100, 101, 99, 100, 900}, spread{100, 99, 900}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.xs)
+			if got := spreadOf(tc.xs); got != tc.want {
+				t.Errorf("spreadOf(%v) = %+v, want %+v", tc.xs, got, tc.want)
+			}
+			if !slices.Equal(in, tc.xs) {
+				t.Errorf("spreadOf reordered its input: %v", tc.xs)
+			}
+		})
+	}
+	s := spread{455, 430, 470}
+	if got := s.format("%.0f"); got != "455 (430–470)" {
+		t.Errorf("format = %q", got)
+	}
+	if got := (spread{455, 455, 455}).format("%.0f"); got != "455" {
+		t.Errorf("format of one value = %q", got)
+	}
+	if !s.overlaps(spread{470, 465, 480}) || s.overlaps(spread{480, 471, 490}) {
+		t.Errorf("overlaps is wrong at the edges")
+	}
+}
+
+func TestRoundOrder(t *testing.T) {
+	paths := []string{pathDirect, pathAIProxy, pathBaseline, pathGoProxy, pathNginx}
+	want := [][]string{
+		{pathDirect, pathAIProxy, pathBaseline, pathGoProxy, pathNginx},
+		{pathAIProxy, pathBaseline, pathGoProxy, pathNginx, pathDirect},
+		{pathBaseline, pathGoProxy, pathNginx, pathDirect, pathAIProxy},
+		{pathGoProxy, pathNginx, pathDirect, pathAIProxy, pathBaseline},
+		{pathNginx, pathDirect, pathAIProxy, pathBaseline, pathGoProxy},
+		{pathDirect, pathAIProxy, pathBaseline, pathGoProxy, pathNginx},
+	}
+	for r, w := range want {
+		if got := roundOrder(paths, r); !slices.Equal(got, w) {
+			t.Errorf("round %d: %v, want %v", r, got, w)
+		}
+	}
+	if !slices.Equal(paths, []string{pathDirect, pathAIProxy, pathBaseline, pathGoProxy, pathNginx}) {
+		t.Errorf("roundOrder changed its input: %v", paths)
+	}
+	if got := roundOrder(nil, 3); got != nil {
+		t.Errorf("roundOrder of no paths = %v", got)
+	}
+
+	// eachRound visits the rotated orders and stamps each round.
+	var b bench
+	b.ctx, b.log, b.rounds = context.Background(), io.Discard, 3
+	var visits []string
+	err := b.eachRound([]string{"a", "b", "c"}, func(path string) error {
+		visits = append(visits, fmt.Sprintf("%d%s", b.round, path))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := []string{"1a", "1b", "1c", "2b", "2c", "2a", "3c", "3a", "3b"}; !slices.Equal(visits, w) {
+		t.Errorf("eachRound visited %v, want %v", visits, w)
+	}
+	if b.round != 0 {
+		t.Errorf("round after eachRound = %d, want 0", b.round)
+	}
+	b.rounds, visits = 1, nil
+	_ = b.eachRound([]string{"a", "b"}, func(path string) error {
+		visits = append(visits, fmt.Sprintf("%d%s", b.round, path))
+		return nil
+	})
+	if w := []string{"0a", "0b"}; !slices.Equal(visits, w) {
+		t.Errorf("one round visited %v, want %v (rows of a run of one round carry no round)", visits, w)
+	}
+}
+
+// TestRoundsReport feeds three rounds of small-json rows through the
+// report: added latency against each round's own direct row, medians and
+// ranges per path, targets read from the medians, and the A/B info lines.
+func TestRoundsReport(t *testing.T) {
+	var rows []*row
+	add := func(round int, path string, p99, cpuHold, capRPS, cpuCap float64) {
+		rows = append(rows,
+			&row{Scenario: "small-json", Path: path, Load: "open-loop 1000/s for 15s", Round: round, Requests: 15000,
+				AchievedRPS: 1000, P50: p99 / 4, P99: p99, CPUPerReqUs: cpuHold},
+			&row{Scenario: "small-json-capacity", Path: path, Load: "closed-loop 64 conns for 8s", Round: round, Requests: 8 * int(capRPS),
+				AchievedRPS: capRPS, CPUPerReqUs: cpuCap})
+	}
+	// The sweep before the rounds: not summarized, but drawn.
+	rows = append(rows, &row{Scenario: "small-json", Path: pathAIProxy, Load: "open-loop 250/s for 5s", Requests: 1250, AchievedRPS: 250, P99: 1, Sweep: true})
+	//           round  path          p99  cpu/req  capacity  cpu/req
+	add(1, pathDirect, 2, 200, 10000, 70)
+	add(1, pathAIProxy, 3, 460, 3000, 300)
+	add(1, pathBaseline, 3.5, 450, 3100, 290)
+	add(1, pathGoProxy, 2.5, 350, 5000, 160)
+	add(2, pathAIProxy, 6, 480, 2500, 320) // a neighbour's burst in round 2
+	add(2, pathDirect, 5, 210, 9000, 72)
+	add(2, pathBaseline, 5.5, 470, 2600, 310)
+	add(2, pathGoProxy, 6, 360, 4600, 165)
+	add(3, pathBaseline, 2.8, 440, 3300, 285)
+	add(3, pathGoProxy, 2.4, 340, 5200, 155)
+	add(3, pathDirect, 1.9, 190, 11000, 69)
+	add(3, pathAIProxy, 2.6, 455, 3200, 295)
+	fillAdded(rows)
+
+	r := &report{Rows: rows}
+	r.summarize()
+	r.Targets, r.Info = r.targets(), r.info()
+	if r.Rounds != 3 || len(r.Summaries) != 8 {
+		t.Fatalf("rounds %d, %d summaries; want 3 and 8", r.Rounds, len(r.Summaries))
+	}
+	var hold *summary
+	for _, s := range r.Summaries {
+		if s.Scenario == "small-json" && s.Path == pathAIProxy {
+			hold = s
+		}
+	}
+	// Added p99 per round: 3-2, 6-5, 2.6-1.9.
+	if hold == nil || hold.Rounds != 3 || hold.AddedP99 == nil ||
+		math.Abs(hold.AddedP99.Median-1) > 1e-9 || math.Abs(hold.AddedP99.Min-0.7) > 1e-9 || hold.AddedP99.Max != 1 {
+		t.Fatalf("aiproxy small-json summary = %+v (added p99 %+v)", hold, hold.AddedP99)
+	}
+	if hold.CPUPerReqUs != (spread{460, 455, 480}) {
+		t.Errorf("CPU µs/req = %+v, want median 460 in 455–480", hold.CPUPerReqUs)
+	}
+	if a := r.find("small-json", pathAIProxy, "1000/s"); a == nil || a.AddedP99 == nil || math.Abs(*a.AddedP99-1) > 1e-9 || a.CPUPerReqUs != 460 {
+		t.Errorf("find reads %+v, want the medians", a)
+	}
+	wantTarget := "small JSON, aiproxy throughput vs direct"
+	for _, tg := range r.Targets {
+		if tg.Name == wantTarget && tg.Measured != "30% (3000 vs 10000 req/s)" {
+			t.Errorf("%s = %q, want the medians' ratio", tg.Name, tg.Measured)
+		}
+	}
+	want := map[string]string{
+		"small JSON, bare Go proxy throughput vs direct":                                        "50% (5000 vs 10000 req/s)",
+		"small JSON, aiproxy throughput vs bare Go proxy":                                       "60% (3000 vs 5000 req/s)",
+		"small JSON, aiproxy-base throughput vs bare Go proxy":                                  "62% (3100 vs 5000 req/s)",
+		"aiproxy vs aiproxy-base, small-json CPU µs/req (open-loop 1000/s for 15s)":             "1.02×: 460 (455–480) vs 450 (440–470); ranges overlap",
+		"aiproxy vs aiproxy-base, small-json-capacity CPU µs/req (closed-loop 64 conns for 8s)": "1.03×: 300 (295–320) vs 290 (285–310); ranges overlap",
+		"aiproxy vs aiproxy-base, small-json-capacity req/s (closed-loop 64 conns for 8s)":      "0.97×: 3000 (2500–3200) vs 3100 (2600–3300); ranges overlap",
+	}
+	got := map[string]string{}
+	for _, f := range r.Info {
+		got[f.Name] = f.Measured
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("info:\n got %v\nwant %v", got, want)
+	}
+	for _, tg := range r.Targets {
+		if strings.Contains(tg.Name, pathBaseline) {
+			t.Errorf("A/B figure %q is among the targets", tg.Name)
+		}
+	}
+
+	var txt, md strings.Builder
+	if err := r.write(&txt); err != nil {
+		t.Fatal(err)
+	}
+	r.markdown(&md)
+	for _, want := range []string{"across rounds: median (min–max)", "460 (455–480)", "1.000 (0.700–1.000)"} {
+		if !strings.Contains(txt.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, txt.String())
+		}
+	}
+	if !strings.Contains(md.String(), "| small-json | aiproxy | open-loop 1000/s for 15s | 3 | 1000 |") {
+		t.Errorf("markdown report lacks the aiproxy summary row:\n%s", md.String())
+	}
+	for _, line := range strings.Split(md.String(), "\n") {
+		if strings.HasPrefix(line, "| small-json-capacity | go-proxy | 2 |") {
+			return
+		}
+	}
+	t.Errorf("markdown report lacks a row with its round:\n%s", md.String())
+}
+
+func TestApartRanges(t *testing.T) {
+	if got := overlapNote(spread{500, 480, 520}, spread{400, 390, 420}); got != "; ranges apart" {
+		t.Errorf("overlapNote = %q", got)
+	}
+	if got := overlapNote(spread{500, 500, 500}, spread{400, 400, 400}); got != "" {
+		t.Errorf("overlapNote of one round = %q, want none", got)
+	}
 }

@@ -8,17 +8,18 @@ import (
 )
 
 // pathColors fixes each path's color in the chart.
-var pathColors = map[string]string{pathDirect: "#4c72b0", pathAIProxy: "#dd8452", pathNginx: "#55a868", pathGoProxy: "#8172b3"}
+var pathColors = map[string]string{pathDirect: "#4c72b0", pathAIProxy: "#dd8452", pathBaseline: "#c44e52", pathNginx: "#55a868", pathGoProxy: "#8172b3"}
 
 // chart draws the small JSON sweep as SVG: p99 (solid) and p50 (dashed)
-// latency, on a log scale, against offered load, one color per path.
+// latency, on a log scale, against offered load, one color per path. In a
+// run of several rounds it draws the sweep made before them.
 func chart(rows []*row) string {
 	const w, h, left, right, top, bottom = 760, 440, 70, 150, 40, 60
 	type pt struct{ x, p50, p99 float64 }
 	series := map[string][]pt{}
 	maxX, minY, maxY := 0.0, math.Inf(1), 0.0
 	for _, r := range rows {
-		if r.Scenario != "small-json" || r.Requests == r.Errors {
+		if r.Scenario != "small-json" || r.Requests == r.Errors || r.Round > 0 {
 			continue
 		}
 		series[r.Path] = append(series[r.Path], pt{r.OfferedRPS, r.P50, r.P99})

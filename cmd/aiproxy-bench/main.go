@@ -13,9 +13,19 @@
 //	go build -o bin/ ./cmd/aiproxy ./cmd/aiproxy-bench
 //	bin/aiproxy-bench --aiproxy bin/aiproxy --out bench-results --svg docs/performance.svg
 //
-// --smoke runs every scenario for a second or two at low rates and exits
-// non-zero if any request failed; CI runs it so that the benchmark cannot
-// rot. Everything it sends goes to 127.0.0.1 and every phase ends by itself.
+// --rounds N measures each scenario's paths N times, each round in a
+// rotated order, and reports every figure's median and range across the
+// rounds, so that a burst from a neighbour on a shared machine moves one
+// round of one path rather than a verdict. --baseline BIN adds a second
+// aiproxy binary as the path aiproxy-base, on its own database, to compare
+// a change A/B in one run with the bare Go proxy as the floor.
+//
+//	bin/aiproxy-bench --only small-json --rounds 5 --aiproxy new/aiproxy --baseline old/aiproxy
+//
+// --smoke runs every scenario for a second or two at low rates (small-json
+// in two rounds, unless --rounds says otherwise) and exits non-zero if any
+// request failed; CI runs it so that the benchmark cannot rot. Everything
+// it sends goes to 127.0.0.1 and every phase ends by itself.
 package main
 
 import (
@@ -57,13 +67,18 @@ func main() {
 
 // options are the command's flags.
 type options struct {
-	aiproxy string
-	nginx   string
-	smoke   bool
-	out     string
-	svg     string
-	only    []string
-	keep    bool
+	aiproxy  string
+	baseline string
+	nginx    string
+	smoke    bool
+	out      string
+	svg      string
+	only     []string
+	keep     bool
+	rounds   int
+	// roundsSet is whether --rounds was given: without it, a smoke run
+	// measures small-json in two rounds so that CI covers them.
+	roundsSet bool
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -71,6 +86,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("aiproxy-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.aiproxy, "aiproxy", "", "the aiproxy binary to measure; empty builds ./cmd/aiproxy with go build")
+	fs.StringVar(&o.baseline, "baseline", "", "a second aiproxy binary, measured as the path "+pathBaseline+" with its own database, to compare A/B")
+	fs.IntVar(&o.rounds, "rounds", 1, "measure each scenario's paths this many times, interleaved in a rotating order, and report medians and ranges")
 	fs.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "the nginx binary for the reference path; skipped with a note when absent")
 	fs.BoolVar(&o.smoke, "smoke", false, "run every scenario briefly at low rates; exit non-zero on any error")
 	fs.StringVar(&o.out, "out", "", "directory for results.json, results.txt and results.md; empty prints the table only")
@@ -79,6 +96,15 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(), ","))
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	fs.Visit(func(f *flag.Flag) { o.roundsSet = o.roundsSet || f.Name == "rounds" })
+	if o.rounds < 1 {
+		return o, fmt.Errorf("--rounds %d: at least 1", o.rounds)
+	}
+	if o.baseline != "" {
+		if _, err := os.Stat(o.baseline); err != nil {
+			return o, fmt.Errorf("--baseline: %w", err)
+		}
 	}
 	if *only != "" {
 		o.only = strings.Split(*only, ",")
@@ -89,6 +115,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// roundsOf returns how many rounds a scenario measures: --rounds, except
+// that a smoke run without it measures small-json twice, cheaply, so that
+// CI runs the rounds too.
+func (o options) roundsOf(scenario string) int {
+	if o.smoke && !o.roundsSet && scenario == "small-json" {
+		return 2
+	}
+	return o.rounds
 }
 
 func scenarioNames() []string {
@@ -161,6 +197,7 @@ func (b *bench) runScenario(sc scenario) error {
 	if sc.knobs != nil {
 		knobs = sc.knobs(b.w.opts.smoke)
 	}
+	b.rounds = b.w.opts.roundsOf(sc.name)
 	b.logf("scenario %s", sc.name)
 	st, err := b.w.start(b.ctx, sc.name, knobs)
 	if err != nil {

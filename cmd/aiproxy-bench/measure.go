@@ -10,9 +10,12 @@ import (
 
 // row is one line of the results: one scenario, one path, one load.
 type row struct {
-	Scenario    string         `json:"scenario"`
-	Path        string         `json:"path"`
-	Load        string         `json:"load"`
+	Scenario string `json:"scenario"`
+	Path     string `json:"path"`
+	Load     string `json:"load"`
+	// Round is the round (from 1) of a run of several; 0 in a run of one
+	// and for the sweep drawn before the rounds.
+	Round       int            `json:"round,omitempty"`
 	OfferedRPS  float64        `json:"offered_rps,omitempty"`
 	AchievedRPS float64        `json:"achieved_rps"`
 	Requests    int            `json:"requests"`
@@ -45,6 +48,10 @@ type bench struct {
 	w    *world
 	log  io.Writer
 	rows []*row
+	// rounds is how many rounds the running scenario measures, and round
+	// the one being measured (from 1), or 0 outside eachRound and in a
+	// scenario of one round.
+	rounds, round int
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -64,7 +71,7 @@ func (b *bench) measure(st *stack, scenario, path, load string, run func() loadR
 	res := run()
 	u := m.stop()
 	r := &row{
-		Scenario: scenario, Path: path, Load: load, OfferedRPS: res.Offered,
+		Scenario: scenario, Path: path, Load: load, Round: b.round, OfferedRPS: res.Offered,
 		AchievedRPS: res.achieved(), Requests: res.Sent, Errors: res.Errors,
 		P50: pct(res.Latency, 0.5), P99: pct(res.Latency, 0.99), P999: pct(res.Latency, 0.999),
 		TTFB50:     pct(res.TTFB, 0.5),
@@ -84,7 +91,7 @@ func (b *bench) measure(st *stack, scenario, path, load string, run func() loadR
 		r.SandboxCPU = su.CPU.Seconds() / su.Wall.Seconds()
 	}
 	b.rows = append(b.rows, r)
-	b.logf("  %-8s %-28s %7.0f/s p50 %8.3f ms  p99 %8.3f ms  p99.9 %8.3f ms  cpu %.2f  rss %.1f MB  errors %d",
+	b.logf("  %-12s %-28s %7.0f/s p50 %8.3f ms  p99 %8.3f ms  p99.9 %8.3f ms  cpu %.2f  rss %.1f MB  errors %d",
 		path, load, r.AchievedRPS, r.P50, r.P99, r.P999, r.CPUCores, r.PeakRSSMB, r.Errors)
 	for k, n := range res.ErrorKind {
 		b.logf("           error x%d: %s", n, k)
@@ -95,16 +102,17 @@ func (b *bench) measure(st *stack, scenario, path, load string, run func() loadR
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
 // fillAdded sets each proxied row's added latency against the direct row of
-// the same scenario and load.
+// the same scenario, load and round.
 func fillAdded(rows []*row) {
+	key := func(r *row) string { return fmt.Sprintf("%s|%s|%d", r.Scenario, r.Load, r.Round) }
 	direct := map[string]*row{}
 	for _, r := range rows {
 		if r.Path == pathDirect {
-			direct[r.Scenario+"|"+r.Load] = r
+			direct[key(r)] = r
 		}
 	}
 	for _, r := range rows {
-		d, ok := direct[r.Scenario+"|"+r.Load]
+		d, ok := direct[key(r)]
 		if !ok || r.Path == pathDirect || r.Requests == r.Errors || d.Requests == d.Errors {
 			continue
 		}

@@ -18,7 +18,16 @@ type report struct {
 	Duration  string    `json:"duration"`
 	Smoke     bool      `json:"smoke"`
 	NginxNote string    `json:"nginx_note,omitempty"`
-	Targets   []target  `json:"targets"`
+	// AIProxy and Baseline are the binaries of the aiproxy and
+	// aiproxy-base paths.
+	AIProxy  string `json:"aiproxy"`
+	Baseline string `json:"baseline,omitempty"`
+	// Rounds is the most rounds any scenario measured; with more than one,
+	// Summaries gives each figure's median and range across them, and the
+	// targets and info lines read the medians.
+	Rounds    int        `json:"rounds"`
+	Summaries []*summary `json:"summaries,omitempty"`
+	Targets   []target   `json:"targets"`
 	// Info are figures given for context beside the targets: no goal, no
 	// verdict, no effect on the exit status.
 	Info []figure `json:"info,omitempty"`
@@ -57,7 +66,9 @@ func newReport(opts options, rows []*row, started time.Time, loadStart, nginxNot
 	m := probeMachine(opts.nginx)
 	m.LoadStart, m.LoadEnd = loadStart, loadAvg()
 	r := &report{Machine: m, Started: started.UTC(), Smoke: opts.smoke,
-		Duration: time.Since(started).Round(time.Second).String(), NginxNote: nginxNote, Rows: rows}
+		Duration: time.Since(started).Round(time.Second).String(), NginxNote: nginxNote,
+		AIProxy: opts.aiproxy, Baseline: opts.baseline, Rows: rows}
+	r.summarize()
 	r.Targets = r.targets()
 	r.Info = r.info()
 	return r
@@ -95,9 +106,23 @@ func probeMachine(nginx string) machine {
 	return m
 }
 
-// find returns the first non-sweep row of a scenario and path whose load
-// contains load.
+// summarize sets Rounds and Summaries from the rows.
+func (r *report) summarize() {
+	r.Rounds = 1
+	for _, x := range r.Rows {
+		r.Rounds = max(r.Rounds, x.Round)
+	}
+	r.Summaries = summarize(r.Rows)
+}
+
+// find returns the figures of a scenario and path whose load contains
+// load: the medians of its rounds, or its one non-sweep row.
 func (r *report) find(scenario, path, load string) *row {
+	for _, s := range r.Summaries {
+		if s.Scenario == scenario && s.Path == path && strings.Contains(s.Load, load) {
+			return s.median()
+		}
+	}
 	for _, x := range r.Rows {
 		if x.Scenario == scenario && x.Path == path && !x.Sweep && strings.Contains(x.Load, load) {
 			return x
@@ -148,23 +173,79 @@ func (r *report) targets() []target {
 }
 
 // info compares the bare Go proxy's small-JSON capacity with direct and
-// aiproxy's with the bare Go proxy: how much of the gap to direct is
-// net/http's own, and how much is aiproxy's work on top of it.
+// each aiproxy's with the bare Go proxy (how much of the gap to direct is
+// net/http's own, and how much is aiproxy's work on top of it), then
+// aiproxy with the baseline.
 func (r *report) info() []figure {
-	d, a, g := r.find("small-json-capacity", pathDirect, ""), r.find("small-json-capacity", pathAIProxy, ""), r.find("small-json-capacity", pathGoProxy, "")
-	if g == nil {
-		return nil
-	}
 	var fs []figure
-	if d != nil {
+	d, g := r.find("small-json-capacity", pathDirect, ""), r.find("small-json-capacity", pathGoProxy, "")
+	if g != nil && d != nil {
 		fs = append(fs, figure{"small JSON, bare Go proxy throughput vs direct",
 			fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", g.AchievedRPS/d.AchievedRPS*100, g.AchievedRPS, d.AchievedRPS)})
 	}
-	if a != nil {
-		fs = append(fs, figure{"small JSON, aiproxy throughput vs bare Go proxy",
-			fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", a.AchievedRPS/g.AchievedRPS*100, a.AchievedRPS, g.AchievedRPS)})
+	for _, path := range []string{pathAIProxy, pathBaseline} {
+		if a := r.find("small-json-capacity", path, ""); a != nil && g != nil {
+			fs = append(fs, figure{"small JSON, " + path + " throughput vs bare Go proxy",
+				fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", a.AchievedRPS/g.AchievedRPS*100, a.AchievedRPS, g.AchievedRPS)})
+		}
+	}
+	return append(fs, r.versusBaseline()...)
+}
+
+// versusBaseline compares aiproxy with aiproxy-base in every scenario and
+// load both measured: CPU per request, and req/s in closed loop, each as
+// the ratio of the medians with both figures' medians and ranges.
+func (r *report) versusBaseline() []figure {
+	var fs []figure
+	seen := map[string]bool{}
+	for _, x := range r.Rows {
+		k := x.Scenario + "|" + x.Load
+		if x.Path != pathAIProxy || x.Sweep || x.Requests == 0 || seen[k] {
+			continue
+		}
+		seen[k] = true
+		compare := func(what, verb string, get func(*row) float64) {
+			a, b := r.spread(x.Scenario, pathAIProxy, x.Load, get), r.spread(x.Scenario, pathBaseline, x.Load, get)
+			if a == nil || b == nil || b.Median == 0 {
+				return
+			}
+			name := fmt.Sprintf("%s vs %s, %s %s (%s)", pathAIProxy, pathBaseline, x.Scenario, what, x.Load)
+			fs = append(fs, figure{name, fmt.Sprintf("%.2f×: %s vs %s%s", a.Median/b.Median, a.format(verb), b.format(verb), overlapNote(*a, *b))})
+		}
+		compare("CPU µs/req", "%.0f", func(x *row) float64 { return x.CPUPerReqUs })
+		if strings.HasPrefix(x.Load, "closed-loop") {
+			compare("req/s", "%.0f", func(x *row) float64 { return x.AchievedRPS })
+		}
 	}
 	return fs
+}
+
+// spread returns a figure of a scenario, path and load across the rounds
+// that measured it (one value in a run of one round); nil if none did.
+func (r *report) spread(scenario, path, load string, get func(*row) float64) *spread {
+	var xs []float64
+	for _, x := range r.Rows {
+		if x.Scenario == scenario && x.Path == path && x.Load == load && !x.Sweep && x.Requests > 0 {
+			xs = append(xs, get(x))
+		}
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	s := spreadOf(xs)
+	return &s
+}
+
+// overlapNote says whether two figures' ranges overlap, when they are
+// ranges: within one run's noise of each other, or apart.
+func overlapNote(a, b spread) string {
+	switch {
+	case a.Min == a.Max && b.Min == b.Max:
+		return ""
+	case a.overlaps(b):
+		return "; ranges overlap"
+	}
+	return "; ranges apart"
 }
 
 // errorCount counts failed requests outside the sweep, whose top rates are
@@ -192,32 +273,38 @@ func (r *report) write(w io.Writer) error {
 		r.Started.Format(time.RFC3339), r.Machine.CPU, r.Machine.Cores, r.Machine.Memory, r.Machine.Kernel,
 		orNote(r.Machine.Nginx, r.NginxNote), r.Machine.LoadStart, r.Machine.LoadEnd)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tpath\tload\treq/s\tp50 ms\tp99 ms\tp99.9 ms\t+p99 ms\tttfb ms\t+ttfb ms\tMB/s\tcpu\tµs/req\tpeak MB\t+MB\terrors\t")
+	fmt.Fprintln(tw, "scenario\tpath\t"+r.roundHead("round\t")+"load\treq/s\tp50 ms\tp99 ms\tp99.9 ms\t+p99 ms\tttfb ms\t+ttfb ms\tMB/s\tcpu\tµs/req\tpeak MB\t+MB\terrors\t")
 	for _, x := range r.Rows {
 		if x.Sweep {
 			continue
 		}
 		if x.Requests == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t–\t\t\t\t\t\t\t\t\t\t\t\t\t\n", x.Scenario, x.Path, x.Load)
+			fmt.Fprintf(tw, "%s\t%s\t%s%s\t–\t\t\t\t\t\t\t\t\t\t\t\t\t\n", x.Scenario, x.Path, r.roundCell(x, "%s\t"), x.Load)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.3f\t%.3f\t%.3f\t%s\t%.3f\t%s\t%.1f\t%.2f\t%.0f\t%.1f\t%.1f\t%d\t\n",
-			x.Scenario, x.Path, x.Load, x.AchievedRPS, x.P50, x.P99, x.P999, opt(x.AddedP99, "%.3f"),
+		fmt.Fprintf(tw, "%s\t%s\t%s%s\t%.0f\t%.3f\t%.3f\t%.3f\t%s\t%.3f\t%s\t%.1f\t%.2f\t%.0f\t%.1f\t%.1f\t%d\t\n",
+			x.Scenario, x.Path, r.roundCell(x, "%s\t"), x.Load, x.AchievedRPS, x.P50, x.P99, x.P999, opt(x.AddedP99, "%.3f"),
 			x.TTFB50, opt(x.AddedTTFB, "%.3f"), x.MBps, x.CPUCores, x.CPUPerReqUs, x.PeakRSSMB, x.RSSGrowthMB, x.Errors)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := r.writeSummaries(w); err != nil {
+		return err
+	}
+	noted := map[string]bool{}
 	for _, x := range r.Rows {
-		if x.Note != "" && !x.Sweep {
-			fmt.Fprintf(w, "note: %s %s: %s\n", x.Scenario, x.Path, x.Note)
+		line := fmt.Sprintf("note: %s %s: %s\n", x.Scenario, x.Path, x.Note)
+		if x.Note != "" && !x.Sweep && !noted[line] {
+			noted[line] = true
+			fmt.Fprint(w, line)
 		}
 	}
 	fmt.Fprintln(w, "\nsmall JSON, latency against offered load:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\toffered/s\tachieved/s\tp50 ms\tp99 ms\tp99.9 ms\terrors\t")
 	for _, x := range r.Rows {
-		if x.Scenario == "small-json" {
+		if x.Scenario == "small-json" && x.Round == 0 {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t\n", x.Path, x.OfferedRPS, x.AchievedRPS, x.P50, x.P99, x.P999, x.Errors)
 		}
 	}
@@ -232,6 +319,60 @@ func (r *report) write(w io.Writer) error {
 		fmt.Fprintf(w, "  info %-60s measured %s\n", f.Name, f.Measured)
 	}
 	return nil
+}
+
+// roundHead is the header of the round column, present when some
+// scenario ran several rounds.
+func (r *report) roundHead(h string) string {
+	if r.Rounds <= 1 {
+		return ""
+	}
+	return h
+}
+
+// roundCell is a row's cell in the round column: its round, or "–" for a
+// scenario that ran once.
+func (r *report) roundCell(x *row, format string) string {
+	if r.Rounds <= 1 {
+		return ""
+	}
+	v := "–"
+	if x.Round > 0 {
+		v = fmt.Sprint(x.Round)
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// summaryCells are a summary's figures as the text and markdown tables
+// print them: median, and the range when the rounds differ.
+func (s *summary) cells() []string {
+	return []string{s.Scenario, s.Path, s.Load, fmt.Sprint(s.Rounds), s.AchievedRPS.format("%.0f"),
+		s.P50.format("%.3f"), s.P99.format("%.3f"), optSpread(s.AddedP50, "%.3f"), optSpread(s.AddedP99, "%.3f"),
+		s.CPUPerReqUs.format("%.0f"), s.PeakRSSMB.format("%.1f"), fmt.Sprint(s.Errors)}
+}
+
+var summaryHeads = []string{"scenario", "path", "load", "rounds", "req/s", "p50 ms", "p99 ms", "+p50 ms", "+p99 ms", "µs/req", "peak MB", "errors"}
+
+func optSpread(s *spread, verb string) string {
+	if s == nil {
+		return "–"
+	}
+	return s.format(verb)
+}
+
+// writeSummaries prints, for a run of several rounds, each figure's median
+// and range across the rounds.
+func (r *report) writeSummaries(w io.Writer) error {
+	if len(r.Summaries) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nacross rounds: median (min–max)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join(summaryHeads, "\t")+"\t")
+	for _, s := range r.Summaries {
+		fmt.Fprintln(tw, strings.Join(s.cells(), "\t")+"\t")
+	}
+	return tw.Flush()
 }
 
 func orNote(v, note string) string {
@@ -256,19 +397,27 @@ func verdict(met *bool) string {
 
 // markdown writes the tables for docs/performance.md.
 func (r *report) markdown(w io.Writer) {
-	fmt.Fprintln(w, "| scenario | path | load | req/s | p50 ms | p99 ms | p99.9 ms | added p99 ms | TTFB p50 ms | added TTFB ms | CPU (cores) | CPU µs/req | peak RSS MB | RSS growth MB | errors |")
-	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| scenario | path | "+r.roundHead("round | ")+"load | req/s | p50 ms | p99 ms | p99.9 ms | added p99 ms | TTFB p50 ms | added TTFB ms | CPU (cores) | CPU µs/req | peak RSS MB | RSS growth MB | errors |")
+	fmt.Fprintln(w, "|---|---|"+r.roundHead("--:|")+"---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, x := range r.Rows {
 		if x.Sweep {
 			continue
 		}
 		if x.Requests == 0 {
-			fmt.Fprintf(w, "| %s | %s | %s | %s |  |  |  |  |  |  |  |  |  |  |  |\n", x.Scenario, x.Path, x.Load, x.Note)
+			fmt.Fprintf(w, "| %s | %s | %s%s | %s |  |  |  |  |  |  |  |  |  |  |  |\n", x.Scenario, x.Path, r.roundCell(x, "%s | "), x.Load, x.Note)
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %.3f | %.3f | %.3f | %s | %.3f | %s | %.2f | %.0f | %.1f | %.1f | %d |\n",
-			x.Scenario, x.Path, x.Load, x.AchievedRPS, x.P50, x.P99, x.P999, opt(x.AddedP99, "%.3f"),
+		fmt.Fprintf(w, "| %s | %s | %s%s | %.0f | %.3f | %.3f | %.3f | %s | %.3f | %s | %.2f | %.0f | %.1f | %.1f | %d |\n",
+			x.Scenario, x.Path, r.roundCell(x, "%s | "), x.Load, x.AchievedRPS, x.P50, x.P99, x.P999, opt(x.AddedP99, "%.3f"),
 			x.TTFB50, opt(x.AddedTTFB, "%.3f"), x.CPUCores, x.CPUPerReqUs, x.PeakRSSMB, x.RSSGrowthMB, x.Errors)
+	}
+	if len(r.Summaries) > 0 {
+		fmt.Fprint(w, "\nAcross rounds, median (min–max):\n\n")
+		fmt.Fprintln(w, "| "+strings.Join(summaryHeads, " | ")+" |")
+		fmt.Fprintln(w, "|---|---|---|"+strings.Repeat("--:|", len(summaryHeads)-3))
+		for _, s := range r.Summaries {
+			fmt.Fprintln(w, "| "+strings.Join(s.cells(), " | ")+" |")
+		}
 	}
 	fmt.Fprintln(w, "\n| target | goal | measured | verdict |")
 	fmt.Fprintln(w, "|---|---|---|---|")

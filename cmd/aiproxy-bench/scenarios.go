@@ -34,43 +34,87 @@ func scenarios() []scenario {
 	}
 }
 
+// smallJSONPlan is the small-JSON scenario's load: the offered rates of
+// the sweep, the fixed rate held for the targets, and the closed-loop
+// capacity phase.
+type smallJSONPlan struct {
+	rates          []float64
+	holdRate       float64
+	hold, step     time.Duration
+	warmUp, capDur time.Duration
+	capConc        int
+}
+
+func newSmallJSONPlan(smoke bool) smallJSONPlan {
+	if smoke {
+		return smallJSONPlan{rates: []float64{50, 100}, holdRate: 100, hold: time.Second, step: 500 * time.Millisecond,
+			warmUp: 300 * time.Millisecond, capDur: time.Second, capConc: 8}
+	}
+	return smallJSONPlan{rates: []float64{250, 500, 1000, 2000, 3000, 4000, 5000, 6000}, holdRate: 1000,
+		hold: 15 * time.Second, step: 5 * time.Second, warmUp: time.Second, capDur: 8 * time.Second, capConc: 64}
+}
+
 // smallJSON is HeyGen's remaining-quota call: a tiny JSON answer, so the
 // figures are the proxy's own cost. It sweeps offered load for the chart,
 // holds 1,000 requests/s for the target, then finds capacity closed-loop.
+// In one round the fixed rate is the sweep's own point; with several, the
+// sweep runs once before the rounds (for the chart) and every round holds
+// the fixed rate and finds capacity on each path, in a rotated order.
 func (b *bench) smallJSON(st *stack) error {
 	c := call{service: "heygen", action: "get-remaining-quota", method: http.MethodGet, path: "/v2/user/remaining_quota"}
-	ex := expect{status: http.StatusOK, minBytes: 50}
-	rates, hold, holdRate, step, capDur, capConc := []float64{250, 500, 1000, 2000, 3000, 4000, 5000, 6000}, 15*time.Second, 1000.0, 5*time.Second, 8*time.Second, 64
-	if b.w.opts.smoke {
-		rates, hold, holdRate, step, capDur, capConc = []float64{50, 100}, 2*time.Second, 100, time.Second, time.Second, 8
-	}
-	for _, path := range st.paths() {
-		rq := st.request(path, c)
-		cs := clients(64)
-		openLoop(b.ctx, cs, func(int) request { return rq }, ex, holdRate, time.Second, 5000) // warm up
-		for _, rate := range rates {
-			dur := step
-			if rate == holdRate {
-				dur = hold
-			}
-			load := fmt.Sprintf("open-loop %g/s for %s", rate, dur)
-			r := b.measure(st, "small-json", path, load, func() loadResult {
-				return openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, dur, 5000)
-			})
-			r.Sweep = rate != holdRate
-			if r.Errors > 0 || r.AchievedRPS < 0.9*rate || r.P99 > 1000 {
-				r.Note = "saturated: higher rates skipped"
-				break
-			}
+	plan := newSmallJSONPlan(b.w.opts.smoke)
+	rates := plan.rates
+	if b.rounds > 1 {
+		b.logf("  sweep, for the chart")
+		for _, path := range st.paths() {
+			b.smallJSONPath(st, path, st.request(path, c), plan, plan.rates, true)
 		}
-		load := fmt.Sprintf("closed-loop %d conns for %s", capConc, capDur)
-		r := b.measure(st, "small-json-capacity", path, load, func() loadResult {
-			return closedLoop(b.ctx, cs, func(int) request { return rq }, ex, capConc, capDur)
-		})
-		r.Note = "throughput: as fast as the path answers"
-		closeClients(cs)
+		rates = []float64{plan.holdRate}
 	}
-	return nil
+	return b.eachRound(st.paths(), func(path string) error {
+		b.smallJSONPath(st, path, st.request(path, c), plan, rates, false)
+		return nil
+	})
+}
+
+// smallJSONPath measures one path after a warm-up: open loop at each of
+// rates in turn until one saturates, holding plan.holdRate for plan.hold,
+// then capacity. With chartOnly every rate is a sweep point of plan.step
+// and capacity is left out: that is the sweep run once before several
+// rounds.
+func (b *bench) smallJSONPath(st *stack, path string, rq request, plan smallJSONPlan, rates []float64, chartOnly bool) {
+	ex := expect{status: http.StatusOK, minBytes: 50}
+	next := func(int) request { return rq }
+	cs := clients(64)
+	defer closeClients(cs)
+	openLoop(b.ctx, cs, next, ex, plan.holdRate, plan.warmUp, 5000)
+	for _, rate := range rates {
+		held := rate == plan.holdRate && !chartOnly
+		dur := plan.step
+		if held {
+			dur = plan.hold
+		}
+		load := fmt.Sprintf("open-loop %g/s for %s", rate, dur)
+		r := b.measure(st, "small-json", path, load, func() loadResult {
+			return openLoop(b.ctx, cs, next, ex, rate, dur, 5000)
+		})
+		r.Sweep = !held
+		if r.Errors > 0 || r.AchievedRPS < 0.9*rate || r.P99 > 1000 {
+			r.Note = "saturated"
+			if len(rates) > 1 {
+				r.Note += ": higher rates skipped"
+			}
+			break
+		}
+	}
+	if chartOnly {
+		return
+	}
+	load := fmt.Sprintf("closed-loop %d conns for %s", plan.capConc, plan.capDur)
+	r := b.measure(st, "small-json-capacity", path, load, func() loadResult {
+		return closedLoop(b.ctx, cs, next, ex, plan.capConc, plan.capDur)
+	})
+	r.Note = "throughput: as fast as the path answers"
 }
 
 // largeListAvatars makes GET /v2/avatars about 1 MB, like HeyGen's real list.
@@ -103,13 +147,16 @@ func (b *bench) largeJSON(st *stack) error {
 			return st.request(path, c)
 		}
 	}
-	for _, path := range st.paths() {
+	if err := b.eachRound(st.paths(), func(path string) error {
 		cs := clients(32)
 		openLoop(b.ctx, cs, cold(path), ex, rate, time.Second, 2000)
 		b.measure(st, "large-json-cold", path, load, func() loadResult {
 			return openLoop(b.ctx, cs, cold(path), ex, rate, dur, 2000)
 		})
 		closeClients(cs)
+		return nil
+	}); err != nil {
+		return err
 	}
 	cached, err := b.aiproxyCaches(st, base)
 	if err != nil {
@@ -121,7 +168,7 @@ func (b *bench) largeJSON(st *stack) error {
 		b.logf("  large-json-cached: pending, aiproxy does not cache")
 		return nil
 	}
-	for _, path := range st.paths() {
+	return b.eachRound(st.paths(), func(path string) error {
 		rq := st.request(path, base)
 		cs := clients(32)
 		openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, time.Second, 2000)
@@ -129,8 +176,8 @@ func (b *bench) largeJSON(st *stack) error {
 			return openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, dur, 2000)
 		})
 		closeClients(cs)
-	}
-	return nil
+		return nil
+	})
 }
 
 // json0 decodes anything and keeps nothing.
@@ -181,7 +228,7 @@ func (b *bench) tts1MB(st *stack) error {
 		rate, dur = 5, 2*time.Second
 	}
 	load := fmt.Sprintf("open-loop %g/s for %s", rate, dur)
-	for _, path := range st.paths() {
+	return b.eachRound(st.paths(), func(path string) error {
 		rq := st.request(path, c)
 		cs := clients(32)
 		openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, time.Second, 2000)
@@ -189,8 +236,8 @@ func (b *bench) tts1MB(st *stack) error {
 			return openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, dur, 2000)
 		})
 		closeClients(cs)
-	}
-	return nil
+		return nil
+	})
 }
 
 // stream100MB streams about 100 MB of PCM speech, one request at a time:
@@ -207,7 +254,7 @@ func (b *bench) stream100MB(st *stack) error {
 		n = 1
 	}
 	load := fmt.Sprintf("%d sequential streams", n)
-	for _, path := range st.paths() {
+	return b.eachRound(st.paths(), func(path string) error {
 		rq := st.request(path, c)
 		cs := clients(1)
 		if s := do(b.ctx, cs[0], rq, ex, time.Now()); s.err != "" { // warm up
@@ -224,8 +271,8 @@ func (b *bench) stream100MB(st *stack) error {
 			return col.result(0, time.Since(start))
 		})
 		closeClients(cs)
-	}
-	return nil
+		return nil
+	})
 }
 
 // pollStorm has many clients poll one rendering video's status.
@@ -246,7 +293,7 @@ func (b *bench) pollStorm(st *stack) error {
 		nClients, rate, dur = 20, 50, 2*time.Second
 	}
 	load := fmt.Sprintf("%d clients, %g polls/s for %s", nClients, rate, dur)
-	for _, path := range st.paths() {
+	return b.eachRound(st.paths(), func(path string) error {
 		rq := st.request(path, c)
 		cs := clients(nClients)
 		openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, time.Second, 5000)
@@ -254,8 +301,8 @@ func (b *bench) pollStorm(st *stack) error {
 			return openLoop(b.ctx, cs, func(int) request { return rq }, ex, rate, dur, 5000)
 		})
 		closeClients(cs)
-	}
-	return nil
+		return nil
+	})
 }
 
 // waitChunkDelay spaces the chunks of each slow stream: eight chunks take
@@ -275,7 +322,9 @@ func (b *bench) waiting(st *stack) error {
 		n, ramp = 200, time.Second
 	}
 	rate := float64(n) / ramp.Seconds()
-	if err := b.longPoll(st, n, rate, ramp); err != nil {
+	if err := b.eachRound(st.aiproxyPaths(), func(path string) error {
+		return b.longPoll(st, path, n, rate, ramp)
+	}); err != nil {
 		return err
 	}
 	c := call{service: "elevenlabs", action: "tts-stream", method: http.MethodPost,
@@ -289,7 +338,7 @@ func (b *bench) waiting(st *stack) error {
 		n, rate = limit, float64(limit)/ramp.Seconds()
 	}
 	load := fmt.Sprintf("%d slow streams over %s", n, ramp)
-	for _, path := range st.paths() {
+	return b.eachRound(st.paths(), func(path string) error {
 		rq := st.request(path, c)
 		cs := clients(1)
 		r := b.measure(st, "waiting-streams", path, load, func() loadResult {
@@ -298,27 +347,29 @@ func (b *bench) waiting(st *stack) error {
 		r.Note = "slow streamed responses: one upstream connection per client"
 		closeClients(cs)
 		time.Sleep(time.Second) // Let sockets close before the next path.
-	}
-	return nil
+		return nil
+	})
 }
 
-// longPoll starts a render that never finishes, through aiproxy so that
-// aiproxy tracks it as a job, and has n clients long-poll that job.
-func (b *bench) longPoll(st *stack, n int, rate float64, ramp time.Duration) error {
+// longPoll starts a render that never finishes, through an aiproxy path so
+// that that aiproxy tracks it as a job, and has n clients long-poll that
+// job.
+func (b *bench) longPoll(st *stack, path string, n int, rate float64, ramp time.Duration) error {
 	gen := renderCall()
 	var created struct {
 		Data struct {
 			VideoID string `json:"video_id"`
 		} `json:"data"`
 	}
-	if err := st.fetch(b.ctx, st.request(pathAIProxy, gen), &created); err != nil {
-		return fmt.Errorf("start render through aiproxy: %w", err)
+	if err := fetch(b.ctx, st.request(path, gen), &created); err != nil {
+		return fmt.Errorf("start render through %s: %w", path, err)
 	}
-	job, state, err := b.processingJob(st, created.Data.VideoID)
+	base, in := st.aiproxyFor(path)
+	job, state, err := b.processingJob(base, in, created.Data.VideoID)
 	if err != nil {
-		b.rows = append(b.rows, &row{Scenario: "waiting-10k", Path: pathAIProxy, Load: "long-poll",
+		b.rows = append(b.rows, &row{Scenario: "waiting-10k", Path: path, Load: "long-poll", Round: b.round,
 			Note: "pending: " + err.Error()})
-		b.logf("  waiting-10k long-poll: %v", err)
+		b.logf("  waiting-10k %s long-poll: %v", path, err)
 		return nil
 	}
 	wait := 12
@@ -326,13 +377,13 @@ func (b *bench) longPoll(st *stack, n int, rate float64, ramp time.Duration) err
 		wait = 2
 	}
 	h := http.Header{}
-	h.Set("Authorization", "Api-Key "+b.w.apiKey)
+	h.Set("Authorization", "Api-Key "+in.apiKey)
 	rq := request{method: http.MethodGet, header: h,
-		url: fmt.Sprintf("%s/api/ai-proxy/orgs/%s/jobs/%s?wait=%d&state=%s", st.aiproxyURL, benchOrg, job, wait, state)}
+		url: fmt.Sprintf("%s/api/ai-proxy/orgs/%s/jobs/%s?wait=%d&state=%s", base, benchOrg, job, wait, state)}
 	load := fmt.Sprintf("%d long-polls (wait=%ds) over %s", n, wait, ramp)
 	cs := clients(1)
 	defer closeClients(cs)
-	r := b.measure(st, "waiting-10k", pathAIProxy, load, func() loadResult {
+	r := b.measure(st, "waiting-10k", path, load, func() loadResult {
 		return openLoop(b.ctx, cs, func(int) request { return rq }, expect{status: http.StatusOK, minBytes: 50}, rate, ramp, int64(n)+1)
 	})
 	r.Note = "long-poll of one rendering video's job: held by aiproxy, no upstream call"
@@ -350,17 +401,17 @@ func renderCall() call {
 			}}}}
 }
 
-// processingJob waits until aiproxy's job for a provider video is
-// processing, and returns its ID and state.
-func (b *bench) processingJob(st *stack, videoID string) (string, string, error) {
+// processingJob waits until the job of the aiproxy at base for a provider
+// video is processing, and returns its ID and state.
+func (b *bench) processingJob(base string, in *install, videoID string) (string, string, error) {
 	h := http.Header{}
-	h.Set("Authorization", "Api-Key "+b.w.apiKey)
-	list := request{method: http.MethodGet, header: h, url: fmt.Sprintf("%s/api/ai-proxy/orgs/%s/jobs", st.aiproxyURL, benchOrg)}
+	h.Set("Authorization", "Api-Key "+in.apiKey)
+	list := request{method: http.MethodGet, header: h, url: fmt.Sprintf("%s/api/ai-proxy/orgs/%s/jobs", base, benchOrg)}
 	deadline := time.Now().Add(20 * time.Second)
 	var id, state string
 	for time.Now().Before(deadline) {
 		var body any
-		if err := st.fetch(b.ctx, list, &body); err != nil {
+		if err := fetch(b.ctx, list, &body); err != nil {
 			return "", "", fmt.Errorf("aiproxy has no job list: %w", err)
 		}
 		id, state = findJob(body, videoID)
