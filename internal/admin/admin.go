@@ -8,8 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
@@ -56,6 +60,9 @@ func (s *Service) CreateOrg(ctx context.Context, key, name string) (aiproxy.Org,
 	if !aiproxy.ValidOrgKey(key) {
 		return aiproxy.Org{}, aiproxy.Errorf(aiproxy.CodeInvalid,
 			"Invalid org key %q: use 1 to 63 lowercase letters, digits, '-' or '_'.", key)
+	}
+	if err := checkText("name", name, MaxNameLen); err != nil {
+		return aiproxy.Org{}, err
 	}
 	if strings.TrimSpace(name) == "" {
 		name = key
@@ -111,18 +118,25 @@ func (s *Service) createKey(ctx context.Context, org, name string, role aiproxy.
 	if org == "" && role != aiproxy.RoleAdmin {
 		return "", aiproxy.APIKey{}, aiproxy.Errorf(aiproxy.CodeInvalid, "A platform key must have the admin role.")
 	}
+	if err := checkText("name", name, MaxNameLen); err != nil {
+		return "", aiproxy.APIKey{}, err
+	}
 	if err := s.checkKeyOptions(opts); err != nil {
+		return "", aiproxy.APIKey{}, err
+	}
+	k := aiproxy.APIKey{OrgKey: org, Name: strings.TrimSpace(name), Role: role,
+		CreatedAt: s.now().UTC(), TestOnly: opts.TestOnly, ExpiresAt: opts.ExpiresAt.UTC(), Services: opts.Services}
+	if opts.ExpiresAt.IsZero() {
+		k.ExpiresAt = time.Time{}
+	}
+	if err := s.checkHolds(ctx, k); err != nil {
 		return "", aiproxy.APIKey{}, err
 	}
 	full, id, hash, err := aiproxy.NewKeySecret()
 	if err != nil {
 		return "", aiproxy.APIKey{}, fmt.Errorf("generate key: %w", err)
 	}
-	k := aiproxy.APIKey{ID: id, OrgKey: org, Name: strings.TrimSpace(name), Role: role, SecretHash: hash,
-		CreatedAt: s.now().UTC(), TestOnly: opts.TestOnly, ExpiresAt: opts.ExpiresAt.UTC(), Services: opts.Services}
-	if opts.ExpiresAt.IsZero() {
-		k.ExpiresAt = time.Time{}
-	}
+	k.ID, k.SecretHash = id, hash
 	err = s.store.CreateKey(ctx, k)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return "", aiproxy.APIKey{}, orgNotFound(org)
@@ -153,6 +167,11 @@ func (s *Service) RevokeKey(ctx context.Context, org, id string) (aiproxy.APIKey
 	if err != nil {
 		return aiproxy.APIKey{}, fmt.Errorf("read key: %w", err)
 	}
+	if p, ok := aiproxy.PrincipalFrom(ctx); !ok || p.KeyID != id {
+		if err := s.checkHolds(ctx, k); err != nil {
+			return aiproxy.APIKey{}, err
+		}
+	}
 	if err := s.store.RevokeKey(ctx, id, s.now().UTC()); err != nil {
 		return aiproxy.APIKey{}, fmt.Errorf("revoke key: %w", err)
 	}
@@ -180,12 +199,20 @@ func (s *Service) SetCredential(ctx context.Context, src aiproxy.Source, org, na
 	if err := checkOwner(src, org); err != nil {
 		return aiproxy.Credential{}, err
 	}
+	if err := s.checkCredentialScope(ctx, name); err != nil {
+		return aiproxy.Credential{}, err
+	}
 	schema, ok := s.schemaFor(name)
 	if !ok {
 		return aiproxy.Credential{}, aiproxy.Errorf(aiproxy.CodeNotFound, "No service uses the credential name %q.", name)
 	}
 	if err := value.Validate(schema); err != nil {
 		return aiproxy.Credential{}, err
+	}
+	for _, field := range slices.Sorted(maps.Keys(value)) {
+		if err := checkText("value."+field, value[field], MaxCredentialFieldLen); err != nil {
+			return aiproxy.Credential{}, err
+		}
 	}
 	plain, err := json.Marshal(value)
 	if err != nil {
@@ -232,12 +259,19 @@ func (s *Service) Credentials(ctx context.Context, src aiproxy.Source, org strin
 			return nil, err
 		}
 	}
-	return s.store.Credentials(ctx, src, org)
+	list, err := s.store.Credentials(ctx, src, org)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(list, func(c aiproxy.Credential) bool { return s.checkCredentialScope(ctx, c.Name) != nil }), nil
 }
 
 // DeleteCredential removes a credential.
 func (s *Service) DeleteCredential(ctx context.Context, src aiproxy.Source, org, name string) error {
 	if err := checkOwner(src, org); err != nil {
+		return err
+	}
+	if err := s.checkCredentialScope(ctx, name); err != nil {
 		return err
 	}
 	err := s.store.DeleteCredential(ctx, src, org, name)
@@ -249,4 +283,111 @@ func (s *Service) DeleteCredential(ctx context.Context, src aiproxy.Source, org,
 		return err
 	}
 	return s.record(ctx, aiproxy.AuditCredentialDeleted, org, name, "source="+string(src))
+}
+
+// Bounds on what the admin operations store.
+const (
+	// MaxNameLen bounds org and key names, in bytes.
+	MaxNameLen = 200
+	// MaxCredentialFieldLen bounds each field of a credential value, in
+	// bytes; provider keys are well under 200.
+	MaxCredentialFieldLen = 4096
+	// MaxKeyLifetime bounds a key's expiry: a key meant to last longer
+	// should have none.
+	MaxKeyLifetime = 10 * 365 * 24 * time.Hour
+)
+
+// checkText refuses text that a database, a log or a terminal would
+// mishandle: longer than max bytes, not UTF-8, or holding a character that
+// is not printable: NUL and the other control characters (ESC, which starts
+// terminal escape sequences, CR, LF, tab, DEL, C1) and invisible format
+// characters such as bidirectional overrides. Spaces other than U+0020 are
+// refused too, since they hide in plain sight.
+func checkText(field, v string, max int) error {
+	if len(v) > max {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "%s is longer than %d bytes.", field, max)
+	}
+	if !utf8.ValidString(v) {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "%s is not valid UTF-8.", field)
+	}
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "%s may not contain control or invisible characters (found %U).", field, r)
+		}
+	}
+	return nil
+}
+
+// errNotHeld is the refusal of an action on a key, credential or limit
+// beyond what the acting key holds. The reason is logged, not shown: the
+// contract has one message for every refusal.
+func errNotHeld(format string, args ...any) error {
+	return &aiproxy.Error{Code: aiproxy.CodeForbidden, Message: aiproxy.MsgPermissionDenied, Err: fmt.Errorf(format, args...)}
+}
+
+// checkHolds refuses a key (to create or to revoke) that the key acting in
+// ctx does not hold all of: a key can only create what it holds. Its role
+// (an invoke key never reaches here), its org, its services, its
+// test-only flag and its expiry must each be within the actor's. Without
+// a principal in ctx the operator acts through the CLI, which holds the
+// database itself.
+func (s *Service) checkHolds(ctx context.Context, k aiproxy.APIKey) error {
+	p, ok := aiproxy.PrincipalFrom(ctx)
+	if !ok {
+		return nil
+	}
+	actor, err := s.store.Key(ctx, p.KeyID)
+	if err != nil {
+		return fmt.Errorf("read the acting key: %w", err)
+	}
+	return holds(actor, k)
+}
+
+// holds reports, as an error, whether actor holds everything k would.
+func holds(actor, k aiproxy.APIKey) error {
+	switch {
+	case actor.Role != aiproxy.RoleAdmin:
+		return errNotHeld("key %s is not an admin key", actor.ID)
+	case actor.OrgKey != "" && actor.OrgKey != k.OrgKey:
+		return errNotHeld("key %s belongs to org %q, not %q", actor.ID, actor.OrgKey, k.OrgKey)
+	case actor.TestOnly && !k.TestOnly:
+		return errNotHeld("key %s is test-only; so must be the keys it manages", actor.ID)
+	case len(actor.Services) > 0 && (len(k.Services) == 0 || !subset(k.Services, actor.Services)):
+		return errNotHeld("key %s is limited to the services %v; so must be the keys it manages", actor.ID, actor.Services)
+	case !actor.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || k.ExpiresAt.After(actor.ExpiresAt)):
+		return errNotHeld("key %s expires at %s; so must the keys it manages, by then", actor.ID, actor.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func subset(some, all []string) bool {
+	for _, s := range some {
+		if !slices.Contains(all, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCredentialScope refuses a credential name to a key limited to some
+// services when a service outside them uses it: a scoped admin key manages
+// only its services' credentials.
+func (s *Service) checkCredentialScope(ctx context.Context, name string) error {
+	return checkServiceScope(ctx, s.catalog, func(svc *aiproxy.Service) bool { return svc.CredentialName == name })
+}
+
+// checkServiceScope refuses, to a key limited to some services, an action
+// that concerns a catalog service outside them: uses tells which services
+// the action concerns.
+func checkServiceScope(ctx context.Context, c Catalog, uses func(*aiproxy.Service) bool) error {
+	p, ok := aiproxy.PrincipalFrom(ctx)
+	if !ok || len(p.Services) == 0 {
+		return nil
+	}
+	for _, svc := range c.Services() {
+		if uses(svc) && !p.CanUseService(svc.Slug) {
+			return errNotHeld("key %s is limited to the services %v, not %s", p.KeyID, p.Services, svc.Slug)
+		}
+	}
+	return nil
 }

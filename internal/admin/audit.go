@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -122,12 +123,20 @@ func (s *Service) CreateKeyWith(ctx context.Context, org, name string, role aipr
 }
 
 func (s *Service) checkKeyOptions(opts KeyOptions) error {
-	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(s.now()) {
+	now := s.now()
+	if !opts.ExpiresAt.IsZero() && !opts.ExpiresAt.After(now) {
 		return aiproxy.Errorf(aiproxy.CodeInvalid, "A key's expiry must be in the future.")
 	}
-	for _, slug := range opts.Services {
+	if opts.ExpiresAt.After(now.Add(MaxKeyLifetime)) {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "A key's expiry may be at most %d years ahead; give none for a key that does not expire.",
+			int(MaxKeyLifetime.Hours()/24/365))
+	}
+	for i, slug := range opts.Services {
 		if !s.hasService(slug) {
 			return aiproxy.ErrServiceNotFound(slug)
+		}
+		if slices.Contains(opts.Services[:i], slug) {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "services names %q twice.", slug)
 		}
 	}
 	return nil

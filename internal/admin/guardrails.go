@@ -67,13 +67,14 @@ func (g *Guardrails) SetQuota(ctx context.Context, q aiproxy.Quota) (aiproxy.Quo
 		return q, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid quota metric %q: use requests, characters or renders.", q.Metric)
 	case !aiproxy.ValidPeriod(q.Period):
 		return q, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid quota period %q: use day or month.", q.Period)
-	case q.Limit < 0:
-		return q, aiproxy.Errorf(aiproxy.CodeInvalid, "A quota limit may not be negative.")
+	case q.Limit < 0 || q.Limit > MaxQuotaLimit:
+		return q, aiproxy.Errorf(aiproxy.CodeInvalid, "A quota limit must be between 0 and %d.", MaxQuotaLimit)
 	}
-	if q.Service != "" {
-		if _, err := g.service(q.Service); err != nil {
-			return q, err
-		}
+	if err := g.checkMetered(q.Service, q.Metric); err != nil {
+		return q, err
+	}
+	if err := g.checkScope(ctx, q.Service); err != nil {
+		return q, err
 	}
 	if err := g.checkOrg(ctx, q.OrgKey); err != nil {
 		return q, err
@@ -89,6 +90,12 @@ func (g *Guardrails) SetQuota(ctx context.Context, q aiproxy.Quota) (aiproxy.Quo
 
 // DeleteQuota removes an org's quota.
 func (g *Guardrails) DeleteQuota(ctx context.Context, org, service string, m aiproxy.Metric, p aiproxy.Period) error {
+	if !aiproxy.ValidMetric(m) || !aiproxy.ValidPeriod(p) {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "Name the quota by its metric (requests, characters or renders) and period (day or month).")
+	}
+	if err := g.checkScope(ctx, service); err != nil {
+		return err
+	}
 	err := g.store.DeleteQuota(ctx, org, service, m, p)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "No quota %s per %s for %q.", m, p, service)
@@ -128,6 +135,9 @@ func (g *Guardrails) SetAccess(ctx context.Context, org, service, endpoint strin
 	if endpoint != "" && !hasEndpoint(svc, endpoint) {
 		return aiproxy.ErrServiceNotFound(service + "/" + endpoint)
 	}
+	if err := g.checkScope(ctx, service); err != nil {
+		return err
+	}
 	if err := g.checkOrg(ctx, org); err != nil {
 		return err
 	}
@@ -143,6 +153,51 @@ func (g *Guardrails) SetAccess(ctx context.Context, org, service, endpoint strin
 	g.onChange(org)
 	return record(ctx, g.audit, g.now(), aiproxy.AuditAccessChanged, org, accessTarget(service, endpoint),
 		fmt.Sprintf("enabled=%t", enabled))
+}
+
+// MaxQuotaLimit is the largest quota limit: the largest integer that every
+// JSON reader (JavaScript's numbers included) keeps exact.
+const MaxQuotaLimit = 1<<53 - 1
+
+// checkMetered refuses a quota on a unit that the service (or, for "",
+// no service at all) ever counts, which could never be reached: requests
+// are counted everywhere, characters and renders only where an endpoint of
+// the catalog meters them (a characters quota on HeyGen is refused).
+func (g *Guardrails) checkMetered(service string, m aiproxy.Metric) error {
+	if service != "" {
+		svc, err := g.service(service)
+		if err != nil {
+			return err
+		}
+		if !meters(svc, m) {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "Service %q does not count %s; a quota on it could never apply.", service, m)
+		}
+		return nil
+	}
+	for _, svc := range g.catalog.Services() {
+		if meters(svc, m) {
+			return nil
+		}
+	}
+	return aiproxy.Errorf(aiproxy.CodeInvalid, "No service counts %s; a quota on it could never apply.", m)
+}
+
+func meters(svc *aiproxy.Service, m aiproxy.Metric) bool {
+	if m == aiproxy.MetricRequests {
+		return true
+	}
+	for _, e := range svc.Endpoints {
+		if e.Meter == m {
+			return true
+		}
+	}
+	return false
+}
+
+// checkScope refuses, to a key limited to some services, a limit on
+// another service or on every service together ("").
+func (g *Guardrails) checkScope(ctx context.Context, service string) error {
+	return checkServiceScope(ctx, g.catalog, func(svc *aiproxy.Service) bool { return service == "" || svc.Slug == service })
 }
 
 func hasEndpoint(svc *aiproxy.Service, slug string) bool {

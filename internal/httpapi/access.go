@@ -60,11 +60,18 @@ func (s *server) orgAccessRules(w http.ResponseWriter, r *http.Request) error {
 		if err := requirePlatformAdmin(r); err != nil {
 			return err
 		}
-		var in AccessRuleJSON
+		var in struct {
+			Service  *string `json:"service"`
+			Endpoint string  `json:"endpoint"`
+			Enabled  *bool   `json:"enabled"`
+		}
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		if err := s.cfg.Guardrails.SetAccess(r.Context(), org, in.Service, in.Endpoint, in.Enabled); err != nil {
+		if err := requireFields([]string{"service", "enabled"}, in.Service != nil, in.Enabled != nil); err != nil {
+			return err
+		}
+		if err := s.cfg.Guardrails.SetAccess(r.Context(), org, *in.Service, in.Endpoint, *in.Enabled); err != nil {
 			return err
 		}
 	}
@@ -72,9 +79,12 @@ func (s *server) orgAccessRules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p := principal(r)
 	out := make([]AccessRuleJSON, 0, len(rules))
 	for _, rule := range rules {
-		out = append(out, ToAccessRuleJSON(rule))
+		if p.CanUseService(rule.Service) {
+			out = append(out, ToAccessRuleJSON(rule))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -69,20 +71,46 @@ func ToCredentialJSON(c aiproxy.Credential) CredentialJSON {
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
-// decodeJSON reads a bounded JSON request body into v, refusing unknown
-// fields.
+// maxAdminBody bounds the JSON body of an admin request.
+const maxAdminBody = 1 << 20
+
+// decodeJSON reads a bounded JSON request body into v: exactly one JSON
+// object, with no unknown fields and nothing after it but white space.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxAdminBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return aiproxy.Errorf(aiproxy.CodeTooLarge, "Request body exceeds %d bytes.", tooBig.Limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return aiproxy.Errorf(aiproxy.CodeRequestTimeout, "The request body was not received in time.")
+	}
+	if err != nil {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "Request body could not be read.")
+	}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "Request body must be a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return aiproxy.Errorf(aiproxy.CodeTooLarge, "Request body exceeds %d bytes.", tooBig.Limit)
-		}
-		if errors.Is(err, io.EOF) {
-			return aiproxy.Errorf(aiproxy.CodeInvalid, "Request body must be a JSON object.")
-		}
 		return aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid JSON body: %s.", err.Error())
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "Request body must hold one JSON object and nothing after it.")
+	}
+	return nil
+}
+
+// requireFields refuses a body that lacks a required field: a field left
+// out must never fall back to a value that changes what a call does (a
+// quota of zero, a service turned off). present holds, for each name,
+// whether the body had it.
+func requireFields(names []string, present ...bool) error {
+	for i, ok := range present {
+		if !ok {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "Missing required field %q.", names[i])
+		}
 	}
 	return nil
 }
@@ -90,13 +118,16 @@ func decodeJSON(r *http.Request, v any) error {
 func (s *server) orgs(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost {
 		var in struct {
-			Key  string `json:"key"`
-			Name string `json:"name"`
+			Key  *string `json:"key"`
+			Name string  `json:"name"`
 		}
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		o, err := s.cfg.Admin.CreateOrg(r.Context(), in.Key, in.Name)
+		if err := requireFields([]string{"key"}, in.Key != nil); err != nil {
+			return err
+		}
+		o, err := s.cfg.Admin.CreateOrg(r.Context(), *in.Key, in.Name)
 		if err != nil {
 			return err
 		}
@@ -219,6 +250,9 @@ func (s *server) credential(w http.ResponseWriter, r *http.Request, src aiproxy.
 		Value aiproxy.CredentialValue `json:"value"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := requireFields([]string{"value"}, in.Value != nil); err != nil {
 		return err
 	}
 	c, err := s.cfg.Admin.SetCredential(r.Context(), src, org, name, in.Value)

@@ -28,6 +28,9 @@ type holder struct {
 	want int
 	// detail is the refusal's message.
 	detail string
+	// limited marks a key limited to some services or to test mode: it
+	// holds less than a plain platform admin key.
+	limited bool
 }
 
 // adminRoute is one method and path of the platform admin API. setup
@@ -37,8 +40,12 @@ type holder struct {
 type adminRoute struct {
 	method, path string
 	status       int // when let through
-	setup        func(t *testing.T, n int) (path, body string)
-	effect       func(t *testing.T, n int, through bool)
+	// heldOnly marks a route that acts on keys: a limited key may create
+	// or revoke only keys within its own limits (a plain key is not), so
+	// it is refused 403 here.
+	heldOnly bool
+	setup    func(t *testing.T, n int) (path, body string)
+	effect   func(t *testing.T, n int, through bool)
 }
 
 // adminRoutesEnv is env serving the admin API with guardrails (for
@@ -118,8 +125,8 @@ func (e *adminRoutesEnv) holders(t *testing.T) []holder {
 	)
 	return []holder{
 		{name: "platform admin", auth: "Api-Key " + e.platform},
-		{name: "platform admin, test-only", auth: mustKey(e.admin.CreateTestKey(ctx, "", "test", aiproxy.RoleAdmin))},
-		{name: "platform admin, scoped", auth: mustKey(e.admin.CreateKeyWith(ctx, "", "scoped", aiproxy.RoleAdmin, heygenOnly))},
+		{name: "platform admin, test-only", auth: mustKey(e.admin.CreateTestKey(ctx, "", "test", aiproxy.RoleAdmin)), limited: true},
+		{name: "platform admin, scoped", auth: mustKey(e.admin.CreateKeyWith(ctx, "", "scoped", aiproxy.RoleAdmin, heygenOnly)), limited: true},
 		{name: "platform admin, Bearer scheme", auth: "Bearer " + e.platform},
 		{name: "org admin", auth: "Api-Key " + e.acmeAdmin, want: 403, detail: forbidden},
 		{name: "org admin, scoped", auth: mustKey(e.admin.CreateKeyWith(ctx, "acme", "scoped", aiproxy.RoleAdmin, heygenOnly)), want: 403, detail: forbidden},
@@ -198,7 +205,7 @@ func (e *adminRoutesEnv) routes() []adminRoute {
 		},
 		get("/admin/keys/"),
 		{
-			method: "POST", path: "/admin/keys/", status: 201,
+			method: "POST", path: "/admin/keys/", status: 201, heldOnly: true,
 			setup: func(t *testing.T, n int) (string, string) {
 				keysBefore = platformKeys(t)
 				return "/admin/keys/", fmt.Sprintf(`{"name": "made-%d", "role": "admin"}`, n)
@@ -210,7 +217,7 @@ func (e *adminRoutesEnv) routes() []adminRoute {
 			},
 		},
 		{
-			method: "DELETE", path: "/admin/keys/{id}/", status: 200,
+			method: "DELETE", path: "/admin/keys/{id}/", status: 200, heldOnly: true,
 			setup: func(t *testing.T, n int) (string, string) {
 				revokeTarget = platformKey(t, n)
 				return "/admin/keys/" + revokeTarget + "/", ""
@@ -261,7 +268,8 @@ func (e *adminRoutesEnv) routes() []adminRoute {
 }
 
 // TestAdminRouteGuards calls every /admin/* route as every kind of caller:
-// platform admin keys are let through, whatever their options; org keys of
+// platform admin keys are let through, whatever their options, except that
+// a limited one may not create or revoke a plain key; org keys of
 // any role get 403; keys that do not authenticate get 401. A refused call
 // changes nothing, and refusal never depends on the route's arguments (an
 // unknown org is 403 or 401 before it is 404).
@@ -272,6 +280,9 @@ func TestAdminRouteGuards(t *testing.T) {
 	for _, r := range e.routes() {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			for _, h := range holders {
+				if r.heldOnly && h.limited {
+					h.want, h.detail = 403, aiproxy.MsgPermissionDenied
+				}
 				t.Run(h.name, func(t *testing.T) {
 					n++
 					path, body := r.path, ""

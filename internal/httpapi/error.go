@@ -24,6 +24,7 @@ var statusOf = map[aiproxy.Code]int{
 	aiproxy.CodeQuotaExceeded:    http.StatusTooManyRequests,
 	aiproxy.CodeUpstreamFailed:   http.StatusBadGateway,
 	aiproxy.CodeUpstreamTimeout:  http.StatusGatewayTimeout,
+	aiproxy.CodeRequestTimeout:   http.StatusRequestTimeout,
 	aiproxy.CodeUnavailable:      http.StatusServiceUnavailable,
 	aiproxy.CodeInternal:         http.StatusInternalServerError,
 }
@@ -43,8 +44,7 @@ func renderError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err e
 	}
 	var e *aiproxy.Error
 	if !errors.As(err, &e) || e.Code == aiproxy.CodeInternal || statusOf[e.Code] == 0 {
-		log.Error("internal error", "path", r.URL.Path, "request_id", requestID(r), "err", err)
-		e = &aiproxy.Error{Code: aiproxy.CodeInternal, Message: "Internal server error."}
+		e = uncoded(r, log, err)
 	} else if e.Err != nil {
 		log.Warn("request failed", "path", r.URL.Path, "request_id", requestID(r), "code", e.Code, "err", e.Err)
 	}
@@ -58,6 +58,27 @@ func renderError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err e
 	}
 	writeJSON(w, status, map[string]string{string(field): e.Message, "code": string(e.Code)})
 	return status
+}
+
+// msgUnavailable is the answer to a database outage.
+const msgUnavailable = "The service is temporarily unavailable. Retry shortly."
+
+// outageRetryAfter is the Retry-After, in seconds, of a database outage:
+// long enough not to hammer a database that is coming back, short enough
+// for a blip.
+const outageRetryAfter = 2
+
+// uncoded turns an error that carries no client-facing code into one: a
+// database outage (aiproxy.ErrUnavailable, which the engines attach) is
+// 503 unavailable with Retry-After, anything else 500 internal. The cause
+// is only logged.
+func uncoded(r *http.Request, log *slog.Logger, err error) *aiproxy.Error {
+	if errors.Is(err, aiproxy.ErrUnavailable) {
+		log.Warn("database unavailable", "path", r.URL.Path, "request_id", requestID(r), "err", err)
+		return &aiproxy.Error{Code: aiproxy.CodeUnavailable, Message: msgUnavailable, RetryAfter: outageRetryAfter}
+	}
+	log.Error("internal error", "path", r.URL.Path, "request_id", requestID(r), "err", err)
+	return &aiproxy.Error{Code: aiproxy.CodeInternal, Message: "Internal server error."}
 }
 
 // writeJSON writes v as a JSON response.

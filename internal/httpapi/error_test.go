@@ -27,6 +27,7 @@ var wantStatus = map[aiproxy.Code]int{
 	aiproxy.CodeQuotaExceeded:    429,
 	aiproxy.CodeUpstreamFailed:   502,
 	aiproxy.CodeUpstreamTimeout:  504,
+	aiproxy.CodeRequestTimeout:   408,
 	aiproxy.CodeUnavailable:      503,
 	aiproxy.CodeInternal:         500,
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,8 +82,22 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := aiproxy.JobFilter{OrgKey: r.PathValue("org"), State: aiproxy.JobState(q.Get("state")),
+	if err := checkQueryText(q, "state", "service", "action"); err != nil {
+		return err
+	}
+	state := aiproxy.JobState(q.Get("state"))
+	if state != "" && !aiproxy.ValidJobState(state) {
+		return aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid state %q: use pending, processing, completed or failed.", state)
+	}
+	f := aiproxy.JobFilter{OrgKey: r.PathValue("org"), State: state,
 		Service: q.Get("service"), Action: q.Get("action"), Limit: limit + 1}
+	p := principal(r)
+	if f.Service != "" && !p.CanUseService(f.Service) {
+		return errForbidden()
+	}
+	if f.Service == "" && len(p.Services) == 1 {
+		f.Service = p.Services[0]
+	}
 	if c := q.Get("cursor"); c != "" {
 		cur, ok := decodeJobCursor(c)
 		if !ok {
@@ -90,20 +105,70 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Before = &cur
 	}
-	list, err := s.cfg.Jobs.Jobs(r.Context(), f)
+	list, next, err := s.jobsPage(r.Context(), p, f, limit)
 	if err != nil {
 		return err
 	}
 	out := JobListJSON{Jobs: []jobs.JobJSON{}}
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[limit-1]
-		out.NextCursor = encodeJobCursor(aiproxy.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	if next != nil {
+		out.NextCursor = encodeJobCursor(*next)
 	}
 	for _, j := range list {
 		out.Jobs = append(out.Jobs, jobs.ToJobJSON(j))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// maxScanPages bounds how many pages of the store a listing for a key
+// limited to some services reads to fill one page of its own.
+const maxScanPages = 10
+
+// jobsPage reads up to limit jobs that the principal's services cover,
+// and the cursor of the next page, if any. The store's pages are read and
+// filtered until the page is full or the store has no more; after
+// maxScanPages the page is answered short, with a cursor where the reading
+// stopped, so that a key limited to a rarely used service never makes one
+// request read the whole org.
+func (s *server) jobsPage(ctx context.Context, p aiproxy.Principal, f aiproxy.JobFilter, limit int) ([]aiproxy.Job, *aiproxy.JobCursor, error) {
+	var out []aiproxy.Job
+	for range maxScanPages {
+		list, err := s.cfg.Jobs.Jobs(ctx, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, j := range list {
+			if !p.CanUseService(j.Service) {
+				continue
+			}
+			if len(out) == limit {
+				last := out[limit-1]
+				return out, &aiproxy.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID}, nil
+			}
+			out = append(out, j)
+		}
+		if len(list) < f.Limit {
+			return out, nil, nil
+		}
+		last := list[len(list)-1]
+		f.Before = &aiproxy.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return out, f.Before, nil
+}
+
+// principal returns who the request acts as; routes that reach here have
+// authenticated it.
+func principal(r *http.Request) aiproxy.Principal {
+	p, _ := aiproxy.PrincipalFrom(r.Context())
+	return p
+}
+
+// refuseScoped refuses a key limited to some services: what the route
+// manages spans every service of the org.
+func refuseScoped(r *http.Request) error {
+	if len(principal(r).Services) > 0 {
+		return errForbidden()
+	}
 	return nil
 }
 
@@ -144,6 +209,9 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 		return errNoJobs()
 	}
 	org, id := r.PathValue("org"), r.PathValue("id")
+	if err := s.checkJobScope(r, org, id); err != nil {
+		return err
+	}
 	var j aiproxy.Job
 	var err error
 	if v := r.URL.Query().Get("wait"); v != "" {
@@ -163,6 +231,23 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJob(w, &j)
+	return nil
+}
+
+// checkJobScope answers a key limited to some services as if a job of
+// another service did not exist (as another org's does not).
+func (s *server) checkJobScope(r *http.Request, org, id string) error {
+	p := principal(r)
+	if len(p.Services) == 0 {
+		return nil
+	}
+	j, err := s.cfg.Jobs.Job(r.Context(), org, id)
+	if err != nil {
+		return err
+	}
+	if !p.CanUseService(j.Service) {
+		return aiproxy.Errorf(aiproxy.CodeNotFound, "Job %q not found.", id)
+	}
 	return nil
 }
 
@@ -208,6 +293,8 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p := principal(r)
+	scoped := len(p.Services) > 0
 	wake, cancel := s.cfg.Jobs.Subscribe(org)
 	defer cancel()
 	h := w.Header()
@@ -227,8 +314,11 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 			return nil // The stream has started: there is no error to render.
 		}
 		for _, ev := range evs {
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
 			after = ev.Seq
+			if scoped && !p.CanUseService(eventService(ev.Data)) {
+				continue
+			}
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
 		}
 		if rc.Flush() != nil {
 			return nil
@@ -245,6 +335,17 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 			_, _ = io.WriteString(w, ": ping\n\n")
 		}
 	}
+}
+
+// eventService returns the service of the job an event is about.
+func eventService(data []byte) string {
+	var ev struct {
+		Job struct {
+			Service string `json:"service"`
+		} `json:"job"`
+	}
+	_ = json.Unmarshal(data, &ev)
+	return ev.Job.Service
 }
 
 func resumePoint(r *http.Request) (int64, error) {
@@ -306,16 +407,28 @@ func (s *server) orgWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Webhooks == nil {
 		return errNoJobs()
 	}
+	if err := refuseScoped(r); err != nil {
+		return err
+	}
 	org := r.PathValue("org")
 	if r.Method == http.MethodPost {
 		var in struct {
-			URL    string   `json:"url"`
+			URL    *string  `json:"url"`
 			Events []string `json:"events"`
 		}
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		e, secret, err := s.cfg.Webhooks.CreateWebhook(r.Context(), org, in.URL, in.Events)
+		if err := requireFields([]string{"url"}, in.URL != nil); err != nil {
+			return err
+		}
+		if len(*in.URL) > maxWebhookURLLen || !plainText(*in.URL) {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "url must be at most %d bytes of UTF-8 without control characters.", maxWebhookURLLen)
+		}
+		if len(in.Events) > maxWebhookEvents {
+			return aiproxy.Errorf(aiproxy.CodeInvalid, "events lists more than %d event types.", maxWebhookEvents)
+		}
+		e, secret, err := s.cfg.Webhooks.CreateWebhook(r.Context(), org, *in.URL, in.Events)
 		if err != nil {
 			return err
 		}
@@ -337,9 +450,18 @@ func (s *server) orgWebhooks(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// The bounds of a webhook endpoint's registration.
+const (
+	maxWebhookURLLen = 2048
+	maxWebhookEvents = 16
+)
+
 func (s *server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Webhooks == nil {
 		return errNoJobs()
+	}
+	if err := refuseScoped(r); err != nil {
+		return err
 	}
 	if err := s.cfg.Webhooks.DeleteWebhook(r.Context(), r.PathValue("org"), r.PathValue("id")); err != nil {
 		return err
@@ -361,9 +483,15 @@ func (s *server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error
 	if s.cfg.Webhooks == nil {
 		return errNoJobs()
 	}
+	if err := refuseScoped(r); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	limit, err := queryLimit(q.Get("limit"))
 	if err != nil {
+		return err
+	}
+	if err := checkQueryText(q, "endpoint_id", "event_id", "cursor"); err != nil {
 		return err
 	}
 	list, err := s.cfg.Webhooks.Deliveries(r.Context(), aiproxy.DeliveryFilter{OrgKey: r.PathValue("org"),

@@ -37,16 +37,21 @@ func (s *server) orgQuotas(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		var in struct {
-			Service string `json:"service"`
-			Metric  string `json:"metric"`
-			Period  string `json:"period"`
-			Limit   int64  `json:"limit"`
+			Service *string `json:"service"`
+			Metric  *string `json:"metric"`
+			Period  *string `json:"period"`
+			Limit   *int64  `json:"limit"`
 		}
 		if err := decodeJSON(r, &in); err != nil {
 			return err
 		}
-		q := aiproxy.Quota{OrgKey: org, Service: in.Service, Metric: aiproxy.Metric(in.Metric),
-			Period: aiproxy.Period(in.Period), Limit: in.Limit}
+		err := requireFields([]string{"service", "metric", "period", "limit"},
+			in.Service != nil, in.Metric != nil, in.Period != nil, in.Limit != nil)
+		if err != nil {
+			return err
+		}
+		q := aiproxy.Quota{OrgKey: org, Service: *in.Service, Metric: aiproxy.Metric(*in.Metric),
+			Period: aiproxy.Period(*in.Period), Limit: *in.Limit}
 		if _, err := s.cfg.Guardrails.SetQuota(r.Context(), q); err != nil {
 			return err
 		}
@@ -55,6 +60,9 @@ func (s *server) orgQuotas(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		q := r.URL.Query()
+		if err := checkQueryText(q, "service", "metric", "period"); err != nil {
+			return err
+		}
 		err := s.cfg.Guardrails.DeleteQuota(r.Context(), org, q.Get("service"),
 			aiproxy.Metric(q.Get("metric")), aiproxy.Period(q.Get("period")))
 		if err != nil {
@@ -65,9 +73,14 @@ func (s *server) orgQuotas(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A key limited to some services sees their quotas and those of every
+	// service together, which apply to its calls too.
+	p := principal(r)
 	out := make([]QuotaJSON, 0, len(list))
 	for _, q := range list {
-		out = append(out, ToQuotaJSON(q))
+		if q.Service == "" || p.CanUseService(q.Service) {
+			out = append(out, ToQuotaJSON(q))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -102,9 +102,16 @@ func (s *server) platformUsage(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) usage(w http.ResponseWriter, r *http.Request, org string) error {
 	q := r.URL.Query()
+	if err := checkQueryText(q, "org", "service"); err != nil {
+		return err
+	}
 	f, err := UsageFilterFrom(org, q.Get("service"), q.Get("from"), q.Get("to"))
 	if err != nil {
 		return err
+	}
+	p := principal(r)
+	if f.Service != "" && !p.CanUseService(f.Service) {
+		return errForbidden()
 	}
 	format := q.Get("format")
 	if format != "" && format != "json" && format != "csv" {
@@ -116,7 +123,9 @@ func (s *server) usage(w http.ResponseWriter, r *http.Request, org string) error
 	}
 	out := make([]UsageRowJSON, 0, len(rows))
 	for _, row := range rows {
-		out = append(out, ToUsageRowJSON(row))
+		if p.CanUseService(row.Service) {
+			out = append(out, ToUsageRowJSON(row))
+		}
 	}
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
