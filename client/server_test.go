@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,11 +13,13 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/idempotency"
 	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/sandbox"
 	"github.com/aiproxy/aiproxy/internal/sqlite"
 	"github.com/aiproxy/aiproxy/internal/vault"
+	"github.com/aiproxy/aiproxy/internal/webhooks"
 )
 
 // server is a real aiproxy, wired like cmd/aiproxy's demo: SQLite in a temp
@@ -84,13 +87,21 @@ func startServerWith(t *testing.T, withJobs bool) *server {
 	p := proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v})
 	cfg := httpapi.Config{Catalog: cat, Invoker: p, Keys: db, Orgs: db, Admin: adm}
 	if withJobs {
-		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, Vault: v,
+		outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: db, Vault: v, TickEvery: 50 * time.Millisecond})
+		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, OnEvent: outbox.Wake,
 			PollInterval: 100 * time.Millisecond, FreshFor: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond})
-		cfg.Invoker = p.WithHooks(svc.Idempotency(), svc)
-		cfg.Jobs, cfg.Webhooks, cfg.ProviderWebhooks = svc, svc, svc
+		cfg.Invoker = p.WithHooks(idempotency.New(idempotency.Config{Store: db}), svc)
+		cfg.Jobs, cfg.Webhooks = svc, outbox
+		cfg.ProviderWebhooks = webhooks.NewReceiver(webhooks.ReceiverConfig{Catalog: cat, Store: db, Jobs: svc})
 		runCtx, stop := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { defer close(done); svc.Run(runCtx) }()
+		go func() {
+			defer close(done)
+			var wg sync.WaitGroup
+			wg.Go(func() { outbox.Run(runCtx) })
+			svc.Run(runCtx)
+			wg.Wait()
+		}()
 		t.Cleanup(func() { stop(); <-done })
 	}
 	api := httptest.NewServer(httpapi.New(cfg))

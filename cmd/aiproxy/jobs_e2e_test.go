@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/jobs"
+	"github.com/aiproxy/aiproxy/internal/webhooks"
 )
 
 // hookSink is an org's webhook endpoint in the e2e tests.
@@ -121,11 +122,11 @@ func TestDemoJobsLifecycle(t *testing.T) {
 
 	// The outbound webhook arrives signed, with the event id.
 	hdrs, bodies := sink.wait(t, 1)
-	if err := jobs.Verify(ep.Secret, hdrs[0], bodies[0], time.Now(), time.Minute); err != nil {
+	if err := webhooks.Verify(ep.Secret, hdrs[0], bodies[0], time.Now(), time.Minute); err != nil {
 		t.Fatalf("webhook signature: %v", err)
 	}
 	var ev jobs.EventJSON
-	if json.Unmarshal(bodies[0], &ev) != nil || ev.Type != "job.completed" || ev.Job.ID != jobID || ev.ID != hdrs[0].Get(jobs.HeaderEventID) {
+	if json.Unmarshal(bodies[0], &ev) != nil || ev.Type != "job.completed" || ev.Job.ID != jobID || ev.ID != hdrs[0].Get(webhooks.HeaderEventID) {
 		t.Fatalf("webhook body %s", bodies[0])
 	}
 	var log struct {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
@@ -17,7 +18,6 @@ import (
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/console"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
-	"github.com/aiproxy/aiproxy/internal/jobs"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/redis"
 	"github.com/aiproxy/aiproxy/internal/vault"
@@ -152,7 +152,7 @@ type app struct {
 	guard   *guardrails
 	vault   *vault.Vault
 	admin   *admin.Service
-	jobs    *jobs.Service
+	jobs    *jobParts
 	life    *lifecycle
 	scale   scaleFlags
 	handler http.Handler
@@ -217,7 +217,7 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	a.jobs = wireJobs(f.jobs, a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease, pollLock(a.redis))
 	// Calls from the API run through the job hooks; p stays the plain
 	// pipeline the jobs service reads statuses with.
-	invoker := p.WithHooks(a.jobs.Idempotency(), a.jobs)
+	invoker := p.WithHooks(a.jobs.hooks()...)
 	a.handler = a.obs.wrap(a.life.wrap(withConsole(httpapi.New(a.apiConfig(invoker)))))
 	return a, nil
 }
@@ -239,9 +239,9 @@ func (a *app) apiConfig(invoker httpapi.Invoker) httpapi.Config {
 		// job hooks, so that native job starts and status reads are
 		// tracked and owned like invoke's.
 		Invoker:          invoker,
-		Jobs:             a.jobs,
-		Webhooks:         admin.AuditedWebhooks(a.jobs, a.db, nil),
-		ProviderWebhooks: a.jobs,
+		Jobs:             a.jobs.jobs,
+		Webhooks:         admin.AuditedWebhooks(a.jobs.outbox, a.db, nil),
+		ProviderWebhooks: a.jobs.receiver,
 	})
 }
 
@@ -324,13 +324,11 @@ func (a *app) runJobs(ctx context.Context) func() {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.jobs.Run(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.jobs.jobs.Run(ctx) })
+	wg.Go(func() { a.jobs.outbox.Run(ctx) })
 	return func() {
 		cancel()
-		<-done
+		wg.Wait()
 	}
 }

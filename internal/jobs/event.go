@@ -76,7 +76,7 @@ func ToJobJSON(j aiproxy.Job) JobJSON {
 // newEvent builds the event of a job's change; its data is the job as it is
 // after the change.
 func newEvent(j aiproxy.Job, typ string, at time.Time) aiproxy.JobEvent {
-	ev := aiproxy.JobEvent{ID: newID("evt_"), OrgKey: j.OrgKey, JobID: j.ID, Type: typ, CreatedAt: at}
+	ev := aiproxy.JobEvent{ID: aiproxy.NewID("evt_"), OrgKey: j.OrgKey, JobID: j.ID, Type: typ, CreatedAt: at}
 	ev.Data, _ = json.Marshal(EventJSON{ID: ev.ID, Type: typ, CreatedAt: at, Org: j.OrgKey, Job: ToJobJSON(j)})
 	return ev
 }
@@ -97,18 +97,18 @@ func eventFor(from, to aiproxy.JobState) string {
 // save stores a job's update, with an event when its state changed, and
 // wakes waiters. It returns aiproxy.ErrConflict when another writer got
 // there first.
-func (s *Service) save(ctx context.Context, j aiproxy.Job, from aiproxy.JobState) error {
+func (t *tracker) save(ctx context.Context, j aiproxy.Job, from aiproxy.JobState) error {
 	var ev *aiproxy.JobEvent
 	if typ := eventFor(from, j.State); typ != "" {
 		e := newEvent(j, typ, j.UpdatedAt)
 		ev = &e
 	}
-	if err := s.cfg.Store.UpdateJob(ctx, j, ev); err != nil {
+	if err := t.cfg.Store.UpdateJob(ctx, j, ev); err != nil {
 		return err
 	}
 	if ev != nil {
-		s.hub.publish(j.OrgKey)
-		s.wake()
+		t.hub.publish(j.OrgKey)
+		t.cfg.OnEvent()
 	}
 	return nil
 }

@@ -20,10 +20,12 @@ import (
 	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/idempotency"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/sandbox"
 	"github.com/aiproxy/aiproxy/internal/sqlite"
 	"github.com/aiproxy/aiproxy/internal/vault"
+	"github.com/aiproxy/aiproxy/internal/webhooks"
 )
 
 // The keys the sandbox accepts: the platform's, shared by every org, and one
@@ -68,6 +70,12 @@ type harness struct {
 	proxy  *proxy.Proxy
 	jobs   *Service
 	cfg    Config
+	// keys, outbox and receiver are the hooks and services that run with
+	// jobs in serve: Idempotency-Key, webhooks out and in.
+	keys      *idempotency.Keys
+	outbox    *webhooks.Outbox
+	outboxCfg webhooks.OutboxConfig
+	receiver  *webhooks.Receiver
 	// hooks is aiproxy's public base URL: it routes provider webhooks to
 	// the current Service.
 	hooks *httptest.Server
@@ -80,7 +88,7 @@ type harness struct {
 
 // invoker is the proxy with the job hooks, as serve wires it.
 func (h *harness) invoker() *proxy.Proxy {
-	hs := []proxy.Hooks{h.jobs.Idempotency(), h.jobs}
+	hs := []proxy.Hooks{h.keys, h.jobs}
 	if h.outer != nil {
 		hs = append([]proxy.Hooks{h.outer}, hs...)
 	}
@@ -107,6 +115,11 @@ type harnessOption func(*harness)
 // withConfig changes the jobs configuration before the Service is made.
 func withConfig(f func(*Config)) harnessOption { return func(h *harness) { f(&h.cfg) } }
 
+// withOutbox changes the webhook outbox's configuration before it is made.
+func withOutbox(f func(*webhooks.OutboxConfig)) harnessOption {
+	return func(h *harness) { f(&h.outboxCfg) }
+}
+
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: &clock{now: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}}
@@ -132,8 +145,9 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	h.dbPath = filepath.Join(t.TempDir(), "aiproxy.db")
-	h.cfg = Config{Now: h.clock.Now, PollInterval: 5 * time.Second, Deadline: time.Hour,
-		AllowPrivateWebhooks: true} // the tests' receivers are on loopback
+	h.cfg = Config{Now: h.clock.Now, PollInterval: 5 * time.Second, Deadline: time.Hour}
+	h.outboxCfg = webhooks.OutboxConfig{Now: h.clock.Now,
+		AllowPrivate: true} // the tests' receivers are on loopback
 	for _, o := range opts {
 		o(h)
 	}
@@ -161,9 +175,15 @@ func (h *harness) open() {
 	h.t.Cleanup(func() { db.Close() })
 	h.db = db
 	h.proxy = proxy.New(proxy.Config{Catalog: h.cat, Credentials: db, Vault: h.vault, Meter: h.meter})
+	ocfg := h.outboxCfg
+	ocfg.Store, ocfg.Vault = db, h.vault
+	h.outbox = webhooks.NewOutbox(ocfg)
 	cfg := h.cfg
-	cfg.Store, cfg.Catalog, cfg.Proxy, cfg.Vault = db, h.cat, h.proxy, h.vault
+	cfg.Store, cfg.Catalog, cfg.Proxy, cfg.OnEvent = db, h.cat, h.proxy, h.outbox.Wake
 	h.jobs = New(cfg)
+	h.keys = idempotency.New(idempotency.Config{Store: db, Now: h.clock.Now})
+	h.receiver = webhooks.NewReceiver(webhooks.ReceiverConfig{Catalog: h.cat, Store: db, Jobs: h.jobs,
+		Secrets: cfg.ProviderSecrets, Now: h.clock.Now})
 }
 
 // restart simulates a crash and restart: the old Service is dropped and a
@@ -188,7 +208,7 @@ func (h *harness) setTenantKey(org, key string) {
 func (h *harness) receive(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	service := strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/ai-proxy/webhooks/"), "/")
-	if err := h.jobs.ReceiveWebhook(r.Context(), service, r.Header, body); err != nil {
+	if err := h.receiver.ReceiveWebhook(r.Context(), service, r.Header, body); err != nil {
 		w.WriteHeader(statusOf(err))
 		return
 	}
@@ -272,7 +292,7 @@ func (h *harness) generate(org, text string, header ...string) string {
 	if resp.status != 200 {
 		h.t.Fatalf("generate-video = %d: %s", resp.status, resp.body)
 	}
-	id, _ := lookup(resp.json(h.t), "data.video_id")
+	id, _ := aiproxy.LookupJSON(resp.json(h.t), "data.video_id")
 	s, _ := id.(string)
 	if s == "" {
 		h.t.Fatalf("no video_id in %s", resp.body)

@@ -130,7 +130,7 @@ func (s *Service) answerStatus(ctx context.Context, c *proxy.Call, j aiproxy.Job
 			applied = "wait=" + strconv.Itoa(int(wait/time.Second))
 		}
 	}
-	rep, polled, err := s.statusFor(ctx, j, false) // status.go
+	rep, polled, err := s.tr.statusFor(ctx, j, false) // status.go
 	c.Source = j.Source
 	if err != nil {
 		return nil, err

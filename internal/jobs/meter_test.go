@@ -58,7 +58,7 @@ func TestJobCallsAreMetered(t *testing.T) {
 		r.Action != "generate-video" || r.Unit != aiproxy.MetricRenders || r.Units != 1 || r.KeyID != "key-acme" || r.ErrorCode != "" {
 		t.Fatalf("native generate record = %+v", r)
 	}
-	id, _ := lookup(mustDoc(t, w.Body.Bytes()), "data.video_id")
+	id, _ := aiproxy.LookupJSON(mustDoc(t, w.Body.Bytes()), "data.video_id")
 
 	// Refused before reaching the provider: another org's job, a bad body.
 	if _, err := h.nativeAs("beta", http.MethodGet, "/v1/video_status.get?video_id="+id.(string), nil); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {

@@ -37,29 +37,29 @@ const pollLockTTL = 30 * time.Second
 // lockPoll takes the shared poll lock of a job before a provider read, and
 // re-reads the job once it holds it. done reports that another replica
 // read the job while this one waited, so the stored body answers.
-func (s *Service) lockPoll(ctx context.Context, j aiproxy.Job, force bool) (unlock func(), cur aiproxy.Job, done bool) {
-	if s.cfg.PollLock == nil {
+func (t *tracker) lockPoll(ctx context.Context, j aiproxy.Job, force bool) (unlock func(), cur aiproxy.Job, done bool) {
+	if t.cfg.PollLock == nil {
 		return func() {}, j, false
 	}
 	wctx, cancel := context.WithTimeout(ctx, pollLockTTL+time.Second)
 	defer cancel()
-	unlock, err := s.cfg.PollLock.Lock(wctx, "job:"+j.ID, pollLockTTL)
+	unlock, err := t.cfg.PollLock.Lock(wctx, "job:"+j.ID, pollLockTTL)
 	if err != nil {
-		s.log.Warn("job poll lock", "job", j.ID, "err", err)
+		t.log.Warn("job poll lock", "job", j.ID, "err", err)
 		return func() {}, j, false
 	}
-	cur, err = s.cfg.Store.Job(ctx, j.ID)
+	cur, err = t.cfg.Store.Job(ctx, j.ID)
 	if err != nil {
 		return unlock, j, false
 	}
 	readMeanwhile := cur.CheckedAt.After(j.CheckedAt) && cur.StatusBody != nil
-	if readMeanwhile || (!force && s.servable(cur, s.now())) {
+	if readMeanwhile || (!force && t.servable(cur, t.now())) {
 		return unlock, cur, true
 	}
 	return unlock, cur, false
 }
 
-// claimBatch is how many due jobs or deliveries one claim takes: a few
+// claimBatch is how many due jobs one claim takes: a few
 // rounds of the work done at once, so that a lease is not spent waiting in
 // this replica's queue while other replicas idle.
 func claimBatch(concurrency int) int { return max(8, 4*concurrency) }
@@ -71,12 +71,5 @@ func defaultOwner() string {
 	if host == "" {
 		host = "aiproxy"
 	}
-	return host + "/" + newID("")
-}
-
-// deliveryLease is how long a delivery is held: the lease, and at least
-// one attempt's time and a margin, so that a slow endpoint does not lose it
-// mid-send.
-func (s *Service) deliveryLease() time.Duration {
-	return max(s.cfg.Lease, s.cfg.DeliveryTimeout+5*time.Second)
+	return host + "/" + aiproxy.NewID("")
 }

@@ -28,7 +28,7 @@ func (s *Service) claimRunSlot(ctx context.Context, c *proxy.Call) (func(), erro
 	}
 	now := s.now()
 	lease := time.Duration(c.Endpoint.Timeout(c.Service))*time.Second + 30*time.Second
-	sl := aiproxy.JobSlot{ID: newID("jsl_"), OrgKey: c.Org, Service: c.Service.Slug, Source: c.Source, ExpiresAt: now.Add(lease)}
+	sl := aiproxy.JobSlot{ID: aiproxy.NewID("jsl_"), OrgKey: c.Org, Service: c.Service.Slug, Source: c.Source, ExpiresAt: now.Add(lease)}
 	full, err := s.cfg.Store.ClaimJobSlot(ctx, sl, s.cfg.RunningJobCaps, now)
 	if err != nil {
 		return nil, err

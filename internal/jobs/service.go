@@ -2,10 +2,8 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -34,23 +32,17 @@ type Catalog interface {
 	Service(slug string) (*aiproxy.Service, bool)
 }
 
-// Vault seals and opens webhook signing secrets.
-type Vault interface {
-	Seal(plaintext, aad []byte) ([]byte, error)
-	Open(sealed, aad []byte) ([]byte, error)
-}
-
 // Config configures a Service. Zero values mean the stated defaults.
 type Config struct {
 	Store   Store
 	Catalog Catalog
 	// Proxy makes the status reads; it may be nil for a Service used only
-	// to manage jobs and webhook endpoints, as the CLI does.
+	// to read jobs, as the CLI does.
 	Proxy Fetcher
-	// Vault seals webhook endpoint secrets; required to create endpoints
-	// and to deliver events.
-	Vault Vault
-	// Logger receives tracking and delivery problems; nil discards.
+	// OnEvent, when set, is called after job events were queued, so that
+	// the webhook outbox delivers them at once (webhooks.Outbox.Wake).
+	OnEvent func()
+	// Logger receives tracking problems; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -61,7 +53,8 @@ type Config struct {
 	// service has a webhook secret. Empty means no callback URLs.
 	PublicBaseURL string
 	// ProviderSecrets maps a service slug to the secret its job webhooks are
-	// signed with. A service without one has no webhook receiver.
+	// signed with; a job start gets aiproxy's callback URL only for a
+	// service that has one.
 	ProviderSecrets map[string]string
 
 	// Concurrency caps the status reads the tracker makes at once; 0 means 4.
@@ -77,36 +70,14 @@ type Config struct {
 	// FreshFor is how long a status read answers every status call without
 	// another provider call; 0 means 1s.
 	FreshFor time.Duration
-	// IdempotencyTTL is how long an Idempotency-Key is remembered; 0 means
-	// 24h.
-	IdempotencyTTL time.Duration
-	// TickEvery is how often Run looks for due jobs and deliveries; 0 means
-	// 1s.
+	// TickEvery is how often Run looks for due jobs; 0 means 1s.
 	TickEvery time.Duration
 
-	// DeliveryClient sends webhook events; nil means a client with
-	// DeliveryTimeout that never follows redirects and, unless
-	// AllowPrivateWebhooks, connects to no loopback, private or link-local
-	// address (webhook_guard.go).
-	DeliveryClient *http.Client
-	// AllowPrivateWebhooks lets org admins register webhook URLs on
-	// loopback, private and link-local addresses, and lets deliveries
-	// connect there: for a demo or a closed network.
-	AllowPrivateWebhooks bool
-	// DeliveryTimeout bounds one delivery attempt; 0 means 10s.
-	DeliveryTimeout time.Duration
-	// DeliveryBackoff is the wait after a delivery's first failed attempt,
-	// doubling after each further one up to an hour; 0 means 10s.
-	DeliveryBackoff time.Duration
-	// MaxDeliveryAttempts is when a delivery is given up; 0 means 15.
-	MaxDeliveryAttempts int
-
-	// Owner names this replica in the leases it holds on due jobs and
-	// deliveries; "" means the host name and a random suffix.
+	// Owner names this replica in the leases it holds on due jobs; "" means
+	// the host name and a random suffix.
 	Owner string
-	// Lease is how long this replica holds a due job or delivery it took
-	// before another replica may take it over; 0 means 1m. A delivery is
-	// held at least one attempt's time (DeliveryTimeout) and 5s.
+	// Lease is how long this replica holds a due job it took before another
+	// replica may take it over; 0 means 1m.
 	Lease time.Duration
 	// RunningJobCaps caps the provider jobs running at once (started, and
 	// not yet completed or failed) per org and per platform credential; a
@@ -120,23 +91,29 @@ type Config struct {
 	PollLock PollLock
 }
 
-// Service tracks jobs and delivers their events. It is safe for concurrent
-// use.
+// Service is aiproxy's jobs: the hooks that record the jobs clients start
+// and answer their status calls (hook.go), the records and their events,
+// waiting for a job to change, and the running-job caps. A tracker keeps
+// the records fresh from the providers. It is safe for concurrent use.
 type Service struct {
-	cfg    Config
+	cfg Config
+	log *slog.Logger
+	hub *hub
+	tr  *tracker
+}
+
+// tracker reads job statuses from providers, shared by every caller and
+// every replica, and records what they say (status.go, tracker.go).
+type tracker struct {
+	cfg    *Config
 	log    *slog.Logger
-	flight singleflight.Group
 	hub    *hub
-	client *http.Client
-	// kick wakes the deliverer when new events are queued.
-	kick chan struct{}
+	flight singleflight.Group
 
 	mu sync.Mutex
 	// gates hold back status reads on a credential that a provider
 	// answered 429, until its Retry-After has passed.
 	gates map[string]time.Time
-	// idem wakes requests waiting for an Idempotency-Key in progress here.
-	idem map[string]chan struct{}
 }
 
 // New returns a Service for a configuration.
@@ -147,17 +124,14 @@ func New(cfg Config) *Service {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
 	}
+	if cfg.OnEvent == nil {
+		cfg.OnEvent = func() {}
+	}
 	cfg.PollInterval = durationOr(cfg.PollInterval, 5*time.Second)
 	cfg.MaxBackoff = durationOr(cfg.MaxBackoff, 5*time.Minute)
 	cfg.Deadline = durationOr(cfg.Deadline, 2*time.Hour)
 	cfg.FreshFor = durationOr(cfg.FreshFor, time.Second)
-	cfg.IdempotencyTTL = durationOr(cfg.IdempotencyTTL, 24*time.Hour)
 	cfg.TickEvery = durationOr(cfg.TickEvery, time.Second)
-	cfg.DeliveryTimeout = durationOr(cfg.DeliveryTimeout, 10*time.Second)
-	cfg.DeliveryBackoff = durationOr(cfg.DeliveryBackoff, 10*time.Second)
-	if cfg.MaxDeliveryAttempts <= 0 {
-		cfg.MaxDeliveryAttempts = 15
-	}
 	cfg.Lease = durationOr(cfg.Lease, time.Minute)
 	if cfg.Owner == "" {
 		cfg.Owner = defaultOwner()
@@ -166,12 +140,9 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	client := cfg.DeliveryClient
-	if client == nil {
-		client = newDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateWebhooks)
-	}
-	return &Service{cfg: cfg, log: log, hub: newHub(), client: client, kick: make(chan struct{}, 1),
-		gates: map[string]time.Time{}, idem: map[string]chan struct{}{}}
+	s := &Service{cfg: cfg, log: log, hub: newHub()}
+	s.tr = &tracker{cfg: &s.cfg, log: log, hub: s.hub, gates: map[string]time.Time{}}
+	return s
 }
 
 func durationOr(d, def time.Duration) time.Duration {
@@ -183,42 +154,49 @@ func durationOr(d, def time.Duration) time.Duration {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// Run tracks jobs and delivers events until ctx ends: every TickEvery, and at
-// once when a new event is queued.
+func (t *tracker) now() time.Time { return t.cfg.Now().UTC() }
+
+// Run tracks jobs until ctx ends, every TickEvery.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.TickEvery)
 	defer t.Stop()
 	for {
 		s.TrackOnce(ctx)
-		s.DeliverOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-s.kick:
 		}
 	}
 }
 
-// wake asks Run to deliver queued events now.
-func (s *Service) wake() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
+// TrackOnce reads the status of every unfinished job that is due, at most
+// Concurrency at a time, and fails those past their deadline. It claims the
+// jobs in batches with a lease, so that replicas sharing the store never
+// track one job at once. It returns the number of jobs it looked at.
+func (s *Service) TrackOnce(ctx context.Context) int { return s.tr.trackOnce(ctx) }
 
-// newID returns a prefix and 24 random hex digits.
-func newID(prefix string) string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
+// ProviderEvent reads at once the status of the job a service's provider
+// id names, because the provider said it changed (a webhook). A job
+// aiproxy did not start, or one already final, is left alone.
+func (s *Service) ProviderEvent(ctx context.Context, service, providerID string) error {
+	j, err := s.cfg.Store.JobByProviderID(ctx, service, providerID)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return nil // Not a job aiproxy started: nothing to update.
+	}
+	if err != nil || s.tr.terminal(j) {
+		return err
+	}
+	if _, err := s.tr.refresh(ctx, j.ID, true); err != nil {
+		s.log.Warn("read status after webhook", "job", j.ID, "err", err)
+	}
+	return nil
 }
 
 // statusSpec returns the status endpoint of a job, if the catalog still has
 // it.
-func (s *Service) statusSpec(j aiproxy.Job) (*aiproxy.Service, *aiproxy.JobStatusSpec, bool) {
-	svc, ok := s.cfg.Catalog.Service(j.Service)
+func (t *tracker) statusSpec(j aiproxy.Job) (*aiproxy.Service, *aiproxy.JobStatusSpec, bool) {
+	svc, ok := t.cfg.Catalog.Service(j.Service)
 	if !ok {
 		return nil, nil, false
 	}

@@ -34,7 +34,7 @@ func (s *Service) record(ctx context.Context, c *proxy.Call, rep reply) {
 		*c.Idem = *idem
 	}
 	s.hub.publish(j.OrgKey)
-	s.wake()
+	s.cfg.OnEvent()
 }
 
 // jobFromStart builds the job record of a successful start, if the answer
@@ -43,14 +43,14 @@ func (s *Service) jobFromStart(c *proxy.Call, rep reply) (aiproxy.Job, bool) {
 	if rep.status < 200 || rep.status > 299 {
 		return aiproxy.Job{}, false
 	}
-	doc, ok := decodeDoc(rep.body)
-	id := lookupString(doc, c.Endpoint.Job.IDPath)
+	doc, ok := aiproxy.DecodeJSON(rep.body)
+	id := aiproxy.LookupJSONString(doc, c.Endpoint.Job.IDPath)
 	if !ok || id == "" {
 		return aiproxy.Job{}, false
 	}
 	now := s.now()
 	j := aiproxy.Job{
-		ID: newID("job_"), OrgKey: c.Org, Service: c.Service.Slug, Action: c.Endpoint.Slug,
+		ID: aiproxy.NewID("job_"), OrgKey: c.Org, Service: c.Service.Slug, Action: c.Endpoint.Slug,
 		StatusAction: c.Endpoint.Job.StatusAction, ProviderJobID: id, Source: c.Source,
 		CredentialName: c.Service.CredentialName, State: aiproxy.JobPending, ResultURLs: map[string]string{},
 		CallbackID: bodyString(c.Envelope.Body, "callback_id"), CreatedAt: now, UpdatedAt: now,
@@ -105,4 +105,3 @@ func bodyString(body json.RawMessage, field string) string {
 	_ = json.Unmarshal(obj[field], &v)
 	return v
 }
-

@@ -55,15 +55,15 @@ func statusEnvelope(param, id string) proxy.Envelope {
 // provider body while it is fresh (or final), else a new provider read
 // shared with every concurrent caller. If the read fails and a body is
 // stored, the stored body is answered. polled reports a provider call.
-func (s *Service) statusFor(ctx context.Context, j aiproxy.Job, force bool) (reply, bool, error) {
-	if !force && s.servable(j, s.now()) {
+func (t *tracker) statusFor(ctx context.Context, j aiproxy.Job, force bool) (reply, bool, error) {
+	if !force && t.servable(j, t.now()) {
 		return jsonReply(j.StatusBody), false, nil
 	}
-	rep, err := s.refresh(ctx, j.ID, force)
+	rep, err := t.refresh(ctx, j.ID, force)
 	if err == nil && rep.status == http.StatusOK {
 		return rep, true, nil
 	}
-	if cur, gerr := s.cfg.Store.Job(ctx, j.ID); gerr == nil && cur.StatusBody != nil {
+	if cur, gerr := t.cfg.Store.Job(ctx, j.ID); gerr == nil && cur.StatusBody != nil {
 		return jsonReply(cur.StatusBody), false, nil
 	}
 	return rep, true, err
@@ -71,14 +71,14 @@ func (s *Service) statusFor(ctx context.Context, j aiproxy.Job, force bool) (rep
 
 // servable reports whether a job's stored status body may answer a status
 // call at now without asking the provider.
-func (s *Service) servable(j aiproxy.Job, now time.Time) bool {
+func (t *tracker) servable(j aiproxy.Job, now time.Time) bool {
 	if j.StatusBody == nil {
 		return false
 	}
-	if now.Sub(j.CheckedAt) < s.cfg.FreshFor {
+	if now.Sub(j.CheckedAt) < t.cfg.FreshFor {
 		return true
 	}
-	_, spec, ok := s.statusSpec(j)
+	_, spec, ok := t.statusSpec(j)
 	if !ok || !spec.States[j.ProviderStatus].Terminal() {
 		return false
 	}
@@ -94,26 +94,26 @@ func (s *Service) servable(j aiproxy.Job, now time.Time) bool {
 // caller's going away fails no one, and the read is not admitted or metered
 // as that caller's own. Unless force is set, a job that became servable
 // meanwhile is answered from the store.
-func (s *Service) refresh(ctx context.Context, id string, force bool) (reply, error) {
+func (t *tracker) refresh(ctx context.Context, id string, force bool) (reply, error) {
 	key := id
 	if force {
 		key += "/force"
 	}
-	ch := s.flight.DoChan(key, func() (any, error) {
+	ch := t.flight.DoChan(key, func() (any, error) {
 		bg := context.Background()
-		j, err := s.cfg.Store.Job(bg, id)
+		j, err := t.cfg.Store.Job(bg, id)
 		if err != nil {
 			return reply{}, err
 		}
-		if !force && s.servable(j, s.now()) {
+		if !force && t.servable(j, t.now()) {
 			return jsonReply(j.StatusBody), nil
 		}
-		unlock, j, done := s.lockPoll(bg, j, force)
+		unlock, j, done := t.lockPoll(bg, j, force)
 		defer unlock()
 		if done {
 			return jsonReply(j.StatusBody), nil
 		}
-		return s.poll(bg, j)
+		return t.poll(bg, j)
 	})
 	select {
 	case <-ctx.Done():
@@ -125,27 +125,27 @@ func (s *Service) refresh(ctx context.Context, id string, force bool) (reply, er
 }
 
 // poll makes one status read of a job and records what it learnt.
-func (s *Service) poll(ctx context.Context, j aiproxy.Job) (reply, error) {
-	_, spec, ok := s.statusSpec(j)
+func (t *tracker) poll(ctx context.Context, j aiproxy.Job) (reply, error) {
+	_, spec, ok := t.statusSpec(j)
 	if !ok {
 		return reply{}, aiproxy.ErrServiceNotFound(j.Service + "/" + j.StatusAction)
 	}
-	svc, _ := s.cfg.Catalog.Service(j.Service)
+	svc, _ := t.cfg.Catalog.Service(j.Service)
 	ep, _ := svc.Endpoint(j.StatusAction)
-	a, err := s.cfg.Proxy.Fetch(ctx, j.OrgKey, svc, ep, statusEnvelope(spec.IDParam, j.ProviderJobID), j.Source)
+	a, err := t.cfg.Proxy.Fetch(ctx, j.OrgKey, svc, ep, statusEnvelope(spec.IDParam, j.ProviderJobID), j.Source)
 	if err != nil {
-		s.recordFailure(ctx, j, err, 0)
+		t.recordFailure(ctx, j, err, 0)
 		return reply{}, err
 	}
 	rep, _ := readReply(a) // Fetch read it whole
 	switch {
 	case rep.status == http.StatusOK:
-		return rep, s.applyStatus(ctx, j, spec, rep)
+		return rep, t.applyStatus(ctx, j, spec, rep)
 	case rep.status == http.StatusNotFound:
-		s.fail(ctx, j, fmt.Sprintf("The provider no longer knows this job (HTTP 404 from %s).", j.StatusAction))
+		t.fail(ctx, j, fmt.Sprintf("The provider no longer knows this job (HTTP 404 from %s).", j.StatusAction))
 	default:
 		retry, _ := strconv.Atoi(rep.header.Get("Retry-After"))
-		s.recordFailure(ctx, j, fmt.Errorf("status read answered %d", rep.status), time.Duration(retry)*time.Second)
+		t.recordFailure(ctx, j, fmt.Errorf("status read answered %d", rep.status), time.Duration(retry)*time.Second)
 	}
 	return rep, nil
 }
@@ -154,19 +154,19 @@ func (s *Service) poll(ctx context.Context, j aiproxy.Job) (reply, error) {
 // provider's status and result URLs, and a state change with its event. A
 // body whose status aiproxy cannot read (such as HeyGen's HTTP 200 carrying
 // an error) counts as a failed read.
-func (s *Service) applyStatus(ctx context.Context, j aiproxy.Job, spec *aiproxy.JobStatusSpec, rep reply) error {
-	doc, ok := decodeDoc(rep.body)
-	status := lookupString(doc, spec.StatePath)
+func (t *tracker) applyStatus(ctx context.Context, j aiproxy.Job, spec *aiproxy.JobStatusSpec, rep reply) error {
+	doc, ok := aiproxy.DecodeJSON(rep.body)
+	status := aiproxy.LookupJSONString(doc, spec.StatePath)
 	if !ok || status == "" {
-		s.recordFailure(ctx, j, errors.New("status body has no status at "+spec.StatePath), 0)
+		t.recordFailure(ctx, j, errors.New("status body has no status at "+spec.StatePath), 0)
 		return nil
 	}
-	now := s.now()
+	now := t.now()
 	from := j.State
 	j.StatusBody, j.ProviderStatus, j.CheckedAt, j.UpdatedAt, j.Attempts = rep.body, status, now, now, 0
 	j.ResultURLs = map[string]string{}
 	for name, path := range spec.ResultURLs {
-		if u := lookupString(doc, path); u != "" {
+		if u := aiproxy.LookupJSONString(doc, path); u != "" {
 			j.ResultURLs[name] = u
 		}
 	}
@@ -183,15 +183,15 @@ func (s *Service) applyStatus(ctx context.Context, j aiproxy.Job, spec *aiproxy.
 			}
 		}
 	}
-	j.NextCheckAt = now.Add(s.cfg.PollInterval)
+	j.NextCheckAt = now.Add(t.cfg.PollInterval)
 	if j.State.Terminal() {
 		j.NextCheckAt = time.Time{}
 		if j.CompletedAt.IsZero() {
 			j.CompletedAt = now
 		}
 	}
-	if err := s.save(ctx, j, from); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
-		s.log.Error("record job status", "job", j.ID, "err", err)
+	if err := t.save(ctx, j, from); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
+		t.log.Error("record job status", "job", j.ID, "err", err)
 	}
 	return nil
 }
@@ -199,41 +199,41 @@ func (s *Service) applyStatus(ctx context.Context, j aiproxy.Job, spec *aiproxy.
 // recordFailure schedules the next read of a job after a failed one:
 // exponential backoff from the poll interval, or the provider's Retry-After
 // when longer, which also holds back every job on the same credential.
-func (s *Service) recordFailure(ctx context.Context, j aiproxy.Job, cause error, retryAfter time.Duration) {
-	now := s.now()
+func (t *tracker) recordFailure(ctx context.Context, j aiproxy.Job, cause error, retryAfter time.Duration) {
+	now := t.now()
 	j.Attempts++
-	delay := s.backoff(j.Attempts)
+	delay := t.backoff(j.Attempts)
 	if retryAfter > 0 {
-		s.gate(j, now.Add(retryAfter))
+		t.gate(j, now.Add(retryAfter))
 		delay = max(delay, retryAfter)
 	}
-	s.log.Warn("job status read failed", "job", j.ID, "attempts", j.Attempts, "retry_in", delay, "err", cause)
+	t.log.Warn("job status read failed", "job", j.ID, "attempts", j.Attempts, "retry_in", delay, "err", cause)
 	if j.State.Terminal() {
 		return // A final job is only read again on demand.
 	}
 	j.NextCheckAt, j.UpdatedAt = now.Add(delay), now
-	if err := s.cfg.Store.UpdateJob(ctx, j, nil); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
-		s.log.Error("record job backoff", "job", j.ID, "err", err)
+	if err := t.cfg.Store.UpdateJob(ctx, j, nil); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
+		t.log.Error("record job backoff", "job", j.ID, "err", err)
 	}
 }
 
 // backoff is the wait after n failed reads in a row, with up to 10% jitter.
-func (s *Service) backoff(n int) time.Duration {
-	d := s.cfg.PollInterval << min(n-1, 20)
-	d = min(d, s.cfg.MaxBackoff)
+func (t *tracker) backoff(n int) time.Duration {
+	d := t.cfg.PollInterval << min(n-1, 20)
+	d = min(d, t.cfg.MaxBackoff)
 	return d + time.Duration(rand.Int64N(int64(d)/10+1))
 }
 
 // fail ends a job as failed with aiproxy's reason.
-func (s *Service) fail(ctx context.Context, j aiproxy.Job, reason string) {
+func (t *tracker) fail(ctx context.Context, j aiproxy.Job, reason string) {
 	if j.State.Terminal() {
 		return
 	}
-	now := s.now()
+	now := t.now()
 	from := j.State
 	j.State, j.Error, j.CompletedAt, j.UpdatedAt, j.NextCheckAt = aiproxy.JobFailed, reason, now, now, time.Time{}
-	if err := s.save(ctx, j, from); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
-		s.log.Error("fail job", "job", j.ID, "err", err)
+	if err := t.save(ctx, j, from); err != nil && !errors.Is(err, aiproxy.ErrConflict) {
+		t.log.Error("fail job", "job", j.ID, "err", err)
 	}
 }
 
@@ -242,22 +242,22 @@ func credentialKey(j aiproxy.Job) string {
 	return j.Service + "/" + string(j.Source) + "/" + j.CredentialOrg + "/" + j.CredentialName
 }
 
-func (s *Service) gate(j aiproxy.Job, until time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if until.After(s.gates[credentialKey(j)]) {
-		s.gates[credentialKey(j)] = until
+func (t *tracker) gate(j aiproxy.Job, until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if until.After(t.gates[credentialKey(j)]) {
+		t.gates[credentialKey(j)] = until
 	}
 }
 
 // gated returns when a job's credential may be used again, if it is held
 // back at now.
-func (s *Service) gated(j aiproxy.Job, now time.Time) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	until, ok := s.gates[credentialKey(j)]
+func (t *tracker) gated(j aiproxy.Job, now time.Time) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	until, ok := t.gates[credentialKey(j)]
 	if ok && !now.Before(until) {
-		delete(s.gates, credentialKey(j))
+		delete(t.gates, credentialKey(j))
 		return time.Time{}, false
 	}
 	return until, ok

@@ -251,7 +251,7 @@ func TestNativeSurfaceKeepsOwnershipAndTracking(t *testing.T) {
 	if _, err := h.invoker().InvokeNative(w, r, "acme", "heygen", "/v2/video/generate"); err != nil || w.Code != 200 {
 		t.Fatalf("native generate = %d %v %s", w.Code, err, w.Body)
 	}
-	id, _ := lookup(mustDoc(t, w.Body.Bytes()), "data.video_id")
+	id, _ := aiproxy.LookupJSON(mustDoc(t, w.Body.Bytes()), "data.video_id")
 	if j := h.job(id.(string)); j.OrgKey != "acme" {
 		t.Fatalf("native job = %+v", j)
 	}
@@ -269,7 +269,7 @@ func TestNativeSurfaceKeepsOwnershipAndTracking(t *testing.T) {
 
 func mustDoc(t *testing.T, b []byte) any {
 	t.Helper()
-	doc, ok := decodeDoc(b)
+	doc, ok := aiproxy.DecodeJSON(b)
 	if !ok {
 		t.Fatalf("not JSON: %s", b)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/webhooks"
 )
 
 // withWebhooksIn configures aiproxy's public URL and HeyGen's secret.
@@ -43,7 +44,7 @@ func TestCallbackURLAddedKeepingCallbackID(t *testing.T) {
 	if sent["callback_url"] != h.hooks.URL+"/api/ai-proxy/webhooks/heygen/" || sent["callback_id"] != "client-ref-7" {
 		t.Fatalf("sent callback_url %v, callback_id %v", sent["callback_url"], sent["callback_id"])
 	}
-	id, _ := lookup(resp.json(t), "data.video_id")
+	id, _ := aiproxy.LookupJSON(resp.json(t), "data.video_id")
 	if j := h.job(id.(string)); j.CallbackID != "client-ref-7" {
 		t.Fatalf("job callback id = %q", j.CallbackID)
 	}
@@ -122,7 +123,7 @@ func TestWebhooksInRefuseBadSignatures(t *testing.T) {
 	if h.job(id).State != aiproxy.JobCompleted {
 		t.Fatal("the signed webhook did not update the job")
 	}
-	if err := h.jobs.ReceiveWebhook(context.Background(), "elevenlabs", nil, body); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {
+	if err := h.receiver.ReceiveWebhook(context.Background(), "elevenlabs", nil, body); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {
 		t.Fatalf("a service without a receiver: %v", err)
 	}
 }
@@ -150,12 +151,12 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func TestWebhooksOutRetriedAcrossRestarts(t *testing.T) {
-	h := newHarness(t, withConfig(func(c *Config) { c.DeliveryBackoff = 10 * time.Second }))
+	h := newHarness(t, withOutbox(func(c *webhooks.OutboxConfig) { c.Backoff = 10 * time.Second }))
 	recv := &receiver{failures: 2}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	ep, secret, err := h.jobs.CreateWebhook(ctx, "acme", srv.URL+"/hooks", nil)
+	ep, secret, err := h.outbox.CreateWebhook(ctx, "acme", srv.URL+"/hooks", nil)
 	if err != nil || !strings.HasPrefix(secret, "whsec_") {
 		t.Fatalf("CreateWebhook = %+v, %q, %v", ep, secret, err)
 	}
@@ -165,28 +166,28 @@ func TestWebhooksOutRetriedAcrossRestarts(t *testing.T) {
 	if h.job(id).State != aiproxy.JobCompleted {
 		t.Fatal("job did not complete")
 	}
-	if n := h.jobs.DeliverOnce(ctx); n != 1 { // first attempt: 503
+	if n := h.outbox.DeliverOnce(ctx); n != 1 { // first attempt: 503
 		t.Fatalf("deliveries attempted = %d, want acme's one job.completed", n)
 	}
 	h.restart()
 	h.clock.Advance(5 * time.Second)
-	if n := h.jobs.DeliverOnce(ctx); n != 0 {
+	if n := h.outbox.DeliverOnce(ctx); n != 0 {
 		t.Fatal("a delivery was retried before its backoff")
 	}
 	h.clock.Advance(5 * time.Second)
-	h.jobs.DeliverOnce(ctx) // second attempt: 503, next in 20s
+	h.outbox.DeliverOnce(ctx) // second attempt: 503, next in 20s
 	h.restart()
 	h.clock.Advance(20 * time.Second)
-	h.jobs.DeliverOnce(ctx) // third: delivered
+	h.outbox.DeliverOnce(ctx) // third: delivered
 	if len(recv.got) != 3 {
 		t.Fatalf("attempts = %d, want 3", len(recv.got))
 	}
-	eventID := recv.got[0].Get(HeaderEventID)
+	eventID := recv.got[0].Get(webhooks.HeaderEventID)
 	for i, hd := range recv.got {
-		if hd.Get(HeaderEventID) != eventID || hd.Get(HeaderEventType) != aiproxy.EventJobCompleted {
-			t.Fatalf("attempt %d has event %s %s, want a stable %s", i, hd.Get(HeaderEventID), hd.Get(HeaderEventType), eventID)
+		if hd.Get(webhooks.HeaderEventID) != eventID || hd.Get(webhooks.HeaderEventType) != aiproxy.EventJobCompleted {
+			t.Fatalf("attempt %d has event %s %s, want a stable %s", i, hd.Get(webhooks.HeaderEventID), hd.Get(webhooks.HeaderEventType), eventID)
 		}
-		if err := Verify(secret, hd, recv.bodies[i], h.clock.Now(), time.Hour); err != nil {
+		if err := webhooks.Verify(secret, hd, recv.bodies[i], h.clock.Now(), time.Hour); err != nil {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
@@ -195,33 +196,33 @@ func TestWebhooksOutRetriedAcrossRestarts(t *testing.T) {
 		ev.Job.State != "completed" || ev.Job.ResultURLs["video_url"] == "" || ev.Org != "acme" {
 		t.Fatalf("event body %s (%v)", recv.bodies[2], err)
 	}
-	log, _ := h.jobs.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: "acme"})
+	log, _ := h.outbox.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: "acme"})
 	if len(log) != 1 || log[0].State != aiproxy.DeliveryDelivered || log[0].Attempts != 3 || log[0].EventID != eventID {
 		t.Fatalf("delivery log = %+v", log)
 	}
-	if other, _ := h.jobs.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: "beta"}); len(other) != 0 {
+	if other, _ := h.outbox.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: "beta"}); len(other) != 0 {
 		t.Fatalf("beta reads acme's delivery log: %+v", other)
 	}
-	if Verify(secret, recv.got[0], append(recv.bodies[0], ' '), h.clock.Now(), time.Hour) == nil {
+	if webhooks.Verify(secret, recv.got[0], append(recv.bodies[0], ' '), h.clock.Now(), time.Hour) == nil {
 		t.Fatal("a changed body verified")
 	}
 }
 
 func TestWebhooksOutGiveUp(t *testing.T) {
-	h := newHarness(t, withConfig(func(c *Config) { c.MaxDeliveryAttempts = 3; c.DeliveryBackoff = time.Second }))
+	h := newHarness(t, withOutbox(func(c *webhooks.OutboxConfig) { c.MaxAttempts = 3; c.Backoff = time.Second }))
 	recv := &receiver{failures: 100}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	if _, _, err := h.jobs.CreateWebhook(ctx, "acme", srv.URL, []string{aiproxy.EventJobCreated}); err != nil {
+	if _, _, err := h.outbox.CreateWebhook(ctx, "acme", srv.URL, []string{aiproxy.EventJobCreated}); err != nil {
 		t.Fatal(err)
 	}
 	h.generate("acme", "Hello")
 	for range 10 {
-		h.jobs.DeliverOnce(ctx)
+		h.outbox.DeliverOnce(ctx)
 		h.clock.Advance(time.Minute)
 	}
-	log, _ := h.jobs.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: "acme"})
+	log, _ := h.outbox.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: "acme"})
 	if len(recv.got) != 3 || len(log) != 1 || log[0].State != aiproxy.DeliveryFailed || log[0].LastStatus != 503 ||
 		!strings.Contains(log[0].LastError, "503") {
 		t.Fatalf("attempts %d, log %+v", len(recv.got), log)
@@ -231,69 +232,26 @@ func TestWebhooksOutGiveUp(t *testing.T) {
 func TestWebhookEndpointsBelongToTheirOrg(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	ep, _, err := h.jobs.CreateWebhook(ctx, "acme", "https://hooks.example/a", []string{"job.failed"})
+	ep, _, err := h.outbox.CreateWebhook(ctx, "acme", "https://hooks.example/a", []string{"job.failed"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if list, _ := h.jobs.Webhooks(ctx, "beta"); len(list) != 0 {
+	if list, _ := h.outbox.Webhooks(ctx, "beta"); len(list) != 0 {
 		t.Fatalf("beta lists %+v", list)
 	}
-	if err := h.jobs.DeleteWebhook(ctx, "beta", ep.ID); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {
+	if err := h.outbox.DeleteWebhook(ctx, "beta", ep.ID); aiproxy.ErrorCode(err) != aiproxy.CodeNotFound {
 		t.Fatalf("beta deletes acme's endpoint: %v", err)
 	}
 	for _, bad := range []struct {
 		url    string
 		events []string
 	}{{"ftp://x", nil}, {"/relative", nil}, {"https://u:p@x", nil}, {"https://x", []string{"job.exploded"}}} {
-		if _, _, err := h.jobs.CreateWebhook(ctx, "acme", bad.url, bad.events); aiproxy.ErrorCode(err) != aiproxy.CodeInvalid {
+		if _, _, err := h.outbox.CreateWebhook(ctx, "acme", bad.url, bad.events); aiproxy.ErrorCode(err) != aiproxy.CodeInvalid {
 			t.Errorf("CreateWebhook(%q, %v) = %v, want invalid", bad.url, bad.events, err)
 		}
 	}
-	if err := h.jobs.DeleteWebhook(ctx, "acme", ep.ID); err != nil {
+	if err := h.outbox.DeleteWebhook(ctx, "acme", ep.ID); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// heygenWebhookSpec is the catalog's HeyGen job webhook block.
-func heygenWebhookSpec(t *testing.T, h *harness) *aiproxy.JobWebhookSpec {
-	t.Helper()
-	svc, ok := h.cat.Service("heygen")
-	if !ok || svc.JobWebhook == nil || svc.JobWebhook.TimestampHeader == "" {
-		t.Fatal("the catalog's heygen service has no timestamped job webhook")
-	}
-	return svc.JobWebhook
-}
-
-// TestProviderWebhookTimestampWindow checks that a provider webhook's
-// timestamp is refused as far ahead of aiproxy's clock as behind it.
-func TestProviderWebhookTimestampWindow(t *testing.T) {
-	h := newHarness(t)
-	spec := heygenWebhookSpec(t, h)
-	now := h.clock.Now()
-	body := []byte(`{"event_type":"avatar_video.success","event_data":{"video_id":"v1"}}`)
-	for _, tc := range []struct {
-		name string
-		ts   string
-		ok   bool
-	}{
-		{"now", unix(now), true},
-		{"4 minutes old", unix(now.Add(-4 * time.Minute)), true},
-		{"4 minutes ahead", unix(now.Add(4 * time.Minute)), true},
-		{"exactly 5 minutes old", unix(now.Add(-webhookSkew)), true},
-		{"exactly 5 minutes ahead", unix(now.Add(webhookSkew)), true},
-		{"6 minutes old", unix(now.Add(-6 * time.Minute)), false},
-		{"6 minutes ahead", unix(now.Add(6 * time.Minute)), false},
-		{"a day ahead", unix(now.Add(24 * time.Hour)), false},
-		{"far future", "9223372036854775807", false},
-		{"far past", "-9223372036854775808", false},
-		{"not a number", "soon", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			hd := http.Header{"Heygen-Signature": {hexMAC(providerSecret, body)}, spec.TimestampHeader: {tc.ts}}
-			if err := verifyProvider(spec, providerSecret, hd, body, now); (err == nil) != tc.ok {
-				t.Fatalf("verifyProvider(timestamp %s) = %v, want ok %v", tc.ts, err, tc.ok)
-			}
-		})
 	}
 }
 
@@ -313,46 +271,6 @@ func TestWebhooksInRefuseFutureTimestamps(t *testing.T) {
 	}
 	if n := h.statusCalls() - before; n != 0 {
 		t.Fatalf("refused webhooks caused %d status reads", n)
-	}
-}
-
-// TestVerifyTimestampWindow checks the receivers' helper both ways.
-func TestVerifyTimestampWindow(t *testing.T) {
-	const secret = "whsec_test"
-	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	body := []byte(`{"id":"evt_1"}`)
-	signed := func(ts time.Time) http.Header {
-		return http.Header{HeaderTimestamp: {unix(ts)}, HeaderSignature: {Sign(secret, ts, body)}}
-	}
-	for _, tc := range []struct {
-		name      string
-		ts        time.Time
-		tolerance time.Duration
-		ok        bool
-	}{
-		{"now", now, time.Minute, true},
-		{"inside, old", now.Add(-59 * time.Second), time.Minute, true},
-		{"inside, ahead", now.Add(59 * time.Second), time.Minute, true},
-		{"edge, old", now.Add(-time.Minute), time.Minute, true},
-		{"edge, ahead", now.Add(time.Minute), time.Minute, true},
-		{"outside, old", now.Add(-61 * time.Second), time.Minute, false},
-		{"outside, ahead", now.Add(61 * time.Second), time.Minute, false},
-		{"a year ahead", now.AddDate(1, 0, 0), time.Hour, false},
-		{"default tolerance, 4m ahead", now.Add(4 * time.Minute), 0, true},
-		{"default tolerance, 6m ahead", now.Add(6 * time.Minute), 0, false},
-		{"default tolerance, 6m old", now.Add(-6 * time.Minute), 0, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := Verify(secret, signed(tc.ts), body, now, tc.tolerance); (err == nil) != tc.ok {
-				t.Fatalf("Verify = %v, want ok %v", err, tc.ok)
-			}
-		})
-	}
-	// A timestamp changed after signing fails on the signature, not the clock.
-	hd := signed(now)
-	hd.Set(HeaderTimestamp, unix(now.Add(time.Second)))
-	if err := Verify(secret, hd, body, now, time.Minute); err == nil || !strings.Contains(err.Error(), "signature") {
-		t.Fatalf("re-dated webhook: %v", err)
 	}
 }
 
@@ -395,36 +313,6 @@ func TestProviderWebhookReplayedWithFreshEventID(t *testing.T) {
 	}
 }
 
-// TestWebhookSeenKeys pins what a provider webhook is remembered by.
-func TestWebhookSeenKeys(t *testing.T) {
-	spec := &aiproxy.JobWebhookSpec{EventIDHeader: "Heygen-Event-Id"}
-	body := []byte(`{"event_type":"avatar_video.success","event_data":{"video_id":"v1"}}`)
-	withID := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {"evt-1"}}, body, "v1", "avatar_video.success")
-	fresh := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {"evt-2"}}, body, "v1", "avatar_video.success")
-	none := webhookSeenKeys(spec, http.Header{}, body, "v1", "avatar_video.success")
-	if len(withID) != 2 || withID[1] != "id:evt-1" || withID[0] != fresh[0] || withID[0] != none[0] || len(none) != 1 {
-		t.Fatalf("keys %q / %q / %q: want one content key shared by every copy, and the event id", withID, fresh, none)
-	}
-	// A header event id cannot pose as another webhook's content key.
-	posing := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {withID[0]}}, []byte(`{}`), "", "")
-	if posing[1] == withID[0] {
-		t.Fatalf("an event id header %q collides with a content key", posing[1])
-	}
-	for _, other := range [][]string{
-		webhookSeenKeys(spec, nil, append(body, ' '), "v1", "avatar_video.success"),
-		webhookSeenKeys(spec, nil, body, "v2", "avatar_video.success"),
-		webhookSeenKeys(spec, nil, body, "v1", "avatar_video.fail"),
-	} {
-		if other[0] == none[0] {
-			t.Fatalf("different content shares the key %s", other[0])
-		}
-	}
-	long := webhookSeenKeys(spec, http.Header{"Heygen-Event-Id": {strings.Repeat("e", 5000)}}, body, "v1", "x")
-	if len(long[1]) > maxEventIDKey+10 {
-		t.Fatalf("a long event id is kept whole (%d bytes)", len(long[1]))
-	}
-}
-
 // postProviderWebhook posts a provider webhook to aiproxy's receiver and
 // returns the answer's status.
 func postProviderWebhook(t *testing.T, h *harness, hd http.Header, body []byte) int {
@@ -439,4 +327,5 @@ func postProviderWebhook(t *testing.T, h *harness, hd http.Header, body []byte) 
 	return resp.StatusCode
 }
 
+// unix is a time as a provider's timestamp header writes it.
 func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }

@@ -22,12 +22,12 @@ const maxCachedBody = 32 << 20
 // filling a miss with one provider call for every concurrent caller of the
 // same key. A stale entry is refreshed by a background call on the same
 // credential.
-func (p *Proxy) cached(ctx context.Context, c *Call) (*Answer, error) {
+func (p *sender) cached(ctx context.Context, c *Call) (*Answer, error) {
 	ttl := time.Duration(c.Endpoint.CacheTTLSeconds) * time.Second
 	fill := func(ctx context.Context) ([]byte, bool, error) { return p.fetch(ctx, c) }
 	refresh := func(ctx context.Context) ([]byte, bool, error) {
 		nc := &Call{Org: c.Org, Service: c.Service, Endpoint: c.Endpoint, Envelope: c.Envelope, in: &input{env: c.in.env},
-			p: p, url: c.url, header: c.header, secret: c.secret, Source: c.Source, resolved: true, start: p.now()}
+			p: c.p, url: c.url, header: c.header, secret: c.secret, Source: c.Source, resolved: true, start: p.now()}
 		return p.fetch(ctx, nc)
 	}
 	// The fill outlives a caller that goes away: others may share it.
@@ -90,7 +90,7 @@ func decodeEntry(b []byte) (cacheEntry, error) {
 // fetch performs the provider call of a fill and reads the answer whole.
 // Only a clean 200 may be stored; any other answer is shared with the
 // callers waiting for it and then forgotten.
-func (p *Proxy) fetch(ctx context.Context, c *Call) ([]byte, bool, error) {
+func (p *sender) fetch(ctx context.Context, c *Call) ([]byte, bool, error) {
 	resp, err := p.exchangeCall(ctx, c)
 	if err != nil {
 		return nil, false, err
@@ -112,7 +112,7 @@ func (p *Proxy) fetch(ctx context.Context, c *Call) ([]byte, bool, error) {
 
 // entryAnswer is the answer of a cached or shared provider answer, mapped
 // as a live one is.
-func (p *Proxy) entryAnswer(c *Call, e cacheEntry, status string) (*Answer, error) {
+func (p *sender) entryAnswer(c *Call, e cacheEntry, status string) (*Answer, error) {
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status >= 500 {
 		p.log.Warn("upstream refused", "service", c.Service.Slug, "action", c.Endpoint.Slug,
 			"upstream_status", e.Status, "body", string(e.Body[:min(len(e.Body), 2048)]))

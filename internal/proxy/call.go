@@ -76,7 +76,7 @@ func (c *Call) Resolve(ctx context.Context) (aiproxy.Source, error) {
 	if c.resolved {
 		return c.Source, nil
 	}
-	secret, src, err := c.p.resolve(ctx, c.Org, c.Service, c.pinned)
+	secret, src, err := c.p.keys.resolve(ctx, c.Org, c.Service, c.pinned)
 	if err != nil {
 		return "", err
 	}
@@ -137,11 +137,11 @@ func (c *Call) outcome() Outcome {
 func (p *Proxy) route(r *http.Request, c *Call, rt route) error {
 	var err error
 	if rt.native {
-		err = p.routeNative(r, c, rt) // native.go
+		err = p.in.routeNative(r, c, rt) // native.go
 	} else {
-		c.Service, c.Endpoint, err = p.lookup(rt.service, rt.action)
+		c.Service, c.Endpoint, err = p.in.lookup(rt.service, rt.action)
 		if err == nil {
-			c.in, err = p.readInput(r, c.Endpoint) // request.go
+			c.in, err = p.in.readInput(r, c.Endpoint) // request.go
 		}
 	}
 	if err != nil {
@@ -155,7 +155,7 @@ func (p *Proxy) route(r *http.Request, c *Call, rt route) error {
 	return nil
 }
 
-func (p *Proxy) lookup(service, action string) (*aiproxy.Service, *aiproxy.Endpoint, error) {
+func (p *reader) lookup(service, action string) (*aiproxy.Service, *aiproxy.Endpoint, error) {
 	svc, ok := p.cfg.Catalog.Service(service)
 	if !ok {
 		return nil, nil, aiproxy.ErrServiceNotFound(service)

@@ -118,5 +118,5 @@ func (p *Proxy) ForgetCredential(src aiproxy.Source, org, name string) {
 	if src == aiproxy.SourcePlatform {
 		org = ""
 	}
-	p.creds.forget(credKey{src: src, owner: org, name: name})
+	p.keys.cache.forget(credKey{src: src, owner: org, name: name})
 }

@@ -35,7 +35,7 @@ func credCacheFixture(t *testing.T, ttl time.Duration) (*fixture, *countingReade
 
 func resolveKey(t *testing.T, p *Proxy, svc *aiproxy.Service) (string, aiproxy.Source) {
 	t.Helper()
-	secret, src, err := p.resolve(context.Background(), testOrg, svc, "")
+	secret, src, err := p.keys.resolve(context.Background(), testOrg, svc, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func BenchmarkResolveCredentialCached(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := p.resolve(ctx, "acme", svc, ""); err != nil {
+		if _, _, err := p.keys.resolve(ctx, "acme", svc, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

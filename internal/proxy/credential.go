@@ -11,7 +11,7 @@ import (
 
 // resolve picks the credential for an org's call to a service by the
 // service's credential policy, or from the pinned source, and opens it.
-func (p *Proxy) resolve(ctx context.Context, org string, svc *aiproxy.Service, pinned aiproxy.Source) (string, aiproxy.Source, error) {
+func (p *keyring) resolve(ctx context.Context, org string, svc *aiproxy.Service, pinned aiproxy.Source) (string, aiproxy.Source, error) {
 	sources, err := svc.CredentialPolicy.Sources()
 	if err != nil {
 		return "", "", err
@@ -35,7 +35,7 @@ func (p *Proxy) resolve(ctx context.Context, org string, svc *aiproxy.Service, p
 // credential returns a source's opened credential for a service, or found
 // false when the source holds none, from the cache (credcache.go) while it
 // is fresh, else from the store.
-func (p *Proxy) credential(ctx context.Context, src aiproxy.Source, owner string, svc *aiproxy.Service) (secret string, found bool, err error) {
+func (p *keyring) credential(ctx context.Context, src aiproxy.Source, owner string, svc *aiproxy.Service) (secret string, found bool, err error) {
 	ttl := p.cfg.CredentialTTL
 	k := credKey{src: src, owner: owner, name: svc.CredentialName}
 	field := credentialField(svc)
@@ -43,14 +43,14 @@ func (p *Proxy) credential(ctx context.Context, src aiproxy.Source, owner string
 	if ttl > 0 {
 		var e credEntry
 		var ok bool
-		if e, ok, gen = p.creds.get(k, field, ttl); ok {
+		if e, ok, gen = p.cache.get(k, field, ttl); ok {
 			return e.secret, e.found, nil
 		}
 	}
 	c, err := p.cfg.Credentials.Credential(ctx, src, owner, svc.CredentialName)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		if ttl > 0 {
-			p.creds.put(k, credEntry{}, gen, ttl)
+			p.cache.put(k, credEntry{}, gen, ttl)
 		}
 		return "", false, nil
 	}
@@ -62,7 +62,7 @@ func (p *Proxy) credential(ctx context.Context, src aiproxy.Source, owner string
 		return "", true, err
 	}
 	if ttl > 0 {
-		p.creds.put(k, credEntry{field: field, secret: secret, found: true}, gen, ttl)
+		p.cache.put(k, credEntry{field: field, secret: secret, found: true}, gen, ttl)
 	}
 	return secret, true, nil
 }
@@ -75,7 +75,7 @@ func credentialField(svc *aiproxy.Service) string {
 	return "key"
 }
 
-func (p *Proxy) open(c aiproxy.Credential, svc *aiproxy.Service) (string, error) {
+func (p *keyring) open(c aiproxy.Credential, svc *aiproxy.Service) (string, error) {
 	plain, err := p.cfg.Vault.Open(c.Sealed, c.AAD())
 	if err != nil {
 		return "", fmt.Errorf("open %s credential %q: %w", c.Source, c.Name, err)

@@ -56,7 +56,7 @@ func BenchmarkResolveCredential(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := p.resolve(ctx, "acme", svc, ""); err != nil {
+		if _, _, err := p.keys.resolve(ctx, "acme", svc, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -69,7 +69,7 @@ func BenchmarkResolveCredentialParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := p.resolve(ctx, "acme", svc, ""); err != nil {
+			if _, _, err := p.keys.resolve(ctx, "acme", svc, ""); err != nil {
 				b.Fatal(err)
 			}
 		}

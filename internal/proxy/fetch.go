@@ -29,11 +29,11 @@ func (p *Proxy) Fetch(ctx context.Context, org string, svc *aiproxy.Service, ep 
 	if _, err := c.Resolve(ctx); err != nil {
 		return nil, err
 	}
-	resp, err := p.exchangeCall(ctx, c)
+	resp, err := p.up.exchangeCall(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	a, err := p.answer(ctx, c, resp)
+	a, err := p.up.answer(ctx, c, resp)
 	if err != nil {
 		return nil, err
 	}

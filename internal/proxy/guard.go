@@ -201,7 +201,7 @@ func applyTestMode(pr aiproxy.Principal, ep *aiproxy.Endpoint, env *Envelope) er
 // (for client calls), a concurrency slot and the breaker's permission. The
 // returned function gives them back with the call's outcome: spent keeps
 // the quota, healthy tells the breaker the provider answered sanely.
-func (p *Proxy) hold(ctx context.Context, c *Call) (func(spent, healthy bool), error) {
+func (p *sender) hold(ctx context.Context, c *Call) (func(spent, healthy bool), error) {
 	settle := func(context.Context, bool) {}
 	if p.cfg.Quotas != nil && c.demand != nil {
 		s, err := p.cfg.Quotas.Reserve(ctx, c.Org, c.Service.Slug, c.demand)
@@ -255,11 +255,4 @@ func errorCode(err error) aiproxy.Code {
 		return "client_gone"
 	}
 	return aiproxy.ErrorCode(err)
-}
-
-func (p *Proxy) now() time.Time {
-	if p.cfg.Now != nil {
-		return p.cfg.Now()
-	}
-	return time.Now()
 }

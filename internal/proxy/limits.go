@@ -22,7 +22,7 @@ const MaxJSONDepth = 64
 // bodyLimit is the most a client may send to an endpoint: the endpoint's
 // own max_body_bytes, else the upload limit for multipart requests and
 // the envelope limit for JSON ones.
-func (p *Proxy) bodyLimit(ep *aiproxy.Endpoint, multipart bool) int64 {
+func (p *reader) bodyLimit(ep *aiproxy.Endpoint, multipart bool) int64 {
 	switch {
 	case ep.MaxBodyBytes > 0:
 		return ep.MaxBodyBytes

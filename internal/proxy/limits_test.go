@@ -99,7 +99,7 @@ func FuzzReadInput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
-		in, err := p.readInput(r, ep)
+		in, err := p.in.readInput(r, ep)
 		if err != nil {
 			if c := aiproxy.ErrorCode(err); c != aiproxy.CodeInvalid && c != aiproxy.CodeTooLarge {
 				t.Fatalf("refusal %v has code %q", err, c)

@@ -18,7 +18,7 @@ import (
 // and the body as the endpoint's request mode says, within the same limits
 // as invoke's. A request that no catalog endpoint lists is the contract's
 // 404.
-func (p *Proxy) routeNative(r *http.Request, c *Call, rt route) error {
+func (p *reader) routeNative(r *http.Request, c *Call, rt route) error {
 	svc, ok := p.cfg.Catalog.Service(rt.service)
 	if !ok {
 		return aiproxy.ErrServiceNotFound(rt.service)
@@ -116,7 +116,7 @@ func nativeHeaders(svc *aiproxy.Service, h http.Header) map[string]string {
 
 // nativeInput reads the request body as the endpoint's request mode says,
 // within the endpoint's body limit.
-func (p *Proxy) nativeInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
+func (p *reader) nativeInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
 	switch ep.RequestMode {
 	case aiproxy.RequestMultipart:
 		mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -151,7 +151,7 @@ func (p *Proxy) nativeInput(r *http.Request, ep *aiproxy.Endpoint) (*input, erro
 	return &input{}, nil
 }
 
-func (p *Proxy) jsonInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
+func (p *reader) jsonInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
 	limited, err := limitBody(r, p.bodyLimit(ep, false))
 	if err != nil {
 		return nil, err

@@ -134,13 +134,13 @@ func (p *Proxy) send(ctx context.Context, c *Call) (*Answer, error) {
 	}
 	ctx = c.context(ctx)
 	if c.Endpoint.CacheTTLSeconds > 0 && p.cfg.Cache != nil && !c.native {
-		return p.cached(ctx, c) // cached.go; keyed on envelopes, so invoke's alone
+		return p.up.cached(ctx, c) // cached.go; keyed on envelopes, so invoke's alone
 	}
-	resp, err := p.exchangeCall(ctx, c) // send.go
+	resp, err := p.up.exchangeCall(ctx, c) // send.go
 	if err != nil {
 		return nil, err
 	}
-	return p.answer(ctx, c, resp) // response.go
+	return p.up.answer(ctx, c, resp) // response.go
 }
 
 // write sends the answer, or returns the error for the caller to render
@@ -162,7 +162,7 @@ func (p *Proxy) write(w http.ResponseWriter, r *http.Request, c *Call, a *Answer
 	n, werr := a.write(w)
 	out.Bytes = n
 	if werr != nil {
-		out.Err = p.cutStream(r, c, werr)
+		out.Err = p.up.cutStream(r, c, werr)
 	}
 	return out, nil
 }

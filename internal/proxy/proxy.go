@@ -66,14 +66,50 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Proxy performs invoke calls. It is safe for concurrent use.
+// Proxy runs calls through the pipeline (pipeline.go). It is safe for
+// concurrent use. Its work is split by role: a reader finds the endpoint
+// and reads the client's input, a keyring resolves and opens credentials,
+// and a sender talks to the provider under the guardrails.
 type Proxy struct {
-	cfg    Config
-	client *http.Client
-	log    *slog.Logger
-	creds  *credCache
+	*base
+	in   *reader
+	keys *keyring
+	up   *sender
 	// hooks extend the pipeline for the endpoints they claim (pipeline.go).
 	hooks []Hooks
+}
+
+// base is what every part of the Proxy shares: the configuration and the
+// logger.
+type base struct {
+	cfg Config
+	log *slog.Logger
+}
+
+func (b *base) now() time.Time {
+	if b.cfg.Now != nil {
+		return b.cfg.Now()
+	}
+	return time.Now()
+}
+
+// reader finds a call's endpoint and reads the client's input within its
+// limits (request.go, native.go, limits.go).
+type reader struct{ *base }
+
+// keyring resolves a call's credential by the service's policy and opens
+// it, keeping opened credentials briefly (credential.go, credcache.go).
+type keyring struct {
+	*base
+	cache *credCache
+}
+
+// sender performs the provider exchange under the guardrails and turns
+// the provider's response into an answer (send.go, response.go,
+// cached.go).
+type sender struct {
+	*base
+	client *http.Client
 }
 
 // New returns a Proxy for a configuration.
@@ -100,7 +136,8 @@ func New(cfg Config) *Proxy {
 		// talks to, and a redirect could lead the credential elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Proxy{cfg: cfg, client: client, log: log, creds: &credCache{}}
+	b := &base{cfg: cfg, log: log}
+	return &Proxy{base: b, in: &reader{b}, keys: &keyring{base: b, cache: &credCache{}}, up: &sender{base: b, client: client}}
 }
 
 // WithHooks returns a Proxy that runs every call through the hooks, in

@@ -50,7 +50,7 @@ func (in *input) fail(err error) {
 // readInput reads the envelope. A JSON envelope is read whole (it is
 // bounded); a multipart request is read only up to its first file part so
 // that files stream to the provider.
-func (p *Proxy) readInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
+func (p *reader) readInput(r *http.Request, ep *aiproxy.Endpoint) (*input, error) {
 	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	body, err := limitBody(r, p.bodyLimit(ep, mediaType == "multipart/form-data"))
 	if err != nil {
@@ -87,7 +87,7 @@ func bodyReadError(err error) error {
 	return invalidf("Could not read the request body.")
 }
 
-func (p *Proxy) readMultipart(body io.Reader, boundary string) (*input, error) {
+func (p *reader) readMultipart(body io.Reader, boundary string) (*input, error) {
 	if boundary == "" {
 		return nil, invalidf("Invalid multipart/form-data request.")
 	}

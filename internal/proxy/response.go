@@ -30,7 +30,7 @@ var smallBufPool = sync.Pool{New: func() any { b := make([]byte, 4<<10); return 
 // its allowed headers. Text bodies pass through a redactor that replaces
 // the credential wherever the provider echoes it; audio, video and live
 // streams pass byte for byte.
-func (p *Proxy) answer(ctx context.Context, c *Call, resp *response) (*Answer, error) {
+func (p *sender) answer(ctx context.Context, c *Call, resp *response) (*Answer, error) {
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode >= 500 {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
 		resp.Close()
@@ -54,7 +54,7 @@ func (p *Proxy) answer(ctx context.Context, c *Call, resp *response) (*Answer, e
 	return a, nil
 }
 
-func (p *Proxy) cutStream(r *http.Request, c *Call, err error) error {
+func (p *sender) cutStream(r *http.Request, c *Call, err error) error {
 	if r.Context().Err() != nil {
 		return ErrClientGone
 	}

@@ -55,7 +55,7 @@ func BenchmarkRespond(b *testing.B) {
 					Header: http.Header{"Content-Type": {bc.contentType}, "Content-Length": {strconv.Itoa(len(bc.body))}},
 					Body:   io.NopCloser(bytes.NewReader(bc.body)),
 				}, stop: func() {}}
-				a, err := p.answer(r.Context(), c, resp)
+				a, err := p.up.answer(r.Context(), c, resp)
 				if err != nil {
 					b.Fatal(err)
 				}

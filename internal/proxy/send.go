@@ -59,7 +59,7 @@ func (r *response) ok() bool { return r.StatusCode < 400 && !r.BodyError }
 // slot is held until the response is closed. Only the provider's own
 // failures count against the breaker: a client that went away or whose
 // upload broke says nothing about the provider.
-func (p *Proxy) exchangeCall(ctx context.Context, c *Call) (*response, error) {
+func (p *sender) exchangeCall(ctx context.Context, c *Call) (*response, error) {
 	release, err := p.hold(ctx, c)
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func providerFault(err error) bool {
 // exchange sends the call upstream, repeating a retry-safe call after a
 // connection error, a 429, 502, 503 or 504, or an error in a 200 body,
 // while the deadline allows the backoff.
-func (p *Proxy) exchange(ctx context.Context, c *Call, deadline time.Time) (*http.Response, bool, error) {
+func (p *sender) exchange(ctx context.Context, c *Call, deadline time.Time) (*http.Response, bool, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := p.attempt(ctx, c)
 		bodyErr := err == nil && inspectBody(c.Service.Upstream.ErrorEnvelope, resp)
@@ -121,7 +121,7 @@ func (p *Proxy) exchange(ctx context.Context, c *Call, deadline time.Time) (*htt
 }
 
 // attempt performs one upstream exchange.
-func (p *Proxy) attempt(ctx context.Context, c *Call) (*http.Response, error) {
+func (p *sender) attempt(ctx context.Context, c *Call) (*http.Response, error) {
 	body, contentType := c.in.upstreamBody(c.Endpoint)
 	req, err := http.NewRequestWithContext(withUpstreamCall(ctx, c), c.Endpoint.HTTPMethod, c.url, body)
 	if err != nil {
@@ -137,7 +137,7 @@ func (p *Proxy) attempt(ctx context.Context, c *Call) (*http.Response, error) {
 }
 
 // retryAfter says whether and after how long a failed attempt is repeated.
-func (p *Proxy) retryAfter(c *Call, attempt int, resp *http.Response, bodyErr bool, err error) (time.Duration, bool) {
+func (p *sender) retryAfter(c *Call, attempt int, resp *http.Response, bodyErr bool, err error) (time.Duration, bool) {
 	rp := p.cfg.Retry
 	if !c.Endpoint.RetrySafe || c.Endpoint.StartsJob() || attempt >= rp.Attempts {
 		return 0, false
@@ -169,7 +169,7 @@ func parseRetryAfter(v string) (time.Duration, bool) {
 }
 
 // upstreamError maps a failed exchange to an error by its cause.
-func (p *Proxy) upstreamError(ctx, xctx context.Context, c *Call, err error) error {
+func (p *sender) upstreamError(ctx, xctx context.Context, c *Call, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ErrClientGone

@@ -30,7 +30,7 @@ func (h *harness) v3Keys() []string {
 func TestV3JobTracked(t *testing.T) {
 	h := newHarness(t)
 	resp := h.invoke("acme", "v3-create-video", map[string]any{"body": v3Body("Hello v3")})
-	id, _ := lookup(resp.json(t), "data.video_id")
+	id, _ := aiproxy.LookupJSON(resp.json(t), "data.video_id")
 	if resp.status != 200 || id == nil {
 		t.Fatalf("v3-create-video = %d %s", resp.status, resp.body)
 	}
@@ -54,7 +54,7 @@ func TestV3JobTracked(t *testing.T) {
 func TestV3FailedJobReadsFailureMessage(t *testing.T) {
 	h := newHarness(t)
 	resp := h.invoke("acme", "v3-create-video", map[string]any{"body": v3Body("SANDBOX_FAIL")})
-	id, _ := lookup(resp.json(t), "data.video_id")
+	id, _ := aiproxy.LookupJSON(resp.json(t), "data.video_id")
 	h.track(1, 101*time.Second)
 	if j := h.job(id.(string)); j.State != aiproxy.JobFailed || j.Error != "Avatar rendering timed out" {
 		t.Fatalf("job = %+v", j)
@@ -103,7 +103,7 @@ func TestV3WebhookFinishesJob(t *testing.T) {
 	}))
 	h.jobs.cfg.PublicBaseURL = h.hooks.URL
 	resp := h.invoke("acme", "v3-create-video", map[string]any{"body": v3Body("Call me")})
-	id, _ := lookup(resp.json(t), "data.video_id")
+	id, _ := aiproxy.LookupJSON(resp.json(t), "data.video_id")
 	h.clock.Advance(101 * time.Second)
 	if n := h.sb.DeliverWebhooks(context.Background()); n != 1 {
 		t.Fatalf("sandbox sent %d webhooks", n)

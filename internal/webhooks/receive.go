@@ -1,4 +1,4 @@
-package jobs
+package webhooks
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,51 +19,86 @@ import (
 // aiproxy's clock.
 const webhookSkew = 5 * time.Minute
 
+// Jobs is what the receiver asks of the jobs service: read a job's status
+// now, because its provider said it changed.
+type Jobs interface {
+	// ProviderEvent reads at once the status of the job a service's
+	// provider id names, if aiproxy started it and it is not final.
+	ProviderEvent(ctx context.Context, service, providerID string) error
+}
+
+// Catalog finds an enabled service by slug.
+type Catalog interface {
+	Service(slug string) (*aiproxy.Service, bool)
+}
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	Catalog Catalog
+	// Store remembers the webhooks already seen.
+	Store interface {
+		RecordProviderWebhook(ctx context.Context, service, key string, at time.Time) (bool, error)
+	}
+	Jobs Jobs
+	// Secrets maps a service slug to the secret its job webhooks are
+	// signed with. A service without one has no receiver.
+	Secrets map[string]string
+	// Logger receives the webhooks handled; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Receiver accepts providers' signed job webhooks.
+type Receiver struct {
+	cfg ReceiverConfig
+	log *slog.Logger
+}
+
+// NewReceiver returns a Receiver for a configuration.
+func NewReceiver(cfg ReceiverConfig) *Receiver {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Receiver{cfg: cfg, log: log}
+}
+
 // ReceiveWebhook handles a provider's job webhook: it checks the signature
 // (and timestamp, when sent), ignores duplicates and events about jobs
-// aiproxy does not know, and otherwise reads the job's status at once, so
-// that the stored status body stays the provider's own. A webhook only
+// aiproxy does not know, and otherwise has the job's status read at once,
+// so that the stored status body stays the provider's own. A webhook only
 // hastens what polling would find; polling remains the fallback when
 // webhooks are lost.
-func (s *Service) ReceiveWebhook(ctx context.Context, service string, h http.Header, body []byte) error {
-	svc, ok := s.cfg.Catalog.Service(service)
-	secret := s.cfg.ProviderSecrets[service]
+func (rc *Receiver) ReceiveWebhook(ctx context.Context, service string, h http.Header, body []byte) error {
+	svc, ok := rc.cfg.Catalog.Service(service)
+	secret := rc.cfg.Secrets[service]
 	if !ok || svc.JobWebhook == nil || secret == "" {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "No webhook receiver for external proxy service '%s'.", service)
 	}
 	spec := svc.JobWebhook
-	now := s.now()
+	now := rc.cfg.Now().UTC()
 	if err := verifyProvider(spec, secret, h, body, now); err != nil {
 		return &aiproxy.Error{Code: aiproxy.CodeUnauthenticated, Message: "Invalid webhook signature.", Err: err}
 	}
-	doc, ok := decodeDoc(body)
+	doc, ok := aiproxy.DecodeJSON(body)
 	if !ok {
 		return aiproxy.Errorf(aiproxy.CodeInvalid, "The webhook body is not JSON.")
 	}
-	eventType := lookupString(doc, spec.EventTypePath)
+	eventType := aiproxy.LookupJSONString(doc, spec.EventTypePath)
 	if _, concerns := spec.Events[eventType]; !concerns {
 		return nil
 	}
-	providerID := lookupString(doc, spec.IDPath)
-	first, err := s.firstDelivery(ctx, service, webhookSeenKeys(spec, h, body, providerID, eventType), now)
+	providerID := aiproxy.LookupJSONString(doc, spec.IDPath)
+	first, err := rc.firstDelivery(ctx, service, webhookSeenKeys(spec, h, body, providerID, eventType), now)
 	if err != nil || !first {
 		return err
 	}
-	j, err := s.cfg.Store.JobByProviderID(ctx, service, providerID)
-	if errors.Is(err, aiproxy.ErrNotFound) {
-		return nil // Not a job aiproxy started: nothing to update.
-	}
-	if err != nil {
-		return err
-	}
-	if _, st, ok := s.statusSpec(j); ok && st.States[j.ProviderStatus].Terminal() {
-		return nil
-	}
-	s.log.Info("provider webhook", "service", service, "event", eventType, "job", j.ID)
-	if _, err := s.refresh(ctx, j.ID, true); err != nil {
-		s.log.Warn("read status after webhook", "job", j.ID, "err", err)
-	}
-	return nil
+	rc.log.Info("provider webhook", "service", service, "event", eventType, "provider_job_id", providerID)
+	return rc.cfg.Jobs.ProviderEvent(ctx, service, providerID)
 }
 
 // webhookSeenKeys are the keys under which a provider webhook is remembered,
@@ -95,10 +131,10 @@ const maxEventIDKey = 200
 // firstDelivery remembers a provider webhook under each of its keys and
 // reports whether none had been seen. Every key is recorded even after a
 // seen one, so that a copy under any of them is recognised later.
-func (s *Service) firstDelivery(ctx context.Context, service string, keys []string, now time.Time) (bool, error) {
+func (rc *Receiver) firstDelivery(ctx context.Context, service string, keys []string, now time.Time) (bool, error) {
 	first := true
 	for _, k := range keys {
-		isNew, err := s.cfg.Store.RecordProviderWebhook(ctx, service, k, now)
+		isNew, err := rc.cfg.Store.RecordProviderWebhook(ctx, service, k, now)
 		if err != nil {
 			return false, err
 		}
