@@ -49,6 +49,45 @@ var (
 	adapters = append([]string{"internal/sandbox"}, concreteStores...)
 	// vagueNames are package names that say nothing about what they provide.
 	vagueNames = []string{"util", "utils", "common", "helper", "helpers", "misc"}
+	// allowedImports lists, for every package under internal/ and for the
+	// Go client, the project packages its code may import (tests may import
+	// more). A package missing here fails the test: a new package, or a new
+	// arrow between packages, is a decision to write down in this table
+	// and in docs/architecture.md. The call pipeline sits in proxy; the
+	// hooks (jobs, idempotency, ownership) see only the domain and the
+	// pipeline; webhooks see only the domain.
+	allowedImports = map[string][]string{
+		"internal/aiproxy":               {},
+		"internal/access":                {"internal/aiproxy"},
+		"internal/admin":                 {"internal/aiproxy"},
+		"internal/archtest":              {},
+		"internal/breaker":               {"internal/aiproxy"},
+		"internal/cache":                 {},
+		"internal/catalog":               {"internal/aiproxy"},
+		"internal/concurrency":           {"internal/aiproxy"},
+		"internal/console":               {},
+		"internal/httpapi":               {"internal/admin", "internal/aiproxy", "internal/jobs", "internal/metrics", "internal/openapi", "internal/proxy"},
+		"internal/idempotency":           {"internal/aiproxy", "internal/proxy"},
+		"internal/jobs":                  {"internal/aiproxy", "internal/proxy"},
+		"internal/metrics":               {"internal/aiproxy", "internal/proxy"},
+		"internal/openapi":               {"internal/aiproxy"},
+		"internal/ownership":             {"internal/aiproxy", "internal/proxy"},
+		"internal/postgres":              {"internal/aiproxy"},
+		"internal/postgres/pgtest":       {},
+		"internal/proxy":                 {"internal/aiproxy"},
+		"internal/quota":                 {"internal/aiproxy"},
+		"internal/ratelimit":             {"internal/aiproxy"},
+		"internal/ratelimit/limitertest": {"internal/aiproxy", "internal/ratelimit"},
+		"internal/redis":                 {"internal/aiproxy", "internal/cache", "internal/concurrency", "internal/ratelimit"},
+		"internal/sandbox":               {},
+		"internal/sqlite":                {"internal/aiproxy"},
+		"internal/storetest":             {"internal/aiproxy"},
+		"internal/tracing":               {"internal/proxy"},
+		"internal/usage":                 {"internal/aiproxy"},
+		"internal/vault":                 {},
+		"internal/webhooks":              {"internal/aiproxy"},
+		"client":                         {},
+	}
 )
 
 // listPackages runs `go list -json ./...` at the module root.
@@ -129,6 +168,30 @@ func checkAdaptersOnlyInCmd(pkgs []pkg) []string {
 				if strings.HasPrefix(imp, module+"/") && isUnder(to, a) && !isUnder(from, a) {
 					problems = append(problems, fmt.Sprintf("%s imports the concrete adapter %s; only cmd/ may wire adapters", from, to))
 				}
+			}
+		}
+	}
+	return problems
+}
+
+// checkAllowedImports: the code of every package under internal/ and of
+// the Go client imports only the project packages allowedImports lists for
+// it, and every such package is listed.
+func checkAllowedImports(pkgs []pkg) []string {
+	var problems []string
+	for _, p := range pkgs {
+		from := rel(p.ImportPath)
+		if !isUnder(from, "internal") && from != "client" {
+			continue
+		}
+		allowed, listed := allowedImports[from]
+		if !listed {
+			problems = append(problems, fmt.Sprintf("%s is not in allowedImports: add it, with the packages it may import, and to docs/architecture.md", from))
+			continue
+		}
+		for _, imp := range p.Imports {
+			if to := rel(imp); strings.HasPrefix(imp, module+"/") && !slices.Contains(allowed, to) {
+				problems = append(problems, fmt.Sprintf("%s imports %s, which allowedImports does not allow it", from, to))
 			}
 		}
 	}
@@ -232,6 +295,7 @@ func TestArchitecture(t *testing.T) {
 		{"every package loads", checkLoads},
 		{"domain imports only the standard library", checkDomainStdlibOnly},
 		{"only cmd imports concrete adapters", checkAdaptersOnlyInCmd},
+		{"packages import only what the table allows", checkAllowedImports},
 		{"no vague package names", checkNoVagueNames},
 		{"every package has a doc comment", checkDocComments},
 	}
@@ -274,6 +338,12 @@ func TestChecksCatchViolations(t *testing.T) {
 		{"cmd wires sqlite", checkAdaptersOnlyInCmd, pkg{ImportPath: m("cmd/aiproxy"), Imports: []string{m("internal/sqlite")}}, false},
 		{"adapter subpackage", checkAdaptersOnlyInCmd, pkg{ImportPath: m("internal/sqlite/migrations"), Imports: []string{m("internal/sqlite")}}, false},
 		{"similar prefix is no adapter", checkAdaptersOnlyInCmd, pkg{ImportPath: m("internal/proxy"), Imports: []string{m("internal/sqlitex")}}, false},
+		{"hook importing the HTTP API", checkAllowedImports, pkg{ImportPath: m("internal/jobs"), Imports: []string{m("internal/proxy"), m("internal/httpapi")}}, true},
+		{"webhooks importing jobs", checkAllowedImports, pkg{ImportPath: m("internal/webhooks"), Imports: []string{m("internal/jobs")}}, true},
+		{"unlisted package", checkAllowedImports, pkg{ImportPath: m("internal/newthing"), Imports: []string{"net/http"}}, true},
+		{"listed arrows", checkAllowedImports, pkg{ImportPath: m("internal/jobs"), Imports: []string{m("internal/proxy"), m("internal/aiproxy"), "net/http"}}, false},
+		{"cmd is free", checkAllowedImports, pkg{ImportPath: m("cmd/aiproxy"), Imports: []string{m("internal/sqlite")}}, false},
+		{"tests may import more", checkAllowedImports, pkg{ImportPath: m("internal/jobs"), TestImports: []string{m("internal/webhooks")}}, false},
 		{"util", checkNoVagueNames, pkg{ImportPath: m("internal/util"), Name: "util"}, true},
 		{"Helpers dir", checkNoVagueNames, pkg{ImportPath: m("internal/helpers"), Name: "x"}, true},
 		{"common", checkNoVagueNames, pkg{ImportPath: m("internal/common"), Name: "common"}, true},
