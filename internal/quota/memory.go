@@ -89,14 +89,14 @@ func (m *Memory) ReserveQuota(_ context.Context, org, service string, d aiproxy.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	apply := m.applicable(org, service, d, at)
-	for c, q := range apply {
-		if used := m.counters[c]; used+d[q.Metric] > q.Limit {
-			_, end := q.Period.Window(at)
-			return &aiproxy.QuotaExceededError{Quota: q, Used: used, WindowEnd: end}
+	for _, a := range apply {
+		if used := m.counters[a.counter]; used+d[a.quota.Metric] > a.quota.Limit {
+			_, end := a.quota.Period.Window(at)
+			return &aiproxy.QuotaExceededError{Quota: a.quota, Used: used, WindowEnd: end}
 		}
 	}
-	for c, q := range apply {
-		m.counters[c] += d[q.Metric]
+	for _, a := range apply {
+		m.counters[a.counter] += d[a.quota.Metric]
 	}
 	return nil
 }
@@ -105,19 +105,38 @@ func (m *Memory) ReserveQuota(_ context.Context, org, service string, d aiproxy.
 func (m *Memory) ReleaseQuota(_ context.Context, org, service string, d aiproxy.Demand, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for c, q := range m.applicable(org, service, d, at) {
-		m.counters[c] = max(0, m.counters[c]-d[q.Metric])
+	for _, a := range m.applicable(org, service, d, at) {
+		m.counters[a.counter] = max(0, m.counters[a.counter]-d[a.quota.Metric])
 	}
 	return nil
 }
 
-func (m *Memory) applicable(org, service string, d aiproxy.Demand, at time.Time) map[counterID]aiproxy.Quota {
-	out := map[counterID]aiproxy.Quota{}
+// applied is a quota that applies to a demand, with its counter.
+type applied struct {
+	counter counterID
+	quota   aiproxy.Quota
+}
+
+// applicable returns the org's quotas that apply to a service's demand, in
+// the SQL engines' order (the service's own first, then by metric and
+// period), so that every engine visits them alike.
+func (m *Memory) applicable(org, service string, d aiproxy.Demand, at time.Time) []applied {
+	var out []applied
 	for id, q := range m.quotas {
 		if id.org == org && (id.service == "" || id.service == service) && d[q.Metric] > 0 {
 			start, _ := q.Period.Window(at)
-			out[counterID{id, start.UnixMilli()}] = q
+			out = append(out, applied{counterID{id, start.UnixMilli()}, q})
 		}
 	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].quota, out[j].quota
+		if a.Service != b.Service {
+			return a.Service > b.Service
+		}
+		if a.Metric != b.Metric {
+			return a.Metric < b.Metric
+		}
+		return a.Period < b.Period
+	})
 	return out
 }
