@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
@@ -130,8 +130,8 @@ func orgCreate(ctx context.Context, args []string, e env, s stdio) error {
 		if err != nil {
 			return err
 		}
-		return a.print(s, httpapi.ToOrgJSON(o), "KEY\tNAME\tCREATED", func(w io.Writer) {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", o.Key, o.Name, o.CreatedAt.Format(time.RFC3339))
+		return a.print(s, httpapi.ToOrgJSON(o), "KEY\tNAME\tCREATED", func(row func(...any)) {
+			row(o.Key, o.Name, o.CreatedAt.Format(time.RFC3339))
 		})
 	})
 }
@@ -152,9 +152,9 @@ func orgList(ctx context.Context, args []string, e env, s stdio) error {
 		for _, o := range orgs {
 			rows = append(rows, httpapi.ToOrgJSON(o))
 		}
-		return a.print(s, rows, "KEY\tNAME\tCREATED", func(w io.Writer) {
+		return a.print(s, rows, "KEY\tNAME\tCREATED", func(row func(...any)) {
 			for _, o := range orgs {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", o.Key, o.Name, o.CreatedAt.Format(time.RFC3339))
+				row(o.Key, o.Name, o.CreatedAt.Format(time.RFC3339))
 			}
 		})
 	})
@@ -233,10 +233,9 @@ func keyList(ctx context.Context, args []string, e env, s stdio) error {
 		for _, k := range keys {
 			rows = append(rows, httpapi.ToKeyJSON(k))
 		}
-		return a.print(s, rows, "ID\tNAME\tROLE\tCREATED\tLAST USED\tREVOKED", func(w io.Writer) {
+		return a.print(s, rows, "ID\tNAME\tROLE\tCREATED\tLAST USED\tREVOKED", func(row func(...any)) {
 			for _, k := range keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.CreatedAt.Format(time.RFC3339),
-					timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt))
+				row(k.ID, k.Name, k.Role, k.CreatedAt.Format(time.RFC3339), timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt))
 			}
 		})
 	})
@@ -353,9 +352,9 @@ func credentialList(ctx context.Context, args []string, e env, s stdio) error {
 		for _, c := range creds {
 			rows = append(rows, httpapi.ToCredentialJSON(c))
 		}
-		return a.print(s, rows, "NAME\tSOURCE\tVALUE\tUPDATED", func(w io.Writer) {
+		return a.print(s, rows, "NAME\tSOURCE\tVALUE\tUPDATED", func(row func(...any)) {
 			for _, c := range creds {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, c.Source, maskedText(c.Masked), c.UpdatedAt.Format(time.RFC3339))
+				row(c.Name, c.Source, maskedText(c.Masked), c.UpdatedAt.Format(time.RFC3339))
 			}
 		})
 	})
@@ -451,19 +450,23 @@ func withAdmin(ctx context.Context, f *adminFlags, e env, needVault bool, fn fun
 	})
 }
 
-// print writes rows as JSON or a table.
-func (a *adminEnv) print(s stdio, rows any, header string, table func(io.Writer)) error {
+// print writes rows as JSON or a table (print.go).
+func (a *adminEnv) print(s stdio, rows any, header string, cells func(row func(cells ...any))) error {
 	if a.json {
 		return writeJSONTo(s.out, rows)
 	}
-	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	table(tw)
-	return tw.Flush()
+	return table(s.out, header, cells)
 }
 
+// writeJSONTo writes v as indented JSON, with the characters a terminal
+// would act on escaped (print.go).
 func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(b.Bytes()))
+	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -40,10 +39,9 @@ func auditList(ctx context.Context, args []string, e env, s stdio) error {
 		for _, ev := range events {
 			rows = append(rows, httpapi.ToAuditJSON(ev))
 		}
-		return a.print(s, rows, "ID\tAT\tACTOR\tACTION\tORG\tTARGET\tDETAIL", func(w io.Writer) {
+		return a.print(s, rows, "ID\tAT\tACTOR\tACTION\tORG\tTARGET\tDETAIL", func(row func(...any)) {
 			for _, ev := range events {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.ID, ev.At.Format(time.RFC3339), ev.Actor, ev.Action,
-					dash(ev.OrgKey), ev.Target, ev.Detail)
+				row(ev.ID, ev.At.Format(time.RFC3339), ev.Actor, ev.Action, dash(ev.OrgKey), ev.Target, ev.Detail)
 			}
 		})
 	})

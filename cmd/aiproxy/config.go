@@ -24,6 +24,8 @@ import (
 type storeFlags struct {
 	dataDir     string
 	databaseURL string
+	// allowNewerSchema opens a database a newer release has migrated.
+	allowNewerSchema bool
 	// envErr holds the typed variables above that do not parse; open
 	// refuses to start with them, and serve reports them with its other
 	// problems.
@@ -36,6 +38,8 @@ func (f *storeFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 		"directory for the SQLite database (and the demo's master key) [AIPROXY_DATA_DIR]")
 	fs.StringVar(&f.databaseURL, "database-url", e("AIPROXY_DATABASE_URL"),
 		"database URL, postgres://user:pass@host/db or sqlite:///path/to/file.db; overrides --data-dir [AIPROXY_DATABASE_URL]")
+	fs.BoolVar(&f.allowNewerSchema, "allow-newer-schema", v.bool("AIPROXY_ALLOW_NEWER_SCHEMA", false),
+		"use a database whose schema a newer release migrated past what this binary knows [AIPROXY_ALLOW_NEWER_SCHEMA]")
 	f.envErr = v.err()
 }
 
@@ -80,7 +84,7 @@ func (f *storeFlags) open(ctx context.Context) (aiproxy.Store, error) {
 		return nil, f.envErr
 	}
 	if f.isPostgres() {
-		db, err := postgres.Open(ctx, f.databaseURL)
+		db, err := postgres.OpenWith(ctx, f.databaseURL, postgres.Options{AllowNewerSchema: f.allowNewerSchema})
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", redactURL(f.databaseURL), err)
 		}
@@ -90,7 +94,7 @@ func (f *storeFlags) open(ctx context.Context) (aiproxy.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, path)
+	db, err := sqlite.OpenWith(ctx, path, sqlite.Options{AllowNewerSchema: f.allowNewerSchema})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -152,8 +151,8 @@ type jobsEnv struct {
 	json bool
 }
 
-func (j *jobsEnv) print(s stdio, rows any, header string, table func(io.Writer)) error {
-	return (&adminEnv{json: j.json}).print(s, rows, header, table)
+func (j *jobsEnv) print(s stdio, rows any, header string, cells func(row func(...any))) error {
+	return (&adminEnv{json: j.json}).print(s, rows, header, cells)
 }
 
 // withJobs runs a jobs command on the jobs service of an org.
@@ -196,10 +195,9 @@ func jobsList(ctx context.Context, args []string, e env, s stdio) error {
 		for _, x := range list {
 			rows = append(rows, jobs.ToJobJSON(x))
 		}
-		return j.print(s, rows, "ID\tSERVICE\tACTION\tPROVIDER ID\tSTATE\tCREDENTIAL\tCREATED", func(w io.Writer) {
+		return j.print(s, rows, "ID\tSERVICE\tACTION\tPROVIDER ID\tSTATE\tCREDENTIAL\tCREATED", func(row func(...any)) {
 			for _, x := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.Service, x.Action, x.ProviderJobID, x.State,
-					x.Source, x.CreatedAt.Format(time.RFC3339))
+				row(x.ID, x.Service, x.Action, x.ProviderJobID, x.State, x.Source, x.CreatedAt.Format(time.RFC3339))
 			}
 		})
 	})
@@ -242,8 +240,8 @@ func webhookAdd(ctx context.Context, args []string, e env, s stdio) error {
 		}
 		out := httpapi.ToWebhookEndpointJSON(ep)
 		out.Secret = secret
-		return j.print(s, out, "ID\tURL\tEVENTS\tSECRET (shown once)", func(w io.Writer) {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ep.ID, ep.URL, strings.Join(ep.Events, ","), secret)
+		return j.print(s, out, "ID\tURL\tEVENTS\tSECRET (shown once)", func(row func(...any)) {
+			row(ep.ID, ep.URL, strings.Join(ep.Events, ","), secret)
 		})
 	})
 }
@@ -264,9 +262,9 @@ func webhookList(ctx context.Context, args []string, e env, s stdio) error {
 		for _, ep := range list {
 			rows = append(rows, httpapi.ToWebhookEndpointJSON(ep))
 		}
-		return j.print(s, rows, "ID\tURL\tEVENTS\tCREATED", func(w io.Writer) {
+		return j.print(s, rows, "ID\tURL\tEVENTS\tCREATED", func(row func(...any)) {
 			for _, ep := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ep.ID, ep.URL, strings.Join(ep.Events, ","), ep.CreatedAt.Format(time.RFC3339))
+				row(ep.ID, ep.URL, strings.Join(ep.Events, ","), ep.CreatedAt.Format(time.RFC3339))
 			}
 		})
 	})
@@ -308,10 +306,9 @@ func webhookDeliveries(ctx context.Context, args []string, e env, s stdio) error
 		for _, d := range list {
 			rows = append(rows, httpapi.ToDeliveryJSON(d))
 		}
-		return j.print(s, rows, "ID\tEVENT\tTYPE\tENDPOINT\tSTATE\tATTEMPTS\tLAST STATUS\tLAST ERROR", func(w io.Writer) {
+		return j.print(s, rows, "ID\tEVENT\tTYPE\tENDPOINT\tSTATE\tATTEMPTS\tLAST STATUS\tLAST ERROR", func(row func(...any)) {
 			for _, d := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.EventID, d.EventType, d.EndpointID, d.State,
-					d.Attempts, d.LastStatus, d.LastError)
+				row(d.ID, d.EventID, d.EventType, d.EndpointID, d.State, d.Attempts, d.LastStatus, d.LastError)
 			}
 		})
 	})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
@@ -121,9 +120,9 @@ func quotaList(ctx context.Context, args []string, e env, s stdio) error {
 			rows = append(rows, httpapi.ToQuotaJSON(u))
 		}
 		a := &adminEnv{json: q.json}
-		return a.print(s, rows, "SERVICE\tMETRIC\tPERIOD\tUSED\tLIMIT", func(w io.Writer) {
+		return a.print(s, rows, "SERVICE\tMETRIC\tPERIOD\tUSED\tLIMIT", func(row func(...any)) {
 			for _, u := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\n", orAll(u.Service), u.Metric, u.Period, u.Used, u.Limit)
+				row(orAll(u.Service), u.Metric, u.Period, u.Used, u.Limit)
 			}
 		})
 	})
@@ -171,9 +170,9 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 			return writeJSONTo(s.out, rows)
 		case "table":
 			a := &adminEnv{}
-			return a.print(s, rows, "DAY\tORG\tSERVICE\tREQUESTS\tERRORS\tCACHE HITS\tUNITS", func(w io.Writer) {
+			return a.print(s, rows, "DAY\tORG\tSERVICE\tREQUESTS\tERRORS\tCACHE HITS\tUNITS", func(row func(...any)) {
 				for _, r := range rows {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", r.Day, r.Org, r.Service, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units))
+					row(r.Day, r.Org, r.Service, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units))
 				}
 			})
 		}
@@ -243,9 +242,9 @@ func accessList(ctx context.Context, args []string, e env, s stdio) error {
 			rows = append(rows, httpapi.ToAccessRuleJSON(r))
 		}
 		a := &adminEnv{json: f.json}
-		return a.print(s, rows, "DISABLED", func(w io.Writer) {
+		return a.print(s, rows, "DISABLED", func(row func(...any)) {
 			for _, r := range rules {
-				fmt.Fprintln(w, strings.TrimSuffix(r.Service+"/"+r.Endpoint, "/"))
+				row(strings.TrimSuffix(r.Service+"/"+r.Endpoint, "/"))
 			}
 		})
 	})
