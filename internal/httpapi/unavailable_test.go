@@ -189,8 +189,13 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	url, auth := outageAPI(t, db)
+	if err := db.CreateOrg(t.Context(), aiproxy.Org{Key: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
 	stop()
 	expectOutage(t, url, "GET", "/admin/orgs/", auth, ``)
+	expectOutage(t, url, "GET", "/orgs/acme/services/", auth, ``)
+	expectOutage(t, url, "GET", "/orgs/acme/credentials/", auth, ``)
 	expectOutage(t, url, "POST", "/admin/orgs/", auth, `{"key":"newco"}`)
 	expectOutage(t, url, "GET", "/admin/keys/", auth, ``)
 }
