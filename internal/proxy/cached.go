@@ -106,6 +106,7 @@ func (p *sender) fetch(ctx context.Context, c *Call) ([]byte, bool, error) {
 	}
 	e := cacheEntry{Status: resp.StatusCode, Header: http.Header{}}
 	copyResponseHeaders(e.Header, resp.Header, c.Service)
+	redactHeader(e.Header, c.secret)
 	e.Body = []byte(redactString(string(body), c.secret))
 	return e.encode(), resp.StatusCode == http.StatusOK && !resp.BodyError, nil
 }

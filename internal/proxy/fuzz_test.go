@@ -85,3 +85,28 @@ func FuzzRedactor(f *testing.F) {
 		}
 	})
 }
+
+// FuzzApplyTestMode feeds a test-only key's job-start bodies to the rewrite
+// that forces test mode: it must never panic (a JSON null body once did),
+// and a body it accepts must come out as an object whose test field is
+// true.
+func FuzzApplyTestMode(f *testing.F) {
+	for _, s := range []string{`null`, `{}`, `{"test":false}`, `{"test":true,"a":1}`, `[]`, `"x"`, `{"test":null}`, ``} {
+		f.Add([]byte(s))
+	}
+	ep := &aiproxy.Endpoint{Slug: "generate-video", TestModeField: "test", CallbackMode: aiproxy.CallbackPoll}
+	pr := aiproxy.Principal{KeyID: "k", OrgKey: "acme", Role: aiproxy.RoleInvoke, TestOnly: true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		env := Envelope{}
+		if len(body) > 0 {
+			env.Body = json.RawMessage(body)
+		}
+		if err := applyTestMode(pr, ep, &env); err != nil {
+			return
+		}
+		var out map[string]json.RawMessage
+		if err := json.Unmarshal(env.Body, &out); err != nil || string(out["test"]) != "true" {
+			t.Fatalf("accepted %q as %q, want an object with test true", body, env.Body)
+		}
+	})
+}

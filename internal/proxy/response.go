@@ -3,10 +3,13 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -41,6 +44,7 @@ func (p *sender) answer(ctx context.Context, c *Call, resp *response) (*Answer, 
 	a := &Answer{Status: resp.StatusCode, Upstream: resp.StatusCode, Header: http.Header{},
 		body: resp.Body, size: -1, close: resp.Close}
 	copyResponseHeaders(a.Header, resp.Header, c.Service)
+	redactHeader(a.Header, c.secret)
 	if needsRedaction(c.Endpoint.ResponseMode, resp.Response) {
 		a.body = newRedactReader(resp.Body, c.secret)
 	} else if resp.ContentLength >= 0 {
@@ -168,13 +172,56 @@ type redactReader struct {
 	err   error
 }
 
+// newRedactReader reads src with every form of the secret (secretForms)
+// replaced.
 func newRedactReader(src io.Reader, secret string) io.Reader {
 	if secret == "" {
 		return src
 	}
-	r := &redactReader{src: src}
-	r.rw = redactor{w: &r.out, secret: []byte(secret)}
-	return r
+	for _, form := range secretForms(secret) {
+		r := &redactReader{src: src}
+		r.rw = redactor{w: &r.out, secret: []byte(form)}
+		src = r
+	}
+	return src
+}
+
+// secretForms are the ways a provider may write the credential back: as it
+// is, JSON-escaped (Go escapes <, > and &; PHP and others also escape /),
+// and URL-encoded in a query or a path, as a Location header carries it.
+// A key of only letters, digits and -._~ has one form.
+func secretForms(secret string) []string {
+	plain := true
+	for i := 0; i < len(secret) && plain; i++ {
+		c := secret[i]
+		plain = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+	}
+	forms := []string{secret}
+	if plain {
+		return forms
+	}
+	quoted, _ := json.Marshal(secret)
+	escaped := string(quoted[1 : len(quoted)-1])
+	for _, f := range []string{escaped, strings.ReplaceAll(escaped, "/", `\/`), url.QueryEscape(secret), url.PathEscape(secret)} {
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	return forms
+}
+
+// redactHeader replaces every form of the secret in a header's values: a
+// provider may echo it in Location, Content-Disposition or Retry-After as
+// well as in a body.
+func redactHeader(h http.Header, secret string) {
+	if secret == "" {
+		return
+	}
+	for name, values := range h {
+		for i, v := range values {
+			h[name][i] = redactString(v, secret)
+		}
+	}
 }
 
 func (r *redactReader) Read(p []byte) (int, error) {
@@ -201,13 +248,19 @@ func redactString(s, secret string) string {
 	if secret == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, secret, redactedMark)
+	for _, form := range secretForms(secret) {
+		s = strings.ReplaceAll(s, form, redactedMark)
+	}
+	return s
 }
 
 // redactErr keeps an error's text free of the credential, for logs.
 func redactErr(err error, secret string) error {
-	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+	if err == nil || secret == "" {
 		return err
 	}
-	return errors.New(redactString(err.Error(), secret))
+	if text := redactString(err.Error(), secret); text != err.Error() {
+		return errors.New(text)
+	}
+	return err
 }
