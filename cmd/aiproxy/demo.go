@@ -34,6 +34,10 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 		return err
 	}
 	hookSecret := demoWebhooks(&f.jobs)
+	if f.obs.metricsToken == "" && f.obs.metricsAddr == "" {
+		// The demo shows its metrics too, behind a token of its own.
+		f.obs.metricsToken = randomKey("mt")
+	}
 	sb, err := startSandbox(ctx, "127.0.0.1:0", sandbox.Config{RenderTime: *renderTime, WebhookSecret: hookSecret})
 	if err != nil {
 		return err
@@ -57,7 +61,8 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 		return err
 	}
 	return a.serve(ctx, s, func() {
-		printGuide(s, guideData{URL: a.url(), Org: *org, Key: full, Sandbox: sb.url, Engine: f.store.engine()})
+		printGuide(s, guideData{URL: a.url(), Org: *org, Key: full, Sandbox: sb.url, Engine: f.store.engine(),
+			MetricsToken: f.obs.metricsToken})
 	})
 }
 
@@ -130,6 +135,8 @@ func startSandbox(ctx context.Context, addr string, cfg sandbox.Config) (*runnin
 
 type guideData struct {
 	URL, Org, Key, Sandbox string
+	// MetricsToken guards /metrics on the API's address.
+	MetricsToken string
 	// Engine names the database engine: sqlite or postgres.
 	Engine string
 }
@@ -140,7 +147,8 @@ aiproxy demo is ready: {{.Engine}}, sandbox HeyGen and ElevenLabs at {{.Sandbox}
 AIPROXY_URL={{.URL}}
 AIPROXY_ORG={{.Org}}
 AIPROXY_API_KEY={{.Key}}
-
+{{if .MetricsToken}}AIPROXY_METRICS_TOKEN={{.MetricsToken}}
+{{end}}
 Try it from another shell:
 
   export AIPROXY_URL={{.URL}} AIPROXY_ORG={{.Org}} AIPROXY_API_KEY={{.Key}}
@@ -152,7 +160,8 @@ Try it from another shell:
   curl -s -H "$A" -X POST $P/heygen/generate-video/ -H 'Content-Type: application/json' -d '{"body":{"test":true,"video_inputs":[{"character":{"type":"avatar","avatar_id":"Abigail_expressive_2024112501","avatar_style":"normal"},"voice":{"type":"text","input_text":"Hello from aiproxy.","voice_id":"f38a635bee7a4d1f9b0a654a31d050d2"}}],"dimension":{"width":1280,"height":720}}}'
   curl -s -H "$A" -X POST $P/heygen/video-status/ -d '{"query":{"video_id":"PASTE_VIDEO_ID"}}'
   curl -s -H "$A" -X POST $P/elevenlabs/tts/ -d '{"path_params":{"voice_id":"21m00Tcm4TlvDq8ikWAM"},"body":{"text":"Hello from aiproxy.","model_id":"eleven_multilingual_v2"}}' -o hello.mp3
-
+{{if .MetricsToken}}  curl -s -H "Authorization: Bearer {{.MetricsToken}}" $AIPROXY_URL/metrics | grep aiproxy_requests_total
+{{end}}
 Press Ctrl-C to stop.
 `, "\n")))
 

@@ -42,6 +42,8 @@ type demo struct {
 	org     string
 	key     string
 	sandbox string
+	// metricsToken guards the demo's /metrics.
+	metricsToken string
 	stdout  *syncBuffer
 	stderr  *syncBuffer
 	// bodies collects every response body the test read, for the leak check.
@@ -68,6 +70,7 @@ func startDemo(t *testing.T, extraArgs ...string) *demo {
 	for time.Now().Before(deadline) {
 		if vars := parseVars(d.stdout.String()); vars["AIPROXY_API_KEY"] != "" {
 			d.url, d.org, d.key = vars["AIPROXY_URL"], vars["AIPROXY_ORG"], vars["AIPROXY_API_KEY"]
+			d.metricsToken = vars["AIPROXY_METRICS_TOKEN"]
 			break
 		}
 		select {

@@ -23,6 +23,7 @@ type observeFlags struct {
 	maxBodyBytes    int64
 	bodyReadTimeout time.Duration
 	metricsToken    string
+	metricsAddr     string
 	getenv          env
 	// envErr holds the variables above that do not parse.
 	envErr error
@@ -38,6 +39,8 @@ func (f *observeFlags) register(fs *flag.FlagSet, e env) {
 	fs.DurationVar(&f.bodyReadTimeout, "body-read-timeout", v.duration("AIPROXY_BODY_READ_TIMEOUT", httpapi.DefaultBodyReadTimeout),
 		"longest silence allowed while a client sends a request body [AIPROXY_BODY_READ_TIMEOUT]")
 	f.metricsToken = e("AIPROXY_METRICS_TOKEN")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", e("AIPROXY_METRICS_ADDR"),
+		"serve /metrics on this separate address (e.g. 127.0.0.1:9090, for a scraper inside the network); without it, /metrics is served on the API's address only when AIPROXY_METRICS_TOKEN is set [AIPROXY_METRICS_ADDR]")
 	f.envErr = v.err()
 }
 
@@ -92,12 +95,24 @@ func (o *observability) jobStore(db aiproxy.Store) metrics.JobStore {
 	return o.metrics.Jobs(db)
 }
 
-// wrap serves /metrics beside the API and traces every request.
+// wrap traces every request, and serves /metrics beside the API when a
+// metrics token guards it there. Without a token the metrics are not on
+// the API's address at all: they name orgs and services, and the API's
+// address faces the internet (use --metrics-addr for a private one).
 func (o *observability) wrap(h http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", o.metricsHandler())
+	if o.flags.metricsToken != "" {
+		mux.Handle("GET /metrics", o.metricsHandler())
+	}
 	mux.Handle("/", h)
 	return o.tracer.Handler(consoleHeaders(mux))
+}
+
+// metricsServer serves /metrics alone, for the separate metrics listener.
+func (o *observability) metricsServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", o.metricsHandler())
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
 // consoleHeaders adds security headers to the console's pages: no

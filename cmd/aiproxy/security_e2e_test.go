@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,7 +78,7 @@ func (d *demo) fullerRun() {
 	if out := d.cli("", "audit", "list", "--org", d.org); !strings.Contains(out, "key.revoked") {
 		t.Errorf("aiproxy audit list:\n%s", out)
 	}
-	status, _, metrics := d.do("GET", "/metrics", "", nil, nil)
+	status, _, metrics := d.do("GET", "/metrics", "", nil, http.Header{"Authorization": {"Bearer " + d.metricsToken}})
 	for _, want := range []string{`aiproxy_requests_total{action="list-models",service="elevenlabs",status="200"}`,
 		"aiproxy_overhead_seconds_bucket", `aiproxy_provider_latency_seconds_count{action="list-voices",outcome="2xx",service="heygen"}`,
 		`aiproxy_http_requests_total`} {

@@ -149,6 +149,9 @@ type app struct {
 	db      aiproxy.Store
 	redis   *redis.Client
 	ln      net.Listener
+	// metricsLn, when --metrics-addr is set, serves /metrics apart from
+	// the API.
+	metricsLn net.Listener
 	guard   *guardrails
 	vault   *vault.Vault
 	admin   *admin.Service
@@ -186,6 +189,9 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 			if a.ln != nil {
 				a.ln.Close()
 			}
+			if a.metricsLn != nil {
+				a.metricsLn.Close()
+			}
 			a.close()
 		}
 	}()
@@ -207,6 +213,11 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	}
 	if a.ln, err = net.Listen("tcp", f.addr); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if f.obs.metricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", f.obs.metricsAddr); err != nil {
+			return nil, fmt.Errorf("listen for metrics: %w", err)
+		}
 	}
 	a.guard = f.guard.build(a.db, a.catalog, a.redis, a.log)
 	a.admin = admin.New(a.db, v, a.catalog, nil)
@@ -287,8 +298,16 @@ func (a *app) serve(ctx context.Context, s stdio, ready func()) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(a.ln) }()
+	if a.metricsLn != nil {
+		msrv := a.obs.metricsServer()
+		go func() { errc <- msrv.Serve(a.metricsLn) }()
+		defer msrv.Close()
+		a.log.Info("metrics", "url", "http://"+a.metricsLn.Addr().String()+"/metrics")
+	} else if a.obs.flags.metricsToken == "" {
+		a.log.Info("metrics are off: set AIPROXY_METRICS_TOKEN to serve /metrics behind a bearer token, or --metrics-addr for a separate listener")
+	}
 	defer a.runJobs(ctx)()
 	a.log.Info("listening", "url", a.url(), "version", version)
 	if ready != nil {
