@@ -14,10 +14,13 @@ import (
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/concurrency"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/idempotency"
 	"github.com/aiproxy/aiproxy/internal/jobs"
+	"github.com/aiproxy/aiproxy/internal/metrics"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/redis"
 	"github.com/aiproxy/aiproxy/internal/vault"
+	"github.com/aiproxy/aiproxy/internal/webhooks"
 )
 
 // jobFlags configure async job tracking and webhooks (serve and demo).
@@ -105,23 +108,43 @@ func (f *jobFlags) validate() error {
 	return errors.Join(append(errs, f.parseRunningCaps())...)
 }
 
-// wireJobs builds the jobs service on the proxy: its hooks track the async
-// jobs the catalog marks, and it serves the job and webhook routes and
-// receives provider webhooks. lease is how long a claimed job or delivery
-// is held before another replica may take it over, and lock the shared
-// lock around a job's status read (nil without Redis).
-func wireJobs(f jobFlags, js jobs.Store, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, lease time.Duration, lock jobs.PollLock) *jobs.Service {
+// jobParts are the jobs service and what runs beside it: the
+// Idempotency-Key hooks, the webhook outbox and the provider webhook
+// receiver.
+type jobParts struct {
+	jobs     *jobs.Service
+	keys     *idempotency.Keys
+	outbox   *webhooks.Outbox
+	receiver *webhooks.Receiver
+}
+
+// hooks are the pipeline hooks of the jobs, in the order they run.
+func (j *jobParts) hooks() []proxy.Hooks { return []proxy.Hooks{j.keys, j.jobs} }
+
+// wireJobs builds the jobs service on the proxy (its hooks track the async
+// jobs the catalog marks), the Idempotency-Key hooks, the webhook outbox
+// and the provider webhook receiver. lease is how long a claimed job or
+// delivery is held before another replica may take it over, and lock the
+// shared lock around a job's status read (nil without Redis).
+func wireJobs(f jobFlags, js metrics.JobStore, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, lease time.Duration, lock jobs.PollLock) *jobParts {
 	public := f.publicURL
 	if public == "" && f.selfURL {
 		public = "http://" + ln.Addr().String()
 	}
-	return jobs.New(jobs.Config{
-		Store: js, Catalog: cat, Proxy: p, Vault: v, Logger: log, PublicBaseURL: public,
+	outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: js, Vault: v, Logger: log,
+		MaxAttempts: f.attempts, Lease: lease, AllowPrivate: f.allowPrivateHooks})
+	svc := jobs.New(jobs.Config{
+		Store: js, Catalog: cat, Proxy: p, OnEvent: outbox.Wake, Logger: log, PublicBaseURL: public,
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
-		Deadline: f.deadline, FreshFor: f.freshFor, MaxDeliveryAttempts: f.attempts,
-		Lease: lease, PollLock: lock, RunningJobCaps: f.caps,
-		AllowPrivateWebhooks: f.allowPrivateHooks,
+		Deadline: f.deadline, FreshFor: f.freshFor, Lease: lease, PollLock: lock, RunningJobCaps: f.caps,
 	})
+	return &jobParts{
+		jobs:   svc,
+		keys:   idempotency.New(idempotency.Config{Store: js, Logger: log}),
+		outbox: outbox,
+		receiver: webhooks.NewReceiver(webhooks.ReceiverConfig{Catalog: cat, Store: js, Jobs: svc,
+			Secrets: f.secrets, Logger: log}),
+	}
 }
 
 // pollLock is the lock replicas share around a job's status read: Redis's,
@@ -145,17 +168,19 @@ func runWebhook(ctx context.Context, args []string, e env, s stdio) error {
 	})
 }
 
-// jobsEnv is an opened jobs service for one management command.
+// jobsEnv is an opened jobs service and webhook outbox for one management
+// command.
 type jobsEnv struct {
-	svc  *jobs.Service
-	json bool
+	svc    *jobs.Service
+	outbox *webhooks.Outbox
+	json   bool
 }
 
 func (j *jobsEnv) print(s stdio, rows any, header string, cells func(row func(...any))) error {
 	return (&adminEnv{json: j.json}).print(s, rows, header, cells)
 }
 
-// withJobs runs a jobs command on the jobs service of an org.
+// withJobs runs a jobs or webhook command for an org.
 func withJobs(ctx context.Context, f *adminFlags, e env, needVault bool, fn func(*jobsEnv) error) error {
 	if f.org == "" {
 		return errors.New("give --org ORG")
@@ -166,11 +191,11 @@ func withJobs(ctx context.Context, f *adminFlags, e env, needVault bool, fn func
 		return err
 	}
 	return withMgmt(ctx, f, e, needVault, func(m *mgmt) error {
-		cfg := jobs.Config{Store: m.db, Catalog: m.cat, AllowPrivateWebhooks: allowPrivate}
+		ocfg := webhooks.OutboxConfig{Store: m.db, AllowPrivate: allowPrivate}
 		if m.vault != nil {
-			cfg.Vault = m.vault
+			ocfg.Vault = m.vault
 		}
-		return fn(&jobsEnv{svc: jobs.New(cfg), json: f.json})
+		return fn(&jobsEnv{svc: jobs.New(jobs.Config{Store: m.db, Catalog: m.cat}), outbox: webhooks.NewOutbox(ocfg), json: f.json})
 	})
 }
 
@@ -234,7 +259,7 @@ func webhookAdd(ctx context.Context, args []string, e env, s stdio) error {
 		list = strings.Split(*events, ",")
 	}
 	return withJobs(ctx, &f, e, true, func(j *jobsEnv) error {
-		ep, secret, err := j.svc.CreateWebhook(ctx, f.org, pos[0], list)
+		ep, secret, err := j.outbox.CreateWebhook(ctx, f.org, pos[0], list)
 		if err != nil {
 			return err
 		}
@@ -254,7 +279,7 @@ func webhookList(ctx context.Context, args []string, e env, s stdio) error {
 		return err
 	}
 	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
-		list, err := j.svc.Webhooks(ctx, f.org)
+		list, err := j.outbox.Webhooks(ctx, f.org)
 		if err != nil {
 			return err
 		}
@@ -279,7 +304,7 @@ func webhookDelete(ctx context.Context, args []string, e env, s stdio) error {
 		return err
 	}
 	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
-		if err := j.svc.DeleteWebhook(ctx, f.org, pos[0]); err != nil {
+		if err := j.outbox.DeleteWebhook(ctx, f.org, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.out, "deleted %s\n", pos[0])
@@ -298,7 +323,7 @@ func webhookDeliveries(ctx context.Context, args []string, e env, s stdio) error
 		return err
 	}
 	return withJobs(ctx, &f, e, false, func(j *jobsEnv) error {
-		list, err := j.svc.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: f.org, EndpointID: *endpoint, EventID: *event, Limit: *limit})
+		list, err := j.outbox.Deliveries(ctx, aiproxy.DeliveryFilter{OrgKey: f.org, EndpointID: *endpoint, EventID: *event, Limit: *limit})
 		if err != nil {
 			return err
 		}
