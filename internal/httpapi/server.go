@@ -176,8 +176,10 @@ func (s *server) authenticated(allow func(aiproxy.Principal, *http.Request) bool
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.auth.authenticate(r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Api-Key realm="aiproxy"`)
-			return err
+			if aiproxy.ErrorCode(err) == aiproxy.CodeUnauthenticated {
+				w.Header().Set("WWW-Authenticate", `Api-Key realm="aiproxy"`)
+			}
+			return err // a store outage is 503, not a challenge
 		}
 		if rec, ok := w.(*recorder); ok {
 			rec.keyID = p.KeyID

@@ -99,6 +99,9 @@ func expectOutage(t *testing.T, url, method, path, auth, body string) {
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("%s %s during an outage = %d (Retry-After %q): %s", method, path, resp.StatusCode, resp.Header.Get("Retry-After"), got)
 	}
+	if c := resp.Header.Get("WWW-Authenticate"); c != "" {
+		t.Errorf("%s %s during an outage challenges for a key (%q): the key was not at fault", method, path, c)
+	}
 	expectBody(t, got, map[string]string{"detail": msgUnavailable, "code": "unavailable"})
 }
 
