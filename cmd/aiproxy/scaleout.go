@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/redis"
+	"github.com/aiproxy/aiproxy/internal/sqlite"
 )
 
 // scaleFlags configure what a replica shares with the others (Redis, job
@@ -141,7 +142,9 @@ func (r readiness) check(ctx context.Context) (map[string]string, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	checks, ready := map[string]string{"database": "ok"}, true
-	if err := r.db.Ping(ctx); err != nil {
+	if err := r.db.Ping(ctx); errors.Is(err, sqlite.ErrIntegrity) {
+		checks["database"], ready = "corrupt", false
+	} else if err != nil {
 		checks["database"], ready = "unreachable", false
 	}
 	if r.redis != nil {

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiproxy/aiproxy/internal/sqlite"
 )
 
 // TestGracefulShutdown stops a server in the middle of a streamed TTS call
@@ -181,4 +185,28 @@ func httpGet(t *testing.T, url, key string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// pingErr is a database whose Ping fails with err.
+type pingErr struct{ err error }
+
+func (p pingErr) Ping(context.Context) error { return p.err }
+
+// TestReadinessNamesTheDatabaseState checks /readyz's word for each
+// database state: a corrupted SQLite file is not ready, and says so.
+func TestReadinessNamesTheDatabaseState(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		state string
+		ready bool
+	}{
+		{nil, "ok", true},
+		{fmt.Errorf("ping: %w", sqlite.ErrIntegrity), "corrupt", false},
+		{errors.New("connection refused"), "unreachable", false},
+	} {
+		checks, ready := readiness{db: pingErr{tc.err}, life: newLifecycle()}.check(context.Background())
+		if checks["database"] != tc.state || ready != tc.ready {
+			t.Errorf("Ping error %v: readiness %v %v, want %s %v", tc.err, checks, ready, tc.state, tc.ready)
+		}
+	}
 }

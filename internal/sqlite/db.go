@@ -50,6 +50,8 @@ type DB struct {
 	stmts stmtCache
 	// writeStmts holds statements prepared on the write connection.
 	writeStmts stmtCache
+	// health keeps the last background integrity check (health.go).
+	health health
 }
 
 var (
@@ -107,6 +109,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	db.startHealth(integrityEvery)
 	return db, nil
 }
 
@@ -181,6 +184,7 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
+	db.stopHealth()
 	db.closeStmts()
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
@@ -189,7 +193,9 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping reports whether the database can be reached for reading and writing.
+// Ping reports whether the database can be reached for reading and
+// writing, and whether its file passed the last integrity check
+// (ErrIntegrity).
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping sqlite writer: %w", err)
@@ -197,7 +203,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	if err := db.read.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping sqlite reader: %w", err)
 	}
-	return nil
+	return db.integrity() // health.go
 }
 
 // errCode returns the extended SQLite result code of err, or 0.
