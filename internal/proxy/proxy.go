@@ -167,4 +167,3 @@ func NewTransport() *http.Transport {
 		DisableCompression:    true,
 	}
 }
-
