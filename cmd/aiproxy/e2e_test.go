@@ -44,8 +44,8 @@ type demo struct {
 	sandbox string
 	// metricsToken guards the demo's /metrics.
 	metricsToken string
-	stdout  *syncBuffer
-	stderr  *syncBuffer
+	stdout       *syncBuffer
+	stderr       *syncBuffer
 	// bodies collects every response body the test read, for the leak check.
 	mu     sync.Mutex
 	bodies [][]byte

@@ -36,7 +36,9 @@ func TestMetricsAreNotPublic(t *testing.T) {
 		done := make(chan error, 1)
 		env := map[string]string{"AIPROXY_MASTER_KEY": strings.Repeat("ab", 32)}
 		args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--metrics-addr", "127.0.0.1:0"}
-		go func() { done <- run(ctx, args, func(n string) string { return env[n] }, strings.NewReader(""), out, errOut) }()
+		go func() {
+			done <- run(ctx, args, func(n string) string { return env[n] }, strings.NewReader(""), out, errOut)
+		}()
 		t.Cleanup(func() { cancel(); <-done })
 		api, metricsURL := "", ""
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && (api == "" || metricsURL == ""); time.Sleep(20 * time.Millisecond) {

@@ -18,6 +18,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/console"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/ownership"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/redis"
 	"github.com/aiproxy/aiproxy/internal/vault"
@@ -152,13 +153,13 @@ type app struct {
 	// metricsLn, when --metrics-addr is set, serves /metrics apart from
 	// the API.
 	metricsLn net.Listener
-	guard   *guardrails
-	vault   *vault.Vault
-	admin   *admin.Service
-	jobs    *jobParts
-	life    *lifecycle
-	scale   scaleFlags
-	handler http.Handler
+	guard     *guardrails
+	vault     *vault.Vault
+	admin     *admin.Service
+	jobs      *jobParts
+	life      *lifecycle
+	scale     scaleFlags
+	handler   http.Handler
 	// flushLogs writes the buffered log lines and stops the buffer.
 	flushLogs func()
 }
@@ -226,9 +227,10 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
 	a.jobs = wireJobs(f.jobs, a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease, pollLock(a.redis))
-	// Calls from the API run through the job hooks; p stays the plain
-	// pipeline the jobs service reads statuses with.
-	invoker := p.WithHooks(a.jobs.hooks()...)
+	// Calls from the API run through the ownership hooks (outermost) and
+	// the job hooks; p stays the plain pipeline the jobs service reads
+	// statuses with.
+	invoker := p.WithHooks(append([]proxy.Hooks{ownership.New(a.db, a.log)}, a.jobs.hooks()...)...)
 	a.handler = a.obs.wrap(a.life.wrap(withConsole(httpapi.New(a.apiConfig(invoker)))))
 	return a, nil
 }

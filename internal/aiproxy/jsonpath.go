@@ -60,4 +60,3 @@ func LookupJSONString(doc any, path string) string {
 	}
 	return ""
 }
-
