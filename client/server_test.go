@@ -15,6 +15,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/idempotency"
 	"github.com/aiproxy/aiproxy/internal/jobs"
+	"github.com/aiproxy/aiproxy/internal/ownership"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/sandbox"
 	"github.com/aiproxy/aiproxy/internal/sqlite"
@@ -90,7 +91,7 @@ func startServerWith(t *testing.T, withJobs bool) *server {
 		outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: db, Vault: v, TickEvery: 50 * time.Millisecond})
 		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, OnEvent: outbox.Wake,
 			PollInterval: 100 * time.Millisecond, FreshFor: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond})
-		cfg.Invoker = p.WithHooks(idempotency.New(idempotency.Config{Store: db}), svc)
+		cfg.Invoker = p.WithHooks(ownership.New(db, nil), idempotency.New(idempotency.Config{Store: db}), svc)
 		cfg.Jobs, cfg.Webhooks = svc, outbox
 		cfg.ProviderWebhooks = webhooks.NewReceiver(webhooks.ReceiverConfig{Catalog: cat, Store: db, Jobs: svc})
 		runCtx, stop := context.WithCancel(context.Background())

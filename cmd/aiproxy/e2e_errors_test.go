@@ -19,7 +19,8 @@ const lockedService = `{
   "default_timeout_seconds": 5, "credential_name": "locked", "credential_schema": {"key": "string"},
   "credential_policy": {"allow_tenant_key": false, "allow_platform_key": false, "default_source": "tenant", "fallback_to_platform_key": false},
   "upstream": {"auth_header": "X-Api-Key"},
-  "endpoints": [{"slug": "ping", "path_template": "/ping", "http_method": "GET", "request_mode": "raw", "response_mode": "json", "is_enabled": true}]
+  "endpoints": [{"slug": "ping", "path_template": "/ping", "http_method": "GET", "request_mode": "raw", "response_mode": "json", "is_enabled": true,
+    "ownership": {"op": "public"}}]
 }`
 
 // slowModels shortens one endpoint's timeout, for the 504 case.

@@ -107,6 +107,9 @@ type Endpoint struct {
 	// RequestSchema, when set, is the JSON Schema the envelope's body must
 	// satisfy; a body that fails it is refused before any provider call.
 	RequestSchema *BodySchema
+	// Ownership says how the endpoint's calls touch the provider account's
+	// objects (object.go); the catalog requires it on every endpoint.
+	Ownership *OwnershipRule
 }
 
 // StartsJob reports whether a call of the endpoint starts a provider job

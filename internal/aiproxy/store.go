@@ -22,6 +22,7 @@ type Store interface {
 	WebhookStore
 	IdempotencyStore
 	JobSlotStore
+	ObjectStore
 	ResealStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

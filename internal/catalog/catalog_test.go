@@ -339,7 +339,8 @@ func TestOverrides(t *testing.T) {
 		{
 			name: "add an endpoint",
 			files: map[string]string{"el.json": `{"slug":"elevenlabs","endpoints":[{"slug":"list-voices-v2",
-				"path_template":"/v2/voices","http_method":"GET","request_mode":"raw","response_mode":"json"}]}`},
+				"path_template":"/v2/voices","http_method":"GET","request_mode":"raw","response_mode":"json",
+				"ownership":{"op":"list","kind":"voice","items":"voices","id":"voice_id","stock":true}}]}`},
 			check: func(t *testing.T, c *Catalog) {
 				s, e, ok := c.Lookup("elevenlabs", "list-voices-v2")
 				if !ok || e.PathTemplate != "/v2/voices" || e.CallbackMode != "none" || !e.IsEnabled {
@@ -380,14 +381,14 @@ func TestOverrides(t *testing.T) {
 		},
 		{
 			name:  "merge nested objects and replace arrays",
-			files: map[string]string{"el.json": `{"slug":"elevenlabs","credential_policy":{"fallback_to_platform_key":false},"upstream":{"response_headers":["request-id"]}}`},
+			files: map[string]string{"el.json": `{"slug":"elevenlabs","credential_policy":{"fallback_to_platform_key":false},"upstream":{"response_headers":["request-id","history-item-id"]}}`},
 			check: func(t *testing.T, c *Catalog) {
 				s, _ := c.Service("elevenlabs")
 				p := s.CredentialPolicy
 				if p.FallbackToPlatformKey || !p.AllowTenantKey || !p.AllowPlatformKey || p.DefaultSource != "tenant" {
 					t.Errorf("policy = %+v", p)
 				}
-				if s.Upstream.AuthHeader != "xi-api-key" || len(s.Upstream.ResponseHeaders) != 1 {
+				if s.Upstream.AuthHeader != "xi-api-key" || len(s.Upstream.ResponseHeaders) != 2 {
 					t.Errorf("upstream = %+v", s.Upstream)
 				}
 			},
@@ -429,7 +430,8 @@ func TestOverrideProblems(t *testing.T) {
 			name:  "new endpoint missing fields",
 			files: map[string]string{"el.json": `{"slug":"elevenlabs","endpoints":[{"slug":"typo","is_enabled":false}]}`},
 			want: []string{"elevenlabs/typo: path_template is required", "elevenlabs/typo: http_method is required",
-				"elevenlabs/typo: request_mode is required", "elevenlabs/typo: response_mode is required"},
+				"elevenlabs/typo: request_mode is required", "elevenlabs/typo: response_mode is required",
+				"elevenlabs/typo: ownership is required"},
 		},
 		{
 			name: "two overrides of one service",

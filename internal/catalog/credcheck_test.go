@@ -8,7 +8,8 @@ import (
 func TestCredentialCheckAction(t *testing.T) {
 	cases := []validationCase{
 		{name: "a GET list", edits: map[string]any{"credential_check_action": "list",
-			"endpoints.0.path_template": "/v1/things", "endpoints.0.slug": "list"}},
+			"endpoints.0.path_template": "/v1/things", "endpoints.0.slug": "list",
+			"endpoints.0.ownership": map[string]any{"op": "public"}}},
 		{name: "unknown slug", edits: map[string]any{"credential_check_action": "nope"},
 			want: []string{svc + `credential_check_action "nope" names no endpoint of the service`}},
 		{name: "path parameters", edits: map[string]any{"credential_check_action": "get-thing"},

@@ -74,6 +74,7 @@ type fileEndpoint struct {
 	RequestSchema json.RawMessage `json:"request_schema,omitempty"`
 	Job           *fileJob        `json:"job,omitempty"`
 	JobStatus     *fileJobStatus  `json:"job_status,omitempty"`
+	Ownership     *fileOwnership  `json:"ownership,omitempty"`
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields,
@@ -259,6 +260,7 @@ func encodeService(s *aiproxy.Service) fileService {
 			RequestSchema:     encodeRequestSchema(e.RequestSchema),
 			Job:               encodeJob(e.Job),
 			JobStatus:         encodeJobStatus(e.JobStatus),
+			Ownership:         encodeOwnership(e.Ownership),
 		})
 	}
 	return f

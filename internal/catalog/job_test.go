@@ -15,12 +15,14 @@ func jobDoc() map[string]any {
 	eps = append(eps,
 		map[string]any{"slug": "start", "path_template": "/v1/jobs", "http_method": "POST",
 			"request_mode": "json", "response_mode": "json", "callback_mode": "poll",
-			"job": map[string]any{"status_action": "status", "id_path": "data.id", "callback_url_field": "callback_url"}},
+			"job":       map[string]any{"status_action": "status", "id_path": "data.id", "callback_url_field": "callback_url"},
+			"ownership": map[string]any{"op": "create", "kind": "job", "id": "data.id"}},
 		map[string]any{"slug": "status", "path_template": "/v1/jobs/{job_id}", "http_method": "GET",
 			"request_mode": "raw", "response_mode": "json",
 			"job_status": map[string]any{"id_param": "path.job_id", "state_path": "data.status",
 				"states":      map[string]any{"queued": "pending", "done": "completed", "error": "failed"},
-				"result_urls": map[string]any{"url": "data.url"}, "error_path": "data.error", "url_ttl_seconds": 3600}},
+				"result_urls": map[string]any{"url": "data.url"}, "error_path": "data.error", "url_ttl_seconds": 3600},
+			"ownership": map[string]any{"op": "read", "kind": "job", "id": "path.job_id"}},
 	)
 	doc["endpoints"] = eps
 	doc["job_webhook"] = map[string]any{"signature_headers": []any{"X-Sig"}, "event_type_path": "type",

@@ -59,14 +59,20 @@ func mergeEndpoints(base, override []any) []any {
 		}
 		be, _ := out[i].(map[string]any)
 		// A request_schema is replaced whole: merging two JSON Schemas key
-		// by key would make a third that neither file shows.
-		out[i] = mergeObjects(be, oe, "request_schema")
-		if rs, ok := oe["request_schema"]; ok && rs != nil {
-			out[i].(map[string]any)["request_schema"] = rs
+		// by key would make a third that neither file shows. So is an
+		// ownership rule, whose fields only make sense together.
+		out[i] = mergeObjects(be, oe, wholeEndpointFields...)
+		for _, k := range wholeEndpointFields {
+			if v, ok := oe[k]; ok && v != nil {
+				out[i].(map[string]any)[k] = v
+			}
 		}
 	}
 	return out
 }
+
+// wholeEndpointFields are the endpoint fields an override replaces whole.
+var wholeEndpointFields = []string{"request_schema", "ownership"}
 
 func indexBySlug(eps []any, slug any) int {
 	s, ok := slug.(string)

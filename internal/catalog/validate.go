@@ -135,7 +135,9 @@ func compileService(src string, f fileService, r *report) *aiproxy.Service {
 			r.add(ewhere, "duplicate endpoint slug %q", fe.Slug)
 		}
 		seen[fe.Slug] = true
-		s.Endpoints = append(s.Endpoints, compileEndpoint(r, ewhere, fe, up.Hosts))
+		ep := compileEndpoint(r, ewhere, fe, up.Hosts)
+		compileOwnership(r, ewhere, fe, &ep, passedHeader(up)) // ownership.go
+		s.Endpoints = append(s.Endpoints, ep)
 	}
 	s.JobWebhook = compileJobWebhook(r, where, f.JobWebhook)
 	checkJobLinks(r, where, s)

@@ -25,9 +25,11 @@ func validDoc() map[string]any {
 		"upstream": {"auth_header": "X-Key", "hosts": {"upload": "https://upload.example.com"}},
 		"endpoints": [
 			{"slug": "get-thing", "path_template": "/v1/things/{id}", "http_method": "GET",
-			 "request_mode": "raw", "response_mode": "json"},
+			 "request_mode": "raw", "response_mode": "json",
+			 "ownership": {"op": "read", "kind": "thing", "id": "path.id"}},
 			{"slug": "put-file", "path_template": "/v1/files", "http_method": "POST",
-			 "request_mode": "binary", "response_mode": "json", "host": "upload"}
+			 "request_mode": "binary", "response_mode": "json", "host": "upload",
+			 "ownership": {"op": "create", "kind": "file", "id": "data.id"}}
 		]
 	}`), &doc)
 	if err != nil {

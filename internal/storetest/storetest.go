@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Lease", func(t *testing.T) { runLeases(t, open) })
 	t.Run("KeyLifecycle", func(t *testing.T) { runKeyLifecycle(t, open) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, open) })
+	t.Run("Object", func(t *testing.T) { runObjects(t, open) })
 }
 
 // GuardrailStores is what an engine provides for the guardrails. It is
