@@ -391,9 +391,9 @@ func TestRoundsReport(t *testing.T) {
 		"small JSON, bare Go proxy throughput vs direct":                                        "50% (5000 vs 10000 req/s)",
 		"small JSON, aiproxy throughput vs bare Go proxy":                                       "60% (3000 vs 5000 req/s)",
 		"small JSON, aiproxy-base throughput vs bare Go proxy":                                  "62% (3100 vs 5000 req/s)",
-		"aiproxy vs aiproxy-base, small-json CPU µs/req (open-loop 1000/s for 15s)":             "1.02×: 460 (455–480) vs 450 (440–470); ranges overlap",
-		"aiproxy vs aiproxy-base, small-json-capacity CPU µs/req (closed-loop 64 conns for 8s)": "1.03×: 300 (295–320) vs 290 (285–310); ranges overlap",
-		"aiproxy vs aiproxy-base, small-json-capacity req/s (closed-loop 64 conns for 8s)":      "0.97×: 3000 (2500–3200) vs 3100 (2600–3300); ranges overlap",
+		"aiproxy vs aiproxy-base, small-json CPU µs/req (open-loop 1000/s for 15s)":             "1.02×: 460 (455–480) vs 450 (440–470); ranges overlap; per-round ratio 1.02 (1.02–1.03)",
+		"aiproxy vs aiproxy-base, small-json-capacity CPU µs/req (closed-loop 64 conns for 8s)": "1.03×: 300 (295–320) vs 290 (285–310); ranges overlap; per-round ratio 1.03 (1.03–1.04)",
+		"aiproxy vs aiproxy-base, small-json-capacity req/s (closed-loop 64 conns for 8s)":      "0.97×: 3000 (2500–3200) vs 3100 (2600–3300); ranges overlap; per-round ratio 0.97 (0.96–0.97)",
 	}
 	got := map[string]string{}
 	for _, f := range r.Info {

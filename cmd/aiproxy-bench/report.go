@@ -194,7 +194,10 @@ func (r *report) info() []figure {
 
 // versusBaseline compares aiproxy with aiproxy-base in every scenario and
 // load both measured: CPU per request, and req/s in closed loop, each as
-// the ratio of the medians with both figures' medians and ranges.
+// the ratio of the medians with both figures' medians and ranges, and, over
+// several rounds, the median and range of the ratio within each round
+// (the two were measured minutes apart in the same round, so a slow spell
+// of the machine weighs on both).
 func (r *report) versusBaseline() []figure {
 	var fs []figure
 	seen := map[string]bool{}
@@ -210,7 +213,11 @@ func (r *report) versusBaseline() []figure {
 				return
 			}
 			name := fmt.Sprintf("%s vs %s, %s %s (%s)", pathAIProxy, pathBaseline, x.Scenario, what, x.Load)
-			fs = append(fs, figure{name, fmt.Sprintf("%.2f×: %s vs %s%s", a.Median/b.Median, a.format(verb), b.format(verb), overlapNote(*a, *b))})
+			m := fmt.Sprintf("%.2f×: %s vs %s%s", a.Median/b.Median, a.format(verb), b.format(verb), overlapNote(*a, *b))
+			if pr := r.pairedRatio(x.Scenario, x.Load, get); pr != nil {
+				m += "; per-round ratio " + pr.format("%.2f")
+			}
+			fs = append(fs, figure{name, m})
 		}
 		compare("CPU µs/req", "%.0f", func(x *row) float64 { return x.CPUPerReqUs })
 		if strings.HasPrefix(x.Load, "closed-loop") {
@@ -218,6 +225,30 @@ func (r *report) versusBaseline() []figure {
 		}
 	}
 	return fs
+}
+
+// pairedRatio spreads aiproxy's figure over aiproxy-base's in the same
+// round, over the rounds that measured both; nil in a run of one round.
+func (r *report) pairedRatio(scenario, load string, get func(*row) float64) *spread {
+	base := map[int]float64{}
+	for _, x := range r.Rows {
+		if x.Scenario == scenario && x.Load == load && x.Path == pathBaseline && x.Round > 0 && !x.Sweep && x.Requests > 0 {
+			base[x.Round] = get(x)
+		}
+	}
+	var ratios []float64
+	for _, x := range r.Rows {
+		if x.Scenario == scenario && x.Load == load && x.Path == pathAIProxy && x.Round > 0 && !x.Sweep && x.Requests > 0 {
+			if b, ok := base[x.Round]; ok && b != 0 {
+				ratios = append(ratios, get(x)/b)
+			}
+		}
+	}
+	if len(ratios) < 2 {
+		return nil
+	}
+	s := spreadOf(ratios)
+	return &s
 }
 
 // spread returns a figure of a scenario, path and load across the rounds
