@@ -22,6 +22,9 @@ type Answer struct {
 	body  io.Reader
 	size  int64 // -1 when unknown
 	flush bool
+	// redact, when set, is a credential to replace in the body as it is
+	// read or written (response.go); it is applied once.
+	redact string
 	close func()
 	// buffered is the whole body once it has been read (Bytes).
 	buffered []byte
@@ -47,7 +50,8 @@ func (a *Answer) Bytes(max int64) ([]byte, error) {
 	if a.isBuffer {
 		return a.buffered, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(a.body, max+1))
+	b, err := io.ReadAll(io.LimitReader(newRedactReader(a.body, a.redact), max+1))
+	a.redact = ""
 	a.Close()
 	if err == nil && int64(len(b)) > max {
 		err = ErrAnswerTooLarge
@@ -84,5 +88,8 @@ func (a *Answer) write(w http.ResponseWriter) (int64, error) {
 	if a.flush {
 		flush = http.NewResponseController(w).Flush
 	}
-	return copyBuffered(w, a.body, flush)
+	if a.redact == "" {
+		return copyBuffered(w, a.body, flush)
+	}
+	return copyRedacted(w, a.body, a.redact, flush) // response.go
 }

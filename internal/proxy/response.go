@@ -46,7 +46,7 @@ func (p *sender) answer(ctx context.Context, c *Call, resp *response) (*Answer, 
 	copyResponseHeaders(a.Header, resp.Header, c.Service)
 	redactHeader(a.Header, c.secret)
 	if needsRedaction(c.Endpoint.ResponseMode, resp.Response) {
-		a.body = newRedactReader(resp.Body, c.secret)
+		a.redact = c.secret
 	} else if resp.ContentLength >= 0 {
 		a.size = resp.ContentLength
 	}
@@ -170,6 +170,24 @@ type redactReader struct {
 	out   bytes.Buffer
 	chunk []byte
 	err   error
+}
+
+// copyRedacted copies src to dst with every form of the secret
+// (secretForms) replaced, through a chain of redactors that each hold back
+// the tail a form could straddle.
+func copyRedacted(dst io.Writer, src io.Reader, secret string, flush func() error) (int64, error) {
+	forms := secretForms(secret)
+	chain := make([]*redactor, len(forms))
+	var w io.Writer = dst
+	for i, form := range forms {
+		chain[i] = &redactor{w: w, secret: []byte(form)}
+		w = chain[i]
+	}
+	n, err := copyBuffered(w, src, flush)
+	for i := len(chain) - 1; i >= 0 && err == nil; i-- {
+		err = chain[i].flush()
+	}
+	return n, err
 }
 
 // newRedactReader reads src with every form of the secret (secretForms)
