@@ -52,6 +52,7 @@ func TestMultiReplica(t *testing.T) {
 	defer cancel()
 	c := newCluster(ctx, t, pgtest.URL(t), redisURL)
 
+	t.Run("OwnershipAcrossReplicas", func(t *testing.T) { c.testOwnership(t) })
 	t.Run("GlobalRateLimit", func(t *testing.T) { c.testRateLimit(t) })
 	t.Run("QuotaNeverOverspends", func(t *testing.T) { c.testQuota(t) })
 	t.Run("JobsExactlyOnce", func(t *testing.T) { c.testJobs(t, false) })
