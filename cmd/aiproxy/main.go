@@ -72,6 +72,7 @@ func commands() []command {
 		{"tts", "synthesize speech with ElevenLabs into an audio file", runTTS},
 		{"jobs", "list and show an org's async provider jobs (list, get)", runJobs},
 		{"webhook", "manage an org's job webhook endpoints and read deliveries (add, list, delete, deliveries)", runWebhook},
+		{"version", "print the version, commit and build date (--json)", runVersion},
 	}
 }
 
@@ -84,6 +85,10 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 			return errUsage
 		}
 		return nil
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		_, err := fmt.Fprintln(stdout, build)
+		return err
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

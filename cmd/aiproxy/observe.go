@@ -76,9 +76,10 @@ func (o *observability) proxyConfig(c proxy.Config) proxy.Config {
 	return c
 }
 
-// apiConfig adds CORS, the body read timeout and metrics to the API's
-// configuration.
+// apiConfig adds CORS, the body read timeout, metrics and the version
+// /healthz shows to the API's configuration.
 func (o *observability) apiConfig(api httpapi.Config) httpapi.Config {
+	api.Version = version
 	for _, origin := range strings.Split(o.flags.corsOrigins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
 			api.CORSOrigins = append(api.CORSOrigins, origin)

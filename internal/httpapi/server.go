@@ -77,6 +77,9 @@ type Config struct {
 	BodyReadTimeout time.Duration
 	// Metrics records calls (metrics.go); nil records nothing.
 	Metrics *metrics.Metrics
+	// Version is the running release, shown by /healthz; empty leaves it
+	// out.
+	Version string
 }
 
 type server struct {
@@ -137,7 +140,11 @@ func (s *server) routes() {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "Not found.")
 	}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		body := map[string]string{"status": "ok"}
+		if s.cfg.Version != "" {
+			body["version"] = s.cfg.Version
+		}
+		writeJSON(w, http.StatusOK, body)
 	})
 	s.mux.Handle("GET /readyz", s.handle(s.ready))
 }
