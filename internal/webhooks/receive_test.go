@@ -117,3 +117,32 @@ func FuzzProviderWebhook(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyProviderSignature checks the HMAC of a provider webhook in
+// each signature header it may use: the right secret over the exact body
+// passes, in either header and with or without the "sha256=" prefix;
+// another secret, another body, a truncated signature or none is refused.
+func TestVerifyProviderSignature(t *testing.T) {
+	spec := heygenWebhookSpec(t)
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	body := []byte(`{"event_type":"avatar_video.success","event_data":{"video_id":"v1"}}`)
+	good := hexMAC(providerSecret, body)
+	for _, tc := range []struct {
+		name string
+		h    http.Header
+		ok   bool
+	}{
+		{"right, first header", http.Header{"Heygen-Signature": {good}}, true},
+		{"right, second header", http.Header{"Signature": {good}}, true},
+		{"right, prefixed and upper case", http.Header{"Heygen-Signature": {"sha256=" + strings.ToUpper(good)}}, true},
+		{"another secret", http.Header{"Heygen-Signature": {hexMAC("not-the-secret", body)}}, false},
+		{"another body", http.Header{"Heygen-Signature": {hexMAC(providerSecret, append(body, ' '))}}, false},
+		{"truncated", http.Header{"Heygen-Signature": {good[:32]}}, false},
+		{"garbage", http.Header{"Heygen-Signature": {"x"}}, false},
+		{"none", http.Header{}, false},
+	} {
+		if err := verifyProvider(spec, providerSecret, tc.h, body, now); (err == nil) != tc.ok {
+			t.Errorf("%s: verifyProvider = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
