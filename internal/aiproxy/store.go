@@ -18,11 +18,14 @@ type Store interface {
 	AccessStore
 	QuotaStore
 	UsageStore
+	UsageRollupStore
 	JobStore
 	WebhookStore
 	IdempotencyStore
 	JobSlotStore
 	ObjectStore
+	RetentionStore
+	WorkLeaseStore
 	ResealStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

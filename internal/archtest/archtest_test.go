@@ -79,6 +79,8 @@ var (
 		"internal/ratelimit":             {"internal/aiproxy"},
 		"internal/ratelimit/limitertest": {"internal/aiproxy", "internal/ratelimit"},
 		"internal/redis":                 {"internal/aiproxy", "internal/cache", "internal/concurrency", "internal/ratelimit"},
+		"internal/retention":             {"internal/aiproxy"},
+		"internal/rollup":                {"internal/aiproxy"},
 		"internal/sandbox":               {},
 		"internal/sqlite":                {"internal/aiproxy"},
 		"internal/storetest":             {"internal/aiproxy"},

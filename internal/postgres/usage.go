@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
@@ -27,6 +28,10 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Ids commit in order, for the rollup watermark (usage_rollup.go).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(usageLock)); err != nil {
+			return err
+		}
 		args := make([]any, 0, min(len(recs), usageRowsPerInsert)*usageColumns)
 		for rest := recs; len(rest) > 0; {
 			n := min(len(rest), usageRowsPerInsert)
@@ -72,38 +77,72 @@ func insertUsageSQL(n int) string {
 }
 
 // UsageReport sums usage per UTC day, org, service and unit, then folds the
-// units of one day, org and service into one row. A zero From or To leaves
-// that end of the range open.
+// units of one day, org and service into one row. It reads the parts of
+// the range that aiproxy.PlanUsageReport names: the rollups for whole days
+// and hours up to the rollup watermark, the raw records for the rest (the
+// records not yet rolled up, and parts of an hour at the ends), all in one
+// snapshot so that a rollup committing meanwhile counts once. A zero From
+// or To leaves that end of the range open.
 func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
-	rows, err := db.pool.Query(ctx, `
-		SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, org_key, service, unit,
-		       count(*),
-		       count(*) FILTER (WHERE status >= 400 OR error_code <> ''),
-		       count(*) FILTER (WHERE cache IN ('HIT', 'STALE')),
-		       sum(bytes_out)::bigint, sum(latency_ms)::bigint, sum(units)::bigint
-		FROM usage_events
-		WHERE ($1::timestamptz IS NULL OR at >= $1) AND ($2::timestamptz IS NULL OR at < $2)
-		  AND ($3 = '' OR org_key = $3) AND ($4 = '' OR service = $4)
-		GROUP BY day, org_key, service, unit
-		ORDER BY day, org_key, service, unit`,
-		timestamp(f.From), timestamp(f.To), f.OrgKey, f.Service)
+	p := aiproxy.PlanUsageReport(f.From, f.To)
+	const filters = ` AND %[1]s >= $1 AND %[1]s < $2
+		AND ($3 = '' OR org_key = $3) AND ($4 = '' OR service = $4) GROUP BY 1, org_key, service, unit`
+	const rollups = `, org_key, service, unit, sum(requests)::bigint, sum(errors)::bigint, sum(cache_hits)::bigint,
+		sum(bytes_out)::bigint, sum(latency_ms)::bigint, sum(units)::bigint FROM usage_rollups`
+	const raw = `, org_key, service, unit, count(*), count(*) FILTER (WHERE status >= 400 OR error_code <> ''),
+		count(*) FILTER (WHERE cache IN ('HIT', 'STALE')), sum(bytes_out)::bigint, sum(latency_ms)::bigint,
+		sum(units)::bigint FROM usage_events`
+	day := bucketStart(aiproxy.Daily, "start_at")
+	rawDay := bucketStart(aiproxy.Daily, "at")
+	var parts []aiproxy.UsageRow
+	err := db.readSnapshot(ctx, func(tx pgx.Tx, last int64) error {
+		read := func(query string, s aiproxy.Span, args ...any) error {
+			from, to := spanTimes(s)
+			rows, err := tx.Query(ctx, query, append([]any{from, to, f.OrgKey, f.Service}, args...)...)
+			if err != nil {
+				return err
+			}
+			got, err := collectUsageRows(rows)
+			parts = append(parts, got...)
+			return err
+		}
+		if !p.Days.Empty() {
+			if err := read(`SELECT start_at`+rollups+` WHERE bucket = 'day'`+fmt.Sprintf(filters, "start_at"), p.Days); err != nil {
+				return err
+			}
+		}
+		for _, h := range p.Hours {
+			if err := read(`SELECT `+day+rollups+` WHERE bucket = 'hour'`+fmt.Sprintf(filters, "start_at"), h); err != nil {
+				return err
+			}
+		}
+		for _, e := range p.Edges {
+			if err := read(`SELECT `+rawDay+raw+` WHERE true`+fmt.Sprintf(filters, "at"), e); err != nil {
+				return err
+			}
+		}
+		if !p.Tail.Empty() {
+			return read(`SELECT `+rawDay+raw+` WHERE id > $5`+fmt.Sprintf(filters, "at"), p.Tail, last)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("usage report: %w", err)
 	}
-	defer rows.Close()
-	var out []aiproxy.UsageRow
-	for rows.Next() {
+	return aiproxy.MergeUsage(parts), nil
+}
+
+// collectUsageRows reads rows of (day start, org, service, unit, requests,
+// errors, cache hits, bytes, latency, units) as report rows.
+func collectUsageRows(rows pgx.Rows) ([]aiproxy.UsageRow, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (aiproxy.UsageRow, error) {
 		var r aiproxy.UsageRow
+		var day pgtype.Timestamptz
 		var unit string
 		var units int64
-		if err := rows.Scan(&r.Day, &r.OrgKey, &r.Service, &unit, &r.Requests, &r.Errors, &r.CacheHits,
-			&r.BytesOut, &r.LatencyMS, &units); err != nil {
-			return nil, fmt.Errorf("usage report: %w", err)
-		}
-		out = aiproxy.FoldUsage(out, r, aiproxy.Metric(unit), units)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("usage report: %w", err)
-	}
-	return out, nil
+		err := row.Scan(&day, &r.OrgKey, &r.Service, &unit, &r.Requests, &r.Errors, &r.CacheHits,
+			&r.BytesOut, &r.LatencyMS, &units)
+		r.Day, r.Units = dayOf(day), map[aiproxy.Metric]int64{aiproxy.Metric(unit): units}
+		return r, err
+	})
 }

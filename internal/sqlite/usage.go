@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
@@ -106,40 +107,88 @@ func insertUsageSQL(n int) string {
 }
 
 // UsageReport sums usage per UTC day, org, service and unit, then folds the
-// units of one day, org and service into one row.
+// units of one day, org and service into one row. It reads the parts of
+// the range that aiproxy.PlanUsageReport names: the rollups for whole days
+// and hours up to the rollup watermark, the raw records for the rest (the
+// records not yet rolled up, and parts of an hour at the ends), all in one
+// read transaction so that a rollup committing meanwhile counts once.
 func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
-	from, to := int64(math.MinInt64), int64(math.MaxInt64)
-	if !f.From.IsZero() {
-		from = f.From.UnixMilli()
-	}
-	if !f.To.IsZero() {
-		to = f.To.UnixMilli()
-	}
-	rows, err := db.read.QueryContext(ctx, `
-		SELECT date(at / 1000, 'unixepoch') AS day, org_key, service, unit,
-		       count(*),
-		       sum(status >= 400 OR error_code <> ''),
-		       sum(cache IN ('HIT', 'STALE')),
-		       sum(bytes_out), sum(latency_ms), sum(units)
-		FROM usage_events
-		WHERE at >= ? AND at < ? AND (? = '' OR org_key = ?) AND (? = '' OR service = ?)
-		GROUP BY day, org_key, service, unit
-		ORDER BY day, org_key, service, unit`,
-		from, to, f.OrgKey, f.OrgKey, f.Service, f.Service)
+	p := aiproxy.PlanUsageReport(f.From, f.To)
+	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("usage report: %w", err)
+	}
+	defer tx.Rollback()
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT last_id FROM usage_rollup_state WHERE name = 'usage'`).Scan(&last); err != nil {
+		return nil, fmt.Errorf("usage report: %w", err)
+	}
+	var parts []aiproxy.UsageRow
+	read := func(query string, s aiproxy.Span, args ...any) error {
+		from, to := spanMillis(s)
+		args = append(args, from, to, f.OrgKey, f.OrgKey, f.Service, f.Service)
+		rows, err := readUsageRows(ctx, tx, query, args...)
+		parts = append(parts, rows...)
+		return err
+	}
+	const filters = ` AND (? = '' OR org_key = ?) AND (? = '' OR service = ?) GROUP BY day, org_key, service, unit`
+	const rollups = `, org_key, service, unit, sum(requests), sum(errors), sum(cache_hits), sum(bytes_out),
+		sum(latency_ms), sum(units) FROM usage_rollups`
+	const raw = `, org_key, service, unit, count(*), sum(status >= 400 OR error_code <> ''),
+		sum(cache IN ('HIT', 'STALE')), sum(bytes_out), sum(latency_ms), sum(units) FROM usage_events`
+	if !p.Days.Empty() {
+		if err := read(`SELECT start_at AS day`+rollups+` WHERE bucket = 'day' AND start_at >= ? AND start_at < ?`+filters, p.Days); err != nil {
+			return nil, fmt.Errorf("usage report: %w", err)
+		}
+	}
+	for _, h := range p.Hours {
+		if err := read(`SELECT `+floorTo("start_at", dayMillis)+` AS day`+rollups+`
+			WHERE bucket = 'hour' AND start_at >= ? AND start_at < ?`+filters, h); err != nil {
+			return nil, fmt.Errorf("usage report: %w", err)
+		}
+	}
+	for _, e := range p.Edges {
+		if err := read(`SELECT `+floorTo("at", dayMillis)+` AS day`+raw+` WHERE at >= ? AND at < ?`+filters, e); err != nil {
+			return nil, fmt.Errorf("usage report: %w", err)
+		}
+	}
+	if !p.Tail.Empty() {
+		// The records after the watermark are few and the newest: the
+		// primary key finds them (the unary + keeps SQLite off the index
+		// on at, which would visit the whole range).
+		if err := read(`SELECT `+floorTo("at", dayMillis)+` AS day`+raw+`
+			WHERE id > ? AND +at >= ? AND +at < ?`+filters, p.Tail, last); err != nil {
+			return nil, fmt.Errorf("usage report: %w", err)
+		}
+	}
+	return aiproxy.MergeUsage(parts), nil
+}
+
+// readUsageRows reads rows of (day start, org, service, unit, requests,
+// errors, cache hits, bytes, latency, units) as report rows.
+func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]aiproxy.UsageRow, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []aiproxy.UsageRow
 	for rows.Next() {
 		var r aiproxy.UsageRow
+		var day, units int64
 		var unit string
-		var units int64
-		if err := rows.Scan(&r.Day, &r.OrgKey, &r.Service, &unit, &r.Requests, &r.Errors, &r.CacheHits,
+		if err := rows.Scan(&day, &r.OrgKey, &r.Service, &unit, &r.Requests, &r.Errors, &r.CacheHits,
 			&r.BytesOut, &r.LatencyMS, &units); err != nil {
-			return nil, fmt.Errorf("usage report: %w", err)
+			return nil, err
 		}
-		out = aiproxy.FoldUsage(out, r, aiproxy.Metric(unit), units)
+		r.Day = time.UnixMilli(day).UTC().Format(time.DateOnly)
+		r.Units = map[aiproxy.Metric]int64{aiproxy.Metric(unit): units}
+		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// spanMillis is a span's ends in stored form, open ends as the extremes.
+func spanMillis(s aiproxy.Span) (from, to int64) {
+	return millisOr(s.From, math.MinInt64), millisOr(s.To, math.MaxInt64)
 }

@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("KeyLifecycle", func(t *testing.T) { runKeyLifecycle(t, open) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, open) })
 	t.Run("Object", func(t *testing.T) { runObjects(t, open) })
+	t.Run("Rollup", func(t *testing.T) { runRollups(t, open) })
+	t.Run("Retention", func(t *testing.T) { runRetention(t, open) })
 }
 
 // GuardrailStores is what an engine provides for the guardrails. It is
