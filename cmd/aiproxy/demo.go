@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"text/template"
 	"time"
 
@@ -53,7 +55,7 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 	}
 	a, err := assemble(ctx, f, v, s)
 	if err != nil {
-		return err
+		return explainTakenPort(err, f.addr, f.obs.metricsAddr)
 	}
 	defer a.close()
 	full, err := seedDemo(ctx, a, *org, keys)
@@ -64,6 +66,50 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 		printGuide(s, guideData{URL: a.url(), Org: *org, Key: full, Sandbox: sb.url, Engine: f.store.engine(),
 			MetricsToken: f.obs.metricsToken})
 	})
+}
+
+// explainTakenPort adds to a listen failure on a port that another
+// program holds (often an earlier demo still running) the flag that moves
+// the demo and a free address to give it.
+func explainTakenPort(err error, addr, metricsAddr string) error {
+	var op *net.OpError
+	if !errors.Is(err, syscall.EADDRINUSE) || !errors.As(err, &op) {
+		return err
+	}
+	tcp, ok := op.Addr.(*net.TCPAddr)
+	if !ok {
+		return err
+	}
+	flagName, taken := "--addr", addr
+	if metricsAddr != "" && portOf(metricsAddr) == tcp.Port && portOf(addr) != tcp.Port {
+		flagName, taken = "--metrics-addr", metricsAddr
+	}
+	host, _, splitErr := net.SplitHostPort(taken)
+	if splitErr != nil {
+		host = tcp.IP.String()
+	}
+	try := net.JoinHostPort(host, "0") + " for any free port"
+	for port := tcp.Port + 1; port <= tcp.Port+20 && port < 65536; port++ {
+		candidate := net.JoinHostPort(host, strconv.Itoa(port))
+		if ln, err := net.Listen("tcp", candidate); err == nil {
+			ln.Close()
+			try = candidate + " (free now), or " + flagName + " " + net.JoinHostPort(host, "0") + " for any free port"
+			break
+		}
+	}
+	return fmt.Errorf("%w\n\n%s is taken, perhaps by an aiproxy demo still running: stop it, or give the demo another address with %s %s", err, taken, flagName, try)
+}
+
+func portOf(addr string) int {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // demoVault uses the configured master key or, failing that, the one in the
