@@ -113,15 +113,38 @@ func codes() []any {
 	return out
 }
 
-// errorComponents are the error answers, one per status.
+// errorComponents are the error answers: one per status, and ErrorOther
+// for any status an operation does not list (500 internal among them).
 func errorComponents() obj {
+	// When aiproxy answers each error status.
+	descriptions := map[int]string{
+		400: "a missing path parameter, a body that is not one JSON object or fails its request schema, or a credential policy that allows no source (code invalid).",
+		401: "no aiproxy key, or an unknown, revoked or expired one (code unauthenticated).",
+		403: "the key may not do this: another org's key, an invoke key on an admin route, a service or endpoint disabled for the org (code forbidden).",
+		404: "no such service, action, object or credential, or no credential the policy allows (code not_found).",
+		408: "the request body was not received in time (code request_timeout).",
+		409: "it already exists, or an Idempotency-Key was reused for another request or is still in flight (code conflict).",
+		413: "the request body or an envelope field is too large (code too_large).",
+		429: "a rate limit, concurrency cap, running-jobs cap or quota was reached, or the provider limits calls (code rate_limited or quota_exceeded).",
+		502: "the provider failed, could not be reached, or refused the provider key (code upstream_failed).",
+		503: "a store aiproxy needs is down, or a job start could not be recorded (code unavailable); try again after Retry-After.",
+		504: "the provider did not answer in time (code upstream_timeout).",
+	}
 	out := obj{}
-	for _, status := range []int{400, 401, 403, 404, 409, 413, 429, 502, 504} {
-		r := jsonResponse(http.StatusText(status)+".", ref("Error"))
-		if status == http.StatusTooManyRequests {
-			r["headers"] = obj{"Retry-After": obj{"description": "Seconds to wait, kept from the provider.", "schema": obj{"type": "integer"}}}
+	retryAfter := func(description string) obj {
+		return obj{"Retry-After": obj{"description": description, "schema": obj{"type": "integer"}}}
+	}
+	for status, description := range descriptions {
+		r := jsonResponse(http.StatusText(status)+": "+description, ref("Error"))
+		switch status {
+		case http.StatusTooManyRequests:
+			r["headers"] = retryAfter("Seconds to wait, aiproxy's own or kept from the provider.")
+		case http.StatusServiceUnavailable:
+			r["headers"] = retryAfter("Seconds to wait.")
 		}
 		out["Error"+strconv.Itoa(status)] = r
 	}
+	out["ErrorOther"] = jsonResponse("Any other error, in the same shape: 500 internal (its cause is only logged), "+
+		"405 method_not_allowed, 503 unavailable.", ref("Error"))
 	return out
 }

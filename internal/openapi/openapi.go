@@ -61,7 +61,9 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 			"version": version,
 			"description": "A multi-tenant proxy in front of external AI media services. " +
 				"Discover services, then invoke their actions with a JSON envelope; aiproxy injects the provider credential.",
+			"license": obj{"name": "MIT", "identifier": "MIT"},
 		},
+		"servers":    servers(),
 		"tags":       tags,
 		"paths":      paths,
 		"components": components(sorted),
@@ -80,6 +82,20 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// servers are where the operations are served: the aiproxy that serves
+// this document (a relative URL), and any aiproxy by its base URL, for a
+// copy of the document read elsewhere.
+func servers() []any {
+	return []any{
+		obj{"url": "/", "description": "The aiproxy that served this document."},
+		obj{"url": "{scheme}://{host}", "description": "An aiproxy by its address (AIPROXY_URL).",
+			"variables": obj{
+				"scheme": obj{"default": "http", "enum": []any{"http", "https"}},
+				"host":   obj{"default": "127.0.0.1:8080", "description": "Host and port, e.g. aiproxy.example.com."},
+			}},
+	}
+}
+
 func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
 
 func pathParam(name, description string) obj {
@@ -88,9 +104,11 @@ func pathParam(name, description string) obj {
 
 var orgParam = pathParam("org", "The org (tenant) key.")
 
-// errorResponses are the contract's error answers an operation may give.
+// errorResponses are the contract's error answers an operation may give:
+// the statuses listed, and any other (500, a 503 of a store outage) as the
+// default.
 func errorResponses(statuses ...string) obj {
-	out := obj{}
+	out := obj{"default": obj{"$ref": "#/components/responses/ErrorOther"}}
 	for _, s := range statuses {
 		out[s] = obj{"$ref": "#/components/responses/Error" + s}
 	}
@@ -118,12 +136,12 @@ func addDiscovery(paths obj) {
 	paths[Base+"/orgs/{org}/services/"] = obj{
 		"parameters": []any{orgParam},
 		"get": operation("listServices", "discovery", "List the enabled services.",
-			obj{"200": jsonResponse("The services.", obj{"type": "array", "items": ref("ServiceSummary")})}, "401", "403"),
+			obj{"200": jsonResponse("The services.", obj{"type": "array", "items": ref("ServiceSummary")})}, "401", "403", "503"),
 	}
 	paths[Base+"/orgs/{org}/services/{service}/"] = obj{
 		"parameters": []any{orgParam, pathParam("service", "The service slug.")},
 		"get": operation("getService", "discovery", "Read a service and its enabled endpoints.",
-			obj{"200": jsonResponse("The service.", ref("ServiceDetail"))}, "401", "403", "404"),
+			obj{"200": jsonResponse("The service.", ref("ServiceDetail"))}, "401", "403", "404", "503"),
 	}
 	public := func(id, summary string, schema any) obj {
 		op := operation(id, "discovery", summary, obj{"200": jsonResponse("OK.", schema)})
@@ -131,9 +149,17 @@ func addDiscovery(paths obj) {
 		return obj{"get": op}
 	}
 	paths[Base+"/openapi.json"] = public("getOpenAPI", "This document.", obj{"type": "object"})
-	status := obj{"type": "object", "properties": obj{"status": obj{"type": "string"}}}
-	paths["/healthz"] = public("health", "Liveness.", status)
-	paths["/readyz"] = public("ready", "Readiness: 200 when the database answers, else 503.", status)
+	health := obj{"type": "object", "required": []any{"status"}, "properties": obj{
+		"status":  obj{"type": "string", "enum": []any{"ok"}},
+		"version": obj{"type": "string", "description": "The running release, as `aiproxy version` prints it."}}}
+	paths["/healthz"] = public("health", "Liveness: 200 while the process runs.", health)
+	readiness := obj{"type": "object", "required": []any{"status"}, "properties": obj{
+		"status": obj{"type": "string", "enum": []any{"ready", "unavailable"}},
+		"checks": obj{"type": "object", "additionalProperties": obj{"type": "string"},
+			"description": "Each dependency's state in a word, e.g. database: ok."}}}
+	ready := public("ready", "Readiness: 200 when the database (and Redis, when configured) answers, else 503.", readiness)
+	ready["get"].(obj)["responses"].(obj)["503"] = jsonResponse("Not ready: a dependency does not answer, or the server is draining.", readiness)
+	paths["/readyz"] = ready
 }
 
 func addManagement(paths obj) {
@@ -146,9 +172,17 @@ func addManagement(paths obj) {
 	deleted := obj{"204": obj{"description": "Deleted."}}
 	idParam, nameParam := pathParam("id", "The key id."), pathParam("name", "The credential name, e.g. heygen.")
 	mgmt := func(id, summary string, ok obj, errs ...string) obj {
-		return operation(id, "management", summary, ok, append([]string{"401", "403"}, errs...)...)
+		return operation(id, "management", summary, ok, append([]string{"401", "403", "503"}, errs...)...)
 	}
-	with := func(op, body obj) obj { op["requestBody"] = body; return op }
+	// with adds a JSON body and the errors of reading it: not one valid
+	// object (400), too slow (408), over 1 MiB (413).
+	with := func(op, body obj) obj {
+		op["requestBody"] = body
+		for status, r := range errorResponses("400", "408", "413") {
+			op["responses"].(obj)[status] = r
+		}
+		return op
+	}
 
 	paths[Base+"/orgs/{org}/keys/"] = obj{"parameters": []any{orgParam},
 		"get":  mgmt("listOrgKeys", "List the org's API keys.", obj{"200": jsonResponse("The keys.", keys)}),
@@ -271,7 +305,7 @@ func invokeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 		summary = svc.DisplayName + " " + ep.Slug + "."
 	}
 	op := operation(operationID("invoke", svc.Slug, ep.Slug), svc.Slug, summary,
-		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "403", "404", "413", "429", "502", "504")
+		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "403", "404", "408", "409", "413", "429", "502", "503", "504")
 	op["description"] = describe(svc, ep)
 	op["requestBody"] = envelopeBody(ep)
 	attachBodySchema(op, svc, ep) // bodyschema.go
@@ -284,7 +318,7 @@ func invokeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 func nativeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 	op := operation(operationID("native", svc.Slug, ep.Slug), svc.Slug+"-native",
 		fmt.Sprintf("%s %s, as %s's own API.", ep.HTTPMethod, ep.PathTemplate, svc.DisplayName),
-		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "403", "404", "429", "502", "504")
+		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "403", "404", "408", "409", "413", "429", "502", "503", "504")
 	op["description"] = describe(svc, ep) + "\n\nThe aiproxy key goes in the provider's own auth header or in Authorization."
 	op["security"] = []any{obj{"apiKey": []any{}}, obj{svc.Slug + "Native": []any{}}}
 	switch {

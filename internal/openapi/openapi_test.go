@@ -172,3 +172,66 @@ func TestEnvelopeSchema(t *testing.T) {
 		t.Errorf("binary upload content types = %v", ct)
 	}
 }
+
+// TestEveryOperationListsItsErrors checks, on the built-in catalog, that
+// the document says where it is served and under which licence, and that
+// every operation lists the contract's errors it can give: the default for
+// any other, 401, 403 and 503 when it needs a key, 400, 408 and 413 when
+// it reads a body, 404 when a path names something.
+func TestEveryOperationListsItsErrors(t *testing.T) {
+	cat, err := catalog.Load(catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := openapi.Build(cat.Services(), "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := load(t, data)
+	if doc.Info.License == nil || doc.Info.License.Name != "MIT" {
+		t.Errorf("info.license = %+v, want MIT", doc.Info.License)
+	}
+	if len(doc.Servers) == 0 || doc.Servers[0].URL != "/" {
+		t.Errorf("servers = %+v, want the serving aiproxy first", doc.Servers)
+	}
+	count := 0
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			count++
+			want := []string{"default"}
+			if op.Security == nil || len(*op.Security) > 0 {
+				want = append(want, "401", "403", "503")
+			}
+			if op.RequestBody != nil {
+				want = append(want, "400", "408", "413")
+			}
+			if strings.Contains(strings.TrimPrefix(path, openapi.Base+"/orgs/{org}"), "{") ||
+				strings.Contains(path, "/services/") && !strings.HasSuffix(path, "/services/") {
+				want = append(want, "404")
+			}
+			for _, status := range want {
+				r := op.Responses.Value(status)
+				if r == nil {
+					t.Errorf("%s %s (%s) does not list %s", method, path, op.OperationID, status)
+					continue
+				}
+				if status == "default" || status[0] == '4' || status[0] == '5' {
+					if c := r.Value.Content.Get("application/json"); c == nil || c.Schema.Ref != "#/components/schemas/Error" {
+						t.Errorf("%s %s: %s is not the contract's error", method, path, status)
+					}
+				}
+			}
+		}
+	}
+	if count < 50 {
+		t.Errorf("only %d operations checked", count)
+	}
+	ready := doc.Paths.Value("/readyz").Get.Responses.Value("503")
+	if ready == nil {
+		t.Error("/readyz does not list its 503")
+	}
+	health := doc.Paths.Value("/healthz").Get.Responses.Value("200").Value.Content.Get("application/json").Schema.Value
+	if health.Properties["version"] == nil {
+		t.Error("/healthz does not describe its version")
+	}
+}
