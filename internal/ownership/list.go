@@ -109,11 +109,8 @@ func (o *Owners) keep(ctx context.Context, c *proxy.Call, r *aiproxy.OwnershipRu
 	ids := make([]string, len(items))
 	var all []string
 	for i, it := range items {
-		var doc any
-		dec := json.NewDecoder(bytes.NewReader(it))
-		dec.UseNumber()
-		if dec.Decode(&doc) == nil {
-			ids[i] = lookupString(doc, r.ID)
+		if doc, ok := aiproxy.DecodeJSON(it); ok {
+			ids[i] = aiproxy.LookupJSONString(doc, r.ID)
 		}
 		if ids[i] != "" {
 			all = append(all, ids[i])

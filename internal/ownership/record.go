@@ -2,7 +2,6 @@ package ownership
 
 import (
 	"context"
-	"encoding/json"
 	"mime"
 	"strings"
 
@@ -54,33 +53,11 @@ func isJSON(a *proxy.Answer) bool {
 // answerString returns the string (or number) at a dotted path of a JSON
 // answer, or "".
 func answerString(body []byte, path string) string {
-	var doc any
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if dec.Decode(&doc) != nil {
+	doc, ok := aiproxy.DecodeJSON(body)
+	if !ok {
 		return ""
 	}
-	return lookupString(doc, path)
-}
-
-// lookupString follows a dotted path of member names through a decoded
-// document and returns the string or number there, or "".
-func lookupString(doc any, path string) string {
-	cur := doc
-	for _, seg := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = m[seg]
-	}
-	switch v := cur.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	}
-	return ""
+	return aiproxy.LookupJSONString(doc, path)
 }
 
 // upstreamFailed is the contract's 502 for a provider answer aiproxy could
