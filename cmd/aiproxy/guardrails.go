@@ -33,6 +33,12 @@ type guardFlags struct {
 	cacheMB         int
 	cacheStale      time.Duration
 	policyRefresh   time.Duration
+	// cache is where the list cache lives and its bounds (scaleout.go).
+	cache cacheFlags
+	// weights are --concurrency-weights, the orgs' weights in the fair
+	// shares of credential caps, parsed by validate into shares.
+	weights listFlag
+	shares  map[string]int
 	// rules and caps are --rate-limit and --max-inflight, parsed by
 	// validate.
 	rules []ratelimit.Rule
@@ -82,6 +88,9 @@ func (f *guardFlags) register(fs *flag.FlagSet, e env) {
 	fs.IntVar(&f.cacheMB, "cache-mb", v.int("AIPROXY_CACHE_MB", 64), "memory for the response cache of list endpoints, in MiB; 0 disables [AIPROXY_CACHE_MB]")
 	fs.DurationVar(&f.policyRefresh, "policy-refresh", v.duration("AIPROXY_POLICY_REFRESH", 5*time.Second), "how long a server trusts an org's quotas and access rules before it reads them again; changes made by the CLI take up to this long [AIPROXY_POLICY_REFRESH]")
 	fs.DurationVar(&f.cacheStale, "cache-stale", v.duration("AIPROXY_CACHE_STALE", 10*time.Minute), "how long past its TTL a cached list is served while it refreshes [AIPROXY_CACHE_STALE]")
+	f.cache.register(fs, e)
+	f.weights = newListFlag(e("AIPROXY_CONCURRENCY_WEIGHTS"))
+	fs.Var(&f.weights, "concurrency-weights", "an org's weight ORG=W in the fair shares of a platform credential's in-flight cap (others weigh 1), e.g. acme=2; repeatable [AIPROXY_CONCURRENCY_WEIGHTS, comma-separated]")
 	f.envErr = v.err()
 }
 
@@ -109,7 +118,16 @@ func (f *guardFlags) validate() error {
 	if f.retries < 1 {
 		errs = append(errs, fmt.Errorf("--retry-attempts %d: want at least 1", f.retries))
 	}
-	return errors.Join(errs...)
+	f.shares = map[string]int{}
+	for _, v := range f.weights.values {
+		org, w, err := concurrency.ParseWeight(v)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.shares[org] = w
+	}
+	return errors.Join(append(errs, f.cache.validate())...)
 }
 
 // guardrails are the guardrails assemble builds from the flags.
@@ -122,8 +140,9 @@ type guardrails struct {
 
 // build makes the guardrails from validated flags: the store keeps quotas,
 // usage and access rules, and Redis, when rc is not nil, the state that
-// replicas share (the rate limiters' buckets, the concurrency caps' slots
-// and the list cache). Its usage recorder runs until stop.
+// replicas share (the rate limiters' buckets and the concurrency caps'
+// slots; the list cache has a Redis of its own, --cache-redis-url, or stays
+// in the process). Its usage recorder runs until stop.
 func (f *guardFlags) build(db aiproxy.Store, cat admin.Catalog, rc *redis.Client, log *slog.Logger) *guardrails {
 	g := &guardrails{}
 	g.proxy.Retry = proxy.RetryPolicy{Attempts: f.retries}
@@ -139,18 +158,16 @@ func (f *guardFlags) build(db aiproxy.Store, cat admin.Catalog, rc *redis.Client
 		if rc != nil {
 			sem = rc.Semaphore()
 		}
-		g.proxy.Concurrency = &concurrency.Policy{Rules: f.caps, Sem: sem, QueueTimeout: f.queueTimeout}
+		g.proxy.Concurrency = &concurrency.Policy{Rules: f.caps, Sem: sem, QueueTimeout: f.queueTimeout, Weights: f.shares}
 	}
 	if f.breakerFailures > 0 {
 		g.proxy.Breaker = breaker.New(f.breakerFailures, f.breakerCooldown, nil)
 	}
+	closeCache := func() {}
 	if f.cacheMB > 0 {
-		var store cache.Store = cache.NewMemory(int64(f.cacheMB)<<20, nil)
-		if rc != nil {
-			store = rc.Cache(min(f.cacheMB<<20, 8<<20))
-		}
-		g.proxy.Cache = cache.New(store, nil)
-		g.proxy.CacheStale = f.cacheStale
+		store, closeStore := f.cache.open(f.cacheMB, rc, log)
+		g.proxy.Cache = cache.New(store, nil).ChargeTo(cacheOwner)
+		g.proxy.CacheStale, closeCache = f.cacheStale, closeStore
 	}
 	g.access = access.New(db, f.policyRefresh, nil)
 	quotas := quota.New(db, nil, f.policyRefresh)
@@ -159,7 +176,7 @@ func (f *guardFlags) build(db aiproxy.Store, cat admin.Catalog, rc *redis.Client
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
-	g.stop = func() { cancel(); <-done }
+	g.stop = func() { cancel(); <-done; closeCache() }
 	g.proxy.Access, g.proxy.Quotas, g.proxy.Meter = g.access, quotas, rec
 	g.manage = admin.NewGuardrails(db, cat, nil, func(org string) {
 		g.access.Invalidate(org)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/cache"
 	"github.com/aiproxy/aiproxy/internal/redis"
 	"github.com/aiproxy/aiproxy/internal/sqlite"
 )
@@ -32,7 +34,7 @@ type scaleFlags struct {
 func (f *scaleFlags) register(fs *flag.FlagSet, e env) {
 	v := newEnvValues(e)
 	fs.StringVar(&f.redisURL, "redis-url", e("AIPROXY_REDIS_URL"),
-		"redis:// or rediss:// URL of the Redis that replicas share for rate limits, concurrency caps, the list cache and job status locks; empty keeps them in this process [AIPROXY_REDIS_URL]")
+		"redis://, rediss:// or unix:// URL of the Redis that replicas share for rate limits, concurrency caps and job status locks (the list cache has --cache-redis-url); empty keeps them in this process [AIPROXY_REDIS_URL]")
 	fs.StringVar(&f.redisFailure, "redis-failure", envOr(e, "AIPROXY_REDIS_FAILURE", "closed"),
 		"when Redis cannot be reached: closed refuses rate-limited and capped calls with 503, open lets them through unchecked [AIPROXY_REDIS_FAILURE]")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", envOr(e, "AIPROXY_REDIS_PREFIX", "aiproxy:"),
@@ -55,10 +57,7 @@ func (f *scaleFlags) validate() error {
 	if f.redisFailure != "closed" && f.redisFailure != "open" {
 		errs = append(errs, fmt.Errorf("--redis-failure %q: want closed or open", f.redisFailure))
 	}
-	if f.redisURL != "" && !strings.HasPrefix(f.redisURL, "redis://") && !strings.HasPrefix(f.redisURL, "rediss://") &&
-		!strings.HasPrefix(f.redisURL, "unix://") {
-		errs = append(errs, fmt.Errorf("--redis-url %s: want a redis://, rediss:// or unix:// URL", redis.Redact(f.redisURL)))
-	}
+	errs = append(errs, redisURLErr("--redis-url", f.redisURL))
 	if f.redisLease < time.Second || f.jobLease < time.Second {
 		errs = append(errs, errors.New("--redis-slot-lease and --job-lease must be at least 1s"))
 	}
@@ -66,6 +65,20 @@ func (f *scaleFlags) validate() error {
 		errs = append(errs, errors.New("--shutdown-delay must not be negative and --shutdown-timeout must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// redisURLErr checks a Redis URL flag; "" is no Redis.
+func redisURLErr(flag, url string) error {
+	switch {
+	case url == "":
+		return nil
+	case !strings.HasPrefix(url, "redis://") && !strings.HasPrefix(url, "rediss://") && !strings.HasPrefix(url, "unix://"):
+		return fmt.Errorf("%s %s: want a redis://, rediss:// or unix:// URL", flag, redis.Redact(url))
+	}
+	if err := redis.CheckURL(url); err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	return nil
 }
 
 // openRedis returns the Redis client the flags name, or nil without one.
@@ -84,10 +97,89 @@ func (f *scaleFlags) openRedis(log *slog.Logger) (*redis.Client, error) {
 	if err := rc.Ping(ctx); err != nil {
 		log.Warn("redis unreachable at start; not ready until it answers", "url", redis.Redact(f.redisURL),
 			"failure_mode", f.redisFailure, "err", err)
-	} else {
-		log.Info("redis open", "url", redis.Redact(f.redisURL), "prefix", f.redisPrefix, "failure_mode", f.redisFailure)
+		return rc, nil
+	}
+	log.Info("redis open", "url", redis.Redact(f.redisURL), "prefix", f.redisPrefix, "failure_mode", f.redisFailure)
+	// A Redis without aiproxy's state (a first start, or a reset) holds
+	// new concurrency slots back briefly while replicas re-register theirs
+	// (internal/redis/epoch.go); wait that out before serving.
+	for rc.Restoring() && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		_ = rc.Ping(ctx)
 	}
 	return rc, nil
+}
+
+// cacheFlags configure the store of the list cache: in each process, or on
+// a Redis of its own that the replicas share, never the limits' Redis by
+// default. Either way it is bounded in total (--cache-mb, --cache-entries)
+// and per org (--cache-org-mb, --cache-org-entries), so that one org's
+// queries cannot push the others' lists out.
+type cacheFlags struct {
+	redisURL   string
+	prefix     string
+	orgMB      int
+	entries    int
+	orgEntries int
+	envErr     error
+}
+
+func (f *cacheFlags) register(fs *flag.FlagSet, e env) {
+	v := newEnvValues(e)
+	fs.StringVar(&f.redisURL, "cache-redis-url", e("AIPROXY_CACHE_REDIS_URL"),
+		"redis://, rediss:// or unix:// URL of a Redis of its own for the list cache, shared by the replicas; empty keeps the cache in each process (the limits' Redis never holds it) [AIPROXY_CACHE_REDIS_URL]")
+	fs.IntVar(&f.orgMB, "cache-org-mb", v.int("AIPROXY_CACHE_ORG_MB", 0),
+		"most of the list cache one org's calls may fill, in MiB; 0 means a quarter of --cache-mb [AIPROXY_CACHE_ORG_MB]")
+	fs.IntVar(&f.entries, "cache-entries", v.int("AIPROXY_CACHE_ENTRIES", 4096),
+		"most entries in the list cache [AIPROXY_CACHE_ENTRIES]")
+	fs.IntVar(&f.orgEntries, "cache-org-entries", v.int("AIPROXY_CACHE_ORG_ENTRIES", 0),
+		"most list cache entries one org's calls may fill; 0 means an eighth of --cache-entries [AIPROXY_CACHE_ORG_ENTRIES]")
+	f.prefix = envOr(e, "AIPROXY_REDIS_PREFIX", "aiproxy:")
+	f.envErr = v.err()
+}
+
+func (f *cacheFlags) validate() error {
+	errs := []error{f.envErr, redisURLErr("--cache-redis-url", f.redisURL)}
+	if f.orgMB < 0 || f.entries < 1 || f.orgEntries < 0 {
+		errs = append(errs, errors.New("--cache-org-mb and --cache-org-entries must not be negative, and --cache-entries must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// open returns the cache's store within totalMB, and what closes it. Its
+// Redis keys take the limits' prefix (rc, nil without --redis-url), else
+// AIPROXY_REDIS_PREFIX. validate has checked the URL.
+func (f *cacheFlags) open(totalMB int, rc *redis.Client, log *slog.Logger) (cache.Store, func()) {
+	lim := cache.Limits{MaxBytes: int64(totalMB) << 20, MaxEntries: f.entries,
+		OwnerMaxBytes: int64(f.orgMB) << 20, OwnerMaxEntries: f.orgEntries}
+	if f.redisURL == "" {
+		return cache.NewMemoryLimits(lim, nil), func() {}
+	}
+	prefix := f.prefix
+	if rc != nil {
+		prefix = rc.Prefix()
+		if rc.SameServer(f.redisURL) {
+			log.Warn("the list cache shares the limits' Redis server: only its bounds keep it from their memory; give it a Redis of its own",
+				"cache_url", redis.Redact(f.redisURL))
+		}
+	}
+	cc, err := redis.Open(f.redisURL, redis.Options{Prefix: prefix, Logger: log})
+	if err != nil {
+		log.Error("list cache kept in this process", "err", err)
+		return cache.NewMemoryLimits(lim, nil), func() {}
+	}
+	store := cc.Cache(lim)
+	l := store.Limits()
+	log.Info("list cache on redis", "url", redis.Redact(f.redisURL), "max_bytes", l.MaxBytes, "max_entries", l.MaxEntries,
+		"org_max_bytes", l.OwnerMaxBytes, "org_max_entries", l.OwnerMaxEntries)
+	return store, func() { cc.Close() }
+}
+
+// cacheOwner charges a cached list to the org whose key made the call
+// ("" for a platform administrator's key).
+func cacheOwner(ctx context.Context) string {
+	p, _ := aiproxy.PrincipalFrom(ctx)
+	return p.OrgKey
 }
 
 // lifecycle knows when the server is draining: /readyz then answers 503,

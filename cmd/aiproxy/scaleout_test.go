@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/sqlite"
 )
 
@@ -208,5 +209,59 @@ func TestReadinessNamesTheDatabaseState(t *testing.T) {
 		if checks["database"] != tc.state || ready != tc.ready {
 			t.Errorf("Ping error %v: readiness %v %v, want %s %v", tc.err, checks, ready, tc.state, tc.ready)
 		}
+	}
+}
+
+// TestCacheAndShareFlagsValidate checks the list cache's and the fair
+// shares' flags: every problem is reported, a Redis password never.
+func TestCacheAndShareFlagsValidate(t *testing.T) {
+	tests := []struct {
+		args []string
+		ok   bool
+	}{
+		{args: nil, ok: true},
+		{args: []string{"--cache-redis-url", "redis://127.0.0.1:6380/0", "--cache-org-mb", "8", "--cache-entries", "100", "--cache-org-entries", "10"}, ok: true},
+		{args: []string{"--cache-redis-url", "http://x"}},
+		{args: []string{"--cache-redis-url", "redis://:s3cret@host:notaport/0"}},
+		{args: []string{"--cache-org-mb", "-1"}},
+		{args: []string{"--cache-entries", "0"}},
+		{args: []string{"--concurrency-weights", "acme=2", "--concurrency-weights", "beta=3"}, ok: true},
+		{args: []string{"--concurrency-weights", "acme"}},
+		{args: []string{"--concurrency-weights", "acme=0"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var f guardFlags
+			fs := newFlagSet("serve", "serve", stdio{out: io.Discard, err: io.Discard})
+			f.register(fs, func(string) string { return "" })
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := f.validate()
+			if (err == nil) != tt.ok {
+				t.Fatalf("validate() = %v, want ok %v", err, tt.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("validate() shows the password: %v", err)
+			}
+		})
+	}
+	var f guardFlags
+	fs := newFlagSet("serve", "serve", stdio{out: io.Discard, err: io.Discard})
+	f.register(fs, func(k string) string { return map[string]string{"AIPROXY_CONCURRENCY_WEIGHTS": "acme=2, beta=5"}[k] })
+	if err := fs.Parse(nil); err != nil || f.validate() != nil || f.shares["acme"] != 2 || f.shares["beta"] != 5 {
+		t.Fatalf("AIPROXY_CONCURRENCY_WEIGHTS = %v", f.shares)
+	}
+}
+
+// TestCacheOwnerIsTheKeysOrg: a cached list is charged to the org of the
+// key that asked; a platform administrator's key charges no org.
+func TestCacheOwnerIsTheKeysOrg(t *testing.T) {
+	ctx := aiproxy.WithPrincipal(context.Background(), aiproxy.Principal{OrgKey: "acme"})
+	if got := cacheOwner(ctx); got != "acme" {
+		t.Fatalf("cacheOwner = %q, want acme", got)
+	}
+	if got := cacheOwner(context.Background()); got != "" {
+		t.Fatalf("cacheOwner without a key = %q", got)
 	}
 }

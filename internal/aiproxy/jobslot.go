@@ -19,11 +19,15 @@ const (
 // JobCap caps the provider jobs of one scope that are running: started and
 // not yet completed or failed. Service "" applies the cap to every service;
 // an org cap then counts the org's jobs of all services together, and a
-// credential cap counts each service's platform credential on its own.
+// credential cap counts each service's platform credential on its own. A
+// credential cap is shared fairly among the orgs using the credential, by
+// Shares' rule, so that one org's renders never starve the others.
 type JobCap struct {
 	Scope   JobCapScope
 	Service string
 	Max     int
+	// Shares weighs the orgs of a credential cap; nil weighs each org 1.
+	Shares *Shares
 }
 
 // Applies reports whether the cap counts a job of a service started with a
@@ -51,7 +55,8 @@ type JobSlot struct {
 type JobSlotStore interface {
 	// ClaimJobSlot stores s unless one of the caps that apply to it is
 	// full: its running jobs plus its unexpired slots at now already reach
-	// Max. Then it stores nothing and returns that cap. The count and the
+	// Max, or, for a credential cap, Shares.Grant refuses s's org given
+	// what each org runs. Then it stores nothing and returns that cap. The count and the
 	// insert are one transaction that racing claims (from any replica)
 	// cannot interleave, so a cap is never passed.
 	ClaimJobSlot(ctx context.Context, s JobSlot, caps []JobCap, now time.Time) (full *JobCap, err error)

@@ -6,7 +6,11 @@
 // for many.
 //
 // The cache knows nothing of tenants: the caller builds keys that include
-// the credential actually used, so that no entry can cross accounts.
+// the credential actually used, so that no entry can cross accounts. It
+// only charges each entry to an owner (the org whose call filled it, named
+// by a function of the call's context), so that a store can bound every
+// owner apart: one org asking for many distinct lists pushes out its own
+// entries, never the others'.
 package cache
 
 import (
@@ -27,14 +31,53 @@ const (
 	Stale Status = "STALE"
 )
 
-// Item is a stored value and when it was stored.
+// Item is a stored value, when it was stored and whom it is charged to.
 type Item struct {
 	Value    []byte
 	StoredAt time.Time
+	// Owner is the org whose call filled the entry; "" is a call of no
+	// org's (a platform administrator's, a background refresh's).
+	Owner string
 }
 
-// Store keeps items. Set keeps an item for at least keep if space allows.
-// Values are shared: neither side may modify them after Set.
+// Limits bound a store's entries and bytes in total and per owner. Zero
+// fields mean the stated defaults.
+type Limits struct {
+	// MaxBytes bounds all entries; 0 means 64 MiB.
+	MaxBytes int64
+	// MaxEntries bounds the number of entries; 0 means 4096.
+	MaxEntries int
+	// OwnerMaxBytes bounds one owner's entries; 0 means a quarter of
+	// MaxBytes.
+	OwnerMaxBytes int64
+	// OwnerMaxEntries bounds one owner's number of entries; 0 means an
+	// eighth of MaxEntries.
+	OwnerMaxEntries int
+}
+
+// Resolved returns the limits with defaults in place of zeros, an owner's
+// bounds never above the total's.
+func (l Limits) Resolved() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 64 << 20
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = 4096
+	}
+	if l.OwnerMaxBytes <= 0 {
+		l.OwnerMaxBytes = max(1, l.MaxBytes/4)
+	}
+	if l.OwnerMaxEntries <= 0 {
+		l.OwnerMaxEntries = max(1, l.MaxEntries/8)
+	}
+	l.OwnerMaxBytes = min(l.OwnerMaxBytes, l.MaxBytes)
+	l.OwnerMaxEntries = min(l.OwnerMaxEntries, l.MaxEntries)
+	return l
+}
+
+// Store keeps items. Set keeps an item for at least keep if space allows
+// within the store's limits, charging it to the item's owner. Values are
+// shared: neither side may modify them after Set.
 type Store interface {
 	Get(ctx context.Context, key string) (Item, bool, error)
 	Set(ctx context.Context, key string, it Item, keep time.Duration) error
@@ -49,16 +92,25 @@ type Fill = func(ctx context.Context) (value []byte, storable bool, err error)
 type Cache struct {
 	store Store
 	now   func() time.Time
+	owner func(context.Context) string
 	group singleflight.Group
 	wg    sync.WaitGroup
 }
 
-// New returns a Cache over a store; now may be nil for time.Now.
+// New returns a Cache over a store; now may be nil for time.Now. Entries
+// are charged to no owner until ChargeTo names one.
 func New(store Store, now func() time.Time) *Cache {
 	if now == nil {
 		now = time.Now
 	}
-	return &Cache{store: store, now: now}
+	return &Cache{store: store, now: now, owner: func(context.Context) string { return "" }}
+}
+
+// ChargeTo names the owner of the entries a call fills from the call's
+// context, and returns c.
+func (c *Cache) ChargeTo(owner func(ctx context.Context) string) *Cache {
+	c.owner = owner
+	return c
 }
 
 type filled struct {
@@ -78,11 +130,12 @@ func (c *Cache) Get(ctx context.Context, key string, ttl, stale time.Duration, f
 			return it.Value, Hit, nil
 		}
 		if age < ttl+stale {
-			c.refresh(key, ttl+stale, refresh)
+			c.refresh(key, c.owner(ctx), ttl+stale, refresh)
 			return it.Value, Stale, nil
 		}
 	}
-	v, err, _ := c.group.Do(key, func() (any, error) { return c.fill(ctx, key, ttl+stale, fill) })
+	owner := c.owner(ctx)
+	v, err, _ := c.group.Do(key, func() (any, error) { return c.fill(ctx, key, owner, ttl+stale, fill) })
 	if err != nil {
 		return nil, Miss, err
 	}
@@ -90,22 +143,23 @@ func (c *Cache) Get(ctx context.Context, key string, ttl, stale time.Duration, f
 	return f.value, Miss, nil
 }
 
-func (c *Cache) fill(ctx context.Context, key string, keep time.Duration, fill Fill) (filled, error) {
+func (c *Cache) fill(ctx context.Context, key, owner string, keep time.Duration, fill Fill) (filled, error) {
 	v, storable, err := fill(ctx)
 	if err != nil {
 		return filled{}, err
 	}
 	if storable {
-		_ = c.store.Set(ctx, key, Item{Value: v, StoredAt: c.now()}, keep)
+		_ = c.store.Set(ctx, key, Item{Value: v, StoredAt: c.now(), Owner: owner}, keep)
 	}
 	return filled{value: v, storable: storable}, nil
 }
 
-// refresh fills key in the background unless a fill of it is running.
-func (c *Cache) refresh(key string, keep time.Duration, refresh Fill) {
+// refresh fills key in the background unless a fill of it is running,
+// charging the entry to the owner of the call that found it stale.
+func (c *Cache) refresh(key, owner string, keep time.Duration, refresh Fill) {
 	c.wg.Add(1)
 	ch := c.group.DoChan(key, func() (any, error) {
-		return c.fill(context.Background(), key, keep, refresh)
+		return c.fill(context.Background(), key, owner, keep, refresh)
 	})
 	go func() {
 		defer c.wg.Done()

@@ -91,7 +91,7 @@ func TestUnstorableAndErrorsAreNotKept(t *testing.T) {
 }
 
 func TestMemoryEvictsLeastRecentlyUsed(t *testing.T) {
-	m := NewMemory(30, nil)
+	m := NewMemoryLimits(Limits{MaxBytes: 30, OwnerMaxBytes: 30}, nil)
 	ctx := context.Background()
 	for _, k := range []string{"a", "b", "c"} {
 		_ = m.Set(ctx, k, Item{Value: make([]byte, 9)}, time.Hour)
@@ -105,5 +105,67 @@ func TestMemoryEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 	if m.Len() != 3 {
 		t.Fatalf("Len = %d, want 3", m.Len())
+	}
+}
+
+// ownerKey carries the owner of a test call.
+type ownerKey struct{}
+
+func ownedBy(ctx context.Context) string { s, _ := ctx.Value(ownerKey{}).(string); return s }
+
+// TestOneOwnerCannotPushOthersOut: an org asking for 1,000 distinct lists
+// keeps at most its own bounds (entries and bytes) and pushes out its own
+// entries, never another org's; the total stays within the store's.
+func TestOneOwnerCannotPushOthersOut(t *testing.T) {
+	lim := Limits{MaxBytes: 64 << 10, MaxEntries: 100, OwnerMaxBytes: 16 << 10, OwnerMaxEntries: 20}
+	m := NewMemoryLimits(lim, nil)
+	cc := New(m, nil).ChargeTo(ownedBy)
+	value := make([]byte, 500)
+	fill := func(context.Context) ([]byte, bool, error) { return value, true, nil }
+	beta := context.WithValue(context.Background(), ownerKey{}, "beta")
+	for i := range 5 {
+		cc.Get(beta, fmt.Sprintf("beta-%d", i), time.Minute, 0, fill, fill)
+	}
+	acme := context.WithValue(context.Background(), ownerKey{}, "acme")
+	for i := range 1000 {
+		cc.Get(acme, fmt.Sprintf("acme-list?page=%d", i), time.Minute, 0, fill, fill)
+		if n, b := m.Usage("acme"); n > lim.OwnerMaxEntries || b > lim.OwnerMaxBytes {
+			t.Fatalf("after %d fills acme holds %d entries, %d bytes; bounds %d and %d", i+1, n, b, lim.OwnerMaxEntries, lim.OwnerMaxBytes)
+		}
+	}
+	if n, _ := m.Usage("acme"); n != 20 {
+		t.Fatalf("acme holds %d entries, want its bound of 20", n)
+	}
+	for i := range 5 {
+		if _, st, _ := cc.Get(beta, fmt.Sprintf("beta-%d", i), time.Minute, 0, fill, fill); st != Hit {
+			t.Fatalf("beta's entry %d after acme's flood = %s, want a HIT", i, st)
+		}
+	}
+	// The owner's bytes bind before its entries: 40 values of 1,000 bytes.
+	big := make([]byte, 1000)
+	for i := range 40 {
+		_ = m.Set(acme, fmt.Sprintf("big-%d", i), Item{Value: big, Owner: "acme"}, time.Minute)
+	}
+	if n, b := m.Usage("acme"); b > lim.OwnerMaxBytes || n != int(lim.OwnerMaxBytes)/1005 {
+		t.Fatalf("acme with big values: %d entries, %d bytes; want %d within %d", n, b, int(lim.OwnerMaxBytes)/1005, lim.OwnerMaxBytes)
+	}
+	// The total binds across owners.
+	for o := range 20 {
+		for i := range 10 {
+			_ = m.Set(acme, fmt.Sprintf("o%d-%d", o, i), Item{Value: value, Owner: fmt.Sprint("org", o)}, time.Minute)
+		}
+	}
+	if m.Len() > lim.MaxEntries {
+		t.Fatalf("%d entries in a store of at most %d", m.Len(), lim.MaxEntries)
+	}
+}
+
+func TestLimitsResolved(t *testing.T) {
+	got := Limits{}.Resolved()
+	if got != (Limits{MaxBytes: 64 << 20, MaxEntries: 4096, OwnerMaxBytes: 16 << 20, OwnerMaxEntries: 512}) {
+		t.Fatalf("defaults = %+v", got)
+	}
+	if got := (Limits{MaxBytes: 10, OwnerMaxBytes: 20, MaxEntries: 3, OwnerMaxEntries: 9}).Resolved(); got.OwnerMaxBytes != 10 || got.OwnerMaxEntries != 3 {
+		t.Fatalf("an owner's bounds above the total's = %+v", got)
 	}
 }

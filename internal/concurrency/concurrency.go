@@ -1,6 +1,8 @@
 // Package concurrency caps the provider calls in flight, per org and per
 // platform credential, so that aiproxy queues briefly or refuses with 429
-// before the provider refuses. The slots live behind the Semaphore
+// before the provider refuses. A platform credential's cap is shared
+// fairly among the orgs that use it (aiproxy.Shares), so that one org's
+// slow calls never starve the others. The slots live behind the Semaphore
 // interface: Memory counts them in this process, and a shared engine
 // (Redis) can count them for many.
 package concurrency
@@ -54,10 +56,39 @@ func ParseRule(s string) (Rule, error) {
 	return r, nil
 }
 
-// Semaphore hands out counted slots by key. Acquire waits for one of limit
-// slots of key until ctx ends, and returns the function that gives it back.
+// ParseWeight reads ORG=W, for example "acme=2": the org's weight in the
+// fair shares of the credential caps, from 1 to 1000 (orgs not named
+// weigh 1).
+func ParseWeight(s string) (org string, weight int, err error) {
+	org, n, ok := strings.Cut(strings.TrimSpace(s), "=")
+	weight, err = strconv.Atoi(n)
+	switch {
+	case !ok || org == "":
+		return "", 0, fmt.Errorf("concurrency weight %q: want ORG=W", s)
+	case err != nil || weight < 1 || weight > 1000:
+		return "", 0, fmt.Errorf("concurrency weight %q: %q is not an integer from 1 to 1000", s, n)
+	}
+	return org, weight, nil
+}
+
+// Claim asks for one slot of a key.
+type Claim struct {
+	// Key names the slots, Limit says how many there are.
+	Key   string
+	Limit int
+	// Org is who asks. With Shares set, the orgs holding slots of the key
+	// share them fairly by aiproxy.Shares' rule; nil Shares is first come,
+	// first served.
+	Org    string
+	Shares *aiproxy.Shares
+}
+
+// Semaphore hands out counted slots by key. Acquire waits for a slot until
+// ctx ends, and returns the function that gives it back. An engine that
+// cannot decide (a shared store that does not answer) returns an
+// *aiproxy.Error of its own rather than waiting out ctx.
 type Semaphore interface {
-	Acquire(ctx context.Context, key string, limit int) (release func(), err error)
+	Acquire(ctx context.Context, c Claim) (release func(), err error)
 }
 
 // Policy applies caps to provider calls.
@@ -67,12 +98,17 @@ type Policy struct {
 	// QueueTimeout is how long a call waits for a slot before it is
 	// refused; 0 means 2 seconds.
 	QueueTimeout time.Duration
+	// Weights gives orgs a weight other than 1 in the fair shares of the
+	// credential caps (aiproxy.Shares). Org caps are an org's own and are
+	// not shared.
+	Weights map[string]int
 }
 
 // Acquire takes a slot of every cap that applies to an org's call to a
 // service with a credential source, waiting up to QueueTimeout, and returns
 // the function that releases them all. A call that finds no slot in time
-// gets a rate_limited error.
+// gets a rate_limited error; one whose slots cannot be checked gets the
+// engine's error (503 unavailable) however long it waited.
 func (p *Policy) Acquire(ctx context.Context, org, service string, src aiproxy.Source) (func(), error) {
 	if release, ok := p.tryAcquire(org, service, src); ok {
 		return release, nil
@@ -90,29 +126,38 @@ func (p *Policy) Acquire(ctx context.Context, org, service string, src aiproxy.S
 		}
 	}
 	for i, r := range p.Rules {
-		key, ok := r.key(i, org, service, src)
+		c, ok := p.claim(r, i, org, service, src)
 		if !ok {
 			continue
 		}
-		rel, err := p.Sem.Acquire(qctx, key, r.Max)
+		rel, err := p.Sem.Acquire(qctx, c)
 		if err != nil {
 			release()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				return nil, busy(r, service)
-			}
-			return nil, fmt.Errorf("concurrency: %w", err)
+			return nil, refusal(ctx, err, r, service)
 		}
 		held = append(held, rel)
 	}
 	return release, nil
 }
 
+// refusal maps a semaphore's error: the client gone, the engine's own
+// verdict, or no slot within the queue timeout.
+func refusal(ctx context.Context, err error, r Rule, service string) error {
+	var ae *aiproxy.Error
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return busy(r, service)
+	}
+	return fmt.Errorf("concurrency: %w", err)
+}
+
 // trySemaphore is a Semaphore that can also take a slot without waiting.
 type trySemaphore interface {
-	TryAcquire(key string, limit int) (release func(), ok bool)
+	TryAcquire(c Claim) (release func(), ok bool)
 }
 
 // tryAcquire takes every slot that applies at once, without a timer or a
@@ -130,11 +175,11 @@ func (p *Policy) tryAcquire(org, service string, src aiproxy.Source) (func(), bo
 		}
 	}
 	for i, r := range p.Rules {
-		key, ok := r.key(i, org, service, src)
+		c, ok := p.claim(r, i, org, service, src)
 		if !ok {
 			continue
 		}
-		rel, ok := ts.TryAcquire(key, r.Max)
+		rel, ok := ts.TryAcquire(c)
 		if !ok {
 			releaseAll()
 			return nil, false
@@ -145,6 +190,20 @@ func (p *Policy) tryAcquire(org, service string, src aiproxy.Source) (func(), bo
 		return held[0], true
 	}
 	return releaseAll, true
+}
+
+// claim is the slot the i-th rule asks for on a call, if the rule applies:
+// a credential cap is shared fairly among the orgs using the credential.
+func (p *Policy) claim(r Rule, i int, org, service string, src aiproxy.Source) (Claim, bool) {
+	key, ok := r.key(i, org, service, src)
+	if !ok {
+		return Claim{}, false
+	}
+	c := Claim{Key: key, Limit: r.Max, Org: org}
+	if r.Scope == ScopeCredential {
+		c.Shares = &aiproxy.Shares{Weights: p.Weights}
+	}
+	return c, true
 }
 
 func (r Rule) key(i int, org, service string, src aiproxy.Source) (string, bool) {

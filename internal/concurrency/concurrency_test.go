@@ -70,7 +70,7 @@ func TestQueueTimeoutRefuses(t *testing.T) {
 		t.Fatalf("Acquire after release: %v", err)
 	}
 	r()
-	if n := len(sem.sems); n != 0 {
+	if n := len(sem.keys); n != 0 {
 		t.Fatalf("%d idle semaphores kept", n)
 	}
 }
@@ -88,12 +88,12 @@ func TestParseRule(t *testing.T) {
 
 func TestMemoryTryAcquire(t *testing.T) {
 	m := NewMemory()
-	r1, ok1 := m.TryAcquire("k", 2)
-	r2, ok2 := m.TryAcquire("k", 2)
+	r1, ok1 := m.TryAcquire(Claim{Key: "k", Limit: 2})
+	r2, ok2 := m.TryAcquire(Claim{Key: "k", Limit: 2})
 	if !ok1 || !ok2 {
 		t.Fatal("two free slots of 2 were not taken")
 	}
-	if _, ok := m.TryAcquire("k", 2); ok {
+	if _, ok := m.TryAcquire(Claim{Key: "k", Limit: 2}); ok {
 		t.Fatal("a third slot of 2 was taken")
 	}
 	if got := m.InFlight("k"); got != 2 {
@@ -104,14 +104,14 @@ func TestMemoryTryAcquire(t *testing.T) {
 	if got := m.InFlight("k"); got != 1 {
 		t.Fatalf("after releasing one slot twice InFlight = %d, want 1", got)
 	}
-	r3, ok := m.TryAcquire("k", 2)
+	r3, ok := m.TryAcquire(Claim{Key: "k", Limit: 2})
 	if !ok {
 		t.Fatal("a freed slot was not taken")
 	}
 	r2()
 	r3()
 	m.mu.Lock()
-	n := len(m.sems)
+	n := len(m.keys)
 	m.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d idle keys kept, want 0", n)

@@ -17,7 +17,10 @@ import (
 // webhook, or the deadline) finds it completed or failed, which may be on
 // another replica or after a restart. Between the cap check and the job's
 // row, a start holds a JobSlot, claimed in the same transaction as the
-// count, so racing starts never pass a cap.
+// count, so racing starts never pass a cap. A cap on a platform credential
+// is shared fairly among the orgs using it (aiproxy.Shares, applied by the
+// store in that transaction): an org alone keeps room for the next one,
+// and an org under its share is never refused while one over it runs on.
 
 // claimRunSlot takes room under the running-job caps for a job start about
 // to reach the provider, and returns the function that gives it back once

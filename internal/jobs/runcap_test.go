@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,6 +99,25 @@ func TestRunningJobCapFreedByCompletionFailureAndDeadline(t *testing.T) {
 	// A tenant key is not the platform credential.
 	h.setTenantKey("acme", acmeKey)
 	h.generate("acme", "own key")
+}
+
+// TestRunningJobCapSharedFairly: acme and beta share the platform HeyGen
+// key's cap of 6 running renders (aiproxy.Shares): acme alone starts its
+// share, 3 (the newcomer's 3 stay free), and is refused the 4th; beta
+// then starts its share, 2, at once, although acme's renders run on.
+func TestRunningJobCapSharedFairly(t *testing.T) {
+	h := newHarness(t, withCaps(aiproxy.JobCap{Scope: aiproxy.JobCapCredential, Service: "heygen", Max: 6}))
+	for i := range 3 {
+		h.generate("acme", fmt.Sprint("acme render ", i))
+	}
+	wantCapped(t, h, "acme", "the shared platform credential")
+	for i := range 2 {
+		h.generate("beta", fmt.Sprint("beta render ", i))
+	}
+	wantCapped(t, h, "beta", "the shared platform credential")
+	if got := h.generateCalls(); got != 5 {
+		t.Fatalf("provider saw %d starts, want 5", got)
+	}
 }
 
 func TestRunningJobCapSurvivesRestart(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // with its time, until it expires.
 func TestCacheSharedAcrossReplicas(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
-		a, b := e.open(Options{}).Cache(0), e.open(Options{}).Cache(16)
+		a, b := e.open(Options{}).Cache(cache.Limits{}), e.open(Options{}).Cache(cache.Limits{OwnerMaxBytes: 16 + EntryOverhead})
 		ctx := context.Background()
 		at := time.Now().Truncate(time.Microsecond)
 		key := "heygen/list-avatars|https://api.heygen.com/v2/avatars|sha256:abc"
@@ -46,7 +46,7 @@ func TestCacheOverRedis(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
 		fills := 0
 		fill := func(context.Context) ([]byte, bool, error) { fills++; return []byte("v"), true, nil }
-		a, b := cache.New(e.open(Options{}).Cache(0), nil), cache.New(e.open(Options{}).Cache(0), nil)
+		a, b := cache.New(e.open(Options{}).Cache(cache.Limits{}), nil), cache.New(e.open(Options{}).Cache(cache.Limits{}), nil)
 		ctx := context.Background()
 		if _, st, _ := a.Get(ctx, "k", time.Minute, 0, fill, fill); st != cache.Miss {
 			t.Fatalf("first Get = %s, want MISS", st)

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aiproxy/aiproxy/internal/concurrency"
 )
 
 // TestSemaphoreCapsAcrossReplicas holds slots from three clients at once:
@@ -23,7 +25,7 @@ func TestSemaphoreCapsAcrossReplicas(t *testing.T) {
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				release, err := sems[i%3].Acquire(ctx, "org:acme", 3)
+				release, err := sems[i%3].Acquire(ctx, slot("org:acme", 3))
 				if err != nil {
 					t.Errorf("Acquire: %v", err)
 					return
@@ -52,7 +54,7 @@ func TestSemaphoreCapsAcrossReplicas(t *testing.T) {
 func TestSemaphoreFullTimesOut(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
 		s := e.open(Options{}).Semaphore()
-		release, err := s.Acquire(context.Background(), "k", 1)
+		release, err := s.Acquire(context.Background(), slot("k", 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +62,7 @@ func TestSemaphoreFullTimesOut(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		if _, err := s.Acquire(ctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := s.Acquire(ctx, slot("k", 1)); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Acquire on a full key = %v, want DeadlineExceeded", err)
 		}
 		if d := time.Since(start); d < 100*time.Millisecond {
@@ -76,16 +78,18 @@ func TestSemaphoreLeaseFreesDeadHolder(t *testing.T) {
 		c := newClock()
 		dead := e.open(Options{Now: c.now, Lease: time.Hour}).Semaphore()
 		alive := e.open(Options{Now: c.now, Lease: time.Hour}).Semaphore()
-		if _, err := dead.Acquire(context.Background(), "k", 1); err != nil {
+		settle(t, c, dead.c, alive.c)
+		if _, err := dead.Acquire(context.Background(), slot("k", 1)); err != nil {
 			t.Fatal(err)
 		}
+		dead.c.Close() // it stops renewing, and never releases
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if _, err := alive.Acquire(ctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := alive.Acquire(ctx, slot("k", 1)); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("slot taken while the lease lasts: %v", err)
 		}
 		c.add(time.Hour + time.Millisecond)
-		release, err := alive.Acquire(context.Background(), "k", 1)
+		release, err := alive.Acquire(context.Background(), slot("k", 1))
 		if err != nil {
 			t.Fatalf("slot still held after the dead holder's lease: %v", err)
 		}
@@ -97,21 +101,38 @@ func TestSemaphoreLeaseFreesDeadHolder(t *testing.T) {
 func TestSemaphoreRenewsWhileHeld(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
 		s := e.open(Options{Lease: 300 * time.Millisecond}).Semaphore()
-		release, err := s.Acquire(context.Background(), "k", 1)
+		release, err := s.Acquire(context.Background(), slot("k", 1))
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if _, err := s.Acquire(ctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := s.Acquire(ctx, slot("k", 1)); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("slot taken from a live holder after 1s (lease 300ms): %v", err)
 		}
 		release()
-		if r, err := s.Acquire(context.Background(), "k", 1); err != nil {
+		if r, err := s.Acquire(context.Background(), slot("k", 1)); err != nil {
 			t.Fatalf("after release: %v", err)
 		} else {
 			r()
 		}
 	})
+}
+
+// slot is a claim of one of limit slots of key, first come, first served.
+func slot(key string, limit int) concurrency.Claim {
+	return concurrency.Claim{Key: key, Limit: limit}
+}
+
+// settle lets the hold after a first start pass on a stopped clock: the
+// clients learn the epoch, and the clock moves past the hold.
+func settle(t *testing.T, c *clock, clients ...*Client) {
+	t.Helper()
+	for _, cl := range clients {
+		if err := cl.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.add(time.Second)
 }

@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/cache"
 )
 
 // TestLockExclusiveAcrossReplicas: holders of one lock on three replicas
@@ -92,12 +93,12 @@ func TestFailureModes(t *testing.T) {
 			if open && !d.Allowed {
 				t.Error("Take refused in the open mode")
 			}
-			release, err := c.Semaphore().Acquire(ctx, "k", 1)
+			release, err := c.Semaphore().Acquire(ctx, slot("k", 1))
 			checkMode(t, "Acquire", open, err)
 			if open {
 				release()
 			}
-			if _, ok, _ := c.Cache(0).Get(ctx, "k"); ok {
+			if _, ok, _ := c.Cache(cache.Limits{}).Get(ctx, "k"); ok {
 				t.Error("cache hit from a stopped server")
 			}
 			unlock, err := c.Locker().Lock(ctx, "k", time.Second)

@@ -138,7 +138,7 @@ func BenchmarkRedisGuardrails(b *testing.B) {
 		s := c.Semaphore()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				release, err := s.Acquire(ctx, "bench", 1<<20)
+				release, err := s.Acquire(ctx, slot("bench", 1<<20))
 				if err != nil {
 					b.Fatal(err)
 				}

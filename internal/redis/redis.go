@@ -9,12 +9,25 @@
 // reservation is one transaction over every applicable counter, durable,
 // and readable by the quota API; see docs/scale-out.md.
 //
-// When Redis cannot be reached, Options.FailOpen decides: closed (the
-// default) refuses rate-limited and capped calls with a 503 "unavailable"
-// error, so that limits are never silently multiplied by the number of
-// replicas; open lets them through unchecked and logs it. The cache and the
-// job locks always fail open: a miss or a second status read costs a
-// provider call, never correctness.
+// When Redis cannot be reached, or does not answer within
+// Options.OpTimeout, Options.FailOpen decides: closed (the default) refuses
+// rate-limited and capped calls with a 503 "unavailable" error, so that
+// limits are never silently multiplied by the number of replicas; open lets
+// them through unchecked and logs it. The cache and the job locks always
+// fail open: a miss or a second status read costs a provider call, never
+// correctness.
+//
+// A Redis that restarts empty forgets every slot and bucket. An epoch key
+// tells the replicas (epoch.go): the first to find it gone records a reset,
+// each replica then registers again the slots it holds (it re-asserts them
+// every Options.Check anyway), new slots are held back until they have, and
+// a forgotten bucket starts empty at the reset and refills at its rate, so
+// that a reset errs on the side of the limits.
+//
+// The list cache belongs on a Redis of its own (--cache-redis-url), never
+// on the limits' one: its store (cache.go) bounds its entries and bytes in
+// total and per org, but only a separate server keeps its memory apart from
+// the limits' keys, which must never be evicted (docs/scale-out.md).
 package redis
 
 import (
@@ -41,8 +54,16 @@ type Options struct {
 	// Redis cannot be reached; false refuses them with a 503.
 	FailOpen bool
 	// Lease is how long a concurrency slot outlives its holder's last
-	// renewal; a holder renews every third of it. 0 means 30s.
+	// renewal, so that a dead replica's slots free themselves. 0 means 30s.
 	Lease time.Duration
+	// Check is how often a replica holding slots renews them, registering
+	// again any that Redis lost, and checks the epoch; new slots are held
+	// back for three times as long after a reset. 0 means 500ms, or a
+	// third of Lease if that is shorter.
+	Check time.Duration
+	// OpTimeout bounds one Redis operation of a guardrail: a Redis that
+	// does not answer within it is unavailable. 0 means 1s.
+	OpTimeout time.Duration
 	// Logger receives failures, at most one line per kind every 10s; nil
 	// discards.
 	Logger *slog.Logger
@@ -57,9 +78,28 @@ type Client struct {
 	rdb goredis.UniversalClient
 	opt Options
 	log *slog.Logger
+	// addr is the server's network and address, when Open made the client.
+	addr string
 
 	mu     sync.Mutex
 	logged map[string]time.Time
+
+	// epoch is the id of the Redis state this replica last saw (epoch.go).
+	epoch epochState
+	// slots are the concurrency slots this replica holds, which it renews
+	// and re-asserts (concurrency.go).
+	slots *keeper
+	done  chan struct{}
+	close sync.Once
+}
+
+// CheckURL reports whether Open can parse a Redis URL, without the URL's
+// password in the error.
+func CheckURL(url string) error {
+	if _, err := goredis.ParseURL(url); err != nil {
+		return fmt.Errorf("redis URL %s: %w", Redact(url), stripURL(err, url))
+	}
+	return nil
 }
 
 // Open returns a Client for a redis:// or rediss:// URL. It does not wait
@@ -74,7 +114,19 @@ func Open(url string, opt Options) (*Client, error) {
 	o.ReadTimeout = durationOr(o.ReadTimeout, time.Second)
 	o.WriteTimeout = durationOr(o.WriteTimeout, time.Second)
 	o.MaxRetries = 1
-	return New(goredis.NewClient(o), opt), nil
+	// Every guardrail operation has a deadline (OpTimeout); the socket
+	// must obey it, so that a hung server is a fast 503.
+	o.ContextTimeoutEnabled = true
+	c := New(goredis.NewClient(o), opt)
+	c.addr = o.Network + " " + o.Addr
+	return c, nil
+}
+
+// SameServer reports whether a Redis URL names the server the client
+// talks to (its logical databases share the server's memory).
+func (c *Client) SameServer(url string) bool {
+	o, err := goredis.ParseURL(url)
+	return err == nil && c.addr != "" && o.Network+" "+o.Addr == c.addr
 }
 
 // New returns a Client over an existing go-redis client.
@@ -83,11 +135,15 @@ func New(rdb goredis.UniversalClient, opt Options) *Client {
 		opt.Prefix = "aiproxy:"
 	}
 	opt.Lease = durationOr(opt.Lease, 30*time.Second)
+	opt.Check = durationOr(opt.Check, min(500*time.Millisecond, opt.Lease/3))
+	opt.OpTimeout = durationOr(opt.OpTimeout, time.Second)
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{rdb: rdb, opt: opt, log: log, logged: map[string]time.Time{}}
+	c := &Client{rdb: rdb, opt: opt, log: log, logged: map[string]time.Time{}, done: make(chan struct{})}
+	c.slots = newKeeper(c)
+	return c
 }
 
 func durationOr(d, def time.Duration) time.Duration {
@@ -97,16 +153,22 @@ func durationOr(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Ping checks that the server answers.
-func (c *Client) Ping(ctx context.Context) error {
-	if err := c.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
+// Close stops renewing the slots this replica holds (they lapse with their
+// lease, as a dead replica's do) and closes the connections.
+func (c *Client) Close() error {
+	c.close.Do(func() { close(c.done) })
+	c.slots.wait()
+	return c.rdb.Close()
 }
 
-// Close closes the connections.
-func (c *Client) Close() error { return c.rdb.Close() }
+// Prefix returns the prefix of the client's keys.
+func (c *Client) Prefix() string { return c.opt.Prefix }
+
+// op returns the context of one guardrail operation: ctx bounded by
+// OpTimeout.
+func (c *Client) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.opt.OpTimeout)
+}
 
 // DropPrefix deletes every key under the client's prefix: an installation
 // (or a test run) leaving a shared server.
@@ -130,7 +192,7 @@ func (c *Client) FailOpen() bool { return c.opt.FailOpen }
 func (c *Client) key(parts ...string) string { return c.opt.Prefix + strings.Join(parts, ":") }
 
 // nowArg is the clock argument of the scripts: the injected time in
-// microseconds, or 0 for the server's clock.
+// microseconds, or 0 for the server's clock (clockLua).
 func (c *Client) nowArg() int64 {
 	if c.opt.Now == nil {
 		return 0

@@ -21,6 +21,10 @@ type engine struct {
 	open func(opt Options) *Client
 	// advance lets d pass for the server's key expiry.
 	advance func(d time.Duration)
+	// flush makes the server lose every key of the test, as a restart
+	// without persistence does: miniredis is emptied, and on the real
+	// server (which others share) the test's prefix is dropped.
+	flush func(t *testing.T)
 }
 
 // forEachEngine runs a test against every available server.
@@ -30,11 +34,12 @@ func forEachEngine(t *testing.T, test func(t *testing.T, e engine)) {
 		test(t, engine{
 			name: "miniredis",
 			open: func(opt Options) *Client {
-				c := New(goredis.NewClient(&goredis.Options{Addr: m.Addr()}), opt)
+				c := New(goredis.NewClient(&goredis.Options{Addr: m.Addr()}), quick(opt))
 				t.Cleanup(func() { c.Close() })
 				return c
 			},
 			advance: m.FastForward,
+			flush:   func(*testing.T) { m.FlushAll() },
 		})
 	})
 	t.Run("redis", func(t *testing.T) {
@@ -48,7 +53,7 @@ func forEachEngine(t *testing.T, test func(t *testing.T, e engine)) {
 			name: "redis",
 			open: func(opt Options) *Client {
 				opt.Prefix = prefix
-				c, err := Open(url, opt)
+				c, err := Open(url, quick(opt))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -56,8 +61,18 @@ func forEachEngine(t *testing.T, test func(t *testing.T, e engine)) {
 				return c
 			},
 			advance: time.Sleep,
+			flush:   func(t *testing.T) { dropPrefix(t, url, prefix) },
 		})
 	})
+}
+
+// quick makes a test client check its slots every 20ms unless the test
+// says otherwise, so that the hold after a first start (3 checks) is short.
+func quick(opt Options) Options {
+	if opt.Check == 0 {
+		opt.Check = 20 * time.Millisecond
+	}
+	return opt
 }
 
 // dropPrefix deletes every key a test left under its prefix.

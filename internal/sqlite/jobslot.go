@@ -24,11 +24,11 @@ func (db *DB) ClaimJobSlot(ctx context.Context, s aiproxy.JobSlot, caps []aiprox
 			if !c.Applies(s.Service, s.Source) {
 				continue
 			}
-			n, err := countRunning(ctx, tx, c, s)
+			room, err := roomFor(ctx, tx, c, s)
 			if err != nil {
 				return err
 			}
-			if n >= int64(c.Max) {
+			if !room {
 				full = &c
 				return nil
 			}
@@ -43,24 +43,50 @@ func (db *DB) ClaimJobSlot(ctx context.Context, s aiproxy.JobSlot, caps []aiprox
 	return full, nil
 }
 
-// countRunning counts the running jobs and live slots a cap counts for s.
-func countRunning(ctx context.Context, tx *sql.Tx, c aiproxy.JobCap, s aiproxy.JobSlot) (int64, error) {
-	var n int64
-	var err error
-	if c.Scope == aiproxy.JobCapOrg {
-		err = tx.QueryRowContext(ctx, `
-			SELECT (SELECT count(*) FROM jobs WHERE org_key = ?1 AND (?2 = '' OR service = ?2)
-			          AND state IN ('pending', 'processing'))
-			     + (SELECT count(*) FROM job_slots WHERE org_key = ?1 AND (?2 = '' OR service = ?2))`,
-			s.OrgKey, c.Service).Scan(&n)
-	} else {
-		err = tx.QueryRowContext(ctx, `
-			SELECT (SELECT count(*) FROM jobs WHERE service = ?1 AND source = 'platform'
-			          AND state IN ('pending', 'processing'))
-			     + (SELECT count(*) FROM job_slots WHERE service = ?1 AND source = 'platform')`,
-			s.Service).Scan(&n)
+// roomFor reports whether a cap leaves room for s: an org cap while the
+// org's running jobs and live slots are under Max, a credential cap when
+// its fair-share rule grants s's org one more given what every org runs.
+func roomFor(ctx context.Context, tx *sql.Tx, c aiproxy.JobCap, s aiproxy.JobSlot) (bool, error) {
+	if c.Scope == aiproxy.JobCapCredential {
+		held, err := runningByOrg(ctx, tx, s.Service)
+		if err != nil {
+			return false, err
+		}
+		return c.Shares.Grant(c.Max, s.OrgKey, held), nil
 	}
-	return n, err
+	var n int64
+	err := tx.QueryRowContext(ctx, `
+		SELECT (SELECT count(*) FROM jobs WHERE org_key = ?1 AND (?2 = '' OR service = ?2)
+		          AND state IN ('pending', 'processing'))
+		     + (SELECT count(*) FROM job_slots WHERE org_key = ?1 AND (?2 = '' OR service = ?2))`,
+		s.OrgKey, c.Service).Scan(&n)
+	return n < int64(c.Max), err
+}
+
+// runningByOrg counts, per org, the running jobs and live slots started
+// with the platform credential of a service.
+func runningByOrg(ctx context.Context, tx *sql.Tx, service string) (map[string]int, error) {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT org_key, count(*) FROM (
+			SELECT org_key FROM jobs WHERE service = ?1 AND source = 'platform'
+			  AND state IN ('pending', 'processing')
+			UNION ALL
+			SELECT org_key FROM job_slots WHERE service = ?1 AND source = 'platform'
+		) AS running GROUP BY org_key`, service)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	held := map[string]int{}
+	for rows.Next() {
+		var org string
+		var n int
+		if err := rows.Scan(&org, &n); err != nil {
+			return nil, err
+		}
+		held[org] = n
+	}
+	return held, rows.Err()
 }
 
 // ReleaseJobSlot removes a slot.

@@ -30,6 +30,7 @@ func runJobSlots(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("CapsCountRunningJobsAndSlots", func(t *testing.T) { testJobSlotCounts(t, jobSlotStores(t, open)) })
 	t.Run("FinishedJobsFreeRoom", func(t *testing.T) { testJobSlotFreed(t, jobSlotStores(t, open)) })
 	t.Run("RacingClaimsNeverPassACap", func(t *testing.T) { testJobSlotRace(t, jobSlotStores(t, open)) })
+	t.Run("CredentialCapsAreSharedFairly", func(t *testing.T) { testJobSlotFairShare(t, jobSlotStores(t, open)) })
 }
 
 func slot(id, org string, src aiproxy.Source) aiproxy.JobSlot {
@@ -133,5 +134,49 @@ func testJobSlotRace(t *testing.T, s JobSlotStores) {
 	wg.Wait()
 	if n := granted.Load(); n != 5 {
 		t.Fatalf("%d of 30 racing claims granted under a cap of 5", n)
+	}
+}
+
+// testJobSlotFairShare: three orgs share the platform HeyGen credential's
+// cap of 10 running jobs. By aiproxy.Shares' rule: A alone (a running job
+// and slots) gets 5, the newcomer's 5 stay free; B then gets its share, 3;
+// C the last 2. Weights enlarge an org's share.
+func testJobSlotFairShare(t *testing.T, s JobSlotStores) {
+	ctx := t.Context()
+	for _, org := range []string{"a", "b", "c", "w"} {
+		mustCreateOrg(ctx, t, s, org)
+	}
+	caps := []aiproxy.JobCap{{Scope: aiproxy.JobCapCredential, Service: "heygen", Max: 10}}
+	mustCreateJob(ctx, t, s, newJob("a", "job_a", "vid_a", at(0)))
+	granted := func(org string, n int, caps []aiproxy.JobCap) int {
+		got := 0
+		for i := range n {
+			if full := claim(ctx, t, s, slot(fmt.Sprintf("%s%d", org, i), org, aiproxy.SourcePlatform), caps, at(1)); full == nil {
+				got++
+			}
+		}
+		return got
+	}
+	if got := granted("a", 9, caps); got != 4 {
+		t.Fatalf("A with one running job: %d of 9 more starts granted, want 4 (5 in all)", got)
+	}
+	if got := granted("b", 4, caps); got != 3 {
+		t.Fatalf("B: %d of 4 starts granted, want its share of 3", got)
+	}
+	if got := granted("c", 3, caps); got != 2 {
+		t.Fatalf("C: %d of 3 starts granted, want the last 2", got)
+	}
+	weighted := []aiproxy.JobCap{{Scope: aiproxy.JobCapCredential, Service: "heygen", Max: 10,
+		Shares: &aiproxy.Shares{Weights: map[string]int{"w": 2}}}}
+	for _, id := range []string{"b0", "b1", "b2", "c0", "c1", "a0", "a1", "a2", "a3"} {
+		if err := s.ReleaseJobSlot(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A still runs job_a. W (2), A (1) and the newcomer (1) weigh 4: W's
+	// share is ⌊20/4⌋ = 5, A's and the newcomer's 2. W takes its 5, then
+	// borrows while A's missing 1 and the newcomer's 2 stay free: 1 more.
+	if got := granted("w", 10, weighted); got != 6 {
+		t.Fatalf("W (weight 2) beside A's one job: %d granted, want 6", got)
 	}
 }
