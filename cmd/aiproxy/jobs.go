@@ -83,6 +83,25 @@ func (f *jobFlags) parseRunningCaps() error {
 	return nil
 }
 
+// weighted returns the flags with the orgs' --concurrency-weights applied
+// to the credential caps of --max-running-jobs, so that a platform
+// credential's running renders are shared by the same weights as its
+// calls in flight.
+func (f jobFlags) weighted(weights map[string]int) jobFlags {
+	if len(weights) == 0 {
+		return f
+	}
+	caps := make([]aiproxy.JobCap, len(f.caps))
+	for i, c := range f.caps {
+		if c.Scope == aiproxy.JobCapCredential {
+			c.Shares = &aiproxy.Shares{Weights: weights}
+		}
+		caps[i] = c
+	}
+	f.caps = caps
+	return f
+}
+
 // validate parses AIPROXY_PROVIDER_WEBHOOK_SECRETS (SERVICE=SECRET,…) and
 // --max-running-jobs, and checks the job settings and variables,
 // returning every problem at once.
