@@ -64,6 +64,7 @@ func commands() []command {
 		{"usage", "report usage per org, service and day as a table, JSON or CSV (report)", runUsage},
 		{"access", "enable or disable services and endpoints for an org (enable, disable, list)", runAccess},
 		{"migrate", "apply database migrations and print the schema version", runMigrate},
+		{"backup", "write a checked copy of the live SQLite database (--out FILE), or check one (--check FILE)", runBackup},
 		{"audit", "read the audit log of admin actions (list)", runAudit},
 		{"rotate-master-key", "re-seal every credential and webhook secret under a new master key", runRotateMasterKey},
 		{"services", "list a running server's services, or one service's endpoints", runServices},

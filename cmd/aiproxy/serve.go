@@ -44,6 +44,7 @@ type serverFlags struct {
 	jobs         jobFlags     // jobs.go
 	scale        scaleFlags   // scaleout.go
 	obs          observeFlags // observe.go
+	data         dataFlags    // retention.go
 	// envErr holds the variables above that do not parse.
 	envErr error
 }
@@ -65,6 +66,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.jobs.register(fs, e)
 	f.scale.register(fs, e)
 	f.obs.register(fs, e)
+	f.data.register(fs, e)
 	f.envErr = v.err()
 }
 
@@ -99,7 +101,7 @@ func configureServer(f *serverFlags, fs *flag.FlagSet, args []string) error {
 func (f *serverFlags) validate() error {
 	_, logErr := newLogger(io.Discard, f.logLevel)
 	return errors.Join(f.envErr, f.store.envErr, logErr, f.mergeUpstreams(),
-		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate())
+		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate())
 }
 
 // mergeUpstreams adds AIPROXY_UPSTREAMS under the --upstream flags, which
@@ -159,6 +161,7 @@ type app struct {
 	jobs      *jobParts
 	life      *lifecycle
 	scale     scaleFlags
+	upkeep    *upkeep // retention.go: rollups and pruning
 	handler   http.Handler
 	// flushLogs writes the buffered log lines and stops the buffer.
 	flushLogs func()
@@ -231,6 +234,7 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	// the job hooks; p stays the plain pipeline the jobs service reads
 	// statuses with.
 	invoker := p.WithHooks(append([]proxy.Hooks{ownership.New(a.db, a.log)}, a.jobs.hooks()...)...)
+	a.upkeep = f.data.build(a.db, a.log)
 	a.handler = a.obs.wrap(a.life.wrap(withConsole(httpapi.New(a.apiConfig(invoker)))))
 	return a, nil
 }
@@ -311,6 +315,7 @@ func (a *app) serve(ctx context.Context, s stdio, ready func()) error {
 		a.log.Info("metrics are off: set AIPROXY_METRICS_TOKEN to serve /metrics behind a bearer token, or --metrics-addr for a separate listener")
 	}
 	defer a.runJobs(ctx)()
+	defer a.upkeep.run(ctx)()
 	a.log.Info("listening", "url", a.url(), "version", version)
 	if ready != nil {
 		ready()
