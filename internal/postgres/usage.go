@@ -98,7 +98,10 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 	err := db.readSnapshot(ctx, func(tx pgx.Tx, last int64) error {
 		read := func(query string, s aiproxy.Span, args ...any) error {
 			from, to := spanTimes(s)
-			rows, err := tx.Query(ctx, query, append([]any{from, to, f.OrgKey, f.Service}, args...)...)
+			// Planned for these values every time: a plan cached for a
+			// report over raw records (watermark 0) would read a whole
+			// range by time once the watermark leaves only a few records.
+			rows, err := tx.Query(ctx, query, append([]any{pgx.QueryExecModeExec, from, to, f.OrgKey, f.Service}, args...)...)
 			if err != nil {
 				return err
 			}

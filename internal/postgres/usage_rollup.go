@@ -187,7 +187,7 @@ func (db *DB) UsageBuckets(ctx context.Context, f aiproxy.UsageBucketFilter) ([]
 			cache_hits, bytes_out, latency_ms, units, cost_micros, `+strings.Join(latencyColumns, ", ")+`
 			FROM usage_rollups WHERE bucket = $1 AND start_at >= $2 AND start_at < $3
 			AND ($4 = '' OR org_key = $4) AND ($5 = '' OR service = $5)`,
-			string(g), from, to, f.OrgKey, f.Service)
+			pgx.QueryExecModeExec, string(g), from, to, f.OrgKey, f.Service)
 		if err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (db *DB) UsageBuckets(ctx context.Context, f aiproxy.UsageBucketFilter) ([]
 			FROM usage_events WHERE id > $1 AND `+start+` >= $2 AND `+start+` < $3
 			AND ($4 = '' OR org_key = $4) AND ($5 = '' OR service = $5)
 			GROUP BY 1, org_key, service, action, key_id, unit`,
-			last, from, to, f.OrgKey, f.Service)
+			pgx.QueryExecModeExec, last, from, to, f.OrgKey, f.Service)
 		if err != nil {
 			return err
 		}

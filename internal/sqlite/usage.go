@@ -153,16 +153,29 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 		}
 	}
 	if !p.Tail.Empty() {
-		// The records after the watermark are few and the newest: the
-		// primary key finds them (the unary + keeps SQLite off the index
-		// on at, which would visit the whole range).
-		if err := read(`SELECT `+floorTo("at", dayMillis)+` AS day`+raw+`
-			WHERE id > ? AND +at >= ? AND +at < ?`+filters, p.Tail, last); err != nil {
+		// The records after the watermark are usually few and the
+		// newest: the primary key finds them, and the unary + keeps
+		// SQLite off the index on at, which would visit the whole range.
+		// When rollups lag far behind (or are off), the index on at
+		// serves a short range better.
+		tail := `WHERE id > ? AND +at >= ? AND +at < ?`
+		var top sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT max(id) FROM usage_events`).Scan(&top); err != nil {
+			return nil, fmt.Errorf("usage report: %w", err)
+		}
+		if top.Int64-last > rawTailByID {
+			tail = `WHERE id > ? AND at >= ? AND at < ?`
+		}
+		if err := read(`SELECT `+floorTo("at", dayMillis)+` AS day`+raw+` `+tail+filters, p.Tail, last); err != nil {
 			return nil, fmt.Errorf("usage report: %w", err)
 		}
 	}
 	return aiproxy.MergeUsage(parts), nil
 }
+
+// rawTailByID is the most records after the rollup watermark that a
+// report reads by id rather than by time.
+const rawTailByID = 100_000
 
 // readUsageRows reads rows of (day start, org, service, unit, requests,
 // errors, cache hits, bytes, latency, units) as report rows.
