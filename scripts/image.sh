@@ -15,7 +15,8 @@
 #
 # VERSION, COMMIT and DATE override what is stamped in (default: git
 # describe, HEAD and now). buildah is installed from Debian when missing.
-# Every step is bounded in time.
+# Building works rootless too (buildah's own user namespace); --check runs
+# chroot, so it needs root. Every step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
