@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +21,9 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	if err != nil && !errors.Is(err, errUsage) {
 		fmt.Fprintln(os.Stderr, "aiproxy:", err)
+		if h := hint(err); h != "" {
+			fmt.Fprintln(os.Stderr, h)
+		}
 	}
 	if err != nil {
 		os.Exit(exitCode(err))
@@ -44,6 +48,27 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, e env, io stdio) error
+}
+
+// The groups of the top-level help: what a command needs to work.
+const (
+	groupServer   = "Run a server:"
+	groupClient   = "Call a running server (AIPROXY_URL, AIPROXY_ORG, AIPROXY_API_KEY):"
+	groupDatabase = "Manage the database directly (--data-dir or --database-url, as serve):"
+	groupOther    = "Other:"
+)
+
+// commandGroup says which group of the help a command belongs to.
+func commandGroup(name string) string {
+	switch name {
+	case "serve", "demo", "sandbox":
+		return groupServer
+	case "services", "call", "video", "tts":
+		return groupClient
+	case "version":
+		return groupOther
+	}
+	return groupDatabase
 }
 
 // stdio bundles the standard streams of a command.
@@ -100,16 +125,78 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "aiproxy: unknown command %q\n\n", args[0])
+	fmt.Fprintf(stderr, "aiproxy: unknown command %q\n", args[0])
+	if near := closestCommand(args[0]); near != "" {
+		fmt.Fprintf(stderr, "Did you mean 'aiproxy %s'?\n", near)
+	}
+	fmt.Fprintln(stderr)
 	usage(stderr)
 	return errUsage
 }
 
+// closestCommand returns the command a mistyped name most likely meant: the
+// nearest by edit distance, within two edits (one for short names), or ""
+// when none is that close.
+func closestCommand(typed string) string {
+	best, bestDist := "", 3
+	for _, c := range commands() {
+		limit := 2
+		if len(c.name) <= 4 {
+			limit = 1
+		}
+		if d := editDistance(typed, c.name); d <= limit && d < bestDist {
+			best, bestDist = c.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance between a and b,
+// in bytes: insertions, deletions, substitutions and swaps of neighbours
+// each count one, so "kye" is one edit from "key".
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// hint is a line of advice after an error a user can act on, or "": a
+// server that cannot be reached is likely not running, or elsewhere.
+func hint(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return "Is aiproxy running at that address? 'aiproxy demo' starts one; AIPROXY_URL (or --url) names another."
+	}
+	return ""
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: aiproxy <command> [flags]")
-	fmt.Fprintln(w, "\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+	for _, group := range []string{groupServer, groupClient, groupDatabase, groupOther} {
+		fmt.Fprintln(w, "\n"+group)
+		for _, c := range commands() {
+			if commandGroup(c.name) == group {
+				fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+			}
+		}
 	}
-	fmt.Fprintln(w, "\nRun 'aiproxy <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'aiproxy <command> --help' for a command's flags, 'aiproxy --version' for the version.")
 }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+)
+
+func runArgs(t *testing.T, getenv env, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), args, getenv, strings.NewReader(""), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func noEnv(string) string { return "" }
+
+func TestUnknownCommandSuggests(t *testing.T) {
+	tests := []struct{ typed, want string }{
+		{"servces", "services"},
+		{"kye", "key"},
+		{"demo2", "demo"},
+		{"credentials", "credential"},
+		{"rotate-master", ""},
+		{"zzz", ""},
+		{"x", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typed, func(t *testing.T) {
+			_, stderr, err := runArgs(t, noEnv, tt.typed)
+			if !errors.Is(err, errUsage) {
+				t.Fatalf("aiproxy %s: %v, want a usage error", tt.typed, err)
+			}
+			suggestion := "Did you mean 'aiproxy " + tt.want + "'?"
+			if tt.want != "" && !strings.Contains(stderr, suggestion) {
+				t.Errorf("aiproxy %s says\n%s\nwant %q", tt.typed, stderr, suggestion)
+			}
+			if tt.want == "" && strings.Contains(stderr, "Did you mean") {
+				t.Errorf("aiproxy %s suggests a command it is far from:\n%s", tt.typed, stderr)
+			}
+		})
+	}
+}
+
+// TestHelpGroupsCommands checks that the top-level help lists every command
+// once, under the group that says what it needs: a server to run, a
+// running server to call, or the database.
+func TestHelpGroupsCommands(t *testing.T) {
+	_, help, err := runArgs(t, noEnv, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) int { return strings.Index(help, "\n"+s) }
+	groups := []string{groupServer, groupClient, groupDatabase, groupOther}
+	for i := 1; i < len(groups); i++ {
+		if at(groups[i-1]) < 0 || at(groups[i]) <= at(groups[i-1]) {
+			t.Fatalf("the groups are not listed in order %q:\n%s", groups, help)
+		}
+	}
+	for _, c := range commands() {
+		line := "\n  " + c.name + " "
+		if strings.Count(help, line) != 1 {
+			t.Errorf("%s is listed %d times", c.name, strings.Count(help, line))
+			continue
+		}
+		pos, group := strings.Index(help, line), commandGroup(c.name)
+		next := len(help)
+		for i, g := range groups {
+			if g == group && i+1 < len(groups) {
+				next = at(groups[i+1])
+			}
+		}
+		if pos < at(group) || pos > next {
+			t.Errorf("%s is not listed under %q", c.name, group)
+		}
+	}
+	for _, name := range []string{"services", "call", "video", "tts"} {
+		if commandGroup(name) != groupClient {
+			t.Errorf("%s calls a server but is grouped under %q", name, commandGroup(name))
+		}
+	}
+}
+
+// TestHintForUnreachableServer checks that a client command whose server
+// is not there is told what to do.
+func TestHintForUnreachableServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := map[string]string{"AIPROXY_URL": "http://" + addr, "AIPROXY_ORG": "demo", "AIPROXY_API_KEY": "aip_x"}
+	_, _, err = runArgs(t, func(k string) string { return vars[k] }, "services")
+	if err == nil {
+		t.Fatal("services succeeded against a closed port")
+	}
+	if h := hint(err); !strings.Contains(h, "aiproxy demo") || !strings.Contains(h, "AIPROXY_URL") {
+		t.Errorf("hint(%v) = %q", err, h)
+	}
+	if h := hint(errors.New("open database: disk full")); h != "" {
+		t.Errorf("a hint for an unrelated error: %q", h)
+	}
+}
