@@ -112,6 +112,15 @@ func (o *Outbox) post(ctx context.Context, d aiproxy.WebhookDelivery) (int, erro
 	req.Header.Set("User-Agent", "aiproxy-webhooks")
 	req.Header.Set(HeaderEventID, ev.ID)
 	req.Header.Set(HeaderEventType, ev.Type)
+	standard, err := SignStandard(string(secret), ev.ID, now, ev.Data)
+	if err != nil {
+		return 0, fmt.Errorf("%w: sign: %w", errDeliverySetup, err)
+	}
+	req.Header.Set(HeaderWebhookID, ev.ID)
+	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderWebhookSignature, standard)
+	// The Aiproxy-* signature stays while receivers move to the standard
+	// one (docs/jobs.md).
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
 	req.Header.Set(HeaderSignature, Sign(string(secret), now, ev.Data))
 	resp, err := o.client.Do(req)

@@ -206,11 +206,12 @@ func checkWebhookURL(raw string) error {
 	return nil
 }
 
-// newSecret returns a fresh signing secret: "whsec_" and 32 random bytes.
+// newSecret returns a fresh signing secret: "whsec_" and 32 random bytes
+// in standard base64, the form Standard Webhooks libraries read.
 func newSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	return "whsec_" + base64.RawURLEncoding.EncodeToString(b)
+	return secretPrefix + base64.StdEncoding.EncodeToString(b)
 }
 
 // Webhooks lists an org's webhook endpoints.

@@ -11,7 +11,9 @@ import (
 	"time"
 )
 
-// The headers of an outbound webhook.
+// The aiproxy headers of an outbound webhook, beside the Standard Webhooks
+// ones (standard.go). Aiproxy-Timestamp and Aiproxy-Signature are
+// deprecated: they stay while receivers move to Webhook-Signature.
 const (
 	HeaderEventID   = "Aiproxy-Event-Id"
 	HeaderEventType = "Aiproxy-Event-Type"

@@ -6,7 +6,7 @@ import { h, field, errorNotice, loading, empty, replace, pageHead, busy, setErro
 const EVENTS = ['job.completed', 'job.failed', 'job.created', 'job.updated'];
 
 export async function render(container, ctx) {
-  container.append(pageHead('Webhooks', `Endpoints that aiproxy calls when a job of org ${ctx.session.org} changes, signed with their secret (Aiproxy-Signature), with their delivery log.`));
+  container.append(pageHead('Webhooks', `Endpoints that aiproxy calls when a job of org ${ctx.session.org} changes, signed with their secret by the Standard Webhooks scheme (webhook-signature), with their delivery log.`));
   const created = h('div', { tabindex: '-1' });
   const list = h('div', {}, loading('Loading webhook endpoints…'));
   const open = new Set();
