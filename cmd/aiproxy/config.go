@@ -207,9 +207,25 @@ func newFlagSet(name, synopsis string, s stdio) *flag.FlagSet {
 	fs.SetOutput(s.err)
 	fs.Usage = func() {
 		fmt.Fprintf(s.err, "Usage: aiproxy %s\n\nFlags:\n", synopsis)
+		var b strings.Builder
+		fs.SetOutput(&b)
 		fs.PrintDefaults()
+		fs.SetOutput(s.err)
+		fmt.Fprint(s.err, doubleDash(b.String()))
 	}
 	return fs
+}
+
+// doubleDash spells the flag names of PrintDefaults' output as --name, the
+// way the README and the docs do (the flag package accepts both).
+func doubleDash(defaults string) string {
+	lines := strings.SplitAfter(defaults, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "  -") {
+			lines[i] = "  --" + l[len("  -"):]
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // loadCatalog loads the embedded catalog, an operator's extra directory, and

@@ -105,3 +105,26 @@ func TestHintForUnreachableServer(t *testing.T) {
 		t.Errorf("a hint for an unrelated error: %q", h)
 	}
 }
+
+// TestHelpSpellsFlagsWithTwoDashes checks that a command's help names its
+// flags as the README does, --addr rather than -addr.
+func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
+	for _, cmd := range []string{"demo", "serve", "key", "services"} {
+		_, help, err := runArgs(t, noEnv, cmd, "--help")
+		if err != nil && !errors.Is(err, errUsage) {
+			t.Fatalf("%s --help: %v", cmd, err)
+		}
+		flags := 0
+		for _, line := range strings.Split(help, "\n") {
+			if strings.HasPrefix(line, "  -") {
+				if !strings.HasPrefix(line, "  --") {
+					t.Errorf("%s --help spells a flag with one dash: %q", cmd, line)
+				}
+				flags++
+			}
+		}
+		if cmd == "demo" && (flags == 0 || !strings.Contains(help, "\n  --addr string\n")) {
+			t.Errorf("demo --help lists no --addr:\n%s", help)
+		}
+	}
+}
