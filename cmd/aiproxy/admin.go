@@ -92,10 +92,14 @@ func subcommand(ctx context.Context, noun string, args []string, e env, s stdio,
 	for v := range verbs {
 		names = append(names, v)
 	}
-	fmt.Fprintf(s.err, "Usage: aiproxy %s <%s> [flags]\n", noun, strings.Join(sortStrings(names), "|"))
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		groupUsage(s.err, noun, sortStrings(names)) // help.go
 		return errHelp
 	}
+	if len(args) > 0 {
+		fmt.Fprintf(s.err, "aiproxy %s: unknown command %q\n\n", noun, args[0])
+	}
+	groupUsage(s.err, noun, sortStrings(names))
 	return errUsage
 }
 

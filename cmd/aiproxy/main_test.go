@@ -128,3 +128,24 @@ func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupHelpDescribesCommands checks that the help of every command
+// group says what each of its commands does.
+func TestGroupHelpDescribesCommands(t *testing.T) {
+	for _, noun := range []string{"org", "key", "credential", "quota", "usage", "access", "audit", "jobs", "webhook"} {
+		_, help, err := runArgs(t, noEnv, noun, "--help")
+		if err != nil {
+			t.Fatalf("%s --help: %v", noun, err)
+		}
+		_, list, ok := strings.Cut(help, "Commands:\n")
+		list, _, _ = strings.Cut(list, "\n\n")
+		if !ok || list == "" {
+			t.Fatalf("%s --help lists no commands:\n%s", noun, help)
+		}
+		for _, line := range strings.Split(list, "\n") {
+			if verb, summary, _ := strings.Cut(strings.TrimSpace(line), " "); strings.TrimSpace(summary) == "" {
+				t.Errorf("aiproxy %s %s has no description in help.go", noun, verb)
+			}
+		}
+	}
+}
