@@ -229,7 +229,7 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
-	a.jobs = wireJobs(f.jobs, a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease, pollLock(a.redis))
+	a.jobs = wireJobs(f.jobs.weighted(f.guard.shares), a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease, pollLock(a.redis))
 	// Calls from the API run through the ownership hooks (outermost) and
 	// the job hooks; p stays the plain pipeline the jobs service reads
 	// statuses with.
