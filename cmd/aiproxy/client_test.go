@@ -144,10 +144,14 @@ func TestClientCommands(t *testing.T) {
 		if len(mp4) < 12 || string(mp4[4:8]) != "ftyp" {
 			t.Fatalf("%s is not an MP4 (%d bytes)", file, len(mp4))
 		}
-		for _, want := range []string{"submitted", "[###", "completed", "saved " + file} {
+		// stderr is not a terminal here: plain lines, no bar redrawn with \r.
+		for _, want := range []string{"submitted", "\nstatus completed after ", "saved " + file} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, stderr)
 			}
+		}
+		if strings.ContainsAny(stderr, "\r[") {
+			t.Errorf("a progress bar was drawn into a file:\n%q", stderr)
 		}
 		if !strings.Contains(out, "completed in") {
 			t.Errorf("stdout: %s", out)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -120,7 +121,7 @@ func download(ctx context.Context, c *client.Client, url, name string, bar *prog
 	}
 	defer resp.Close()
 	body := io.Reader(resp.Body)
-	if bar.on {
+	if bar.on && bar.tty {
 		body = &countingReader{r: resp.Body, total: resp.Header.Get("Content-Length"), bar: bar}
 	}
 	return saveFile(name, body)
@@ -157,13 +158,30 @@ func runVideoStatus(ctx context.Context, args []string, e env, s stdio) error {
 
 // progressBar draws a one-line bar with the render's status and the time
 // elapsed on a terminal's stderr. HeyGen reports no percentage, so the bar
-// estimates one from the status and the time spent processing.
+// estimates one from the status and the time spent processing. Into a file
+// or a pipe it writes plain lines instead, one per change of status.
 type progressBar struct {
 	w  io.Writer
 	on bool
+	// tty says w is a terminal, which redraws a line on \r.
+	tty bool
+	// last is the status of the last plain line.
+	last string
 }
 
-func newProgressBar(w io.Writer, on bool) *progressBar { return &progressBar{w: w, on: on} }
+func newProgressBar(w io.Writer, on bool) *progressBar {
+	return &progressBar{w: w, on: on, tty: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
 
 const barWidth = 30
 
@@ -185,12 +203,19 @@ func (b *progressBar) render(status string, elapsed time.Duration) {
 	if !b.on {
 		return
 	}
+	if !b.tty {
+		if status != b.last {
+			b.last = status
+			fmt.Fprintf(b.w, "status %s after %s\n", status, formatElapsed(elapsed))
+		}
+		return
+	}
 	filled := int(fraction(status, elapsed) * barWidth)
 	fmt.Fprintf(b.w, "\r[%s%s] %-10s %s ", strings.Repeat("#", filled), strings.Repeat("-", barWidth-filled), status, formatElapsed(elapsed))
 }
 
 func (b *progressBar) done() {
-	if b.on {
+	if b.on && b.tty {
 		fmt.Fprintln(b.w)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runArgs(t *testing.T, getenv env, args ...string) (stdout, stderr string, err error) {
@@ -147,5 +148,32 @@ func TestGroupHelpDescribesCommands(t *testing.T) {
 				t.Errorf("aiproxy %s %s has no description in help.go", noun, verb)
 			}
 		}
+	}
+}
+
+// TestProgressBarOnTerminalOnly checks that the video progress is a bar
+// redrawn in place on a terminal and plain lines, one per status, in a file.
+func TestProgressBarOnTerminalOnly(t *testing.T) {
+	var plain, term bytes.Buffer
+	p := &progressBar{w: &plain, on: true}
+	q := &progressBar{w: &term, on: true, tty: true}
+	for _, step := range []struct {
+		status  string
+		seconds float64
+	}{{"pending", 1}, {"processing", 2}, {"processing", 3}, {"completed", 4}} {
+		p.render(step.status, time.Duration(step.seconds*float64(time.Second)))
+		q.render(step.status, time.Duration(step.seconds*float64(time.Second)))
+	}
+	p.done()
+	q.done()
+	want := "status pending after 1.0s\nstatus processing after 2.0s\nstatus completed after 4.0s\n"
+	if plain.String() != want {
+		t.Errorf("into a file:\n%q\nwant\n%q", plain.String(), want)
+	}
+	if got := term.String(); strings.Count(got, "\r[") != 4 || !strings.HasSuffix(got, "\n") {
+		t.Errorf("on a terminal: %q", got)
+	}
+	if isTerminal(&plain) {
+		t.Error("a buffer taken for a terminal")
 	}
 }
