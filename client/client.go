@@ -62,7 +62,7 @@ func New(cfg Config) (*Client, error) {
 		problems = append(problems, "APIKey is required")
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("aiproxy client: %s", strings.Join(problems, "; "))
+		return nil, fmt.Errorf("client config: %s", strings.Join(problems, "; "))
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -211,10 +211,10 @@ func (r *Response) Bytes() ([]byte, error) {
 func (r *Response) JSON(v any) error {
 	defer r.Body.Close()
 	if !r.IsJSON() {
-		return fmt.Errorf("aiproxy: expected a JSON answer, got %q", r.Header.Get("Content-Type"))
+		return fmt.Errorf("expected a JSON answer, got %q", r.Header.Get("Content-Type"))
 	}
 	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		return fmt.Errorf("aiproxy: decode answer: %w", err)
+		return fmt.Errorf("decode answer: %w", err)
 	}
 	return nil
 }
@@ -225,7 +225,7 @@ func (r *Response) JSON(v any) error {
 func (c *Client) Invoke(ctx context.Context, service, action string, env Envelope) (*Response, error) {
 	data, err := json.Marshal(env)
 	if err != nil {
-		return nil, fmt.Errorf("aiproxy: encode envelope: %w", err)
+		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
 	return c.InvokeRaw(ctx, service, action, bytes.NewReader(data), "application/json")
 }
@@ -268,12 +268,12 @@ func (c *Client) InvokeBytes(ctx context.Context, service, action string, env En
 func (c *Client) Download(ctx context.Context, rawURL string) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("aiproxy: download: %w", err)
+		return nil, fmt.Errorf("download: %w", err)
 	}
 	req.Header.Set("User-Agent", c.agent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("aiproxy: download: %w", err)
+		return nil, fmt.Errorf("download: %w", err)
 	}
 	if resp.StatusCode >= 400 {
 		resp.Body.Close()
@@ -285,7 +285,7 @@ func (c *Client) Download(ctx context.Context, rawURL string) (*Response, error)
 func (c *Client) newRequest(ctx context.Context, method, u string, body io.Reader) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("aiproxy: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	req.Header.Set("Authorization", "Api-Key "+c.key)
 	req.Header.Set("User-Agent", c.agent)
@@ -299,7 +299,7 @@ func (c *Client) do(req *http.Request) (*Response, error) {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, fmt.Errorf("aiproxy: %s %s: %w", req.Method, req.URL.Path, redact(err, c.key))
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, redact(err, c.key))
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()

@@ -137,7 +137,7 @@ func (h *HeyGen) generate(ctx context.Context, action string, env Envelope) (str
 		return "", err
 	}
 	if out.Data.VideoID == "" {
-		return "", fmt.Errorf("aiproxy: %s answered without data.video_id", action)
+		return "", fmt.Errorf("%s answered without data.video_id", action)
 	}
 	return out.Data.VideoID, nil
 }
@@ -297,7 +297,7 @@ func (h *HeyGen) WaitForVideo(ctx context.Context, videoID string, opt WaitOptio
 
 func waitErr(ctx context.Context, videoID string, timeout time.Duration) error {
 	if errors.Is(context.Cause(ctx), ErrWaitTimeout) {
-		return fmt.Errorf("aiproxy: video %s after %s: %w", videoID, timeout, ErrWaitTimeout)
+		return fmt.Errorf("video %s after %s: %w", videoID, timeout, ErrWaitTimeout)
 	}
 	return ctx.Err()
 }

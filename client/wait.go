@@ -25,7 +25,7 @@ func (h *HeyGen) videoStatus(ctx context.Context, videoID string, wait time.Dura
 	env := Envelope{Query: map[string]any{"video_id": videoID}}
 	data, err := json.Marshal(env)
 	if err != nil {
-		return nil, false, fmt.Errorf("aiproxy: encode envelope: %w", err)
+		return nil, false, fmt.Errorf("encode envelope: %w", err)
 	}
 	req, err := h.c.newRequest(ctx, http.MethodPost, h.c.orgURL("services", HeyGenService, "video-status"), bytes.NewReader(data))
 	if err != nil {

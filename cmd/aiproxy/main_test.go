@@ -102,6 +102,13 @@ func TestHintForUnreachableServer(t *testing.T) {
 	if h := hint(err); !strings.Contains(h, "aiproxy demo") || !strings.Contains(h, "AIPROXY_URL") {
 		t.Errorf("hint(%v) = %q", err, h)
 	}
+	// main prints "aiproxy: " before the error: the error must not say it again.
+	_, _, noConfig := runArgs(t, noEnv, "services")
+	for _, e := range []error{err, noConfig} {
+		if e == nil || strings.HasPrefix(e.Error(), "aiproxy") {
+			t.Errorf("error %q would print with a doubled prefix", e)
+		}
+	}
 	if h := hint(errors.New("open database: disk full")); h != "" {
 		t.Errorf("a hint for an unrelated error: %q", h)
 	}
