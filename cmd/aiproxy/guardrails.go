@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/breaker"
 	"github.com/aiproxy/aiproxy/internal/cache"
 	"github.com/aiproxy/aiproxy/internal/concurrency"
+	"github.com/aiproxy/aiproxy/internal/metrics"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/quota"
 	"github.com/aiproxy/aiproxy/internal/ratelimit"
@@ -142,8 +144,10 @@ type guardrails struct {
 // usage and access rules, and Redis, when rc is not nil, the state that
 // replicas share (the rate limiters' buckets and the concurrency caps'
 // slots; the list cache has a Redis of its own, --cache-redis-url, or stays
-// in the process). Its usage recorder runs until stop.
-func (f *guardFlags) build(db aiproxy.Store, cat admin.Catalog, rc *redis.Client, log *slog.Logger) *guardrails {
+// in the process). Its usage recorder runs until stop, keeps the records
+// the database does not take in the spool directory's usage/, and reports
+// its backlog to m.
+func (f *guardFlags) build(db aiproxy.Store, cat admin.Catalog, rc *redis.Client, log *slog.Logger, m *metrics.Metrics, spool string) *guardrails {
 	g := &guardrails{}
 	g.proxy.Retry = proxy.RetryPolicy{Attempts: f.retries}
 	if len(f.rules) > 0 {
@@ -172,7 +176,8 @@ func (f *guardFlags) build(db aiproxy.Store, cat admin.Catalog, rc *redis.Client
 	g.access = access.New(db, f.policyRefresh, nil)
 	quotas := quota.New(db, nil, f.policyRefresh)
 	quotas.OnError(func(err error) { log.Error("release quota", "err", err) })
-	rec := metering.New(db, metering.Config{Logger: log})
+	rec := metering.New(db, metering.Config{Logger: log, SpoolDir: filepath.Join(spool, "usage")})
+	m.Usage(rec)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +45,9 @@ type jobFlags struct {
 	// allowPrivateHooks lets outbound webhooks reach loopback, private and
 	// link-local addresses (the demo's receivers are on loopback).
 	allowPrivateHooks bool
+	// spoolDir is --spool-dir; "" means spool/ in the data directory
+	// (spoolIn).
+	spoolDir string
 	// envErr holds the variables above that do not parse.
 	envErr error
 }
@@ -66,8 +70,19 @@ func (f *jobFlags) register(fs *flag.FlagSet, e env) {
 		"delivery attempts of an outbound webhook before it is given up [AIPROXY_WEBHOOK_ATTEMPTS]")
 	f.runningCaps = newListFlag(e("AIPROXY_MAX_RUNNING_JOBS"))
 	fs.Var(&f.runningCaps, "max-running-jobs", "cap on provider jobs running at once (started, not yet completed or failed) SCOPE[:SERVICE]=N, scope org or credential (the platform credential), e.g. credential:heygen=10; repeatable [AIPROXY_MAX_RUNNING_JOBS, comma-separated]")
+	fs.StringVar(&f.spoolDir, "spool-dir", e("AIPROXY_SPOOL_DIR"),
+		"directory where job starts and usage records wait on disk while the database is unavailable; default spool/ in --data-dir. With Postgres, a persistent, writable volume of each replica [AIPROXY_SPOOL_DIR]")
 	f.secretsEnv = e("AIPROXY_PROVIDER_WEBHOOK_SECRETS")
 	f.envErr = v.err()
+}
+
+// spoolIn returns the spool directory: --spool-dir, or spool/ in the data
+// directory. Job starts wait in its jobs/, usage records in its usage/.
+func (f jobFlags) spoolIn(dataDir string) string {
+	if f.spoolDir != "" {
+		return f.spoolDir
+	}
+	return filepath.Join(dataDir, "spool")
 }
 
 // parseRunningCaps reads --max-running-jobs, in the syntax of --max-inflight.
@@ -144,22 +159,27 @@ func (j *jobParts) hooks() []proxy.Hooks { return []proxy.Hooks{j.keys, j.jobs} 
 // jobs the catalog marks), the Idempotency-Key hooks, the webhook outbox
 // and the provider webhook receiver. lease is how long a claimed job or
 // delivery is held before another replica may take it over, and lock the
-// shared lock around a job's status read (nil without Redis).
-func wireJobs(f jobFlags, js metrics.JobStore, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, lease time.Duration, lock jobs.PollLock) *jobParts {
+// shared lock around a job's status read (nil without Redis). The jobs and
+// the keys share a store that spools job starts the database does not
+// take to the spool directory's jobs/ (reported to m), so that a start the
+// provider accepted is never lost.
+func wireJobs(f jobFlags, js metrics.JobStore, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, lease time.Duration, lock jobs.PollLock, m *metrics.Metrics, spool string) *jobParts {
 	public := f.publicURL
 	if public == "" && f.selfURL {
 		public = "http://" + ln.Addr().String()
 	}
 	outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: js, Vault: v, Logger: log,
 		MaxAttempts: f.attempts, Lease: lease, AllowPrivate: f.allowPrivateHooks})
+	starts := jobs.NewSpooledStore(js, jobs.SpoolConfig{Dir: filepath.Join(spool, "jobs"), OnReplay: outbox.Wake, Logger: log})
+	m.JobStarts(starts)
 	svc := jobs.New(jobs.Config{
-		Store: js, Catalog: cat, Proxy: p, OnEvent: outbox.Wake, Logger: log, PublicBaseURL: public,
+		Store: starts, Catalog: cat, Proxy: p, OnEvent: outbox.Wake, Logger: log, PublicBaseURL: public,
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
 		Deadline: f.deadline, FreshFor: f.freshFor, Lease: lease, PollLock: lock, RunningJobCaps: f.caps,
 	})
 	return &jobParts{
 		jobs:   svc,
-		keys:   idempotency.New(idempotency.Config{Store: js, Logger: log}),
+		keys:   idempotency.New(idempotency.Config{Store: starts, Logger: log}),
 		outbox: outbox,
 		receiver: webhooks.NewReceiver(webhooks.ReceiverConfig{Catalog: cat, Store: js, Jobs: svc,
 			Secrets: f.secrets, Logger: log}),

@@ -223,13 +223,15 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 			return nil, fmt.Errorf("listen for metrics: %w", err)
 		}
 	}
-	a.guard = f.guard.build(a.db, a.catalog, a.redis, a.log)
+	spool := f.jobs.spoolIn(f.store.dataDir) // job starts and usage records the database did not take
+	a.guard = f.guard.build(a.db, a.catalog, a.redis, a.log, a.obs.metrics, spool)
 	a.admin = admin.New(a.db, v, a.catalog, nil)
 	a.admin.SetAuditor(a.db)
 	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
-	a.jobs = wireJobs(f.jobs.weighted(f.guard.shares), a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease, pollLock(a.redis))
+	a.jobs = wireJobs(f.jobs.weighted(f.guard.shares), a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease,
+		pollLock(a.redis), a.obs.metrics, spool)
 	// Calls from the API run through the ownership hooks (outermost) and
 	// the job hooks; p stays the plain pipeline the jobs service reads
 	// statuses with.

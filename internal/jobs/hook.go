@@ -57,7 +57,8 @@ func (h startHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, er
 }
 
 // After reads the provider's answer and records the job it started before
-// the client sees the answer.
+// the client sees the answer; a start the store could not keep is a 503
+// instead (start.go).
 func (h startHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err error) (*proxy.Answer, error) {
 	if err != nil {
 		return nil, err
@@ -66,7 +67,9 @@ func (h startHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, er
 	if err != nil {
 		return nil, err
 	}
-	h.s.record(ctx, c, rep) // start.go
+	if err := h.s.record(ctx, c, rep); err != nil { // start.go
+		return nil, err
+	}
 	return a, nil
 }
 

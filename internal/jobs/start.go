@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -12,10 +13,16 @@ import (
 // record stores the job a provider's answer started. A call with an
 // Idempotency-Key completes it with that answer in the same transaction;
 // the idempotency hook settles the key of an answer that started nothing.
-func (s *Service) record(ctx context.Context, c *proxy.Call, rep reply) {
+//
+// The store decides what "stored" means: a SpooledStore retries an
+// unavailable database and spools the start, so that its nil is durable.
+// When the store cannot keep the start, the client is told so with a 503
+// rather than the provider's 200: a job it was told about is never lost
+// silently.
+func (s *Service) record(ctx context.Context, c *proxy.Call, rep reply) error {
 	j, ok := s.jobFromStart(c, rep)
 	if !ok {
-		return
+		return nil
 	}
 	var idem *aiproxy.IdempotencyRecord
 	if c.Idem != nil {
@@ -24,17 +31,45 @@ func (s *Service) record(ctx context.Context, c *proxy.Call, rep reply) {
 		rec.ContentType = rep.header.Get("Content-Type")
 		idem = &rec
 	}
-	if err := s.cfg.Store.CreateJob(ctx, j, newEvent(j, aiproxy.EventJobCreated, j.CreatedAt), idem); err != nil {
-		// The provider has started a job that aiproxy could not record;
-		// the client still gets its id, and the key its answer.
+	err := s.cfg.Store.CreateJob(ctx, j, newEvent(j, aiproxy.EventJobCreated, j.CreatedAt), idem)
+	switch {
+	case errors.Is(err, aiproxy.ErrConflict), errors.Is(err, aiproxy.ErrNotFound):
+		// Another job has the provider's id, or the org is gone: there is
+		// nothing aiproxy could track, and the client keeps its answer.
 		s.log.Error("record job", "service", j.Service, "provider_job_id", j.ProviderJobID, "err", err)
-		return
+		return nil
+	case err != nil:
+		s.log.Error("job started but not recorded", "service", j.Service, "provider_job_id", j.ProviderJobID, "err", err)
+		keyed := c.Idem != nil
+		// The key stays claimed: released, a retry with it would start a
+		// second job at the provider. Claimed, the retry gets this start's
+		// answer once the store records it, or else, after the claim's
+		// lease, the 409 that says the job may exist.
+		c.Idem = nil
+		return errNotRecorded(keyed, err)
 	}
 	if idem != nil {
 		*c.Idem = *idem
 	}
 	s.hub.publish(j.OrgKey)
 	s.cfg.OnEvent()
+	return nil
+}
+
+// notRecordedRetryAfter is the Retry-After, in seconds, of a start that
+// could not be recorded: the database's outage answer's.
+const notRecordedRetryAfter = 2
+
+// errNotRecorded is the answer to a start the provider accepted and the
+// store could not keep: 503, saying what a retry does.
+func errNotRecorded(keyed bool, cause error) error {
+	msg := "The provider accepted the job, but aiproxy could not record it yet: its database is unavailable. " +
+		"A retry may start another job; look for this one in the jobs list once the service is back."
+	if keyed {
+		msg = "The provider accepted the job, but aiproxy could not record it yet: its database is unavailable. " +
+			"Retry with the same Idempotency-Key: once the job is recorded, the retry gets its answer."
+	}
+	return &aiproxy.Error{Code: aiproxy.CodeUnavailable, Message: msg, RetryAfter: notRecordedRetryAfter, Err: cause}
 }
 
 // jobFromStart builds the job record of a successful start, if the answer
