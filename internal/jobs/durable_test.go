@@ -336,15 +336,6 @@ func (r *rig) startThroughOutage(t *testing.T, f *fault, n int, key string) stri
 		if first.header.Get("Retry-After") == "" || first.json(t)["code"] != "unavailable" {
 			t.Fatalf("503 without Retry-After or code unavailable: %v %s", first.header, first.body)
 		}
-	case 500:
-		// pgx reports the first use of a pooled connection whose socket the
-		// server or the network closed as "conn closed" (pgconn.ErrConnClosed),
-		// which the Postgres engine does not mark unavailable yet; any other
-		// 500 is a failure here.
-		if !strings.Contains(string(first.body), "conn closed") {
-			t.Fatalf("start with the database cut before call %d of %v = 500 %s", n, seen, first.body)
-		}
-		t.Logf("call %d of %v: the engine did not mark %q unavailable, so the client got 500, not 503", n, seen, first.body)
 	default:
 		t.Fatalf("start with the database cut before call %d of %v = %d %s", n, seen, first.status, first.body)
 	}
