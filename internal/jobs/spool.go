@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/diskfile"
 )
 
 // A spool keeps the job starts the database could not take, on the local
@@ -42,11 +43,8 @@ func (e spoolEntry) key() string {
 }
 
 // spoolExt ends the name of every entry's file; temporary files start
-// with spoolTemp.
-const (
-	spoolExt  = ".job.json"
-	spoolTemp = ".tmp-"
-)
+// with diskfile.TempPrefix.
+const spoolExt = ".job.json"
 
 // put writes an entry durably.
 func (s spool) put(e spoolEntry) error {
@@ -57,7 +55,7 @@ func (s spool) put(e spoolEntry) error {
 	if err != nil {
 		return err
 	}
-	return writeDurably(s.dir, e.key()+spoolExt, append(data, '\n'))
+	return diskfile.Write(s.dir, e.key()+spoolExt, append(data, '\n'))
 }
 
 // remove forgets an entry. A removal lost in a crash only means one more
@@ -94,7 +92,7 @@ func (s spool) load() ([]spoolEntry, []error) {
 	for _, d := range names {
 		path := filepath.Join(s.dir, d.Name())
 		switch {
-		case strings.HasPrefix(d.Name(), spoolTemp):
+		case diskfile.IsTemp(d.Name()):
 			_ = os.Remove(path)
 			continue
 		case !strings.HasSuffix(d.Name(), spoolExt):
@@ -123,48 +121,6 @@ func readSpoolFile(path string) (spoolEntry, error) {
 		return spoolEntry{}, fmt.Errorf("spooled job start %s: not a version %d job start", path, spoolVersion)
 	}
 	return f.entry(), nil
-}
-
-// writeDurably writes data to dir/name so that, once it returns nil, the
-// file survives a crash whole, and until then no file of that name is
-// half-written.
-func writeDurably(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, spoolTemp+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a directory's entries (a rename) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // spoolVersion is the format of the spool's files.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/diskfile"
 )
 
 // sampleStart is a job start with every field set.
@@ -45,7 +46,7 @@ func TestSpoolKeepsEveryField(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, spoolTemp+"half"), []byte("{"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, diskfile.TempPrefix+"half"), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "broken"+spoolExt), []byte("{"), 0o600); err != nil {
@@ -70,7 +71,7 @@ func TestSpoolKeepsEveryField(t *testing.T) {
 			t.Fatalf("read back\n%+v\n%+v\n%+v\nwant\n%+v\n%+v\n%+v", e.job, e.event, e.idem, want.job, want.event, want.idem)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, spoolTemp+"half")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, diskfile.TempPrefix+"half")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the temporary file is still there: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "broken"+spoolExt)); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/diskfile"
 )
 
 // A spool keeps the usage records the store did not take, on the local
@@ -41,7 +42,6 @@ const spillChunk = 4096
 const (
 	spoolPrefix = "usage-"
 	spoolExt    = ".jsonl"
-	spoolTemp   = ".tmp-"
 )
 
 // spoolFile is one file of the spool and how many records it holds.
@@ -63,7 +63,7 @@ func (s *spool) put(recs []aiproxy.UsageRecord) (spoolFile, error) {
 		}
 	}
 	name := fmt.Sprintf("%s%020d-%06d%s", spoolPrefix, time.Now().UnixNano(), s.seq.Add(1)%1e6, spoolExt)
-	if err := writeDurably(s.dir, name, buf.Bytes()); err != nil {
+	if err := diskfile.Write(s.dir, name, buf.Bytes()); err != nil {
 		return spoolFile{}, err
 	}
 	return spoolFile{name: name, n: len(recs)}, nil
@@ -122,7 +122,7 @@ func (s *spool) list() ([]spoolFile, []error) {
 	for _, d := range entries {
 		name := d.Name()
 		switch {
-		case strings.HasPrefix(name, spoolTemp):
+		case diskfile.IsTemp(name):
 			_ = os.Remove(filepath.Join(s.dir, name))
 			continue
 		case !strings.HasPrefix(name, spoolPrefix) || !strings.HasSuffix(name, spoolExt):
@@ -137,43 +137,6 @@ func (s *spool) list() ([]spoolFile, []error) {
 	}
 	slices.SortFunc(files, func(a, b spoolFile) int { return strings.Compare(a.name, b.name) })
 	return files, errs
-}
-
-// writeDurably writes data to dir/name so that, once it returns nil, the
-// file survives a crash whole, and until then no file of that name is
-// half-written.
-func writeDurably(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, spoolTemp+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // spoolRecord is a usage record as a spool file holds it: its own JSON

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/diskfile"
 )
 
 // store is an Appender that keeps what it is given, and fails, blocks or
@@ -308,7 +309,7 @@ func TestSpoolFileIsWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, spoolTemp+"x"), []byte("half"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, diskfile.TempPrefix+"x"), []byte("half"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	files, errs := s.list()
@@ -319,7 +320,7 @@ func TestSpoolFileIsWhole(t *testing.T) {
 	if err != nil || len(got) != 2 || got[1] != want {
 		t.Fatalf("read = %+v, %v; want %+v twice", got, err, want)
 	}
-	if _, err := os.Stat(filepath.Join(dir, spoolTemp+"x")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, diskfile.TempPrefix+"x")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a temporary file was left: %v", err)
 	}
 }
