@@ -98,9 +98,11 @@ const maxKeyHold = time.Hour
 
 var _ Store = (*SpooledStore)(nil)
 
-// The bounds of replays and of the retries while a client waits.
+// The bounds of replays and of the retries while a client waits. A replay
+// is tried at least every maxReplayBackoff while the database is away, so
+// that a start is recorded within that long of its return.
 const (
-	maxReplayBackoff = time.Minute
+	maxReplayBackoff = 5 * time.Second
 	replayTimeout    = 10 * time.Second
 	firstRetry       = 50 * time.Millisecond
 	maxRetryDelay    = time.Second
