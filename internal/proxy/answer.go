@@ -25,7 +25,7 @@ type Answer struct {
 	// redact, when set, is a credential to replace in the body as it is
 	// read or written (response.go); it is applied once.
 	redact string
-	close func()
+	close  func()
 	// buffered is the whole body once it has been read (Bytes).
 	buffered []byte
 	isBuffer bool
