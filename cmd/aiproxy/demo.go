@@ -38,7 +38,7 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 	hookSecret := demoWebhooks(&f.jobs)
 	if f.obs.metricsToken == "" && f.obs.metricsAddr == "" {
 		// The demo shows its metrics too, behind a token of its own.
-		f.obs.metricsToken = randomKey("mt")
+		f.obs.metricsToken = aiproxy.NewID("metrics_") + aiproxy.NewID("")
 	}
 	sb, err := startSandbox(ctx, "127.0.0.1:0", sandbox.Config{RenderTime: *renderTime, WebhookSecret: hookSecret})
 	if err != nil {
