@@ -132,15 +132,68 @@ func SecretMatches(secret string, hash []byte) bool {
 	return subtle.ConstantTimeCompare(HashKeySecret(secret), hash) == 1
 }
 
-// Principal is who an authenticated request acts as.
+// PrincipalKind says how a request proved who it acts as.
+type PrincipalKind string
+
+// The kinds of principal. A key is an org's or the platform's aiproxy key
+// (its backend); a user token is minted by an org key for one user (a
+// browser); a sign-in is a JWT from an identity provider the org trusts.
+const (
+	KindKey       PrincipalKind = "key"
+	KindUserToken PrincipalKind = "user_token"
+	KindSignIn    PrincipalKind = "sign_in"
+)
+
+// Principal is who an authenticated request acts as: an org (or the
+// platform), the key behind it, optionally a user within the org, and what
+// it may do.
 type Principal struct {
+	// Kind is how the request authenticated; "" means KindKey.
+	Kind PrincipalKind
+	// KeyID is the aiproxy key behind the call: the key itself, or the key
+	// that minted the user token; "" for a sign-in.
 	KeyID  string
 	OrgKey string
 	Role   Role
+	// User is the end user within OrgKey the call acts for, or "" for the
+	// org itself. It comes only from a verified token or JWT, or from an
+	// org key's X-AIProxy-User header (the org's backend vouching).
+	User string
+	// TokenID is the user token's id for KindUserToken.
+	TokenID string
 	// TestOnly is set for a test-only key.
 	TestOnly bool
 	// Services, when not empty, limits the key to these services.
 	Services []string
+	// Actions, when not empty, limits the principal to these endpoints,
+	// each "service/action".
+	Actions []string
+}
+
+// Member reports whether the principal is a user acting for themselves
+// (a user token, or a sign-in without an admin group): such a principal
+// reaches only its own objects, never the whole org's, and manages
+// nothing. An org key naming a user in a header is not a member: the
+// user is attributed, the reach stays the org's.
+func (p Principal) Member() bool {
+	return p.User != "" && p.Kind != "" && p.Kind != KindKey && p.Role != RoleAdmin
+}
+
+// CanUseAction reports whether the principal may call one endpoint of a
+// service it may use.
+func (p Principal) CanUseAction(service, action string) bool {
+	if !p.CanUseService(service) {
+		return false
+	}
+	if len(p.Actions) == 0 {
+		return true
+	}
+	for _, a := range p.Actions {
+		if a == service+"/"+action {
+			return true
+		}
+	}
+	return false
 }
 
 // CanUseService reports whether the principal's key may use a service.

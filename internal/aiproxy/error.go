@@ -21,6 +21,10 @@ const (
 	CodeTooLarge         Code = "too_large"
 	CodeRateLimited      Code = "rate_limited"
 	CodeQuotaExceeded    Code = "quota_exceeded"
+	// CodeBudgetExceeded is a call refused because a spending budget (of
+	// the org, key, user or token) cannot cover it: 402, while rate limits
+	// and quotas stay 429.
+	CodeBudgetExceeded Code = "budget_exceeded"
 	CodeUpstreamFailed   Code = "upstream_failed"
 	CodeUpstreamTimeout  Code = "upstream_timeout"
 	// CodeRequestTimeout is a client whose request body stalled or ended
@@ -37,7 +41,7 @@ const (
 var Codes = []Code{
 	CodeInvalid, CodeUnauthenticated, CodeForbidden, CodeNotFound,
 	CodeMethodNotAllowed, CodeConflict, CodeTooLarge, CodeRateLimited,
-	CodeQuotaExceeded, CodeUpstreamFailed, CodeUpstreamTimeout, CodeRequestTimeout, CodeUnavailable, CodeInternal,
+	CodeQuotaExceeded, CodeBudgetExceeded, CodeUpstreamFailed, CodeUpstreamTimeout, CodeRequestTimeout, CodeUnavailable, CodeInternal,
 }
 
 // Field names the JSON key that carries an error's message. The contract uses

@@ -22,6 +22,7 @@ var statusOf = map[aiproxy.Code]int{
 	aiproxy.CodeTooLarge:         http.StatusRequestEntityTooLarge,
 	aiproxy.CodeRateLimited:      http.StatusTooManyRequests,
 	aiproxy.CodeQuotaExceeded:    http.StatusTooManyRequests,
+	aiproxy.CodeBudgetExceeded:   http.StatusPaymentRequired,
 	aiproxy.CodeUpstreamFailed:   http.StatusBadGateway,
 	aiproxy.CodeUpstreamTimeout:  http.StatusGatewayTimeout,
 	aiproxy.CodeRequestTimeout:   http.StatusRequestTimeout,
