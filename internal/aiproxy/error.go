@@ -24,9 +24,9 @@ const (
 	// CodeBudgetExceeded is a call refused because a spending budget (of
 	// the org, key, user or token) cannot cover it: 402, while rate limits
 	// and quotas stay 429.
-	CodeBudgetExceeded Code = "budget_exceeded"
-	CodeUpstreamFailed   Code = "upstream_failed"
-	CodeUpstreamTimeout  Code = "upstream_timeout"
+	CodeBudgetExceeded  Code = "budget_exceeded"
+	CodeUpstreamFailed  Code = "upstream_failed"
+	CodeUpstreamTimeout Code = "upstream_timeout"
 	// CodeRequestTimeout is a client whose request body stalled or ended
 	// short of its Content-Length for longer than the body timeout.
 	CodeRequestTimeout Code = "request_timeout"
