@@ -91,6 +91,10 @@ type Job struct {
 	// ID is aiproxy's id for the job, "job_" and 24 hex digits.
 	ID     string
 	OrgKey string
+	// User is the user within the org who started the job, or "".
+	User string
+	// KeyID is the aiproxy key behind the call that started it, or "".
+	KeyID string
 	// Service and Action are the catalog endpoint that started the job;
 	// StatusAction is the one that reads its status.
 	Service, Action, StatusAction string

@@ -98,6 +98,9 @@ type ProviderObject struct {
 	// ProviderID is the provider's id, folded with ObjectKey.
 	ProviderID string
 	OrgKey     string
+	// User is the user within the org who created it; "" when the org
+	// itself (a key without a user) did.
+	User string
 	// Source is the credential the object was created with.
 	Source    Source
 	CreatedAt time.Time

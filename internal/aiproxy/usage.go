@@ -8,9 +8,11 @@ import (
 // UsageRecord is one metered invoke call. It never holds a request or
 // response body, nor any secret.
 type UsageRecord struct {
-	At      time.Time
-	OrgKey  string
-	KeyID   string
+	At     time.Time
+	OrgKey string
+	KeyID  string
+	// UserID is the user within the org the call was made for, or "".
+	UserID  string
 	Service string
 	Action  string
 	// Status is the HTTP status sent to the client.

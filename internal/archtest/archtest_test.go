@@ -62,6 +62,8 @@ var (
 		"internal/admin":                 {"internal/aiproxy"},
 		"internal/archtest":              {},
 		"internal/breaker":               {"internal/aiproxy"},
+		"internal/budget":                {"internal/aiproxy", "internal/proxy"},
+		"internal/egress":                {},
 		"internal/cache":                 {},
 		"internal/catalog":               {"internal/aiproxy"},
 		"internal/concurrency":           {"internal/aiproxy"},
@@ -70,6 +72,7 @@ var (
 		"internal/idempotency":           {"internal/aiproxy", "internal/proxy"},
 		"internal/jobs":                  {"internal/aiproxy", "internal/proxy", "internal/diskfile"},
 		"internal/metrics":               {"internal/aiproxy", "internal/proxy"},
+		"internal/oidc":                  {"internal/aiproxy", "internal/egress"},
 		"internal/openapi":               {"internal/aiproxy"},
 		"internal/ownership":             {"internal/aiproxy", "internal/proxy"},
 		"internal/postgres":              {"internal/aiproxy"},
@@ -88,7 +91,7 @@ var (
 		"internal/usage":                 {"internal/aiproxy", "internal/diskfile"},
 		"internal/diskfile":              {},
 		"internal/vault":                 {},
-		"internal/webhooks":              {"internal/aiproxy"},
+		"internal/webhooks":              {"internal/aiproxy", "internal/egress"},
 		"client":                         {},
 	}
 )

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Object", func(t *testing.T) { runObjects(t, open) })
 	t.Run("Rollup", func(t *testing.T) { runRollups(t, open) })
 	t.Run("Retention", func(t *testing.T) { runRetention(t, open) })
+	t.Run("UserToken", func(t *testing.T) { runUserTokens(t, open) })
+	t.Run("Budget", func(t *testing.T) { runBudgets(t, open) })
 }
 
 // GuardrailStores is what an engine provides for the guardrails. It is
