@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/egress"
 )
 
 // maxClaimRounds bounds one delivery pass.
@@ -161,7 +162,7 @@ func (e errEndpointStatus) Error() string { return fmt.Sprintf("endpoint answere
 // URL. The detail goes to the operator's log.
 func deliveryReason(err error) string {
 	var status errEndpointStatus
-	var blocked errBlockedAddr
+	var blocked egress.BlockedError
 	var dns *net.DNSError
 	var netErr net.Error
 	var tlsRecord tls.RecordHeaderError

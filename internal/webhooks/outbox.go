@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/egress"
 )
 
 // Store is the storage of org webhooks: endpoints, the delivery outbox
@@ -41,7 +42,7 @@ type OutboxConfig struct {
 	Now func() time.Time
 	// Client sends the events; nil means a client with Timeout that never
 	// follows redirects and, unless AllowPrivate, connects to no loopback,
-	// private or link-local address (guard.go).
+	// private or link-local address (egress.NewClient).
 	Client *http.Client
 	// AllowPrivate lets org admins register URLs on loopback, private and
 	// link-local addresses, and lets deliveries connect there: for a demo
@@ -98,7 +99,7 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	}
 	client := cfg.Client
 	if client == nil {
-		client = newDeliveryClient(cfg.Timeout, cfg.AllowPrivate)
+		client = egress.NewClient(cfg.Timeout, cfg.AllowPrivate)
 	}
 	return &Outbox{cfg: cfg, log: log, client: client, kick: make(chan struct{}, 1)}
 }
