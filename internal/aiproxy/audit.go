@@ -21,6 +21,8 @@ const (
 	AuditAccessChanged      AuditAction = "access.changed"
 	AuditWebhookCreated     AuditAction = "webhook.created"
 	AuditWebhookDeleted     AuditAction = "webhook.deleted"
+	// AuditUserTokenRevoked is a user token revoked before its expiry.
+	AuditUserTokenRevoked AuditAction = "user_token.revoked"
 )
 
 // ActorCLI is the actor of actions taken with the aiproxy command on the

@@ -37,11 +37,11 @@ func (s *server) accessRules(r *http.Request) ([]aiproxy.AccessRule, error) {
 
 // visible returns the service as an org with rules sees it: without the
 // endpoints it turned off. It copies only when a rule applies.
-func visible(svc *aiproxy.Service, rules []aiproxy.AccessRule) *aiproxy.Service {
+func visible(svc *aiproxy.Service, rules []aiproxy.AccessRule, p aiproxy.Principal) *aiproxy.Service {
 	cp := *svc
 	cp.Endpoints = nil
 	for _, e := range svc.Endpoints {
-		if !aiproxy.Disables(rules, svc.Slug, e.Slug) {
+		if !aiproxy.Disables(rules, svc.Slug, e.Slug) && p.CanUseAction(svc.Slug, e.Slug) {
 			cp.Endpoints = append(cp.Endpoints, e)
 		}
 	}

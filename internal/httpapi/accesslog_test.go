@@ -21,13 +21,13 @@ func TestAccessLogLine(t *testing.T) {
 		var got, want bytes.Buffer
 		s := &server{log: slog.New(aiproxy.RequestIDHandler(slog.NewJSONHandler(&got, nil)))}
 		r := httptest.NewRequest("GET", "/x", nil)
-		s.logRequest("rid", r, &recorder{status: 201, bytes: 7, keyID: "k"}, d)
+		s.logRequest("rid", r, &recorder{status: 201, bytes: 7, keyID: "k", user: "u"}, d)
 		slog.New(slog.NewJSONHandler(&want, nil)).Info("request", "request_id", "rid", "method", "GET", "path", "/x",
-			"status", 201, "bytes", int64(7), "key_id", "k", "duration_ms", float64(d.Microseconds())/1000)
+			"status", 201, "bytes", int64(7), "key_id", "k", "user", "u", "duration_ms", float64(d.Microseconds())/1000)
 		if field(t, got.Bytes()) != field(t, want.Bytes()) {
 			t.Errorf("%v: logged %s, want %s", d, got.String(), want.String())
 		}
-		if !strings.Contains(got.String(), `"request_id":"rid","method":"GET","path":"/x","status":201,"bytes":7,"key_id":"k","duration_ms":`) {
+		if !strings.Contains(got.String(), `"request_id":"rid","method":"GET","path":"/x","status":201,"bytes":7,"key_id":"k","user":"u","duration_ms":`) {
 			t.Errorf("%v: line = %s", d, got.String())
 		}
 	}

@@ -46,7 +46,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	r.Header.Set("Authorization", "Api-Key "+full)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.authenticate(r); err != nil {
+		if _, err := a.authenticate(r, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func BenchmarkAuthenticateParallel(b *testing.B) {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.Header.Set("Authorization", "Api-Key "+full)
 		for pb.Next() {
-			if _, err := a.authenticate(r); err != nil {
+			if _, err := a.authenticate(r, ""); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -155,7 +155,7 @@ func TestTouchThrottled(t *testing.T) {
 	auth := func() {
 		r, _ := http.NewRequest("GET", "/", nil)
 		r.Header.Set("Authorization", "Bearer "+full)
-		p, err := a.authenticate(r)
+		p, err := a.authenticate(r, "")
 		if err != nil || p.KeyID != id || p.OrgKey != "acme" {
 			t.Fatalf("authenticate = %+v, %v", p, err)
 		}

@@ -94,8 +94,11 @@ func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, _ := aiproxy.PrincipalFrom(r.Context())
 	for _, svc := range s.cfg.Catalog.Services() {
-		if svc.IsEnabled && !aiproxy.Disables(rules, svc.Slug, "") && p.CanUseService(svc.Slug) {
-			out = append(out, toSummary(visible(svc, rules)))
+		if !svc.IsEnabled || aiproxy.Disables(rules, svc.Slug, "") || !p.CanUseService(svc.Slug) {
+			continue
+		}
+		if v := visible(svc, rules, p); len(v.Endpoints) > 0 || len(p.Actions) == 0 {
+			out = append(out, toSummary(v))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -111,7 +114,12 @@ func (s *server) serviceDetail(w http.ResponseWriter, r *http.Request) error {
 	if !ok || aiproxy.Disables(rules, svc.Slug, "") {
 		return aiproxy.ErrServiceNotFound(r.PathValue("service"))
 	}
-	writeJSON(w, http.StatusOK, toDetail(visible(svc, rules)))
+	p, _ := aiproxy.PrincipalFrom(r.Context())
+	v := visible(svc, rules, p)
+	if len(v.Endpoints) == 0 && len(p.Actions) > 0 {
+		return aiproxy.ErrServiceNotFound(r.PathValue("service"))
+	}
+	writeJSON(w, http.StatusOK, toDetail(v))
 	return nil
 }
 

@@ -25,6 +25,7 @@ var wantStatus = map[aiproxy.Code]int{
 	aiproxy.CodeTooLarge:         413,
 	aiproxy.CodeRateLimited:      429,
 	aiproxy.CodeQuotaExceeded:    429,
+	aiproxy.CodeBudgetExceeded:   402,
 	aiproxy.CodeUpstreamFailed:   502,
 	aiproxy.CodeUpstreamTimeout:  504,
 	aiproxy.CodeRequestTimeout:   408,

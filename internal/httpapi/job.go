@@ -55,7 +55,7 @@ const sseRecheck = 2 * time.Second
 // provider webhook receiver.
 func (s *server) jobRoutes() {
 	s.route("/orgs/{org}/jobs", s.orgAccess(s.listJobs), http.MethodGet)
-	s.route("/orgs/{org}/jobs/events", s.orgAccess(s.jobEvents), http.MethodGet)
+	s.route("/orgs/{org}/jobs/events", s.orgMedia(s.jobEvents), http.MethodGet)
 	s.route("/orgs/{org}/jobs/{id}", s.orgAccess(s.getJob), http.MethodGet)
 	s.route("/orgs/{org}/webhooks", s.orgAdmin(s.orgWebhooks), http.MethodGet, http.MethodPost)
 	s.route("/orgs/{org}/webhooks/{id}", s.orgAdmin(s.deleteWebhook), http.MethodDelete)
@@ -82,7 +82,7 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := checkQueryText(q, "state", "service", "action"); err != nil {
+	if err := checkQueryText(q, "state", "service", "action", "user"); err != nil {
 		return err
 	}
 	state := aiproxy.JobState(q.Get("state"))
@@ -90,8 +90,11 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		return aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid state %q: use pending, processing, completed or failed.", state)
 	}
 	f := aiproxy.JobFilter{OrgKey: r.PathValue("org"), State: state,
-		Service: q.Get("service"), Action: q.Get("action"), Limit: limit + 1}
+		Service: q.Get("service"), Action: q.Get("action"), User: q.Get("user"), Limit: limit + 1}
 	p := principal(r)
+	if p.Member() {
+		f.User = p.User // a member lists only its own jobs, whatever it asks for
+	}
 	if f.Service != "" && !p.CanUseService(f.Service) {
 		return errForbidden()
 	}
@@ -235,17 +238,18 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 // checkJobScope answers a key limited to some services as if a job of
-// another service did not exist (as another org's does not).
+// another service did not exist (as another org's does not), and a member
+// as if another user's job did not.
 func (s *server) checkJobScope(r *http.Request, org, id string) error {
 	p := principal(r)
-	if len(p.Services) == 0 {
+	if len(p.Services) == 0 && !p.Member() {
 		return nil
 	}
 	j, err := s.cfg.Jobs.Job(r.Context(), org, id)
 	if err != nil {
 		return err
 	}
-	if !p.CanUseService(j.Service) {
+	if !p.CanUseService(j.Service) || (p.Member() && j.User != p.User) {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "Job %q not found.", id)
 	}
 	return nil
@@ -294,7 +298,7 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principal(r)
-	scoped := len(p.Services) > 0
+	scoped := len(p.Services) > 0 || p.Member()
 	wake, cancel := s.cfg.Jobs.Subscribe(org)
 	defer cancel()
 	h := w.Header()
@@ -315,7 +319,7 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, ev := range evs {
 			after = ev.Seq
-			if scoped && !p.CanUseService(eventService(ev.Data)) {
+			if scoped && !eventVisible(p, ev.Data) {
 				continue
 			}
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
@@ -337,15 +341,21 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// eventService returns the service of the job an event is about.
-func eventService(data []byte) string {
+// eventVisible reports whether a principal limited to some services, or
+// a member, may see an event: it must be about a job of a service it may
+// use and, for a member, one its own user started.
+func eventVisible(p aiproxy.Principal, data []byte) bool {
 	var ev struct {
 		Job struct {
-			Service string `json:"service"`
+			Service string  `json:"service"`
+			User    *string `json:"user"`
 		} `json:"job"`
 	}
 	_ = json.Unmarshal(data, &ev)
-	return ev.Job.Service
+	if !p.CanUseService(ev.Job.Service) {
+		return false
+	}
+	return !p.Member() || (ev.Job.User != nil && *ev.Job.User == p.User)
 }
 
 func resumePoint(r *http.Request) (int64, error) {

@@ -53,7 +53,7 @@ func TestKeyCache(t *testing.T) {
 		auth := func() error {
 			r, _ := http.NewRequest("POST", "/", nil)
 			r.Header.Set("Authorization", "Api-Key "+full)
-			_, err := a.authenticate(r)
+			_, err := a.authenticate(r, "")
 			return err
 		}
 		return a, keys, &now, auth
@@ -83,7 +83,7 @@ func TestKeyCache(t *testing.T) {
 		if full[len(full)-1] == 'a' {
 			r.Header.Set("Authorization", "Api-Key "+full[:len(full)-1]+"b")
 		}
-		if _, err := a.authenticate(r); aiproxy.ErrorCode(err) != aiproxy.CodeUnauthenticated {
+		if _, err := a.authenticate(r, ""); aiproxy.ErrorCode(err) != aiproxy.CodeUnauthenticated {
 			t.Fatalf("wrong secret: %v", err)
 		}
 	})

@@ -47,7 +47,7 @@ func (s *server) native(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	return s.orgAccess(forward)(w, withNativeKey(r, svc))
+	return s.orgMedia(forward)(w, withNativeKey(r, svc))
 }
 
 // withNativeKey returns r, or a copy of it whose Authorization header holds

@@ -43,6 +43,14 @@ type Config struct {
 	Keys   KeyReader
 	Orgs   OrgReader
 	Admin  *admin.Service
+	// UserTokens reads user tokens for authentication, and Tokens mints
+	// and revokes them; nil Tokens leaves the user-token routes 404, nil
+	// UserTokens makes every user token invalid.
+	UserTokens TokenReader
+	Tokens     *admin.UserTokens
+	// SignIns verifies JWTs of the orgs' identity providers; nil makes
+	// every JWT an invalid token.
+	SignIns SignInVerifier
 	// Logger receives access and error logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -100,7 +108,7 @@ func New(cfg Config) http.Handler {
 	s := &server{
 		cfg:  cfg,
 		log:  cfg.Logger,
-		auth: &authenticator{keys: cfg.Keys, now: cfg.Now, touched: map[string]time.Time{}},
+		auth: &authenticator{keys: cfg.Keys, tokens: cfg.UserTokens, signIns: cfg.SignIns, now: cfg.Now, touched: map[string]time.Time{}},
 		mux:  http.NewServeMux(),
 	}
 	s.routes()
@@ -125,6 +133,7 @@ func (s *server) routes() {
 	s.route("/admin/credentials", s.platformAdmin(s.platformCredentials), http.MethodGet)
 	s.route("/admin/credentials/{name}", s.platformAdmin(s.platformCredential), http.MethodPut, http.MethodDelete)
 
+	s.userTokenRoutes() // usertoken.go
 	s.openAPIRoutes()
 	s.nativeRoutes()
 	s.jobRoutes()
@@ -180,8 +189,18 @@ func (s *server) handle(h handlerFunc) http.Handler {
 
 // authenticated wraps a handler with authentication and an access check.
 func (s *server) authenticated(allow func(aiproxy.Principal, *http.Request) bool, h handlerFunc) handlerFunc {
+	return s.authenticate(false, allow, h)
+}
+
+// authenticate is authenticated, where fromQuery also lets a GET carry a
+// user token in the query string.
+func (s *server) authenticate(fromQuery bool, allow func(aiproxy.Principal, *http.Request) bool, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := s.auth.authenticate(r)
+		var tok string
+		if fromQuery {
+			tok, r = queryToken(r)
+		}
+		p, err := s.auth.authenticate(r, tok)
 		if err != nil {
 			if aiproxy.ErrorCode(err) == aiproxy.CodeUnauthenticated {
 				w.Header().Set("WWW-Authenticate", `Api-Key realm="aiproxy"`)
@@ -189,7 +208,7 @@ func (s *server) authenticated(allow func(aiproxy.Principal, *http.Request) bool
 			return err // a store outage is 503, not a challenge
 		}
 		if rec, ok := w.(*recorder); ok {
-			rec.keyID = p.KeyID
+			rec.keyID, rec.user = p.KeyID, p.User
 		}
 		if svc := r.PathValue("service"); !allow(p, r) || (svc != "" && !p.CanUseService(svc)) {
 			return errForbidden()
@@ -214,6 +233,21 @@ func (s *server) orgExists(ctx context.Context, org string) error {
 
 func (s *server) orgAccess(h handlerFunc) handlerFunc {
 	return s.authenticated(func(p aiproxy.Principal, r *http.Request) bool { return p.CanUseOrg(r.PathValue("org")) }, h)
+}
+
+// orgMedia is orgAccess for the routes a browser loads without headers
+// (media downloads and event streams): a GET may carry a user token in
+// the query string.
+func (s *server) orgMedia(h handlerFunc) handlerFunc {
+	return s.authenticate(true, func(p aiproxy.Principal, r *http.Request) bool { return p.CanUseOrg(r.PathValue("org")) }, h)
+}
+
+// orgKey is orgAccess for the routes only a key may use (minting and
+// managing user tokens): never a user token or a sign-in.
+func (s *server) orgKey(h handlerFunc) handlerFunc {
+	return s.authenticated(func(p aiproxy.Principal, r *http.Request) bool {
+		return p.CanUseOrg(r.PathValue("org")) && (p.Kind == "" || p.Kind == aiproxy.KindKey)
+	}, h)
 }
 
 func (s *server) orgAdmin(h handlerFunc) handlerFunc {
@@ -305,6 +339,7 @@ func (s *server) writeAccessLine(id string, r *http.Request, rec *recorder, took
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
 		slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.Int("status", rec.statusOrOK()), slog.Int64("bytes", rec.bytes), slog.String("key_id", rec.keyID),
+		slog.String("user", rec.user),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000))
 }
 
@@ -332,6 +367,7 @@ type recorder struct {
 	status int
 	bytes  int64
 	keyID  string
+	user   string
 }
 
 func (r *recorder) WriteHeader(code int) {

@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -72,9 +73,9 @@ func (k *Keys) claim(ctx context.Context, org, key string, svc *aiproxy.Service,
 	lease := time.Duration(ep.Timeout(svc))*time.Second + 30*time.Second
 	for {
 		now := k.now()
-		rec := aiproxy.IdempotencyRecord{OrgKey: org, Key: key, Fingerprint: fp, CreatedAt: now,
+		rec := aiproxy.IdempotencyRecord{OrgKey: org, Key: storedKey(pr.User, key), Fingerprint: fp, CreatedAt: now,
 			LockedUntil: now.Add(lease), ExpiresAt: now.Add(k.cfg.TTL)}
-		wait := k.waiter(org, key)
+		wait := k.waiter(org, rec.Key)
 		held, claimed, err := k.cfg.Store.ClaimIdempotency(ctx, rec, now)
 		switch {
 		case err != nil:
@@ -158,4 +159,14 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// storedKey is the form an Idempotency-Key is kept in: the client's key
+// for the org itself, and for a user a form that no other user's key (nor
+// the org's) can take, so that one user cannot replay another's answer.
+func storedKey(user, key string) string {
+	if user == "" {
+		return key
+	}
+	return fmt.Sprintf("user:%d:%s:%s", len(user), user, key)
 }

@@ -11,8 +11,10 @@ import (
 // JobJSON is a job in the jobs API, the CLI's --json output and event
 // payloads.
 type JobJSON struct {
-	ID             string            `json:"id"`
-	Org            string            `json:"org"`
+	ID  string `json:"id"`
+	Org string `json:"org"`
+	// User is the user of the org who started the job, or null.
+	User           *string           `json:"user"`
 	Service        string            `json:"service"`
 	Action         string            `json:"action"`
 	StatusAction   string            `json:"status_action"`
@@ -62,8 +64,13 @@ func ToJobJSON(j aiproxy.Job) JobJSON {
 	if urls == nil {
 		urls = map[string]string{}
 	}
+	var user *string
+	if j.User != "" {
+		u := j.User
+		user = &u
+	}
 	return JobJSON{
-		ID: j.ID, Org: j.OrgKey, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
+		ID: j.ID, Org: j.OrgKey, User: user, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
 		ProviderJobID: j.ProviderJobID,
 		Credential:    CredentialRefJSON{Source: string(j.Source), Org: j.CredentialOrg, Name: j.CredentialName},
 		State:         string(j.State), ProviderStatus: j.ProviderStatus, ResultURLs: urls, Error: j.Error,

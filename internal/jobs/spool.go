@@ -138,6 +138,8 @@ type spoolFile struct {
 type spoolJob struct {
 	ID             string            `json:"id"`
 	Org            string            `json:"org"`
+	User           string            `json:"user,omitempty"`
+	KeyID          string            `json:"key_id,omitempty"`
 	Service        string            `json:"service"`
 	Action         string            `json:"action"`
 	StatusAction   string            `json:"status_action"`
@@ -188,7 +190,7 @@ type spoolIdem struct {
 func toSpoolFile(e spoolEntry) spoolFile {
 	j, ev := e.job, e.event
 	f := spoolFile{Version: spoolVersion,
-		Job: spoolJob{ID: j.ID, Org: j.OrgKey, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
+		Job: spoolJob{ID: j.ID, Org: j.OrgKey, User: j.User, KeyID: j.KeyID, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
 			ProviderJobID: j.ProviderJobID, Source: string(j.Source), CredentialOrg: j.CredentialOrg,
 			CredentialName: j.CredentialName, State: string(j.State), ProviderStatus: j.ProviderStatus,
 			ResultURLs: j.ResultURLs, Error: j.Error, StatusBody: j.StatusBody, CallbackID: j.CallbackID,
@@ -208,7 +210,7 @@ func toSpoolFile(e spoolEntry) spoolFile {
 func (f spoolFile) entry() spoolEntry {
 	j, ev := f.Job, f.Event
 	e := spoolEntry{
-		job: aiproxy.Job{ID: j.ID, OrgKey: j.Org, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
+		job: aiproxy.Job{ID: j.ID, OrgKey: j.Org, User: j.User, KeyID: j.KeyID, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
 			ProviderJobID: j.ProviderJobID, Source: aiproxy.Source(j.Source), CredentialOrg: j.CredentialOrg,
 			CredentialName: j.CredentialName, State: aiproxy.JobState(j.State), ProviderStatus: j.ProviderStatus,
 			ResultURLs: j.ResultURLs, Error: j.Error, StatusBody: j.StatusBody, CallbackID: j.CallbackID,

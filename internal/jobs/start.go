@@ -95,7 +95,10 @@ func (s *Service) jobFromStart(c *proxy.Call, rep reply) (aiproxy.Job, bool) {
 		j.CredentialOrg = c.Org
 	}
 	if c.Idem != nil {
-		j.IdempotencyKey = c.Idem.Key
+		j.IdempotencyKey = c.Inbound().Get("Idempotency-Key") // the client's, not the stored per-user form
+	}
+	if pr, ok := c.Principal(); ok {
+		j.User, j.KeyID = pr.User, pr.KeyID
 	}
 	return j, true
 }

@@ -55,9 +55,10 @@ type hook struct {
 	rule *aiproxy.OwnershipRule
 }
 
-// Before learns the call's credential source. On the platform credential
-// it refuses account-wide calls of org keys and calls that name an object
-// the org may not reach, before any limit is charged or provider called.
+// Before learns the call's credential source. On the platform credential,
+// and on any credential for a member (a user acting for themselves), it
+// refuses account-wide calls and calls that name an object the caller may
+// not reach, before any limit is charged or provider called.
 func (h hook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) {
 	src, err := c.Resolve(ctx)
 	if err != nil {
@@ -69,14 +70,22 @@ func (h hook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) 
 		// its id even if the client goes away.
 		c.Detach()
 	}
-	if src != aiproxy.SourcePlatform {
+	who := reachOf(c)
+	if src != aiproxy.SourcePlatform && !who.member {
 		return nil, nil
 	}
 	switch {
+	case r == nil && who.member:
+		return nil, aiproxy.Errorf(aiproxy.CodeForbidden,
+			"'%s' of external proxy service '%s' has no ownership rule in the catalog, so a user token may not call it.",
+			c.Endpoint.Slug, c.Service.Slug)
 	case r == nil:
 		return nil, aiproxy.Errorf(aiproxy.CodeForbidden,
 			"'%s' of external proxy service '%s' has no ownership rule in the catalog, so it may not run on the shared platform credential.",
 			c.Endpoint.Slug, c.Service.Slug)
+	case r.Op == aiproxy.OwnAccount && who.member:
+		return nil, aiproxy.Errorf(aiproxy.CodeForbidden,
+			"'%s' concerns the whole provider account of '%s', so a user token may not call it.", c.Endpoint.Slug, c.Service.Slug)
 	case r.Op == aiproxy.OwnAccount:
 		return nil, h.account(c)
 	case r.Op.ByID():
@@ -92,8 +101,8 @@ func (h hook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) 
 	return nil, nil
 }
 
-// After records the object a create made and filters a list's items on
-// the platform credential.
+// After records the object a create made, with its user, and filters a
+// list's items on the platform credential and for members.
 func (h hook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err error) (*proxy.Answer, error) {
 	if err != nil || a == nil || h.rule == nil || a.Status < 200 || a.Status > 299 {
 		return a, err
@@ -101,7 +110,7 @@ func (h hook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err err
 	switch {
 	case h.rule.Op == aiproxy.OwnCreate:
 		return h.o.record(ctx, c, h.rule, a) // record.go
-	case h.rule.Op == aiproxy.OwnList && c.Source == aiproxy.SourcePlatform:
+	case h.rule.Op == aiproxy.OwnList && (c.Source == aiproxy.SourcePlatform || reachOf(c).member):
 		return h.o.filter(ctx, c, h.rule, a) // list.go
 	}
 	return a, nil
@@ -138,8 +147,9 @@ func (o *Owners) check(ctx context.Context, c *proxy.Call, ref aiproxy.ObjectRef
 	if err != nil {
 		return err
 	}
+	who := reachOf(c)
 	for _, id := range ids {
-		if !allowed(owners[aiproxy.ObjectKey(id)], c.Org, ref.Stock) {
+		if !who.allows(owners[aiproxy.ObjectKey(id)], ref.Stock) {
 			label := kindLabel(ref.Kind)
 			if required && c.Endpoint.JobStatus != nil {
 				label = "Job" // the status endpoints' own 404, as the job hooks word it
@@ -153,9 +163,9 @@ func (o *Owners) check(ctx context.Context, c *proxy.Call, ref aiproxy.ObjectRef
 // lookupBatch bounds the ids of one store lookup.
 const lookupBatch = 500
 
-// owners returns the orgs that recorded each of ids (folded), one entry per
+// owners returns the records of each of ids (folded), one entry per
 // record.
-func (o *Owners) owners(ctx context.Context, service string, ids []string) (map[string][]string, error) {
+func (o *Owners) owners(ctx context.Context, service string, ids []string) (map[string][]aiproxy.ProviderObject, error) {
 	keys := make([]string, 0, len(ids))
 	seen := map[string]bool{}
 	for _, id := range ids {
@@ -164,7 +174,7 @@ func (o *Owners) owners(ctx context.Context, service string, ids []string) (map[
 			keys = append(keys, k)
 		}
 	}
-	out := map[string][]string{}
+	out := map[string][]aiproxy.ProviderObject{}
 	for len(keys) > 0 {
 		n := min(len(keys), lookupBatch)
 		recs, err := o.store.Objects(ctx, service, keys[:n])
@@ -172,22 +182,39 @@ func (o *Owners) owners(ctx context.Context, service string, ids []string) (map[
 			return nil, err
 		}
 		for _, r := range recs {
-			out[r.ProviderID] = append(out[r.ProviderID], r.OrgKey)
+			out[r.ProviderID] = append(out[r.ProviderID], r)
 		}
 		keys = keys[n:]
 	}
 	return out, nil
 }
 
-// allowed reports whether an org may reach an object recorded for owners:
-// when every record is its own, or, for a kind with stock objects, when
-// there is no record at all.
-func allowed(owners []string, org string, stock bool) bool {
-	if len(owners) == 0 {
+// reach is whose objects a call may reach: its org's, and for a member
+// only those of its own user in the org.
+type reach struct {
+	org, user string
+	member    bool
+}
+
+// reachOf returns a call's reach. A background call (no client) reaches
+// its org's objects.
+func reachOf(c *proxy.Call) reach {
+	r := reach{org: c.Org}
+	if pr, ok := c.Principal(); ok && pr.Member() {
+		r.user, r.member = pr.User, true
+	}
+	return r
+}
+
+// allows reports whether the reach covers an object with these records:
+// when every record is of its org (and, for a member, its user), or, for
+// a kind with stock objects, when there is no record at all.
+func (r reach) allows(records []aiproxy.ProviderObject, stock bool) bool {
+	if len(records) == 0 {
 		return stock
 	}
-	for _, o := range owners {
-		if o != org {
+	for _, rec := range records {
+		if rec.OrgKey != r.org || (r.member && rec.User != r.user) {
 			return false
 		}
 	}

@@ -70,7 +70,7 @@ func (o *Owners) moveCursor(ctx context.Context, c *proxy.Call, r *aiproxy.Owner
 		return doc, nil
 	}
 	owners, err := o.owners(ctx, c.Service.Slug, []string{cur})
-	if err != nil || allowed(owners[aiproxy.ObjectKey(cur)], c.Org, r.Stock) {
+	if err != nil || reachOf(c).allows(owners[aiproxy.ObjectKey(cur)], r.Stock) {
 		return doc, err
 	}
 	var value json.RawMessage
@@ -121,9 +121,9 @@ func (o *Owners) keep(ctx context.Context, c *proxy.Call, r *aiproxy.OwnershipRu
 		return nil, "", err
 	}
 	kept := make([]json.RawMessage, 0, len(items))
-	last := ""
+	last, who := "", reachOf(c)
 	for i, it := range items {
-		if ids[i] != "" && allowed(owners[aiproxy.ObjectKey(ids[i])], c.Org, r.Stock) {
+		if ids[i] != "" && who.allows(owners[aiproxy.ObjectKey(ids[i])], r.Stock) {
 			kept = append(kept, it)
 			last = ids[i]
 		}

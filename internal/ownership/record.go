@@ -37,7 +37,7 @@ func (o *Owners) record(ctx context.Context, c *proxy.Call, r *aiproxy.Ownership
 		return a, nil
 	}
 	obj := aiproxy.ProviderObject{Service: c.Service.Slug, Kind: r.Kind, ProviderID: aiproxy.ObjectKey(id),
-		OrgKey: c.Org, Source: c.Source, CreatedAt: o.now()}
+		OrgKey: c.Org, User: callUser(c), Source: c.Source, CreatedAt: o.now()}
 	if err := o.store.RecordObject(context.WithoutCancel(ctx), obj); err != nil {
 		o.log.Error("ownership: record object", "service", obj.Service, "kind", obj.Kind, "org", obj.OrgKey, "err", err)
 	}
@@ -64,4 +64,10 @@ func answerString(body []byte, path string) string {
 // not read as the catalog says it should.
 func upstreamFailed(err error) error {
 	return &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed, Err: err}
+}
+
+// callUser is the user a call acts for, or "".
+func callUser(c *proxy.Call) string {
+	pr, _ := c.Principal()
+	return pr.User
 }

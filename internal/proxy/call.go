@@ -93,7 +93,7 @@ func (c *Call) SetBody(body json.RawMessage) { c.in.env.Body = body }
 func (c *Call) SetUpstreamHeader(name, value string) {
 	c.header.Set(name, value)
 	if http.CanonicalHeaderKey(name) == "Idempotency-Key" {
-		scopeIdempotencyKey(c.header, c.Org)
+		scopeIdempotencyKey(c.header, c.Org, c.principal.User)
 	}
 }
 
@@ -178,7 +178,7 @@ func (p *Proxy) build(c *Call) error {
 	if err != nil {
 		return err
 	}
-	scopeIdempotencyKey(header, c.Org) // idempotency.go
+	scopeIdempotencyKey(header, c.Org, c.principal.User) // idempotency.go
 	c.url, c.header, c.Envelope = target, header, c.in.env
 	return nil
 }

@@ -126,6 +126,10 @@ func (p *Proxy) access(ctx context.Context, c *Call) error {
 	if !c.client {
 		return nil
 	}
+	if !c.principal.CanUseAction(c.Service.Slug, c.Endpoint.Slug) {
+		return aiproxy.Errorf(aiproxy.CodeForbidden, "This token may not call '%s' of external proxy service '%s'.",
+			c.Endpoint.Slug, c.Service.Slug)
+	}
 	if p.cfg.Access != nil {
 		off, err := p.cfg.Access.Disabled(ctx, c.Org, c.Service.Slug, c.Endpoint.Slug)
 		if err != nil {

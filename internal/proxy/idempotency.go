@@ -16,11 +16,17 @@ const idempotencyKeyPrefix = "aiproxy:"
 // value, one org could be handed another's video. The derived key is stable
 // for an org and a value, so the provider's replay still works for the org
 // that sent it, and it always fits HeyGen's syntax ([A-Za-z0-9_:.-]{1,255}).
-func scopeIdempotencyKey(h http.Header, org string) {
+// A call made for a user derives the key from the user too, so that two
+// users of one org never share a provider replay either.
+func scopeIdempotencyKey(h http.Header, org, user string) {
 	v := h.Get("Idempotency-Key")
 	if v == "" {
 		return
 	}
-	sum := sha256.Sum256([]byte(org + "\x00" + v))
+	scope := org
+	if user != "" {
+		scope += "\x00user\x00" + user
+	}
+	sum := sha256.Sum256([]byte(scope + "\x00" + v))
 	h.Set("Idempotency-Key", idempotencyKeyPrefix+hex.EncodeToString(sum[:]))
 }

@@ -14,7 +14,7 @@ func (p *Proxy) record(c *Call) {
 	}
 	out := c.outcome()
 	rec := aiproxy.UsageRecord{
-		At: c.start.UTC(), OrgKey: c.Org, KeyID: c.principal.KeyID, Service: out.Service, Action: out.Action,
+		At: c.start.UTC(), OrgKey: c.Org, KeyID: c.principal.KeyID, UserID: c.principal.User, Service: out.Service, Action: out.Action,
 		Status: c.status, ErrorCode: c.errCode, UpstreamStatus: c.upstreamStatus,
 		LatencyMS: p.now().Sub(c.start).Milliseconds(), BytesOut: c.bytes, Cache: c.cacheStatus, Source: c.Source,
 	}
