@@ -134,10 +134,12 @@ func TestBudgetHoldValidate(t *testing.T) {
 		t.Fatalf("Validate = %v", err)
 	}
 	for name, edit := range map[string]func(*BudgetHold){
-		"no id":           func(h *BudgetHold) { h.ID = "" },
-		"no charges":      func(h *BudgetHold) { h.Charges = nil },
-		"no expiry":       func(h *BudgetHold) { h.ExpiresAt = time.Time{} },
-		"negative amount": func(h *BudgetHold) { h.Charges = []BudgetCharge{{BudgetCounterKey: BudgetCounterKey{BudgetID: "b"}, Amount: -1}} },
+		"no id":      func(h *BudgetHold) { h.ID = "" },
+		"no charges": func(h *BudgetHold) { h.Charges = nil },
+		"no expiry":  func(h *BudgetHold) { h.ExpiresAt = time.Time{} },
+		"negative amount": func(h *BudgetHold) {
+			h.Charges = []BudgetCharge{{BudgetCounterKey: BudgetCounterKey{BudgetID: "b"}, Amount: -1}}
+		},
 	} {
 		h := good
 		edit(&h)
