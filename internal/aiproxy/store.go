@@ -27,6 +27,7 @@ type Store interface {
 	RetentionStore
 	WorkLeaseStore
 	ResealStore
+	UserTokenStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// SchemaVersion returns the version of the newest applied migration.
