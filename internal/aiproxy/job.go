@@ -143,7 +143,9 @@ type Job struct {
 
 // JobFilter selects an org's jobs, newest first.
 type JobFilter struct {
-	OrgKey  string
+	OrgKey string
+	// User, when set, selects only the jobs that user of the org started.
+	User    string
 	State   JobState
 	Service string
 	Action  string

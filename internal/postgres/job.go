@@ -21,7 +21,8 @@ var (
 
 const jobColumns = `id, org_key, service, action, status_action, provider_job_id, source, credential_org,
 	credential_name, state, provider_status, result_urls, error, status_body, callback_id, idempotency_key,
-	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at`
+	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at,
+	user_id, key_id`
 
 // CreateJob stores a new job with its creation event (queued for the org's
 // webhook endpoints) and completes done in the same transaction.
@@ -29,12 +30,12 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1,
-				$18, $19, $20, $21, $22, $23, $24)`,
+				$18, $19, $20, $21, $22, $23, $24, $25, $26)`,
 			j.ID, j.OrgKey, j.Service, j.Action, j.StatusAction, j.ProviderJobID, string(j.Source),
 			orgKey(j.CredentialOrg), j.CredentialName, string(j.State), j.ProviderStatus, nonNilMap(j.ResultURLs),
 			j.Error, j.StatusBody, j.CallbackID, j.IdempotencyKey, j.Attempts,
 			timestamp(j.CreatedAt), timestamp(j.UpdatedAt), timestamp(j.CompletedAt), timestamp(j.CheckedAt),
-			timestamp(j.NextCheckAt), timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt))
+			timestamp(j.NextCheckAt), timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt), j.User, j.KeyID)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,8 @@ func (db *DB) JobByProviderID(ctx context.Context, service, providerID string) (
 	return j, nil
 }
 
-// Jobs lists an org's jobs, newest first, ties broken by id.
+// Jobs lists an org's jobs, newest first, ties broken by id; with a user
+// in the filter, only that user's, through the index jobs_by_org_user.
 func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, error) {
 	where := []string{"org_key = $1"}
 	args := []any{f.OrgKey}
@@ -122,7 +124,7 @@ func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, err
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	for _, c := range [][2]string{{"state", string(f.State)}, {"service", f.Service}, {"action", f.Action}} {
+	for _, c := range [][2]string{{"user_id", f.User}, {"state", string(f.State)}, {"service", f.Service}, {"action", f.Action}} {
 		if c[1] != "" {
 			where = append(where, c[0]+" = "+arg(c[1]))
 		}
@@ -243,7 +245,7 @@ func scanJob(row pgx.Row) (aiproxy.Job, error) {
 	err := row.Scan(&j.ID, &j.OrgKey, &j.Service, &j.Action, &j.StatusAction, &j.ProviderJobID, &source, &credOrg,
 		&j.CredentialName, &state, &j.ProviderStatus, &j.ResultURLs, &j.Error, &j.StatusBody, &j.CallbackID,
 		&j.IdempotencyKey, &j.Attempts, &j.Version, &created, &updated, &completed, &checked, &next,
-		&deadline, &expires)
+		&deadline, &expires, &j.User, &j.KeyID)
 	if err != nil {
 		return aiproxy.Job{}, err
 	}

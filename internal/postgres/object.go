@@ -11,12 +11,13 @@ import (
 
 var _ aiproxy.ObjectStore = (*DB)(nil)
 
-// RecordObject records an object; the first record of a service, kind and
-// id stays, whichever replica wrote it.
+// RecordObject records an object with the org and user that created it;
+// the first record of a service, kind and id stays, whichever replica
+// wrote it.
 func (db *DB) RecordObject(ctx context.Context, o aiproxy.ProviderObject) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO provider_objects (service, kind, provider_id, org_key, source, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (service, kind, provider_id) DO NOTHING`,
-		o.Service, o.Kind, o.ProviderID, o.OrgKey, string(o.Source), timestamp(o.CreatedAt))
+	_, err := db.pool.Exec(ctx, `INSERT INTO provider_objects (service, kind, provider_id, org_key, user_id, source, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (service, kind, provider_id) DO NOTHING`,
+		o.Service, o.Kind, o.ProviderID, o.OrgKey, o.User, string(o.Source), timestamp(o.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("record %s %s %q: %w", o.Service, o.Kind, o.ProviderID, err)
 	}
@@ -28,7 +29,7 @@ func (db *DB) Objects(ctx context.Context, service string, ids []string) ([]aipr
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT service, kind, provider_id, org_key, source, created_at
+	rows, err := db.pool.Query(ctx, `SELECT service, kind, provider_id, org_key, user_id, source, created_at
 		FROM provider_objects WHERE service = $1 AND provider_id = ANY($2)
 		ORDER BY provider_id, kind`, service, ids)
 	if err != nil {
@@ -40,7 +41,7 @@ func (db *DB) Objects(ctx context.Context, service string, ids []string) ([]aipr
 		var o aiproxy.ProviderObject
 		var src string
 		var created pgtype.Timestamptz
-		if err := rows.Scan(&o.Service, &o.Kind, &o.ProviderID, &o.OrgKey, &src, &created); err != nil {
+		if err := rows.Scan(&o.Service, &o.Kind, &o.ProviderID, &o.OrgKey, &o.User, &src, &created); err != nil {
 			return nil, fmt.Errorf("objects of %s: %w", service, err)
 		}
 		o.Source, o.CreatedAt = aiproxy.Source(src), fromTimestamp(created)

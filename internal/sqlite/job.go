@@ -20,7 +20,8 @@ var (
 
 const jobColumns = `id, org_key, service, action, status_action, provider_job_id, source, credential_org,
 	credential_name, state, provider_status, result_urls, error, status_body, callback_id, idempotency_key,
-	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at`
+	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at,
+	user_id, key_id`
 
 // inTx runs fn in a write transaction, committing when it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -44,12 +45,12 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			j.ID, j.OrgKey, j.Service, j.Action, j.StatusAction, j.ProviderJobID, string(j.Source),
 			orgKey(j.CredentialOrg), j.CredentialName, string(j.State), j.ProviderStatus, string(urls), j.Error,
 			j.StatusBody, j.CallbackID, j.IdempotencyKey, j.Attempts,
 			millis(j.CreatedAt), millis(j.UpdatedAt), millis(j.CompletedAt), millis(j.CheckedAt),
-			millis(j.NextCheckAt), millis(j.DeadlineAt), millis(j.URLsExpireAt))
+			millis(j.NextCheckAt), millis(j.DeadlineAt), millis(j.URLsExpireAt), j.User, j.KeyID)
 		if err != nil {
 			return err
 		}
@@ -120,11 +121,12 @@ func (db *DB) JobByProviderID(ctx context.Context, service, providerID string) (
 	return j, nil
 }
 
-// Jobs lists an org's jobs, newest first, ties broken by id.
+// Jobs lists an org's jobs, newest first, ties broken by id; with a user
+// in the filter, only that user's, through the index jobs_by_org_user.
 func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, error) {
 	where := []string{"org_key = ?"}
 	args := []any{f.OrgKey}
-	for _, c := range [][2]string{{"state", string(f.State)}, {"service", f.Service}, {"action", f.Action}} {
+	for _, c := range [][2]string{{"user_id", f.User}, {"state", string(f.State)}, {"service", f.Service}, {"action", f.Action}} {
 		if c[1] != "" {
 			where = append(where, c[0]+" = ?")
 			args = append(args, c[1])
@@ -267,7 +269,7 @@ func scanJob(s scanner) (aiproxy.Job, error) {
 	err := s.Scan(&j.ID, &j.OrgKey, &j.Service, &j.Action, &j.StatusAction, &j.ProviderJobID, &source, &credOrg,
 		&j.CredentialName, &state, &j.ProviderStatus, &urls, &j.Error, &j.StatusBody, &j.CallbackID,
 		&j.IdempotencyKey, &j.Attempts, &j.Version, &created, &updated, &completed, &checked, &next,
-		&deadline, &expires)
+		&deadline, &expires, &j.User, &j.KeyID)
 	if err != nil {
 		return aiproxy.Job{}, err
 	}

@@ -11,12 +11,12 @@ import (
 
 var _ aiproxy.ObjectStore = (*DB)(nil)
 
-// RecordObject records an object; the first record of a service, kind and
-// id stays.
+// RecordObject records an object with the org and user that created it;
+// the first record of a service, kind and id stays.
 func (db *DB) RecordObject(ctx context.Context, o aiproxy.ProviderObject) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO provider_objects (service, kind, provider_id, org_key, source, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (service, kind, provider_id) DO NOTHING`,
-		o.Service, o.Kind, o.ProviderID, o.OrgKey, string(o.Source), o.CreatedAt.UnixMilli())
+	_, err := db.write.ExecContext(ctx, `INSERT INTO provider_objects (service, kind, provider_id, org_key, user_id, source, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, kind, provider_id) DO NOTHING`,
+		o.Service, o.Kind, o.ProviderID, o.OrgKey, o.User, string(o.Source), o.CreatedAt.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("record %s %s %q: %w", o.Service, o.Kind, o.ProviderID, err)
 	}
@@ -34,7 +34,7 @@ func (db *DB) Objects(ctx context.Context, service string, ids []string) ([]aipr
 	if err != nil {
 		return nil, fmt.Errorf("objects of %s: %w", service, err)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT service, kind, provider_id, org_key, source, created_at
+	rows, err := db.read.QueryContext(ctx, `SELECT service, kind, provider_id, org_key, user_id, source, created_at
 		FROM provider_objects WHERE service = ? AND provider_id IN (SELECT value FROM json_each(?))
 		ORDER BY provider_id, kind`, service, string(list))
 	if err != nil {
@@ -46,7 +46,7 @@ func (db *DB) Objects(ctx context.Context, service string, ids []string) ([]aipr
 		var o aiproxy.ProviderObject
 		var src string
 		var created int64
-		if err := rows.Scan(&o.Service, &o.Kind, &o.ProviderID, &o.OrgKey, &src, &created); err != nil {
+		if err := rows.Scan(&o.Service, &o.Kind, &o.ProviderID, &o.OrgKey, &o.User, &src, &created); err != nil {
 			return nil, fmt.Errorf("objects of %s: %w", service, err)
 		}
 		o.Source = aiproxy.Source(src)

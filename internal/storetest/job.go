@@ -35,6 +35,7 @@ func runJobs(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("UpdateChecksVersion", func(t *testing.T) { testJobVersion(t, jobStores(t, open)) })
 	t.Run("DueJobs", func(t *testing.T) { testDueJobs(t, jobStores(t, open)) })
 	t.Run("ListFilterAndPages", func(t *testing.T) { testJobList(t, jobStores(t, open)) })
+	t.Run("ListOneUser", func(t *testing.T) { testJobListUser(t, jobStores(t, open)) })
 	t.Run("EventsQueueDeliveries", func(t *testing.T) { testEventsAndOutbox(t, jobStores(t, open)) })
 	t.Run("WebhookEndpointsBelongToOrg", func(t *testing.T) { testWebhookEndpoints(t, jobStores(t, open)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, jobStores(t, open)) })
@@ -74,15 +75,17 @@ func testJobRoundTrip(t *testing.T, s JobStores) {
 	j.Source, j.CredentialOrg = aiproxy.SourceTenant, "acme"
 	j.StatusBody, j.CallbackID, j.IdempotencyKey = []byte(`{"code":100}`), "cb-1", "idem-1"
 	j.ResultURLs = map[string]string{"video_url": "https://x/v.mp4"}
+	j.User, j.KeyID = "alice@example.com", "key_1"
 	got := mustCreateJob(ctx, t, s, j)
 	if got.Version != 1 || got.Source != aiproxy.SourceTenant || got.CredentialOrg != "acme" ||
+		got.User != "alice@example.com" || got.KeyID != "key_1" ||
 		string(got.StatusBody) != `{"code":100}` || got.ResultURLs["video_url"] != "https://x/v.mp4" ||
 		got.CallbackID != "cb-1" || got.IdempotencyKey != "idem-1" || !sameTime(got.CreatedAt, at(0)) ||
 		!sameTime(got.DeadlineAt, at(60)) || !got.CompletedAt.IsZero() {
 		t.Fatalf("Job = %+v", got)
 	}
 	byProvider, err := s.JobByProviderID(ctx, "heygen", "vid1")
-	if err != nil || byProvider.ID != "job_1" {
+	if err != nil || byProvider.ID != "job_1" || byProvider.User != "alice@example.com" || byProvider.KeyID != "key_1" {
 		t.Fatalf("JobByProviderID = %+v, %v", byProvider, err)
 	}
 	if _, err := s.JobByProviderID(ctx, "elevenlabs", "vid1"); !errors.Is(err, aiproxy.ErrNotFound) {
@@ -114,7 +117,9 @@ func testJobProviderIDUnique(t *testing.T, s JobStores) {
 func testJobVersion(t *testing.T, s JobStores) {
 	ctx := t.Context()
 	mustCreateOrg(ctx, t, s, "acme")
-	j := mustCreateJob(ctx, t, s, newJob("acme", "job_1", "vid1", at(0)))
+	created := newJob("acme", "job_1", "vid1", at(0))
+	created.User, created.KeyID = "bob", "key_2"
+	j := mustCreateJob(ctx, t, s, created)
 	stale := j
 	j.State, j.ProviderStatus, j.UpdatedAt, j.CompletedAt = aiproxy.JobCompleted, "completed", at(5), at(5)
 	j.StatusBody, j.ResultURLs = []byte(`{"done":true}`), map[string]string{"video_url": "u"}
@@ -128,7 +133,7 @@ func testJobVersion(t *testing.T, s JobStores) {
 	}
 	got, _ := s.Job(ctx, "job_1")
 	if got.Version != 2 || got.State != aiproxy.JobCompleted || got.Error != "" || got.ResultURLs["video_url"] != "u" ||
-		!sameTime(got.CompletedAt, at(5)) {
+		!sameTime(got.CompletedAt, at(5)) || got.User != "bob" || got.KeyID != "key_2" {
 		t.Fatalf("Job after update = %+v", got)
 	}
 	evs, _ := s.JobEvents(ctx, "acme", 0, 10)
@@ -197,6 +202,67 @@ func testJobList(t *testing.T, s JobStores) {
 	if len(other) != 1 || other[0].ID != "job_b0" {
 		t.Fatalf("beta's jobs = %v", other)
 	}
+}
+
+// testJobListUser lists an org's jobs of one user: only that user's of
+// that org, newest first, in pages, with the other filters.
+func testJobListUser(t *testing.T, s JobStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	mustCreateOrg(ctx, t, s, "beta")
+	for i, c := range []struct {
+		org, user string
+		minute    int
+	}{
+		{"acme", "alice", 0}, {"acme", "bob", 1}, {"acme", "alice", 2}, {"acme", "", 3},
+		{"acme", "alice", 2}, {"beta", "alice", 4}, {"acme", "alice2", 5},
+	} {
+		j := newJob(c.org, fmt.Sprintf("job_u%d", i), fmt.Sprintf("u%d", i), at(c.minute))
+		j.User = c.user
+		if i == 2 {
+			j.State = aiproxy.JobCompleted
+		}
+		mustCreateJob(ctx, t, s, j)
+	}
+	list := func(f aiproxy.JobFilter) []string {
+		t.Helper()
+		jobs, err := s.Jobs(ctx, f)
+		if err != nil {
+			t.Fatalf("Jobs(%+v): %v", f, err)
+		}
+		var ids []string
+		for _, j := range jobs {
+			if j.OrgKey != f.OrgKey || (f.User != "" && j.User != f.User) {
+				t.Fatalf("Jobs(%+v) returned %s of %s/%s", f, j.ID, j.OrgKey, j.User)
+			}
+			ids = append(ids, j.ID)
+		}
+		return ids
+	}
+	checkStrings(t, "acme's jobs of alice", list(aiproxy.JobFilter{OrgKey: "acme", User: "alice"}),
+		[]string{"job_u4", "job_u2", "job_u0"})
+	checkStrings(t, "acme's jobs", list(aiproxy.JobFilter{OrgKey: "acme"}),
+		[]string{"job_u6", "job_u3", "job_u4", "job_u2", "job_u1", "job_u0"})
+	checkStrings(t, "acme's completed jobs of alice",
+		list(aiproxy.JobFilter{OrgKey: "acme", User: "alice", State: aiproxy.JobCompleted}), []string{"job_u2"})
+	checkStrings(t, "beta's jobs of alice", list(aiproxy.JobFilter{OrgKey: "beta", User: "alice"}), []string{"job_u5"})
+	checkStrings(t, "beta's jobs of bob", list(aiproxy.JobFilter{OrgKey: "beta", User: "bob"}), nil)
+	checkStrings(t, "acme's jobs of ALICE", list(aiproxy.JobFilter{OrgKey: "acme", User: "ALICE"}), nil)
+
+	var pages []string
+	var before *aiproxy.JobCursor
+	for range 5 {
+		page, err := s.Jobs(ctx, aiproxy.JobFilter{OrgKey: "acme", User: "alice", Limit: 1, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		pages = append(pages, page[0].ID)
+		before = &aiproxy.JobCursor{CreatedAt: page[0].CreatedAt, ID: page[0].ID}
+	}
+	checkStrings(t, "pages of alice's jobs", pages, []string{"job_u4", "job_u2", "job_u0"})
 }
 
 func mustEndpoint(ctx context.Context, t *testing.T, s JobStores, org, id string, events ...string) {

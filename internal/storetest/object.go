@@ -70,17 +70,19 @@ func testObjectRoundTrip(t *testing.T, s ObjectStores) {
 	ctx := t.Context()
 	mustCreateOrg(ctx, t, s, "acme")
 	mustCreateOrg(ctx, t, s, "beta")
-	mustRecord(t, s, object("heygen", "video", "v1", "acme", aiproxy.SourcePlatform, 1))
+	video := object("heygen", "video", "v1", "acme", aiproxy.SourcePlatform, 1)
+	video.User = "alice@example.com"
+	mustRecord(t, s, video)
 	mustRecord(t, s, object("heygen", "asset", "a1", "beta", aiproxy.SourceTenant, 2))
 
 	got := mustObjects(t, s, "heygen", "v1", "a1", "never-recorded")
 	checkStrings(t, "records", owners(got), []string{"asset/a1=beta", "video/v1=acme"})
 	a := got[0]
-	if a.Service != "heygen" || a.Source != aiproxy.SourceTenant || !sameTime(a.CreatedAt, at(2)) {
-		t.Fatalf("asset record = %+v, want heygen, tenant, created %v", a, at(2))
+	if a.Service != "heygen" || a.Source != aiproxy.SourceTenant || !sameTime(a.CreatedAt, at(2)) || a.User != "" {
+		t.Fatalf("asset record = %+v, want heygen, tenant, created %v, no user", a, at(2))
 	}
-	if v := got[1]; v.Source != aiproxy.SourcePlatform || !sameTime(v.CreatedAt, at(1)) {
-		t.Fatalf("video record = %+v, want platform, created %v", v, at(1))
+	if v := got[1]; v.Source != aiproxy.SourcePlatform || !sameTime(v.CreatedAt, at(1)) || v.User != "alice@example.com" {
+		t.Fatalf("video record = %+v, want platform, created %v by alice@example.com", v, at(1))
 	}
 	if got := mustObjects(t, s, "heygen"); len(got) != 0 {
 		t.Fatalf("Objects with no ids = %v, want none", owners(got))
@@ -94,17 +96,18 @@ func testObjectFirstOwner(t *testing.T, s ObjectStores) {
 	ctx := t.Context()
 	mustCreateOrg(ctx, t, s, "acme")
 	mustCreateOrg(ctx, t, s, "beta")
-	mustRecord(t, s, object("elevenlabs", "voice", "vx", "acme", aiproxy.SourcePlatform, 1))
+	byUser := func(o aiproxy.ProviderObject, user string) aiproxy.ProviderObject { o.User = user; return o }
+	mustRecord(t, s, byUser(object("elevenlabs", "voice", "vx", "acme", aiproxy.SourcePlatform, 1), "u1"))
 	// Another org claiming the same object, and the owner recording it
-	// again, change nothing.
-	mustRecord(t, s, object("elevenlabs", "voice", "vx", "beta", aiproxy.SourcePlatform, 2))
+	// again (for another of its users), change nothing.
+	mustRecord(t, s, byUser(object("elevenlabs", "voice", "vx", "beta", aiproxy.SourcePlatform, 2), "u2"))
 	checkStrings(t, "records of vx after another org's record", owners(mustObjects(t, s, "elevenlabs", "vx")),
 		[]string{"voice/vx=acme"})
-	mustRecord(t, s, object("elevenlabs", "voice", "vx", "acme", aiproxy.SourceTenant, 3))
+	mustRecord(t, s, byUser(object("elevenlabs", "voice", "vx", "acme", aiproxy.SourceTenant, 3), "u3"))
 	got := mustObjects(t, s, "elevenlabs", "vx")
 	checkStrings(t, "records of vx", owners(got), []string{"voice/vx=acme"})
-	if got[0].Source != aiproxy.SourcePlatform || !sameTime(got[0].CreatedAt, at(1)) {
-		t.Fatalf("record of vx = %+v, want the first (platform, %v)", got[0], at(1))
+	if got[0].Source != aiproxy.SourcePlatform || !sameTime(got[0].CreatedAt, at(1)) || got[0].User != "u1" {
+		t.Fatalf("record of vx = %+v, want the first (platform, %v, user u1)", got[0], at(1))
 	}
 }
 
