@@ -137,7 +137,7 @@ func (b *UsageBucket) Add(o UsageBucket) {
 // record adds to a rollup.
 func BucketOf(r UsageRecord, g Granularity) UsageBucket {
 	b := UsageBucket{Granularity: g, Start: g.BucketStart(r.At), OrgKey: r.OrgKey, Service: r.Service,
-		Action: r.Action, KeyID: r.KeyID, Unit: r.Unit, Requests: 1, BytesOut: r.BytesOut,
+		Action: r.Action, KeyID: r.KeyID, UserID: r.UserID, Unit: r.Unit, Requests: 1, BytesOut: r.BytesOut,
 		LatencyMS: r.LatencyMS, Units: r.Units}
 	if r.Failed() {
 		b.Errors = 1

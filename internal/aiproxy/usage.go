@@ -41,8 +41,10 @@ func (u UsageRecord) Failed() bool { return u.Status >= 400 || u.ErrorCode != ""
 type UsageFilter struct {
 	OrgKey  string
 	Service string
-	From    time.Time
-	To      time.Time
+	// UserID, when set, selects only the calls made for that user.
+	UserID string
+	From   time.Time
+	To     time.Time
 }
 
 // UsageRow is the usage of one org and service on one UTC day.

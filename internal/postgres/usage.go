@@ -15,7 +15,7 @@ import (
 var _ aiproxy.UsageStore = (*DB)(nil)
 
 // usageColumns is the number of values one usage row binds.
-const usageColumns = 14
+const usageColumns = 15
 
 // usageRowsPerInsert bounds one INSERT's rows so that its bound values stay
 // well under PostgreSQL's limit of 65,535 parameters.
@@ -39,7 +39,7 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 			for _, r := range rest[:n] {
 				args = append(args, timestamp(r.At), r.OrgKey, r.KeyID, r.Service, r.Action, r.Status,
 					string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut, string(r.Unit), r.Units,
-					r.Cache, string(r.Source))
+					r.Cache, string(r.Source), r.UserID)
 			}
 			if _, err := tx.Exec(ctx, insertUsageSQL(n), args...); err != nil {
 				return err
@@ -58,7 +58,7 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 func insertUsageSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
-	upstream_status, latency_ms, bytes_out, unit, units, cache, source) VALUES `)
+	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -86,7 +86,8 @@ func insertUsageSQL(n int) string {
 func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
 	p := aiproxy.PlanUsageReport(f.From, f.To)
 	const filters = ` AND %[1]s >= $1 AND %[1]s < $2
-		AND ($3 = '' OR org_key = $3) AND ($4 = '' OR service = $4) GROUP BY 1, org_key, service, unit`
+		AND ($3 = '' OR org_key = $3) AND ($4 = '' OR service = $4) AND ($5 = '' OR user_id = $5)
+		GROUP BY 1, org_key, service, unit`
 	const rollups = `, org_key, service, unit, sum(requests)::bigint, sum(errors)::bigint, sum(cache_hits)::bigint,
 		sum(bytes_out)::bigint, sum(latency_ms)::bigint, sum(units)::bigint FROM usage_rollups`
 	const raw = `, org_key, service, unit, count(*), count(*) FILTER (WHERE status >= 400 OR error_code <> ''),
@@ -101,7 +102,7 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 			// Planned for these values every time: a plan cached for a
 			// report over raw records (watermark 0) would read a whole
 			// range by time once the watermark leaves only a few records.
-			rows, err := tx.Query(ctx, query, append([]any{pgx.QueryExecModeExec, from, to, f.OrgKey, f.Service}, args...)...)
+			rows, err := tx.Query(ctx, query, append([]any{pgx.QueryExecModeExec, from, to, f.OrgKey, f.Service, f.UserID}, args...)...)
 			if err != nil {
 				return err
 			}
@@ -125,7 +126,7 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 			}
 		}
 		if !p.Tail.Empty() {
-			return read(`SELECT `+rawDay+raw+` WHERE id > $5`+fmt.Sprintf(filters, "at"), p.Tail, last)
+			return read(`SELECT `+rawDay+raw+` WHERE id > $6`+fmt.Sprintf(filters, "at"), p.Tail, last)
 		}
 		return nil
 	})

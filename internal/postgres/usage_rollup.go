@@ -113,9 +113,9 @@ func (db *DB) readRollupBatch(ctx context.Context, limit int) (last, upTo int64,
 			return err
 		}
 		upTo = top.Int64
-		rows, err := tx.Query(ctx, `SELECT `+bucketStart(aiproxy.Hourly, "at")+` AS hour, org_key, service, action, key_id, '', unit, `+
+		rows, err := tx.Query(ctx, `SELECT `+bucketStart(aiproxy.Hourly, "at")+` AS hour, org_key, service, action, key_id, user_id, unit, `+
 			rollupSums+` FROM usage_events WHERE id > $1 AND id <= $2
-			GROUP BY hour, org_key, service, action, key_id, unit`, last, upTo)
+			GROUP BY hour, org_key, service, action, key_id, user_id, unit`, last, upTo)
 		if err != nil {
 			return err
 		}
@@ -196,10 +196,10 @@ func (db *DB) UsageBuckets(ctx context.Context, f aiproxy.UsageBucketFilter) ([]
 			return err
 		}
 		start := bucketStart(g, "at")
-		rows, err = tx.Query(ctx, `SELECT `+start+` AS start, org_key, service, action, key_id, '', unit, `+rollupSums+`
+		rows, err = tx.Query(ctx, `SELECT `+start+` AS start, org_key, service, action, key_id, user_id, unit, `+rollupSums+`
 			FROM usage_events WHERE id > $1 AND `+start+` >= $2 AND `+start+` < $3
 			AND ($4 = '' OR org_key = $4) AND ($5 = '' OR service = $5)
-			GROUP BY 1, org_key, service, action, key_id, unit`,
+			GROUP BY 1, org_key, service, action, key_id, user_id, unit`,
 			pgx.QueryExecModeExec, last, from, to, f.OrgKey, f.Service)
 		if err != nil {
 			return err

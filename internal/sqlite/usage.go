@@ -14,12 +14,12 @@ import (
 var _ aiproxy.UsageStore = (*DB)(nil)
 
 // usageColumns is the number of values one usage row binds.
-const usageColumns = 14
+const usageColumns = 15
 
 // usageInsertSizes are the row counts of the INSERTs a batch is cut into,
 // largest first. Each is a statement prepared once, so that a busy server
 // does not parse a new INSERT for every batch (parsing was half of a
-// batch's cost); the largest keeps its bound values (256 × 14) well under
+// batch's cost); the largest keeps its bound values (256 × 15) well under
 // SQLite's limit of 32,766. A batch of 300 is 256 + 2 × 16 + 3 × 4; the usage
 // recorder's batches are at most 256 by default.
 var usageInsertSizes = [...]int{256, 64, 16, 4, 1}
@@ -56,7 +56,7 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 		for _, r := range recs[:n] {
 			args = append(args, r.At.UnixMilli(), r.OrgKey, r.KeyID, r.Service, r.Action,
 				r.Status, string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut,
-				string(r.Unit), r.Units, r.Cache, string(r.Source))
+				string(r.Unit), r.Units, r.Cache, string(r.Source), r.UserID)
 		}
 		if _, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append usage: %w", err)
@@ -92,8 +92,8 @@ func usageInsertSize(n int) int {
 // insertUsageSQL is an INSERT of n usage rows.
 func insertUsageSQL(n int) string {
 	const head = `INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
-	upstream_status, latency_ms, bytes_out, unit, units, cache, source) VALUES `
-	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id) VALUES `
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	var b strings.Builder
 	b.Grow(len(head) + n*(len(row)+1))
 	b.WriteString(head)
@@ -126,12 +126,13 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 	var parts []aiproxy.UsageRow
 	read := func(query string, s aiproxy.Span, args ...any) error {
 		from, to := spanMillis(s)
-		args = append(args, from, to, f.OrgKey, f.OrgKey, f.Service, f.Service)
+		args = append(args, from, to, f.OrgKey, f.OrgKey, f.Service, f.Service, f.UserID, f.UserID)
 		rows, err := readUsageRows(ctx, tx, query, args...)
 		parts = append(parts, rows...)
 		return err
 	}
-	const filters = ` AND (? = '' OR org_key = ?) AND (? = '' OR service = ?) GROUP BY day, org_key, service, unit`
+	const filters = ` AND (? = '' OR org_key = ?) AND (? = '' OR service = ?) AND (? = '' OR user_id = ?)
+		GROUP BY day, org_key, service, unit`
 	const rollups = `, org_key, service, unit, sum(requests), sum(errors), sum(cache_hits), sum(bytes_out),
 		sum(latency_ms), sum(units) FROM usage_rollups`
 	const raw = `, org_key, service, unit, count(*), sum(status >= 400 OR error_code <> ''),

@@ -113,9 +113,9 @@ func (db *DB) readRollupBatch(ctx context.Context, limit int) (last, upTo int64,
 	if err != nil || !top.Valid {
 		return last, last, nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+floorTo("at", hourMillis)+` AS hour, org_key, service, action, key_id, '', unit, `+
+	rows, err := tx.QueryContext(ctx, `SELECT `+floorTo("at", hourMillis)+` AS hour, org_key, service, action, key_id, user_id, unit, `+
 		rollupSums+` FROM usage_events WHERE id > ? AND id <= ?
-		GROUP BY hour, org_key, service, action, key_id, unit`, last, top.Int64)
+		GROUP BY hour, org_key, service, action, key_id, user_id, unit`, last, top.Int64)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -208,10 +208,10 @@ func (db *DB) UsageBuckets(ctx context.Context, f aiproxy.UsageBucketFilter) ([]
 		return nil, fmt.Errorf("usage buckets: %w", err)
 	}
 	// The raw records whose bucket starts in [from, to).
-	rows, err = tx.QueryContext(ctx, `SELECT `+floorTo("at", width)+` AS start, org_key, service, action, key_id, '', unit, `+
+	rows, err = tx.QueryContext(ctx, `SELECT `+floorTo("at", width)+` AS start, org_key, service, action, key_id, user_id, unit, `+
 		rollupSums+` FROM usage_events WHERE id > ? AND `+floorTo("at", width)+` >= ? AND `+floorTo("at", width)+` < ?
 		AND (? = '' OR org_key = ?) AND (? = '' OR service = ?)
-		GROUP BY start, org_key, service, action, key_id, unit`,
+		GROUP BY start, org_key, service, action, key_id, user_id, unit`,
 		last, from, to, f.OrgKey, f.OrgKey, f.Service, f.Service)
 	if err != nil {
 		return nil, fmt.Errorf("usage buckets: %w", err)

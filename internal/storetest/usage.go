@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,6 +53,7 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 			t.Fatalf("UsageReport before any usage = %+v, %v", none, err)
 		}
 	})
+	t.Run("PerUser", func(t *testing.T) { testUsagePerUser(t, open) })
 	t.Run("ManyRecordsInOneCall", func(t *testing.T) {
 		s, ctx := guardrails(t, open), t.Context()
 		at := time.Date(2025, 6, 3, 12, 0, 0, 0, time.UTC)
@@ -74,6 +77,72 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 			t.Fatalf("row = %+v, want %d requests, 1 error, 1 cache hit, %d bytes", r, len(recs), want)
 		}
 	})
+}
+
+// testUsagePerUser checks that the user of each record is kept: a report
+// selects one user's calls, and buckets are per user, from the raw records
+// and from the rollups alike.
+func testUsagePerUser(t *testing.T, open func(t *testing.T) Stores) {
+	s, ctx := guardrails(t, open), t.Context()
+	rs, ok := s.(aiproxy.UsageRollupStore)
+	if !ok {
+		t.Fatal("the store does not implement aiproxy.UsageRollupStore")
+	}
+	day := time.Date(2025, 6, 4, 0, 0, 0, 0, time.UTC)
+	ten := day.Add(10 * time.Hour)
+	rec := func(org, user string, minute int, units int64) aiproxy.UsageRecord {
+		return aiproxy.UsageRecord{At: ten.Add(time.Duration(minute) * time.Minute), OrgKey: org, KeyID: "k-" + org,
+			UserID: user, Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200,
+			Unit: aiproxy.MetricCharacters, Units: units}
+	}
+	recs := []aiproxy.UsageRecord{rec("acme", "alice", 0, 10), rec("acme", "alice", 30, 5), rec("acme", "bob", 10, 7),
+		rec("acme", "", 20, 1), rec("beta", "alice", 0, 100)}
+	if err := s.AppendUsage(ctx, recs); err != nil {
+		t.Fatalf("AppendUsage: %v", err)
+	}
+	ranges := map[string]aiproxy.UsageFilter{
+		"open": {}, "a day": {From: day, To: day.AddDate(0, 0, 1)}, "an hour": {From: ten, To: ten.Add(time.Hour)},
+		"part of an hour": {From: ten, To: ten.Add(45 * time.Minute)},
+	}
+	check := func(stage string) {
+		t.Helper()
+		for name, f := range ranges {
+			for _, c := range []struct {
+				org, user string
+				want      []int64 // units per row, in org order
+			}{
+				{"acme", "alice", []int64{15}}, {"acme", "bob", []int64{7}}, {"acme", "", []int64{23}},
+				{"", "alice", []int64{15, 100}}, {"beta", "bob", nil},
+			} {
+				f.OrgKey, f.UserID = c.org, c.user
+				rows, err := s.UsageReport(ctx, f)
+				if err != nil {
+					t.Fatalf("%s: UsageReport(%s, %+v): %v", stage, name, f, err)
+				}
+				var got []int64
+				for _, r := range rows {
+					got = append(got, r.Units[aiproxy.MetricCharacters])
+				}
+				if !slices.Equal(got, c.want) {
+					t.Fatalf("%s: UsageReport(%s, org %q, user %q) units = %v, want %v", stage, name, c.org, c.user, got, c.want)
+				}
+			}
+		}
+		bs, err := rs.UsageBuckets(ctx, aiproxy.UsageBucketFilter{Granularity: aiproxy.Hourly, OrgKey: "acme"})
+		if err != nil {
+			t.Fatalf("%s: UsageBuckets: %v", stage, err)
+		}
+		var got []string
+		for _, b := range bs {
+			got = append(got, fmt.Sprintf("%s:%d/%d", b.UserID, b.Requests, b.Units))
+		}
+		checkStrings(t, stage+": acme's hour buckets (user:requests/units)", got, []string{":1/1", "alice:2/15", "bob:1/7"})
+	}
+	check("raw records")
+	if n, err := rs.RollUpUsage(ctx, 0); err != nil || n != len(recs) {
+		t.Fatalf("RollUpUsage = %d, %v; want %d", n, err, len(recs))
+	}
+	check("rolled up")
 }
 
 func runAccess(t *testing.T, open func(t *testing.T) Stores) {

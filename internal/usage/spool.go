@@ -145,6 +145,7 @@ type spoolRecord struct {
 	At             time.Time `json:"at"`
 	Org            string    `json:"org"`
 	KeyID          string    `json:"key_id,omitempty"`
+	UserID         string    `json:"user_id,omitempty"`
 	Service        string    `json:"service"`
 	Action         string    `json:"action"`
 	Status         int       `json:"status"`
@@ -159,13 +160,13 @@ type spoolRecord struct {
 }
 
 func toSpoolRecord(r aiproxy.UsageRecord) spoolRecord {
-	return spoolRecord{At: r.At, Org: r.OrgKey, KeyID: r.KeyID, Service: r.Service, Action: r.Action,
+	return spoolRecord{At: r.At, Org: r.OrgKey, KeyID: r.KeyID, UserID: r.UserID, Service: r.Service, Action: r.Action,
 		Status: r.Status, ErrorCode: string(r.ErrorCode), UpstreamStatus: r.UpstreamStatus, LatencyMS: r.LatencyMS,
 		BytesOut: r.BytesOut, Unit: string(r.Unit), Units: r.Units, Cache: r.Cache, Source: string(r.Source)}
 }
 
 func (r spoolRecord) record() aiproxy.UsageRecord {
-	return aiproxy.UsageRecord{At: r.At.UTC(), OrgKey: r.Org, KeyID: r.KeyID, Service: r.Service, Action: r.Action,
+	return aiproxy.UsageRecord{At: r.At.UTC(), OrgKey: r.Org, KeyID: r.KeyID, UserID: r.UserID, Service: r.Service, Action: r.Action,
 		Status: r.Status, ErrorCode: aiproxy.Code(r.ErrorCode), UpstreamStatus: r.UpstreamStatus,
 		LatencyMS: r.LatencyMS, BytesOut: r.BytesOut, Unit: aiproxy.Metric(r.Unit), Units: r.Units,
 		Cache: r.Cache, Source: aiproxy.Source(r.Source)}

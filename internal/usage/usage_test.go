@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -302,9 +303,16 @@ func TestSpoolFileIsWhole(t *testing.T) {
 	dir := t.TempDir()
 	s := &spool{dir: dir}
 	at := time.Date(2026, 5, 1, 9, 0, 0, 123e6, time.UTC)
-	want := aiproxy.UsageRecord{At: at, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 429,
+	want := aiproxy.UsageRecord{At: at, OrgKey: "acme", KeyID: "k1", UserID: "user-7", Service: "elevenlabs", Action: "tts", Status: 429,
 		ErrorCode: aiproxy.CodeRateLimited, UpstreamStatus: 200, LatencyMS: 12, BytesOut: 345,
 		Unit: aiproxy.MetricCharacters, Units: 67, Cache: "MISS", Source: aiproxy.SourcePlatform}
+	// A field the record leaves zero would read back equal even if the
+	// spool dropped it.
+	for v, i := reflect.ValueOf(want), 0; i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			t.Fatalf("the test record leaves %s zero: set it, and keep it in spoolRecord", v.Type().Field(i).Name)
+		}
+	}
 	f, err := s.put([]aiproxy.UsageRecord{want, want})
 	if err != nil {
 		t.Fatal(err)
