@@ -45,6 +45,7 @@ type serverFlags struct {
 	scale        scaleFlags   // scaleout.go
 	obs          observeFlags // observe.go
 	data         dataFlags    // retention.go
+	users        userFlags    // users.go
 	// envErr holds the variables above that do not parse.
 	envErr error
 }
@@ -67,6 +68,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.scale.register(fs, e)
 	f.obs.register(fs, e)
 	f.data.register(fs, e)
+	f.users.register(fs, e)
 	f.envErr = v.err()
 }
 
@@ -101,7 +103,7 @@ func configureServer(f *serverFlags, fs *flag.FlagSet, args []string) error {
 func (f *serverFlags) validate() error {
 	_, logErr := newLogger(io.Discard, f.logLevel)
 	return errors.Join(f.envErr, f.store.envErr, logErr, f.mergeUpstreams(),
-		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate())
+		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate())
 }
 
 // mergeUpstreams adds AIPROXY_UPSTREAMS under the --upstream flags, which
@@ -162,7 +164,10 @@ type app struct {
 	life      *lifecycle
 	scale     scaleFlags
 	upkeep    *upkeep // retention.go: rollups and pruning
-	handler   http.Handler
+	users     userFlags
+	// signIns verifies the identity providers' JWTs; nil accepts none.
+	signIns httpapi.SignInVerifier
+	handler http.Handler
 	// flushLogs writes the buffered log lines and stops the buffer.
 	flushLogs func()
 }
@@ -185,7 +190,7 @@ type app struct {
 // told to forget credentials the management operations change. On an
 // error, what was opened is closed again.
 func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *app, err error) {
-	a := &app{vault: v, life: newLifecycle(), scale: f.scale}
+	a := &app{vault: v, life: newLifecycle(), scale: f.scale, users: f.users}
 	var logw io.Writer
 	logw, a.flushLogs = bufferLogs(s.err, f.logFlush) // logbuffer.go
 	defer func() {
@@ -249,6 +254,9 @@ func (a *app) apiConfig(invoker httpapi.Invoker) httpapi.Config {
 		Keys:       a.db,
 		Orgs:       a.db,
 		Admin:      a.admin,
+		UserTokens: a.db,
+		Tokens:     a.userTokens(),
+		SignIns:    a.signIns,
 		Logger:     a.log,
 		Ready:      a.db.Ping,
 		Readiness:  readiness{db: a.db, redis: a.redis, life: a.life}.check,
