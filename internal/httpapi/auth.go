@@ -93,8 +93,8 @@ const queryTokenParam = "access_token"
 // taken from the query string, or "".
 func (a *authenticator) authenticate(r *http.Request, fromQuery string) (aiproxy.Principal, error) {
 	full := bearerKey(r.Header.Get("Authorization"))
-	if full == "" {
-		full = fromQuery
+	if full == "" && aiproxy.LooksLikeUserToken(fromQuery) {
+		full = fromQuery // never a key: a URL ends up in histories and logs
 	}
 	if full == "" {
 		return aiproxy.Principal{}, errNoAuth()
