@@ -103,8 +103,8 @@ type UsageBucket struct {
 	Service string
 	Action  string
 	KeyID   string
-	// UserID is the end user the calls were made for; "" until aiproxy
-	// knows end users.
+	// UserID is the user within the org the calls were made for, or ""
+	// for calls made for the org itself.
 	UserID string
 	// Unit names what Units counts ("characters", "renders"), or "".
 	Unit      Metric
