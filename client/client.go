@@ -22,7 +22,8 @@ import (
 	"strings"
 )
 
-// Config configures a Client. URL, Org and APIKey are required.
+// Config configures a Client. URL, Org and one of APIKey and UserToken are
+// required.
 type Config struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:8080 or
 	// https://gateway.example.com/dm when a gateway adds a prefix.
@@ -31,6 +32,11 @@ type Config struct {
 	Org string
 	// APIKey is an aiproxy key, sent as "Authorization: Api-Key <key>".
 	APIKey string
+	// UserToken is a user token ("aipt_…") that an org's backend minted
+	// with MintUserToken, sent as "Authorization: Token <token>" instead of
+	// an API key: the client then acts as that one user, with the token's
+	// grants, and reaches only that user's objects.
+	UserToken string
 	// HTTPClient sends requests; nil means a client without a timeout, so
 	// that long downloads and streams are bounded only by their context.
 	HTTPClient *http.Client
@@ -41,9 +47,12 @@ type Config struct {
 // Client talks to one aiproxy server as one org. It is safe for concurrent
 // use.
 type Client struct {
-	base  *url.URL
-	org   string
-	key   string
+	base *url.URL
+	org  string
+	// secret is the API key or user token; auth is its Authorization value.
+	secret, auth string
+	// user, when set, is sent as X-AIProxy-User (see WithUser).
+	user  string
 	http  *http.Client
 	agent string
 }
@@ -58,8 +67,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Org == "" {
 		problems = append(problems, "Org is required")
 	}
-	if cfg.APIKey == "" {
-		problems = append(problems, "APIKey is required")
+	switch {
+	case cfg.APIKey == "" && cfg.UserToken == "":
+		problems = append(problems, "APIKey (or UserToken) is required")
+	case cfg.APIKey != "" && cfg.UserToken != "":
+		problems = append(problems, "set APIKey or UserToken, not both")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("client config: %s", strings.Join(problems, "; "))
@@ -72,7 +84,11 @@ func New(cfg Config) (*Client, error) {
 	if agent == "" {
 		agent = "aiproxy-go"
 	}
-	return &Client{base: u, org: cfg.Org, key: cfg.APIKey, http: hc, agent: agent}, nil
+	c := &Client{base: u, org: cfg.Org, secret: cfg.APIKey, auth: "Api-Key " + cfg.APIKey, http: hc, agent: agent}
+	if cfg.UserToken != "" {
+		c.secret, c.auth = cfg.UserToken, "Token "+cfg.UserToken
+	}
+	return c, nil
 }
 
 // FromEnv returns a Client configured by AIPROXY_URL, AIPROXY_ORG and
@@ -287,8 +303,11 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body io.Reade
 	if err != nil {
 		return nil, fmt.Errorf("%w", err)
 	}
-	req.Header.Set("Authorization", "Api-Key "+c.key)
+	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("User-Agent", c.agent)
+	if c.user != "" {
+		req.Header.Set(headerUser, c.user)
+	}
 	return req, nil
 }
 
@@ -299,7 +318,7 @@ func (c *Client) do(req *http.Request) (*Response, error) {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, redact(err, c.key))
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, redact(err, c.secret))
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
@@ -320,7 +339,7 @@ func (c *Client) getJSON(ctx context.Context, u string, out any) error {
 	return resp.JSON(out)
 }
 
-// redact keeps the key out of an error's text.
+// redact keeps the key or token out of an error's text.
 func redact(err error, key string) error {
 	if key == "" || !strings.Contains(err.Error(), key) {
 		return err

@@ -50,9 +50,12 @@ var (
 	ErrTooLarge         = &Error{Code: "too_large"}
 	ErrRateLimited      = &Error{Code: "rate_limited"}
 	ErrQuotaExceeded    = &Error{Code: "quota_exceeded"}
-	ErrUpstreamFailed   = &Error{Code: "upstream_failed"}
-	ErrUpstreamTimeout  = &Error{Code: "upstream_timeout"}
-	ErrInternal         = &Error{Code: "internal"}
+	// ErrBudgetExceeded is a 402: a spending budget (or a user token's
+	// max_spend) would be passed by the call.
+	ErrBudgetExceeded  = &Error{Code: "budget_exceeded"}
+	ErrUpstreamFailed  = &Error{Code: "upstream_failed"}
+	ErrUpstreamTimeout = &Error{Code: "upstream_timeout"}
+	ErrInternal        = &Error{Code: "internal"}
 )
 
 // codeByStatus names the code of an answer that carries none, such as a
@@ -94,7 +97,7 @@ func errorFrom(resp *http.Response) *Error {
 var knownCodes = func() map[string]bool {
 	m := map[string]bool{}
 	for _, e := range []*Error{ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrMethodNotAllowed, ErrConflict,
-		ErrTooLarge, ErrRateLimited, ErrQuotaExceeded, ErrUpstreamFailed, ErrUpstreamTimeout, ErrInternal} {
+		ErrTooLarge, ErrRateLimited, ErrQuotaExceeded, ErrBudgetExceeded, ErrUpstreamFailed, ErrUpstreamTimeout, ErrInternal} {
 		m[e.Code] = true
 	}
 	return m

@@ -25,7 +25,7 @@ import (
 
 // server is a real aiproxy, wired like cmd/aiproxy's demo: SQLite in a temp
 // dir, the built-in catalog pointed at the sandbox, an org with sandbox
-// credentials and an admin key.
+// credentials and an admin key, and user tokens.
 type server struct {
 	url, org, key string
 	sandbox       *sandbox.Server
@@ -86,7 +86,8 @@ func startServerWith(t *testing.T, withJobs bool) *server {
 		t.Fatal(err)
 	}
 	p := proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v})
-	cfg := httpapi.Config{Catalog: cat, Invoker: p, Keys: db, Orgs: db, Admin: adm}
+	cfg := httpapi.Config{Catalog: cat, Invoker: p, Keys: db, Orgs: db, Admin: adm,
+		UserTokens: db, Tokens: admin.NewUserTokens(db, cat, db, nil)}
 	if withJobs {
 		outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: db, Vault: v, TickEvery: 50 * time.Millisecond})
 		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, OnEvent: outbox.Wake,
