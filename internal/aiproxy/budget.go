@@ -289,7 +289,8 @@ const BudgetHoldGrace = 7 * 24 * time.Hour
 // MaxBudgetHoldID bounds a hold id's length.
 const MaxBudgetHoldID = 400
 
-// Validate checks what every ledger requires of a new hold.
+// Validate checks what every ledger requires of a new hold: an id, an
+// expiry, and charges of valid amounts on distinct counters.
 func (h BudgetHold) Validate() error {
 	switch {
 	case h.ID == "" || len(h.ID) > MaxBudgetHoldID:
@@ -299,10 +300,17 @@ func (h BudgetHold) Validate() error {
 	case h.ExpiresAt.IsZero():
 		return errors.New("budget hold: no expiry")
 	}
+	seen := make(map[BudgetCounterKey]bool, len(h.Charges))
 	for _, c := range h.Charges {
 		if c.BudgetID == "" || c.Amount < 0 || c.Amount > MaxBudgetMicros || c.Limit < 0 {
 			return fmt.Errorf("budget hold: invalid charge on budget %q", c.BudgetID)
 		}
+		k := c.BudgetCounterKey
+		k.WindowStart = k.WindowStart.UTC()
+		if seen[k] {
+			return fmt.Errorf("budget hold: two charges on one counter of budget %q", c.BudgetID)
+		}
+		seen[k] = true
 	}
 	return nil
 }
