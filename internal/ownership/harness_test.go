@@ -52,6 +52,7 @@ type harness struct {
 	db    *sqlite.DB
 	keys  map[string]string // org ("" for the platform admin) → aiproxy key
 	owner *ownership.Owners
+	cat   *catalog.Catalog
 }
 
 func newHarness(t *testing.T) *harness {
@@ -110,7 +111,8 @@ func newHarness(t *testing.T) *harness {
 	p := proxy.New(proxy.Config{Catalog: cat, Credentials: h.db, Vault: v})
 	h.owner = ownership.New(h.db, nil)
 	api := httptest.NewServer(httpapi.New(httpapi.Config{Catalog: cat, Invoker: p.WithHooks(h.owner), Keys: h.db,
-		Orgs: h.db, Admin: adm}))
+		UserTokens: h.db, Orgs: h.db, Admin: adm}))
+	h.cat = cat
 	t.Cleanup(api.Close)
 	h.api = api.URL + "/api/ai-proxy"
 	return h
