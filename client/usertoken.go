@@ -114,8 +114,9 @@ func (c *Client) MintUserToken(ctx context.Context, req MintUserTokenRequest) (U
 	return out, c.sendJSON(ctx, http.MethodPost, c.orgURL("user-tokens"), data, &out)
 }
 
-// ListUserTokens lists the org's live user tokens (without their secrets),
-// of one user when user is not "".
+// ListUserTokens lists the org's unexpired user tokens (without their
+// secrets), of one user when user is not "". Revoked tokens are listed
+// until they expire, with RevokedAt set.
 func (c *Client) ListUserTokens(ctx context.Context, user string) ([]UserToken, error) {
 	u := c.orgURL("user-tokens")
 	if user != "" {

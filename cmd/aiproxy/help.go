@@ -31,6 +31,9 @@ func verbSummary(noun, verb string) string {
 		"webhook list":       "list an org's webhook endpoints",
 		"webhook delete":     "delete an endpoint and its pending deliveries",
 		"webhook deliveries": "read the delivery log: state, attempts, last status and error",
+		"token mint":         "mint a user token that acts for one user of the org; the token is printed once",
+		"token list":         "list the org's unexpired user tokens (revoked ones marked), without their secrets",
+		"token revoke":       "revoke a user token by its id",
 	}[noun+" "+verb]
 }
 

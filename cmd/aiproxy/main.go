@@ -63,7 +63,7 @@ func commandGroup(name string) string {
 	switch name {
 	case "serve", "demo", "sandbox":
 		return groupServer
-	case "services", "call", "video", "tts":
+	case "services", "call", "video", "tts", "token":
 		return groupClient
 	case "version":
 		return groupOther
@@ -96,6 +96,7 @@ func commands() []command {
 		{"call", "invoke SERVICE ACTION on a running server with an envelope", runCall},
 		{"video", "generate a HeyGen video, wait with progress and download it (generate, status)", runVideo},
 		{"tts", "synthesize speech with ElevenLabs into an audio file", runTTS},
+		{"token", "mint, list and revoke user tokens for an org's end users (mint, list, revoke)", runToken},
 		{"jobs", "list and show an org's async provider jobs (list, get)", runJobs},
 		{"webhook", "manage an org's job webhook endpoints and read deliveries (add, list, delete, deliveries)", runWebhook},
 		{"version", "print the version, commit and build date (--json)", runVersion},
