@@ -8,13 +8,10 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-// components returns the shared schemas, error responses and security
-// schemes, including each service's native auth header.
+// components returns the shared schemas, parameters, error responses and
+// security schemes, including each service's native auth header.
 func components(services []*aiproxy.Service) obj {
-	schemes := obj{
-		"apiKey": obj{"type": "apiKey", "in": "header", "name": "Authorization",
-			"description": "An aiproxy key: `Api-Key <key>`, `Token <key>`, `Api-Token <key>` or `Bearer <key>`."},
-	}
+	schemes := credentialSchemes() // usertoken.go
 	for _, svc := range services {
 		if svc.IsEnabled {
 			schemes[svc.Slug+"Native"] = obj{"type": "apiKey", "in": "header", "name": svc.Upstream.AuthHeader,
@@ -22,9 +19,16 @@ func components(services []*aiproxy.Service) obj {
 					prefixNote(svc.Upstream.AuthPrefix) + "."}
 		}
 	}
+	all := schemas()
+	for _, more := range []obj{userSchemas(), jobSchemas()} {
+		for name, s := range more {
+			all[name] = s
+		}
+	}
 	return obj{
 		"securitySchemes": schemes,
-		"schemas":         schemas(),
+		"schemas":         all,
+		"parameters":      obj{"User": userParam()},
 		"responses":       errorComponents(),
 	}
 }
@@ -119,8 +123,11 @@ func errorComponents() obj {
 	// When aiproxy answers each error status.
 	descriptions := map[int]string{
 		400: "a missing path parameter, a body that is not one JSON object or fails its request schema, or a credential policy that allows no source (code invalid).",
-		401: "no aiproxy key, or an unknown, revoked or expired one (code unauthenticated).",
-		403: "the key may not do this: another org's key, an invoke key on an admin route, a service or endpoint disabled for the org (code forbidden).",
+		401: "no aiproxy key or user token, or an unknown, revoked, expired or spent one (code unauthenticated).",
+		402: "a spending budget (of the org, its key or its user) or the user token's max_spend would be passed by the call " +
+			"(code budget_exceeded); detail says which and, when it has one, when the window resets.",
+		403: "the key or token may not do this: another org's key, an invoke key or a user token on an admin route, " +
+			"a service or action outside a token's grants, a service or endpoint disabled for the org (code forbidden).",
 		404: "no such service, action, object or credential, or no credential the policy allows (code not_found).",
 		408: "the request body was not received in time (code request_timeout).",
 		409: "it already exists, or an Idempotency-Key was reused for another request or is still in flight (code conflict).",
@@ -137,6 +144,9 @@ func errorComponents() obj {
 	for status, description := range descriptions {
 		r := jsonResponse(http.StatusText(status)+": "+description, ref("Error"))
 		switch status {
+		case http.StatusPaymentRequired:
+			r["content"].(obj)["application/json"].(obj)["example"] = obj{
+				"detail": "A spending budget would be passed by this call.", "code": string(aiproxy.CodeBudgetExceeded)}
 		case http.StatusTooManyRequests:
 			r["headers"] = retryAfter("Seconds to wait, aiproxy's own or kept from the provider.")
 		case http.StatusServiceUnavailable:

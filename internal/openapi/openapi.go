@@ -32,9 +32,13 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 	paths := obj{}
 	addDiscovery(paths)
 	addManagement(paths)
+	addUsers(paths) // usertoken.go
+	addJobs(paths)  // job.go
 	tags := []any{
 		obj{"name": "discovery", "description": "List services and read their endpoints."},
 		obj{"name": "management", "description": "Keys and credentials of an org, and platform administration."},
+		obj{"name": "users", "description": "User tokens an org's backend mints for its end users, and who a caller is."},
+		obj{"name": "jobs", "description": "The org's async provider jobs and their events."},
 	}
 	sorted := append([]*aiproxy.Service(nil), services...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Slug < sorted[j].Slug })
@@ -67,7 +71,7 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 		"tags":       tags,
 		"paths":      paths,
 		"components": components(sorted),
-		"security":   []any{obj{"apiKey": []any{}}},
+		"security":   security(schemeKey, schemeUserToken),
 	}
 	if err := addBodySchemas(doc["components"].(obj)["schemas"].(obj), sorted); err != nil { // bodyschema.go
 		return nil, err
@@ -163,30 +167,23 @@ func addDiscovery(paths obj) {
 }
 
 func addManagement(paths obj) {
-	keyBody := jsonBody(obj{"type": "object", "required": []any{"name", "role"}, "additionalProperties": false,
-		"properties": obj{"name": obj{"type": "string"}, "role": obj{"type": "string", "enum": []any{"admin", "invoke"}}}})
-	credBody := jsonBody(obj{"type": "object", "required": []any{"value"}, "additionalProperties": false,
-		"properties": obj{"value": obj{"type": "object", "additionalProperties": obj{"type": "string"}}}})
+	keyBody := obj{"type": "object", "required": []any{"name", "role"}, "additionalProperties": false,
+		"properties": obj{"name": obj{"type": "string"}, "role": obj{"type": "string", "enum": []any{"admin", "invoke"}}}}
+	credBody := obj{"type": "object", "required": []any{"value"}, "additionalProperties": false,
+		"properties": obj{"value": obj{"type": "object", "additionalProperties": obj{"type": "string"}}}}
 	keys := obj{"type": "array", "items": ref("Key")}
 	creds := obj{"type": "array", "items": ref("Credential")}
 	deleted := obj{"204": obj{"description": "Deleted."}}
 	idParam, nameParam := pathParam("id", "The key id."), pathParam("name", "The credential name, e.g. heygen.")
 	mgmt := func(id, summary string, ok obj, errs ...string) obj {
-		return operation(id, "management", summary, ok, append([]string{"401", "403", "503"}, errs...)...)
-	}
-	// with adds a JSON body and the errors of reading it: not one valid
-	// object (400), too slow (408), over 1 MiB (413).
-	with := func(op, body obj) obj {
-		op["requestBody"] = body
-		for status, r := range errorResponses("400", "408", "413") {
-			op["responses"].(obj)[status] = r
-		}
+		op := operation(id, "management", summary, ok, append([]string{"401", "403", "503"}, errs...)...)
+		op["security"] = security(schemeKey)
 		return op
 	}
 
 	paths[Base+"/orgs/{org}/keys/"] = obj{"parameters": []any{orgParam},
 		"get":  mgmt("listOrgKeys", "List the org's API keys.", obj{"200": jsonResponse("The keys.", keys)}),
-		"post": with(mgmt("createOrgKey", "Create an API key; the answer holds its secret once.", obj{"201": jsonResponse("The key.", ref("Key"))}, "400"), keyBody),
+		"post": withBody(mgmt("createOrgKey", "Create an API key; the answer holds its secret once.", obj{"201": jsonResponse("The key.", ref("Key"))}, "400"), keyBody),
 	}
 	paths[Base+"/orgs/{org}/keys/{id}/"] = obj{"parameters": []any{orgParam, idParam},
 		"delete": mgmt("revokeOrgKey", "Revoke an API key.", obj{"200": jsonResponse("The revoked key.", ref("Key"))}, "404"),
@@ -195,18 +192,18 @@ func addManagement(paths obj) {
 		"get": mgmt("listOrgCredentials", "List the org's provider credentials, masked.", obj{"200": jsonResponse("The credentials.", creds)}),
 	}
 	paths[Base+"/orgs/{org}/credentials/{name}/"] = obj{"parameters": []any{orgParam, nameParam},
-		"put":    with(mgmt("setOrgCredential", "Set a provider credential of the org.", obj{"200": jsonResponse("The credential, masked.", ref("Credential"))}, "400", "404"), credBody),
+		"put":    withBody(mgmt("setOrgCredential", "Set a provider credential of the org.", obj{"200": jsonResponse("The credential, masked.", ref("Credential"))}, "400", "404"), credBody),
 		"delete": mgmt("deleteOrgCredential", "Delete a provider credential of the org.", deleted, "404"),
 	}
 	paths[Base+"/admin/orgs/"] = obj{
 		"get": mgmt("listOrgs", "List the orgs (platform admin).", obj{"200": jsonResponse("The orgs.", obj{"type": "array", "items": ref("Org")})}),
-		"post": with(mgmt("createOrg", "Create an org (platform admin).", obj{"201": jsonResponse("The org.", ref("Org"))}, "400", "409"),
-			jsonBody(obj{"type": "object", "required": []any{"key"}, "additionalProperties": false,
-				"properties": obj{"key": obj{"type": "string"}, "name": obj{"type": "string"}}})),
+		"post": withBody(mgmt("createOrg", "Create an org (platform admin).", obj{"201": jsonResponse("The org.", ref("Org"))}, "400", "409"),
+			obj{"type": "object", "required": []any{"key"}, "additionalProperties": false,
+				"properties": obj{"key": obj{"type": "string"}, "name": obj{"type": "string"}}}),
 	}
 	paths[Base+"/admin/keys/"] = obj{
 		"get":  mgmt("listPlatformKeys", "List platform API keys.", obj{"200": jsonResponse("The keys.", keys)}),
-		"post": with(mgmt("createPlatformKey", "Create a platform API key.", obj{"201": jsonResponse("The key.", ref("Key"))}, "400"), keyBody),
+		"post": withBody(mgmt("createPlatformKey", "Create a platform API key.", obj{"201": jsonResponse("The key.", ref("Key"))}, "400"), keyBody),
 	}
 	paths[Base+"/admin/keys/{id}/"] = obj{"parameters": []any{idParam},
 		"delete": mgmt("revokePlatformKey", "Revoke a platform API key.", obj{"200": jsonResponse("The revoked key.", ref("Key"))}, "404"),
@@ -215,7 +212,7 @@ func addManagement(paths obj) {
 		"get": mgmt("listPlatformCredentials", "List platform credentials, masked.", obj{"200": jsonResponse("The credentials.", creds)}),
 	}
 	paths[Base+"/admin/credentials/{name}/"] = obj{"parameters": []any{nameParam},
-		"put":    with(mgmt("setPlatformCredential", "Set a platform credential.", obj{"200": jsonResponse("The credential, masked.", ref("Credential"))}, "400", "404"), credBody),
+		"put":    withBody(mgmt("setPlatformCredential", "Set a platform credential.", obj{"200": jsonResponse("The credential, masked.", ref("Credential"))}, "400", "404"), credBody),
 		"delete": mgmt("deletePlatformCredential", "Delete a platform credential.", deleted, "404"),
 	}
 }
@@ -305,8 +302,9 @@ func invokeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 		summary = svc.DisplayName + " " + ep.Slug + "."
 	}
 	op := operation(operationID("invoke", svc.Slug, ep.Slug), svc.Slug, summary,
-		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "403", "404", "408", "409", "413", "429", "502", "503", "504")
+		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "402", "403", "404", "408", "409", "413", "429", "502", "503", "504")
 	op["description"] = describe(svc, ep)
+	op["parameters"] = []any{userRef}
 	op["requestBody"] = envelopeBody(ep)
 	attachBodySchema(op, svc, ep) // bodyschema.go
 	op["x-aiproxy-endpoint"] = obj{"http_method": ep.HTTPMethod, "path_template": ep.PathTemplate,
@@ -318,9 +316,14 @@ func invokeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 func nativeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 	op := operation(operationID("native", svc.Slug, ep.Slug), svc.Slug+"-native",
 		fmt.Sprintf("%s %s, as %s's own API.", ep.HTTPMethod, ep.PathTemplate, svc.DisplayName),
-		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "403", "404", "408", "409", "413", "429", "502", "503", "504")
+		obj{"200": successResponse(ep.ResponseMode)}, "400", "401", "402", "403", "404", "408", "409", "413", "429", "502", "503", "504")
 	op["description"] = describe(svc, ep) + "\n\nThe aiproxy key goes in the provider's own auth header or in Authorization."
-	op["security"] = []any{obj{"apiKey": []any{}}, obj{svc.Slug + "Native": []any{}}}
+	op["parameters"] = []any{userRef}
+	op["security"] = security(schemeKey, schemeUserToken, svc.Slug+"Native")
+	if ep.HTTPMethod == "GET" {
+		op["description"] = op["description"].(string) + " A user token may also come as ?access_token=, for a browser's <audio src> or <video src>."
+		op["security"] = security(schemeKey, schemeUserToken, schemeAccessToken, svc.Slug+"Native")
+	}
 	switch {
 	case ep.RequestMode == aiproxy.RequestJSON && ep.HTTPMethod != "GET":
 		op["requestBody"] = obj{"content": obj{"application/json": obj{"schema": obj{}}}}

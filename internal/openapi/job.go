@@ -1,0 +1,61 @@
+package openapi
+
+// addJobs adds the org's jobs: the list, one job, and the event stream.
+// A server without job tracking answers each with 404.
+func addJobs(paths obj) {
+	q := func(name, description string, schema obj) obj {
+		return obj{"name": name, "in": "query", "description": description, "schema": schema}
+	}
+	list := withQuery(operation("listJobs", "jobs",
+		"List the org's provider jobs, newest first; a member (a user token) sees only its own user's.",
+		obj{"200": jsonResponse("A page of jobs.", ref("JobList"))}, "400", "401", "403", "404", "503"),
+		q("state", "Only jobs in this state.", obj{"type": "string", "enum": []any{"pending", "processing", "completed", "failed"}}),
+		q("service", "Only this service's jobs.", str()),
+		q("action", "Only jobs this action started.", str()),
+		q("user", "Only this user's jobs. Ignored for a member, who sees only its own.", str()),
+		q("limit", "Page size.", obj{"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+		q("cursor", "The next_cursor of the previous page.", str()))
+	paths[Base+"/orgs/{org}/jobs/"] = obj{"parameters": []any{orgParam}, "get": list}
+	paths[Base+"/orgs/{org}/jobs/{id}/"] = obj{"parameters": []any{orgParam, pathParam("id", "The job id.")},
+		"get": operation("getJob", "jobs", "Read one job; another user's is not found for a member.",
+			obj{"200": jsonResponse("The job.", ref("Job"))}, "401", "403", "404", "503"),
+	}
+	events := operation("jobEvents", "jobs",
+		"The org's job events as Server-Sent Events (a member's: its own jobs'); resume with Last-Event-ID.",
+		obj{"200": obj{"description": "An event stream: each event's data is a JobEvent; a comment line every 15 s keeps it open.",
+			"content": obj{"text/event-stream": obj{"schema": obj{"type": "string"}}}}}, "401", "403", "404", "503")
+	events["parameters"] = []any{obj{"name": "Last-Event-ID", "in": "header", "required": false,
+		"description": "The id of the last event seen, to resume after it.", "schema": str()}}
+	events["security"] = security(schemeKey, schemeUserToken, schemeAccessToken)
+	paths[Base+"/orgs/{org}/jobs/events"] = obj{"parameters": []any{orgParam}, "get": events}
+}
+
+// jobSchemas are the job and its list and event.
+func jobSchemas() obj {
+	date := obj{"type": "string", "format": "date-time"}
+	return obj{
+		"Job": object([]any{"id", "org", "user", "service", "action", "provider_job_id", "state", "created_at", "updated_at"}, obj{
+			"id": str(), "org": str(),
+			"user": obj{"type": []any{"string", "null"},
+				"description": "The user of the org who started the job (a user token's, or an org key's X-AIProxy-User), or null."},
+			"service": str(), "action": str(), "status_action": str(), "provider_job_id": str(),
+			"credential": object([]any{"source", "name"}, obj{"source": obj{"type": "string", "enum": []any{"tenant", "platform"}},
+				"org": str(), "name": str()}),
+			"state":           obj{"type": "string", "enum": []any{"pending", "processing", "completed", "failed"}},
+			"provider_status": str(),
+			"result_urls":     obj{"type": []any{"object", "null"}, "additionalProperties": str()},
+			"error":           str(), "callback_id": str(), "idempotency_key": str(),
+			"created_at": date, "updated_at": date,
+			"completed_at": nullableTime(), "checked_at": nullableTime(), "deadline_at": nullableTime(), "urls_expire_at": nullableTime(),
+		}),
+		"JobList": object([]any{"jobs"}, obj{
+			"jobs":        obj{"type": "array", "items": ref("Job")},
+			"next_cursor": obj{"type": "string", "description": "Set when there is an older page."},
+		}),
+		"JobEvent": object([]any{"id", "type", "created_at", "org", "job"}, obj{
+			"id":         str(),
+			"type":       obj{"type": "string", "enum": []any{"job.created", "job.updated", "job.completed", "job.failed"}},
+			"created_at": date, "org": str(), "job": ref("Job"),
+		}),
+	}
+}
