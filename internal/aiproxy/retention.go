@@ -32,6 +32,10 @@ const (
 	// RetainIdempotency is idempotency records, by expiry; a record that
 	// has not expired stays whatever the cutoff.
 	RetainIdempotency RetentionKind = "idempotency"
+	// RetainUserTokens is user tokens, by expiry; a token that has not
+	// expired stays whatever the cutoff. Revoked and spent tokens go with
+	// the others once expired.
+	RetainUserTokens RetentionKind = "user_tokens"
 	// RetainProviderWebhooks is the provider webhook ids seen, by receipt.
 	RetainProviderWebhooks RetentionKind = "provider_webhooks"
 	// RetainAudit is the audit log, by time. It is kept unless the
@@ -43,7 +47,7 @@ const (
 // dependents before what they depend on.
 var RetentionKinds = []RetentionKind{
 	RetainUsage, RetainUsageHourly, RetainUsageDaily, RetainDeliveries, RetainJobEvents, RetainJobs,
-	RetainIdempotency, RetainProviderWebhooks, RetainAudit,
+	RetainIdempotency, RetainUserTokens, RetainProviderWebhooks, RetainAudit,
 }
 
 // ValidRetentionKind reports whether k is a known kind.

@@ -17,8 +17,8 @@ var _ aiproxy.RetentionStore = (*DB)(nil)
 const pruneBatch = 1000
 
 // Prune removes up to limit rows of kind older than before (never after
-// now), each kind by the index migration 00008 gives it, in one short
-// transaction. The conditions that keep what is still needed are in the
+// now), each kind by the index migration 00008 (00009 for user tokens)
+// gives it, in one short transaction. The conditions that keep what is still needed are in the
 // DELETE statements themselves, so that a row that changed since it was
 // picked (a delivery queued again) is left alone; a foreign key that
 // still holds refuses the batch, which the next run tries again.
@@ -64,6 +64,11 @@ func (db *DB) Prune(ctx context.Context, kind aiproxy.RetentionKind, before, now
 			SELECT org_key, key FROM idempotency_keys
 			WHERE expires_at < $1 AND (locked_until IS NULL OR locked_until <= $2)
 			ORDER BY expires_at LIMIT $3) AND expires_at < $1`, b, n, limit)
+	case aiproxy.RetainUserTokens:
+		// before is never after now, so only expired tokens go.
+		removed, err = db.pruneExec(ctx, `DELETE FROM user_tokens WHERE id IN (
+			SELECT id FROM user_tokens WHERE expires_at < $1
+			ORDER BY expires_at LIMIT $2) AND expires_at < $1`, b, limit)
 	case aiproxy.RetainProviderWebhooks:
 		removed, err = db.pruneExec(ctx, `DELETE FROM provider_webhooks WHERE (service, event_id) IN (
 			SELECT service, event_id FROM provider_webhooks WHERE received_at < $1

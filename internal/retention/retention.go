@@ -5,7 +5,8 @@
 //
 // What must not go never goes, whatever the policy: the store keeps raw
 // usage that no rollup holds yet, running jobs, pending deliveries and
-// their events, and unexpired idempotency records (aiproxy.RetentionStore).
+// their events, unexpired idempotency records and unexpired user tokens
+// (aiproxy.RetentionStore).
 package retention
 
 import (
@@ -38,6 +39,7 @@ func DefaultPolicy() Policy {
 		aiproxy.RetainDeliveries:       30 * Day,
 		aiproxy.RetainJobs:             90 * Day,
 		aiproxy.RetainIdempotency:      1 * Day,
+		aiproxy.RetainUserTokens:       1 * Day,
 		aiproxy.RetainProviderWebhooks: 7 * Day,
 	}
 }

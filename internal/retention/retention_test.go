@@ -165,7 +165,7 @@ func TestParsePolicy(t *testing.T) {
 		p[aiproxy.RetainUsageHourly] != 0 || p[aiproxy.RetainJobs] != 90*Day {
 		t.Fatalf("policy = %v", p)
 	}
-	if got := p.String(); got != "usage=7d,webhook_deliveries=30d,job_events=36h0m0s,jobs=90d,idempotency=1d,provider_webhooks=7d,audit=365d" {
+	if got := p.String(); got != "usage=7d,webhook_deliveries=30d,job_events=36h0m0s,jobs=90d,idempotency=1d,user_tokens=1d,provider_webhooks=7d,audit=365d" {
 		t.Fatalf("String = %q", got)
 	}
 	_, err = ParsePolicy(nil, "usage=forever,logs=1d,jobs=-3d,jobs")
@@ -176,5 +176,24 @@ func TestParsePolicy(t *testing.T) {
 	}
 	if DefaultPolicy()[aiproxy.RetainAudit] != 0 || DefaultPolicy()[aiproxy.RetainUsageDaily] != 0 {
 		t.Fatal("the default policy prunes the audit log or the daily rollups")
+	}
+}
+
+// TestDefaultPolicyPrunesUserTokensADayAfterExpiry: expired user tokens
+// go once they expired more than a day ago; the others stay.
+func TestDefaultPolicyPrunesUserTokensADayAfterExpiry(t *testing.T) {
+	s := newFakeStore()
+	expiries := []time.Duration{-3 * Day, -Day - time.Minute, -Day + time.Minute, -time.Hour, time.Hour}
+	for _, d := range expiries {
+		s.rows[aiproxy.RetainUserTokens] = append(s.rows[aiproxy.RetainUserTokens], now0.Add(d))
+	}
+	p := New(Config{Store: s, Policy: DefaultPolicy(), Now: func() time.Time { return now0 }})
+	counts, err := p.PruneOnce(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := s.rows[aiproxy.RetainUserTokens]
+	if counts[aiproxy.RetainUserTokens] != 2 || len(left) != 3 || !left[0].Equal(now0.Add(-Day+time.Minute)) {
+		t.Fatalf("counts = %v, tokens left expiring at %v; want the 2 expired over a day ago pruned", counts, left)
 	}
 }

@@ -17,8 +17,8 @@ var _ aiproxy.RetentionStore = (*DB)(nil)
 const pruneBatch = 1000
 
 // Prune removes up to limit rows of kind older than before (never after
-// now), each kind by the index migration 00008 gives it, in one short
-// write transaction.
+// now), each kind by the index migration 00008 (00009 for user tokens)
+// gives it, in one short write transaction.
 func (db *DB) Prune(ctx context.Context, kind aiproxy.RetentionKind, before, now time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		limit = pruneBatch
@@ -63,6 +63,11 @@ func (db *DB) Prune(ctx context.Context, kind aiproxy.RetentionKind, before, now
 			SELECT rowid FROM idempotency_keys
 			WHERE expires_at < ? AND (locked_until IS NULL OR locked_until <= ?)
 			ORDER BY expires_at LIMIT ?)`, b, n, limit)
+	case aiproxy.RetainUserTokens:
+		// before is never after now, so only expired tokens go.
+		removed, err = db.pruneExec(ctx, `DELETE FROM user_tokens WHERE id IN (
+			SELECT id FROM user_tokens INDEXED BY user_tokens_by_expiry
+			WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`, b, limit)
 	case aiproxy.RetainProviderWebhooks:
 		removed, err = db.pruneExec(ctx, `DELETE FROM provider_webhooks WHERE rowid IN (
 			SELECT rowid FROM provider_webhooks WHERE received_at < ? ORDER BY received_at LIMIT ?)`, b, limit)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ func runRetention(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("HourlyRollups", func(t *testing.T) { testPruneHourly(t, rollupStores(t, open)) })
 	t.Run("JobsEventsDeliveries", func(t *testing.T) { testPruneJobs(t, rollupStores(t, open)) })
 	t.Run("Idempotency", func(t *testing.T) { testPruneIdempotency(t, rollupStores(t, open)) })
+	t.Run("UserTokens", func(t *testing.T) { testPruneUserTokens(t, rollupStores(t, open)) })
 	t.Run("ProviderWebhooks", func(t *testing.T) { testPruneProviderWebhooks(t, rollupStores(t, open)) })
 	t.Run("Audit", func(t *testing.T) { testPruneAudit(t, rollupStores(t, open)) })
 	t.Run("UnknownKind", func(t *testing.T) {
@@ -215,6 +217,61 @@ func testPruneIdempotency(t *testing.T, s RollupStores) {
 			t.Fatalf("claim %q after pruning = %v, %v; want %v", key, claimed, err, wantClaimed)
 		}
 	}
+}
+
+// testPruneUserTokens checks that user tokens go by expiry, oldest first,
+// in batches, revoked and spent ones alike, and that a token that has not
+// expired stays whatever the cutoff.
+func testPruneUserTokens(t *testing.T, s RollupStores) {
+	ctx := t.Context()
+	us, ok := any(s).(UserTokenStores)
+	if !ok {
+		t.Fatal("the store does not implement aiproxy.UserTokenStore")
+	}
+	userTokenOwners(t, us)
+	// ut-0 … ut-4 expire at minutes 10 … 50, of acme and beta in turn;
+	// ut-3 is spent, ut-4 revoked.
+	ids := []string{"ut-0", "ut-1", "ut-2", "ut-3", "ut-4"}
+	for i, id := range ids {
+		tok := newUserToken(id, []string{"acme", "beta"}[i%2], "alice", 0, 10*(i+1))
+		tok.SingleUse = i == 3
+		mustCreateUserToken(t, us, tok)
+	}
+	if won, err := us.SpendUserToken(ctx, "ut-3", at(1)); err != nil || !won {
+		t.Fatalf("SpendUserToken(ut-3) = %v, %v", won, err)
+	}
+	if err := us.RevokeUserToken(ctx, "acme", "ut-4", at(1)); err != nil {
+		t.Fatalf("RevokeUserToken(ut-4): %v", err)
+	}
+	kept := func(stage string, want ...string) {
+		t.Helper()
+		for _, id := range ids {
+			_, err := us.UserToken(ctx, id)
+			if in := slices.Contains(want, id); (err == nil) != in || (!in && !errors.Is(err, aiproxy.ErrNotFound)) {
+				t.Fatalf("%s: UserToken(%s) error = %v, want kept = %v", stage, id, err, in)
+			}
+		}
+	}
+	// A token expiring at the cutoff is not older than it.
+	if n, err := s.Prune(ctx, aiproxy.RetainUserTokens, at(20), at(100), 10); err != nil || n != 1 {
+		t.Fatalf("Prune(cutoff minute 20) = %d, %v; want ut-0", n, err)
+	}
+	kept("cutoff minute 20", "ut-1", "ut-2", "ut-3", "ut-4")
+	// Oldest first, in batches.
+	if n, err := s.Prune(ctx, aiproxy.RetainUserTokens, at(100), at(100), 2); err != nil || n != 2 {
+		t.Fatalf("one batch of 2 = %d, %v", n, err)
+	}
+	kept("a batch of 2", "ut-3", "ut-4")
+	// A cutoff past now prunes only what expired by now: ut-3 (spent),
+	// not ut-4 (revoked, expiring at minute 50).
+	if n := pruneAll(ctx, t, s, aiproxy.RetainUserTokens, at(1000), at(45)); n != 1 {
+		t.Fatalf("pruned %d tokens at minute 45, want the spent one expired at 40", n)
+	}
+	kept("at minute 45", "ut-4")
+	if n := pruneAll(ctx, t, s, aiproxy.RetainUserTokens, at(51), at(51)); n != 1 {
+		t.Fatalf("pruned %d tokens at minute 51, want the revoked one", n)
+	}
+	kept("at minute 51")
 }
 
 func testPruneProviderWebhooks(t *testing.T, s RollupStores) {
