@@ -232,6 +232,9 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	a.guard = f.guard.build(a.db, a.catalog, a.redis, a.log, a.obs.metrics, spool)
 	a.admin = admin.New(a.db, v, a.catalog, nil)
 	a.admin.SetAuditor(a.db)
+	if a.signIns, err = f.users.signIns(a.log); err != nil {
+		return nil, err
+	}
 	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)

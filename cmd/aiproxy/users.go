@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/oidc"
 )
 
 // userFlags configure end users: the life of the user tokens org keys
@@ -16,7 +20,12 @@ type userFlags struct {
 	tokenTTL    time.Duration
 	tokenMaxTTL time.Duration
 	oidcConfig  string
-	envErr      error
+	// oidcInsecure lets issuers use http and private addresses, for a
+	// development IdP on this machine.
+	oidcInsecure bool
+	// issuers is the parsed --oidc-config, set by validate.
+	issuers []oidc.Issuer
+	envErr  error
 }
 
 func (f *userFlags) register(fs *flag.FlagSet, e env) {
@@ -27,6 +36,8 @@ func (f *userFlags) register(fs *flag.FlagSet, e env) {
 		"longest life a user token may ask for, at most 1h [AIPROXY_USER_TOKEN_MAX_TTL]")
 	fs.StringVar(&f.oidcConfig, "oidc-config", e("AIPROXY_OIDC_CONFIG"),
 		"JSON file of the identity providers (OIDC issuers) whose JWTs sign users in; see docs/oidc.md [AIPROXY_OIDC_CONFIG]")
+	fs.BoolVar(&f.oidcInsecure, "oidc-insecure", v.bool("AIPROXY_OIDC_INSECURE", false),
+		"let --oidc-config issuers use http and addresses inside this network: only for a development identity provider [AIPROXY_OIDC_INSECURE]")
 	f.envErr = v.err()
 }
 
@@ -38,7 +49,38 @@ func (f *userFlags) validate() error {
 	if f.tokenTTL < aiproxy.MinUserTokenTTL || f.tokenTTL > f.tokenMaxTTL {
 		errs = append(errs, fmt.Errorf("--user-token-ttl must be between %v and --user-token-max-ttl", aiproxy.MinUserTokenTTL))
 	}
+	if f.oidcConfig != "" {
+		issuers, err := oidc.LoadFile(f.oidcConfig, f.oidcInsecure)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--oidc-config: %w", err))
+		}
+		f.issuers = issuers
+	}
 	return errors.Join(errs...)
+}
+
+// signIns returns the verifier of the configured identity providers, or
+// nil when there are none.
+func (f *userFlags) signIns(log *slog.Logger) (httpapi.SignInVerifier, error) {
+	if len(f.issuers) == 0 {
+		return nil, nil
+	}
+	v, err := oidc.New(f.issuers, oidc.Options{Logger: log, AllowInsecure: f.oidcInsecure})
+	if err != nil {
+		return nil, fmt.Errorf("identity providers: %w", err)
+	}
+	return signIns{v}, nil
+}
+
+// signIns adapts the OIDC verifier to the authenticator.
+type signIns struct{ v *oidc.Verifier }
+
+func (s signIns) VerifySignIn(ctx context.Context, org, raw string) (aiproxy.Principal, error) {
+	id, err := s.v.Verify(ctx, org, raw)
+	if err != nil {
+		return aiproxy.Principal{}, err
+	}
+	return id.Principal(), nil
 }
 
 // userTokens returns the user token operations on the app's store.

@@ -156,7 +156,13 @@ type file struct {
 // Load reads an issuers file ({"issuers": [...]}, docs/oidc.md), fills
 // the defaults, and checks every entry, reporting every problem at once
 // in one error. Insecure issuers are refused: a file is for production.
-func Load(r io.Reader) ([]Issuer, error) {
+func Load(r io.Reader) ([]Issuer, error) { return load(r, false) }
+
+// LoadInsecure is Load for a development identity provider: issuers may
+// use http and addresses inside aiproxy's network (Options.AllowInsecure).
+func LoadInsecure(r io.Reader) ([]Issuer, error) { return load(r, true) }
+
+func load(r io.Reader, allowInsecure bool) ([]Issuer, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var f file
@@ -167,20 +173,20 @@ func Load(r io.Reader) ([]Issuer, error) {
 		return nil, errors.New("oidc issuers: the file holds more than one JSON value")
 	}
 	issuers := WithDefaults(f.Issuers)
-	if err := Validate(issuers, false); err != nil {
+	if err := Validate(issuers, allowInsecure); err != nil {
 		return nil, err
 	}
 	return issuers, nil
 }
 
-// LoadFile is Load on the file at path.
-func LoadFile(path string) ([]Issuer, error) {
+// LoadFile is Load on the file at path; with allowInsecure, LoadInsecure.
+func LoadFile(path string, allowInsecure bool) ([]Issuer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("oidc issuers: %w", err)
 	}
 	defer f.Close()
-	issuers, err := Load(f)
+	issuers, err := load(f, allowInsecure)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

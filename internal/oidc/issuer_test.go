@@ -59,7 +59,7 @@ func TestLoadExample(t *testing.T) {
 	if err := os.WriteFile(path, []byte(exampleFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fromFile, err := LoadFile(path)
+	fromFile, err := LoadFile(path, false)
 	if err != nil || len(fromFile) != 2 {
 		t.Fatalf("LoadFile: %v, %d issuers", err, len(fromFile))
 	}
@@ -120,7 +120,7 @@ func TestLoadRefusesMalformedFiles(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing.json"), false); err == nil {
 		t.Error("a missing file was accepted")
 	}
 }
