@@ -1,7 +1,10 @@
 package aiproxy
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,13 +48,84 @@ type UsageFilter struct {
 	UserID string
 	From   time.Time
 	To     time.Time
+	// GroupBy splits each day's row of an org and service by user, by key
+	// or by both; zero keeps one row per day, org and service.
+	GroupBy UsageGroups
 }
 
-// UsageRow is the usage of one org and service on one UTC day.
+// UsageGroups is a set of the dimensions, beside day, org and service,
+// that a usage report may split its rows by.
+type UsageGroups uint8
+
+// The dimensions a usage report may be split by.
+const (
+	// GroupByUser splits rows by the user the calls were made for.
+	GroupByUser UsageGroups = 1 << iota
+	// GroupByKey splits rows by the aiproxy key behind the calls.
+	GroupByKey
+)
+
+// usageGroupNames are the names ParseUsageGroups reads, in String's order.
+var usageGroupNames = []struct {
+	g    UsageGroups
+	name string
+}{{GroupByUser, "user"}, {GroupByKey, "key"}}
+
+// Has reports whether g holds every dimension of o.
+func (g UsageGroups) Has(o UsageGroups) bool { return g&o == o }
+
+// String lists g's dimensions as ParseUsageGroups reads them ("user,key"),
+// or "" for none.
+func (g UsageGroups) String() string {
+	var names []string
+	for _, n := range usageGroupNames {
+		if g.Has(n.g) {
+			names = append(names, n.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// ParseUsageGroups reads a comma-separated list of dimensions, "user"
+// and "key" in any order; "" is none. It reports false for any other name
+// or an empty item.
+func ParseUsageGroups(text string) (UsageGroups, bool) {
+	var g UsageGroups
+	if text == "" {
+		return 0, true
+	}
+	for _, item := range strings.Split(text, ",") {
+		one := usageGroupNamed(strings.TrimSpace(item))
+		if one == 0 {
+			return 0, false
+		}
+		g |= one
+	}
+	return g, true
+}
+
+// usageGroupNamed returns the dimension of a name, or 0.
+func usageGroupNamed(name string) UsageGroups {
+	for _, n := range usageGroupNames {
+		if n.name == name {
+			return n.g
+		}
+	}
+	return 0
+}
+
+// UsageRow is the usage of one org and service on one UTC day, and of one
+// user or key when the report is split by them.
 type UsageRow struct {
-	Day       string // YYYY-MM-DD
-	OrgKey    string
-	Service   string
+	Day     string // YYYY-MM-DD
+	OrgKey  string
+	Service string
+	// UserID is the user the calls were made for ("" for the org itself)
+	// when the report is split by user, and "" otherwise.
+	UserID string
+	// KeyID is the aiproxy key behind the calls ("" for sign-ins) when
+	// the report is split by key, and "" otherwise.
+	KeyID     string
 	Requests  int64
 	Errors    int64
 	CacheHits int64
@@ -65,17 +139,25 @@ type UsageRow struct {
 type UsageStore interface {
 	// AppendUsage stores records; it never changes earlier ones.
 	AppendUsage(ctx context.Context, recs []UsageRecord) error
-	// UsageReport sums usage per UTC day, org and service, ordered by day,
-	// org and service.
+	// UsageReport sums usage per UTC day, org and service, and per user
+	// and key when f.GroupBy says, ordered by day, org, service, user and
+	// key.
 	UsageReport(ctx context.Context, f UsageFilter) ([]UsageRow, error)
 }
 
-// FoldUsage adds a partial row (one unit's share of a day, org and service)
-// to a report ordered by day, org and service, merging it into the last row
-// when they share those three.
+// compareUsageRows orders report rows by day, org, service, user and key
+// (byte order, as both engines sort).
+func compareUsageRows(a, b UsageRow) int {
+	return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.OrgKey, b.OrgKey), cmp.Compare(a.Service, b.Service),
+		cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KeyID, b.KeyID))
+}
+
+// FoldUsage adds a partial row (one unit's share of a day, org, service,
+// user and key) to a report ordered by those, merging it into the last row
+// when they share all five.
 func FoldUsage(rows []UsageRow, r UsageRow, unit Metric, units int64) []UsageRow {
 	n := len(rows)
-	if n == 0 || rows[n-1].Day != r.Day || rows[n-1].OrgKey != r.OrgKey || rows[n-1].Service != r.Service {
+	if n == 0 || compareUsageRows(rows[n-1], r) != 0 {
 		r.Units = map[Metric]int64{}
 		rows = append(rows, r)
 		n++
@@ -91,4 +173,23 @@ func FoldUsage(rows []UsageRow, r UsageRow, unit Metric, units int64) []UsageRow
 		rows[n-1].Units[unit] += units
 	}
 	return rows
+}
+
+// SumUsage adds up report rows that share day, org, service, user and key
+// (their named units merged) and orders them by those: a store that reads
+// a report in parts (rollups, then raw records) folds the parts with it.
+// It leaves parts as they are.
+func SumUsage(parts []UsageRow) []UsageRow {
+	sorted := slices.Clone(parts)
+	slices.SortStableFunc(sorted, compareUsageRows)
+	out := make([]UsageRow, 0, len(sorted))
+	for _, r := range sorted {
+		out = FoldUsage(out, r, "", 0)
+		for u, n := range r.Units {
+			if u != "" {
+				out[len(out)-1].Units[u] += n
+			}
+		}
+	}
+	return out
 }

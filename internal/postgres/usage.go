@@ -76,21 +76,22 @@ func insertUsageSQL(n int) string {
 	return b.String()
 }
 
-// UsageReport sums usage per UTC day, org, service and unit, then folds the
-// units of one day, org and service into one row. It reads the parts of
-// the range that aiproxy.PlanUsageReport names: the rollups for whole days
-// and hours up to the rollup watermark, the raw records for the rest (the
-// records not yet rolled up, and parts of an hour at the ends), all in one
-// snapshot so that a rollup committing meanwhile counts once. A zero From
-// or To leaves that end of the range open.
+// UsageReport sums usage per UTC day, org, service and unit (and user and
+// key when f.GroupBy says), then folds the units of one row into one. It
+// reads the parts of the range that aiproxy.PlanUsageReport names: the
+// rollups for whole days and hours up to the rollup watermark, the raw
+// records for the rest (the records not yet rolled up, and parts of an
+// hour at the ends), all in one snapshot so that a rollup committing
+// meanwhile counts once. A zero From or To leaves that end of the range
+// open.
 func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
 	p := aiproxy.PlanUsageReport(f.From, f.To)
-	const filters = ` AND %[1]s >= $1 AND %[1]s < $2
-		AND ($3 = '' OR org_key = $3) AND ($4 = '' OR service = $4) AND ($5 = '' OR user_id = $5)
-		GROUP BY 1, org_key, service, unit`
-	const rollups = `, org_key, service, unit, sum(requests)::bigint, sum(errors)::bigint, sum(cache_hits)::bigint,
+	dims, group := usageDims(f.GroupBy)
+	filters := ` AND %[1]s >= $1 AND %[1]s < $2
+		AND ($3 = '' OR org_key = $3) AND ($4 = '' OR service = $4) AND ($5 = '' OR user_id = $5)` + group
+	rollups := dims + `, sum(requests)::bigint, sum(errors)::bigint, sum(cache_hits)::bigint,
 		sum(bytes_out)::bigint, sum(latency_ms)::bigint, sum(units)::bigint FROM usage_rollups`
-	const raw = `, org_key, service, unit, count(*), count(*) FILTER (WHERE status >= 400 OR error_code <> ''),
+	raw := dims + `, count(*), count(*) FILTER (WHERE status >= 400 OR error_code <> ''),
 		count(*) FILTER (WHERE cache IN ('HIT', 'STALE')), sum(bytes_out)::bigint, sum(latency_ms)::bigint,
 		sum(units)::bigint FROM usage_events`
 	day := bucketStart(aiproxy.Daily, "start_at")
@@ -133,19 +134,35 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 	if err != nil {
 		return nil, fmt.Errorf("usage report: %w", err)
 	}
-	return aiproxy.MergeUsage(parts), nil
+	return aiproxy.SumUsage(parts), nil
 }
 
-// collectUsageRows reads rows of (day start, org, service, unit, requests,
-// errors, cache hits, bytes, latency, units) as report rows.
+// usageDims returns a report query's columns after the day (org, service,
+// user, key and unit; user and key as empty text unless the report is
+// split by them) and its GROUP BY, which names only the columns that split
+// rows (the day by position, as its expression differs per query).
+func usageDims(by aiproxy.UsageGroups) (dims, group string) {
+	user, key := "''::text", "''::text"
+	group = ` GROUP BY 1, org_key, service`
+	if by.Has(aiproxy.GroupByUser) {
+		user, group = "user_id", group+", user_id"
+	}
+	if by.Has(aiproxy.GroupByKey) {
+		key, group = "key_id", group+", key_id"
+	}
+	return ", org_key, service, " + user + ", " + key + ", unit", group + ", unit"
+}
+
+// collectUsageRows reads rows of (day start, org, service, user, key, unit,
+// requests, errors, cache hits, bytes, latency, units) as report rows.
 func collectUsageRows(rows pgx.Rows) ([]aiproxy.UsageRow, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (aiproxy.UsageRow, error) {
 		var r aiproxy.UsageRow
 		var day pgtype.Timestamptz
 		var unit string
 		var units int64
-		err := row.Scan(&day, &r.OrgKey, &r.Service, &unit, &r.Requests, &r.Errors, &r.CacheHits,
-			&r.BytesOut, &r.LatencyMS, &units)
+		err := row.Scan(&day, &r.OrgKey, &r.Service, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
+			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units)
 		r.Day, r.Units = dayOf(day), map[aiproxy.Metric]int64{aiproxy.Metric(unit): units}
 		return r, err
 	})

@@ -106,12 +106,13 @@ func insertUsageSQL(n int) string {
 	return b.String()
 }
 
-// UsageReport sums usage per UTC day, org, service and unit, then folds the
-// units of one day, org and service into one row. It reads the parts of
-// the range that aiproxy.PlanUsageReport names: the rollups for whole days
-// and hours up to the rollup watermark, the raw records for the rest (the
-// records not yet rolled up, and parts of an hour at the ends), all in one
-// read transaction so that a rollup committing meanwhile counts once.
+// UsageReport sums usage per UTC day, org, service and unit (and user and
+// key when f.GroupBy says), then folds the units of one row into one. It
+// reads the parts of the range that aiproxy.PlanUsageReport names: the
+// rollups for whole days and hours up to the rollup watermark, the raw
+// records for the rest (the records not yet rolled up, and parts of an
+// hour at the ends), all in one read transaction so that a rollup
+// committing meanwhile counts once.
 func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
 	p := aiproxy.PlanUsageReport(f.From, f.To)
 	tx, err := db.read.BeginTx(ctx, nil)
@@ -131,11 +132,11 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 		parts = append(parts, rows...)
 		return err
 	}
-	const filters = ` AND (? = '' OR org_key = ?) AND (? = '' OR service = ?) AND (? = '' OR user_id = ?)
-		GROUP BY day, org_key, service, unit`
-	const rollups = `, org_key, service, unit, sum(requests), sum(errors), sum(cache_hits), sum(bytes_out),
+	dims, group := usageDims(f.GroupBy)
+	filters := ` AND (? = '' OR org_key = ?) AND (? = '' OR service = ?) AND (? = '' OR user_id = ?)` + group
+	rollups := dims + `, sum(requests), sum(errors), sum(cache_hits), sum(bytes_out),
 		sum(latency_ms), sum(units) FROM usage_rollups`
-	const raw = `, org_key, service, unit, count(*), sum(status >= 400 OR error_code <> ''),
+	raw := dims + `, count(*), sum(status >= 400 OR error_code <> ''),
 		sum(cache IN ('HIT', 'STALE')), sum(bytes_out), sum(latency_ms), sum(units) FROM usage_events`
 	if !p.Days.Empty() {
 		if err := read(`SELECT start_at AS day`+rollups+` WHERE bucket = 'day' AND start_at >= ? AND start_at < ?`+filters, p.Days); err != nil {
@@ -171,15 +172,31 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 			return nil, fmt.Errorf("usage report: %w", err)
 		}
 	}
-	return aiproxy.MergeUsage(parts), nil
+	return aiproxy.SumUsage(parts), nil
+}
+
+// usageDims returns a report query's columns after the day (org, service,
+// user, key and unit; user and key as empty text unless the report is
+// split by them) and its GROUP BY, which names only the columns that split
+// rows.
+func usageDims(by aiproxy.UsageGroups) (dims, group string) {
+	user, key := "''", "''"
+	group = ` GROUP BY day, org_key, service`
+	if by.Has(aiproxy.GroupByUser) {
+		user, group = "user_id", group+", user_id"
+	}
+	if by.Has(aiproxy.GroupByKey) {
+		key, group = "key_id", group+", key_id"
+	}
+	return ", org_key, service, " + user + ", " + key + ", unit", group + ", unit"
 }
 
 // rawTailByID is the most records after the rollup watermark that a
 // report reads by id rather than by time.
 const rawTailByID = 100_000
 
-// readUsageRows reads rows of (day start, org, service, unit, requests,
-// errors, cache hits, bytes, latency, units) as report rows.
+// readUsageRows reads rows of (day start, org, service, user, key, unit,
+// requests, errors, cache hits, bytes, latency, units) as report rows.
 func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]aiproxy.UsageRow, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -191,8 +208,8 @@ func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) (
 		var r aiproxy.UsageRow
 		var day, units int64
 		var unit string
-		if err := rows.Scan(&day, &r.OrgKey, &r.Service, &unit, &r.Requests, &r.Errors, &r.CacheHits,
-			&r.BytesOut, &r.LatencyMS, &units); err != nil {
+		if err := rows.Scan(&day, &r.OrgKey, &r.Service, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
+			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units); err != nil {
 			return nil, err
 		}
 		r.Day = time.UnixMilli(day).UTC().Format(time.DateOnly)

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -54,6 +56,8 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		}
 	})
 	t.Run("PerUser", func(t *testing.T) { testUsagePerUser(t, open) })
+	t.Run("GroupByUserAndKey", func(t *testing.T) { testUsageGroupBy(t, rollupStores(t, open)) })
+	t.Run("GroupedAsRawSums", func(t *testing.T) { testUsageGroupedSums(t, rollupStores(t, open)) })
 	t.Run("ManyRecordsInOneCall", func(t *testing.T) {
 		s, ctx := guardrails(t, open), t.Context()
 		at := time.Date(2025, 6, 3, 12, 0, 0, 0, time.UTC)
@@ -143,6 +147,228 @@ func testUsagePerUser(t *testing.T, open func(t *testing.T) Stores) {
 		t.Fatalf("RollUpUsage = %d, %v; want %d", n, err, len(recs))
 	}
 	check("rolled up")
+}
+
+// testUsageGroupBy checks reports split by user, by key and by both, with
+// and without a user filter, on every path a report reads (day and hour
+// rollups, raw records at the edges and after the watermark), before, while
+// and after the records are rolled up.
+func testUsageGroupBy(t *testing.T, s RollupStores) {
+	ctx := t.Context()
+	day := time.Date(2025, 6, 5, 0, 0, 0, 0, time.UTC)
+	rec := func(org, key, user string, at time.Duration, service string, units int64) aiproxy.UsageRecord {
+		r := aiproxy.UsageRecord{At: day.Add(at), OrgKey: org, KeyID: key, UserID: user, Service: service,
+			Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: units}
+		if service == "heygen" {
+			r.Action, r.Unit, r.Cache = "list-avatars", "", "HIT"
+		}
+		return r
+	}
+	ten := 10 * time.Hour
+	recs := []aiproxy.UsageRecord{
+		rec("acme", "k1", "alice", ten, "elevenlabs", 10),
+		rec("acme", "k2", "alice", ten+5*time.Minute, "elevenlabs", 20),
+		rec("acme", "k1", "bob", ten+10*time.Minute, "elevenlabs", 3),
+		rec("acme", "k1", "", ten+15*time.Minute, "elevenlabs", 1),               // for the org itself
+		rec("acme", "", "carol", ten+20*time.Minute, "elevenlabs", 4),            // a sign-in: no key
+		rec("acme", "k2", "alice", ten+25*time.Minute, "heygen", 0),              // a cache hit
+		rec("beta", "k3", "alice", ten, "elevenlabs", 100),                       // another org's alice
+		rec("acme", "k1", "alice", 24*time.Hour+30*time.Minute, "elevenlabs", 7), // the next day
+	}
+	recs[2].Status, recs[2].UpstreamStatus = 500, 500
+	if err := s.AppendUsage(ctx, recs); err != nil {
+		t.Fatalf("AppendUsage: %v", err)
+	}
+	// Rows as "day org service user key requests/errors/cache hits/characters".
+	cases := []struct {
+		name string
+		f    aiproxy.UsageFilter
+		want []string
+	}{
+		{"not split", aiproxy.UsageFilter{OrgKey: "acme"}, []string{
+			`06-05 acme elevenlabs "" "" 5/1/0/38`, `06-05 acme heygen "" "" 1/0/1/0`, `06-06 acme elevenlabs "" "" 1/0/0/7`}},
+		{"by user", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByUser}, []string{
+			`06-05 acme elevenlabs "" "" 1/0/0/1`, `06-05 acme elevenlabs "alice" "" 2/0/0/30`,
+			`06-05 acme elevenlabs "bob" "" 1/1/0/3`, `06-05 acme elevenlabs "carol" "" 1/0/0/4`,
+			`06-05 acme heygen "alice" "" 1/0/1/0`, `06-06 acme elevenlabs "alice" "" 1/0/0/7`}},
+		{"by key", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByKey}, []string{
+			`06-05 acme elevenlabs "" "" 1/0/0/4`, `06-05 acme elevenlabs "" "k1" 3/1/0/14`,
+			`06-05 acme elevenlabs "" "k2" 1/0/0/20`, `06-05 acme heygen "" "k2" 1/0/1/0`,
+			`06-06 acme elevenlabs "" "k1" 1/0/0/7`}},
+		{"by user and key", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByUser | aiproxy.GroupByKey}, []string{
+			`06-05 acme elevenlabs "" "k1" 1/0/0/1`, `06-05 acme elevenlabs "alice" "k1" 1/0/0/10`,
+			`06-05 acme elevenlabs "alice" "k2" 1/0/0/20`, `06-05 acme elevenlabs "bob" "k1" 1/1/0/3`,
+			`06-05 acme elevenlabs "carol" "" 1/0/0/4`, `06-05 acme heygen "alice" "k2" 1/0/1/0`,
+			`06-06 acme elevenlabs "alice" "k1" 1/0/0/7`}},
+		{"one user of every org, by key", aiproxy.UsageFilter{UserID: "alice", GroupBy: aiproxy.GroupByKey}, []string{
+			`06-05 acme elevenlabs "" "k1" 1/0/0/10`, `06-05 acme elevenlabs "" "k2" 1/0/0/20`,
+			`06-05 acme heygen "" "k2" 1/0/1/0`, `06-05 beta elevenlabs "" "k3" 1/0/0/100`,
+			`06-06 acme elevenlabs "" "k1" 1/0/0/7`}},
+		{"one service, by user", aiproxy.UsageFilter{Service: "heygen", GroupBy: aiproxy.GroupByUser}, []string{
+			`06-05 acme heygen "alice" "" 1/0/1/0`}},
+	}
+	// Each range holds every record: whole days, whole hours, and ends
+	// inside an hour.
+	ranges := map[string][2]time.Time{
+		"open":          {},
+		"whole days":    {day, day.AddDate(0, 0, 2)},
+		"whole hours":   {day.Add(ten), day.Add(25 * time.Hour)},
+		"part of hours": {day.Add(ten - 30*time.Second), day.Add(24*time.Hour + 45*time.Minute)},
+	}
+	check := func(stage string) {
+		t.Helper()
+		for rname, r := range ranges {
+			for _, c := range cases {
+				f := c.f
+				f.From, f.To = r[0], r[1]
+				rows, err := s.UsageReport(ctx, f)
+				if err != nil {
+					t.Fatalf("%s: UsageReport(%s, %s): %v", stage, c.name, rname, err)
+				}
+				got := make([]string, 0, len(rows))
+				for _, row := range rows {
+					got = append(got, fmt.Sprintf("%s %s %s %q %q %d/%d/%d/%d", row.Day[5:], row.OrgKey, row.Service,
+						row.UserID, row.KeyID, row.Requests, row.Errors, row.CacheHits, row.Units[aiproxy.MetricCharacters]))
+				}
+				checkStrings(t, fmt.Sprintf("%s: report %s over %s", stage, c.name, rname), got, c.want)
+			}
+		}
+	}
+	check("raw records")
+	if n, err := s.RollUpUsage(ctx, 3); err != nil || n == 0 {
+		t.Fatalf("RollUpUsage(3) = %d, %v", n, err)
+	}
+	check("partly rolled up")
+	drainRollups(ctx, t, s)
+	check("rolled up")
+}
+
+// testUsageGroupedSums compares reports split by user, key or both with
+// sums of random raw records, before and after they are rolled up, and
+// checks that a split report adds up to the report that is not split.
+func testUsageGroupedSums(t *testing.T, s RollupStores) {
+	ctx := t.Context()
+	rnd := rand.New(rand.NewPCG(7, 11))
+	users := []string{"", "alice", "bob", "carol"}
+	recs := make([]aiproxy.UsageRecord, 600)
+	for i := range recs {
+		recs[i] = randomRecord(rnd)
+		recs[i].UserID = users[rnd.IntN(len(users))]
+		if rnd.IntN(8) == 0 {
+			recs[i].KeyID = "" // a sign-in
+		}
+	}
+	if err := s.AppendUsage(ctx, recs); err != nil {
+		t.Fatalf("AppendUsage: %v", err)
+	}
+	day := func(n int) time.Time { return rollupDay.AddDate(0, 0, n) }
+	filters := []aiproxy.UsageFilter{
+		{},
+		{OrgKey: "acme"},
+		{OrgKey: "beta", Service: "elevenlabs", From: day(1), To: day(3)},
+		{UserID: "alice"},
+		{OrgKey: "corp", UserID: "bob", From: day(1).Add(5 * time.Hour), To: day(2).Add(7 * time.Hour)},
+		{From: day(0).Add(90*time.Minute + 7*time.Second), To: day(2).Add(23*time.Hour + 59*time.Minute)},
+	}
+	groupings := []aiproxy.UsageGroups{0, aiproxy.GroupByUser, aiproxy.GroupByKey, aiproxy.GroupByUser | aiproxy.GroupByKey}
+	check := func(stage string) {
+		t.Helper()
+		for _, f := range filters {
+			var plain []aiproxy.UsageRow
+			for _, g := range groupings {
+				f.GroupBy = g
+				got, err := s.UsageReport(ctx, f)
+				if err != nil {
+					t.Fatalf("%s: UsageReport(%+v): %v", stage, f, err)
+				}
+				if want := groupedReport(recs, f); !sameRows(got, want) {
+					t.Fatalf("%s: UsageReport(%+v) =\n%+v\nwant the raw records' sums\n%+v", stage, f, got, want)
+				}
+				if g == 0 {
+					plain = got
+					continue
+				}
+				if folded := unsplit(got); !sameRows(folded, plain) {
+					t.Fatalf("%s: UsageReport(%+v) does not add up to the report not split:\n%+v\nwant\n%+v", stage, f, folded, plain)
+				}
+			}
+		}
+	}
+	check("raw records")
+	if _, err := s.RollUpUsage(ctx, 250); err != nil {
+		t.Fatalf("RollUpUsage: %v", err)
+	}
+	check("partly rolled up")
+	drainRollups(ctx, t, s)
+	check("rolled up")
+}
+
+// groupedReport is the report of recs that f selects, split as f says,
+// summed here without the stores' code.
+func groupedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.UsageRow {
+	type dims struct{ day, org, service, user, key string }
+	sums := map[dims]*aiproxy.UsageRow{}
+	for _, r := range recs {
+		if (!f.From.IsZero() && r.At.Before(f.From)) || (!f.To.IsZero() && !r.At.Before(f.To)) ||
+			(f.OrgKey != "" && r.OrgKey != f.OrgKey) || (f.Service != "" && r.Service != f.Service) ||
+			(f.UserID != "" && r.UserID != f.UserID) {
+			continue
+		}
+		d := dims{day: r.At.UTC().Format(time.DateOnly), org: r.OrgKey, service: r.Service}
+		if f.GroupBy.Has(aiproxy.GroupByUser) {
+			d.user = r.UserID
+		}
+		if f.GroupBy.Has(aiproxy.GroupByKey) {
+			d.key = r.KeyID
+		}
+		row := sums[d]
+		if row == nil {
+			row = &aiproxy.UsageRow{Day: d.day, OrgKey: d.org, Service: d.service, UserID: d.user, KeyID: d.key,
+				Units: map[aiproxy.Metric]int64{}}
+			sums[d] = row
+		}
+		b := aiproxy.BucketOf(r, aiproxy.Daily)
+		row.Requests++
+		row.Errors += b.Errors
+		row.CacheHits += b.CacheHits
+		row.BytesOut += r.BytesOut
+		row.LatencyMS += r.LatencyMS
+		row.Units[r.Unit] += r.Units
+	}
+	out := make([]aiproxy.UsageRow, 0, len(sums))
+	for _, row := range sums {
+		out = append(out, *row)
+	}
+	slices.SortFunc(out, func(a, b aiproxy.UsageRow) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.OrgKey, b.OrgKey), cmp.Compare(a.Service, b.Service),
+			cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KeyID, b.KeyID))
+	})
+	return out
+}
+
+// unsplit adds up a split report's rows per day, org and service, in its
+// order.
+func unsplit(rows []aiproxy.UsageRow) []aiproxy.UsageRow {
+	var out []aiproxy.UsageRow
+	for _, r := range rows {
+		n := len(out)
+		if n > 0 && out[n-1].Day == r.Day && out[n-1].OrgKey == r.OrgKey && out[n-1].Service == r.Service {
+			o := &out[n-1]
+			o.Requests, o.Errors, o.CacheHits = o.Requests+r.Requests, o.Errors+r.Errors, o.CacheHits+r.CacheHits
+			o.BytesOut, o.LatencyMS = o.BytesOut+r.BytesOut, o.LatencyMS+r.LatencyMS
+			for u, v := range r.Units {
+				o.Units[u] += v
+			}
+			continue
+		}
+		units := map[aiproxy.Metric]int64{}
+		for u, v := range r.Units {
+			units[u] = v
+		}
+		out = append(out, aiproxy.UsageRow{Day: r.Day, OrgKey: r.OrgKey, Service: r.Service, Requests: r.Requests,
+			Errors: r.Errors, CacheHits: r.CacheHits, BytesOut: r.BytesOut, LatencyMS: r.LatencyMS, Units: units})
+	}
+	return out
 }
 
 func runAccess(t *testing.T, open func(t *testing.T) Stores) {
