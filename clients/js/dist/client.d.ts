@@ -1,9 +1,20 @@
 import { AIProxyError } from "./errors.js";
 import { ElevenLabs } from "./elevenlabs.js";
 import { HeyGen } from "./heygen.js";
-import type { Envelope, InvokeOptions, InvokeResult, RequestOptions, ServiceDetail, ServiceSummary } from "./types.js";
-/** The Authorization schemes aiproxy accepts; all mean the same key. */
+import type { Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ServiceDetail, ServiceSummary, UserToken } from "./types.js";
+/** The Authorization schemes aiproxy accepts; all mean the same key or token. */
 export type AuthScheme = "Api-Key" | "Token" | "Api-Token" | "Bearer";
+/**
+ * Returns the user token to send. The client calls it before every request,
+ * and once more with `refresh: true` after a 401 "Invalid token." (the token
+ * expired, was revoked or spent) before retrying that request once: a
+ * callback that caches its token should fetch a new one then.
+ */
+export type GetToken = (context: {
+    refresh: boolean;
+}) => string | Promise<string>;
+/** The prefix of user tokens; API keys start with `aip_`. */
+export declare const USER_TOKEN_PREFIX = "aipt_";
 /** Retry of transient failures (429, 502, 503, 504 and network errors). */
 export interface RetryOptions {
     /** How many times to retry; 0 disables. */
@@ -17,10 +28,20 @@ export interface ClientOptions {
     baseUrl: string;
     /** The org (tenant) key. */
     org: string;
-    /** An aiproxy key (or token). */
-    apiKey: string;
-    /** Authorization scheme; default `Api-Key`. */
+    /**
+     * An aiproxy API key (`aip_…`), for servers and scripts. A user token
+     * (`aipt_…`) is accepted here too, and then sent with the `Token` scheme.
+     * Give exactly one of `apiKey`, `token` and `getToken`.
+     */
+    apiKey?: string;
+    /** A user token (`aipt_…`) that the org's backend minted: the client acts as that one user. */
+    token?: string;
+    /** Where to get a user token before each request; see {@link GetToken}. For browsers whose tokens expire. */
+    getToken?: GetToken;
+    /** Authorization scheme; default `Api-Key` for an API key, `Token` for a user token. */
     authScheme?: AuthScheme;
+    /** With an org's API key: the user of the org the calls are made for (`X-AIProxy-User`). */
+    user?: string;
     /** A fetch implementation; default `globalThis.fetch`. */
     fetch?: typeof fetch;
     /** Extra headers sent with every request. */
@@ -37,7 +58,9 @@ export declare class AIProxyClient {
     readonly org: string;
     readonly heygen: HeyGen;
     readonly elevenlabs: ElevenLabs;
-    private readonly auth;
+    private readonly scheme;
+    private readonly staticCredential?;
+    private readonly getToken?;
     private readonly fetchFn;
     private readonly extraHeaders;
     private readonly retry;
@@ -47,6 +70,29 @@ export declare class AIProxyClient {
     orgUrl(...parts: string[]): string;
     /** The base URL of a service's native passthrough, for the provider's official SDK. */
     nativeBaseUrl(service: string): string;
+    /** Whether the client authenticates with a user token rather than an API key. */
+    get usesUserToken(): boolean;
+    /**
+     * A URL that a browser can load without headers (`<audio src>`,
+     * `<video src>`, `EventSource`), carrying the client's user token as
+     * `?access_token=`. aiproxy accepts it on GET native routes and on the job
+     * event stream. `pathOrUrl` is an absolute URL, a path from the server's
+     * root (`/api/ai-proxy/…`), or a path below the org
+     * (`native/elevenlabs/v1/history/ID/audio`, `jobs/events`). An API key is
+     * never put in a URL: a client without a user token throws.
+     */
+    mediaUrl(pathOrUrl: string): Promise<string>;
+    /** Who the client's key or token is in its org: kind, role, user, grants. */
+    me(opts?: RequestOptions): Promise<Me>;
+    /**
+     * Mints a user token for one user of the org (only an org's API key may).
+     * Run it on your backend and hand `token` to that user's browser.
+     */
+    mintUserToken(req: MintUserTokenRequest, opts?: RequestOptions): Promise<UserToken>;
+    /** Lists the org's unexpired user tokens, without secrets (revoked ones until they expire); of one user when given. */
+    listUserTokens(user?: string, opts?: RequestOptions): Promise<UserToken[]>;
+    /** Revokes a user token by its id and returns it. */
+    revokeUserToken(id: string, opts?: RequestOptions): Promise<UserToken>;
     /** Lists the enabled services. */
     listServices(opts?: RequestOptions): Promise<ServiceSummary[]>;
     /** Reads one service and its endpoints; invoke then knows their response modes. */
@@ -61,10 +107,29 @@ export declare class AIProxyClient {
     invokeJSON<T = unknown>(service: string, action: string, envelope?: Envelope, opts?: RequestOptions): Promise<T>;
     /** Invokes an action and returns the fetch Response unread (status already checked). */
     invokeResponse(service: string, action: string, envelope?: Envelope, opts?: InvokeOptions): Promise<Response>;
-    /** Sends one request with auth, retrying transient failures as configured. */
+    /**
+     * Sends one request with auth, retrying transient failures as configured.
+     * With `getToken`, a 401 "Invalid token." asks for a fresh token and
+     * retries the request once.
+     */
     request(method: string, url: string, body: (() => {
         body: BodyInit;
         contentType?: string;
     }) | undefined, opts?: RequestOptions): Promise<Response>;
+    /** The credential to send: the static one, or the callback's. */
+    private credential;
+    /** An absolute URL for a path below the server or the org, or an absolute URL as is. */
+    private resolve;
+    private send;
 }
+/**
+ * Adds `access_token` to a URL's query, for what a browser loads without
+ * headers. Use it only with a short-lived user token, never an API key.
+ */
+export declare function withAccessToken(url: string, token: string): string;
+/**
+ * Mints a user token on a backend with the org's API key: a shortcut for
+ * `new AIProxyClient(options).mintUserToken(req)`.
+ */
+export declare function mintUserToken(options: ClientOptions, req: MintUserTokenRequest, opts?: RequestOptions): Promise<UserToken>;
 export { AIProxyError };

@@ -32,8 +32,11 @@ export declare class AIProxyError extends Error {
 /** 400, 413 or 422: the request was malformed (bad envelope, missing path parameter, …). */
 export declare class ValidationError extends AIProxyError {
 }
-/** 401: no key, or a key that is unknown, revoked or expired. */
+/** 401: no key, or a key or token that is unknown, revoked, expired or spent ("Invalid token."). */
 export declare class AuthenticationError extends AIProxyError {
+}
+/** 402 `budget_exceeded`: a spending budget, or a user token's max_spend, would be passed by the call. */
+export declare class BudgetExceededError extends AIProxyError {
 }
 /** 403: the key may not do this, e.g. another org's services. */
 export declare class PermissionError extends AIProxyError {

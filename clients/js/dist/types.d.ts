@@ -97,4 +97,56 @@ export interface InvokeOptions extends RequestOptions {
         filename: string;
     }>;
 }
+/** What a key or token may call; empty lists mean every service or action of its org. */
+export interface Grants {
+    services: string[];
+    /** As `service/action`. */
+    actions: string[];
+}
+/** A user token as aiproxy describes it; `token`, the secret, only in the answer that mints it. */
+export interface UserToken {
+    id: string;
+    token?: string;
+    user: string;
+    /** The API key that minted it; revoking that key invalidates the token. */
+    key_id: string;
+    grants: Grants;
+    /** Its own spending cap in US dollars, or null. */
+    max_spend: number | null;
+    single_use: boolean;
+    test_only: boolean;
+    created_at: string;
+    expires_at: string;
+    revoked_at: string | null;
+    used_at: string | null;
+}
+/** What to mint: only `user` is required; every other field defaults on the server. */
+export interface MintUserTokenRequest {
+    /** The org's own name for the end user: 1 to 128 characters, no spaces. */
+    user: string;
+    /** Narrow the token to these services. */
+    services?: string[];
+    /** Narrow the token to these actions, as `service/action`. */
+    actions?: string[];
+    /** Its life in seconds, 10 to 3600; the server's default (600) when absent. */
+    ttlSeconds?: number;
+    /** What it may spend in its life, in US dollars. */
+    maxSpend?: number;
+    /** Valid for one request only. */
+    singleUse?: boolean;
+}
+/** Who a caller is, from `GET /orgs/{org}/me/`. */
+export interface Me {
+    org: string;
+    /** How the request authenticated. */
+    kind: "key" | "user_token" | "sign_in";
+    role: "admin" | "invoke";
+    /** The user the calls act for, or null for the org itself. */
+    user: string | null;
+    /** True when the caller reaches only its own user's objects and jobs, and none of the org's administration. */
+    member: boolean;
+    key_id?: string;
+    test_only: boolean;
+    grants: Grants;
+}
 export {};

@@ -1,13 +1,28 @@
-import { AIProxyError, NetworkError, errorFromResponse } from "./errors.js";
+import { AIProxyError, AuthenticationError, NetworkError, errorFromResponse } from "./errors.js";
 import { ElevenLabs } from "./elevenlabs.js";
 import { HeyGen } from "./heygen.js";
 import { sleep } from "./sleep.js";
 import type {
-  DecodeAs, Envelope, InvokeOptions, InvokeResult, RequestOptions, ResponseMode, ServiceDetail, ServiceSummary,
+  DecodeAs, Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ResponseMode, ServiceDetail,
+  ServiceSummary, UserToken,
 } from "./types.js";
 
-/** The Authorization schemes aiproxy accepts; all mean the same key. */
+/** The Authorization schemes aiproxy accepts; all mean the same key or token. */
 export type AuthScheme = "Api-Key" | "Token" | "Api-Token" | "Bearer";
+
+/**
+ * Returns the user token to send. The client calls it before every request,
+ * and once more with `refresh: true` after a 401 "Invalid token." (the token
+ * expired, was revoked or spent) before retrying that request once: a
+ * callback that caches its token should fetch a new one then.
+ */
+export type GetToken = (context: { refresh: boolean }) => string | Promise<string>;
+
+/** The prefix of user tokens; API keys start with `aip_`. */
+export const USER_TOKEN_PREFIX = "aipt_";
+
+/** The message of a 401 for a credential that is unknown, expired, revoked or spent. */
+const INVALID_TOKEN = "Invalid token.";
 
 /** Retry of transient failures (429, 502, 503, 504 and network errors). */
 export interface RetryOptions {
@@ -23,10 +38,20 @@ export interface ClientOptions {
   baseUrl: string;
   /** The org (tenant) key. */
   org: string;
-  /** An aiproxy key (or token). */
-  apiKey: string;
-  /** Authorization scheme; default `Api-Key`. */
+  /**
+   * An aiproxy API key (`aip_…`), for servers and scripts. A user token
+   * (`aipt_…`) is accepted here too, and then sent with the `Token` scheme.
+   * Give exactly one of `apiKey`, `token` and `getToken`.
+   */
+  apiKey?: string;
+  /** A user token (`aipt_…`) that the org's backend minted: the client acts as that one user. */
+  token?: string;
+  /** Where to get a user token before each request; see {@link GetToken}. For browsers whose tokens expire. */
+  getToken?: GetToken;
+  /** Authorization scheme; default `Api-Key` for an API key, `Token` for a user token. */
   authScheme?: AuthScheme;
+  /** With an org's API key: the user of the org the calls are made for (`X-AIProxy-User`). */
+  user?: string;
   /** A fetch implementation; default `globalThis.fetch`. */
   fetch?: typeof fetch;
   /** Extra headers sent with every request. */
@@ -54,7 +79,9 @@ export class AIProxyClient {
   readonly org: string;
   readonly heygen: HeyGen;
   readonly elevenlabs: ElevenLabs;
-  private readonly auth: string;
+  private readonly scheme: AuthScheme;
+  private readonly staticCredential?: string;
+  private readonly getToken?: GetToken;
   private readonly fetchFn: typeof fetch;
   private readonly extraHeaders: Record<string, string>;
   private readonly retry: Required<RetryOptions>;
@@ -64,15 +91,21 @@ export class AIProxyClient {
     const problems: string[] = [];
     if (!opts || !/^https?:\/\/[^/]/.test(opts.baseUrl ?? "")) problems.push("baseUrl must be an absolute http(s) URL");
     if (!opts?.org) problems.push("org is required");
-    if (!opts?.apiKey) problems.push("apiKey is required");
+    const given = [opts?.apiKey, opts?.token, opts?.getToken].filter(Boolean).length;
+    if (given === 0) problems.push("apiKey is required (or token, or getToken)");
+    if (given > 1) problems.push("give only one of apiKey, token and getToken");
     if (problems.length) throw new TypeError(`AIProxyClient: ${problems.join("; ")}`);
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     this.org = opts.org;
-    this.auth = `${opts.authScheme ?? "Api-Key"} ${opts.apiKey}`;
+    this.staticCredential = opts.apiKey || opts.token;
+    this.getToken = opts.getToken;
+    const keyLike = opts.apiKey !== undefined && !opts.apiKey.startsWith(USER_TOKEN_PREFIX);
+    this.scheme = opts.authScheme ?? (keyLike ? "Api-Key" : "Token");
     const f = opts.fetch ?? globalThis.fetch;
     if (!f) throw new TypeError("AIProxyClient: no fetch; pass options.fetch");
     this.fetchFn = f.bind(globalThis);
     this.extraHeaders = { ...(opts.headers ?? {}) };
+    if (opts.user) this.extraHeaders["X-AIProxy-User"] = opts.user;
     this.retry = { retries: opts.retry?.retries ?? 0, baseDelayMs: opts.retry?.baseDelayMs ?? 1000 };
     this.heygen = new HeyGen(this);
     this.elevenlabs = new ElevenLabs(this);
@@ -86,6 +119,55 @@ export class AIProxyClient {
   /** The base URL of a service's native passthrough, for the provider's official SDK. */
   nativeBaseUrl(service: string): string {
     return [this.baseUrl, "api/ai-proxy/orgs", encodeURIComponent(this.org), "native", encodeURIComponent(service)].join("/");
+  }
+
+  /** Whether the client authenticates with a user token rather than an API key. */
+  get usesUserToken(): boolean {
+    return this.getToken !== undefined || (this.staticCredential ?? "").startsWith(USER_TOKEN_PREFIX);
+  }
+
+  /**
+   * A URL that a browser can load without headers (`<audio src>`,
+   * `<video src>`, `EventSource`), carrying the client's user token as
+   * `?access_token=`. aiproxy accepts it on GET native routes and on the job
+   * event stream. `pathOrUrl` is an absolute URL, a path from the server's
+   * root (`/api/ai-proxy/…`), or a path below the org
+   * (`native/elevenlabs/v1/history/ID/audio`, `jobs/events`). An API key is
+   * never put in a URL: a client without a user token throws.
+   */
+  async mediaUrl(pathOrUrl: string): Promise<string> {
+    if (!this.usesUserToken) {
+      throw new TypeError("AIProxyClient.mediaUrl: needs a user token; an API key must never travel in a URL");
+    }
+    return withAccessToken(this.resolve(pathOrUrl), await this.credential(false));
+  }
+
+  /** Who the client's key or token is in its org: kind, role, user, grants. */
+  async me(opts: RequestOptions = {}): Promise<Me> {
+    return (await this.request("GET", this.orgUrl("me"), undefined, opts)).json();
+  }
+
+  /**
+   * Mints a user token for one user of the org (only an org's API key may).
+   * Run it on your backend and hand `token` to that user's browser.
+   */
+  async mintUserToken(req: MintUserTokenRequest, opts: RequestOptions = {}): Promise<UserToken> {
+    const body = JSON.stringify({
+      user: req.user, services: req.services, actions: req.actions, ttl_seconds: req.ttlSeconds,
+      max_spend: req.maxSpend, single_use: req.singleUse,
+    });
+    return (await this.request("POST", this.orgUrl("user-tokens"), () => ({ body, contentType: "application/json" }), opts)).json();
+  }
+
+  /** Lists the org's unexpired user tokens, without secrets (revoked ones until they expire); of one user when given. */
+  async listUserTokens(user?: string, opts: RequestOptions = {}): Promise<UserToken[]> {
+    const q = user ? `?${new URLSearchParams({ user })}` : "";
+    return (await this.request("GET", this.orgUrl("user-tokens") + q, undefined, opts)).json();
+  }
+
+  /** Revokes a user token by its id and returns it. */
+  async revokeUserToken(id: string, opts: RequestOptions = {}): Promise<UserToken> {
+    return (await this.request("DELETE", this.orgUrl("user-tokens", id), undefined, opts)).json();
   }
 
   /** Lists the enabled services. */
@@ -127,15 +209,51 @@ export class AIProxyClient {
     return this.request("POST", url, () => ({ body, contentType: "application/json" }), opts);
   }
 
-  /** Sends one request with auth, retrying transient failures as configured. */
+  /**
+   * Sends one request with auth, retrying transient failures as configured.
+   * With `getToken`, a 401 "Invalid token." asks for a fresh token and
+   * retries the request once.
+   */
   async request(
     method: string,
     url: string,
     body: (() => { body: BodyInit; contentType?: string }) | undefined,
     opts: RequestOptions = {},
   ): Promise<Response> {
+    try {
+      return await this.send(method, url, body, opts, false);
+    } catch (err) {
+      const stale = err instanceof AuthenticationError && err.detail === INVALID_TOKEN;
+      if (!this.getToken || !stale || opts.signal?.aborted) throw err;
+      return this.send(method, url, body, opts, true);
+    }
+  }
+
+  /** The credential to send: the static one, or the callback's. */
+  private async credential(refresh: boolean): Promise<string> {
+    if (!this.getToken) return this.staticCredential!;
+    const token = await this.getToken({ refresh });
+    if (!token) throw new TypeError("AIProxyClient: getToken returned no token");
+    return token;
+  }
+
+  /** An absolute URL for a path below the server or the org, or an absolute URL as is. */
+  private resolve(pathOrUrl: string): string {
+    if (/^https?:\/\//.test(pathOrUrl)) return pathOrUrl;
+    if (pathOrUrl.startsWith("/")) return this.baseUrl + pathOrUrl;
+    return this.orgUrl().replace(/\/$/, "") + "/" + pathOrUrl.replace(/^\/+/, "");
+  }
+
+  private async send(
+    method: string,
+    url: string,
+    body: (() => { body: BodyInit; contentType?: string }) | undefined,
+    opts: RequestOptions,
+    refresh: boolean,
+  ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { ...this.extraHeaders, ...opts.headers, Authorization: this.auth, Accept: "application/json, */*" };
+      const auth = `${this.scheme} ${await this.credential(refresh && attempt === 0)}`;
+      const headers: Record<string, string> = { ...this.extraHeaders, ...opts.headers, Authorization: auth, Accept: "application/json, */*" };
       const b = body?.();
       if (b?.contentType) headers["Content-Type"] = b.contentType;
       let resp: Response;
@@ -200,6 +318,24 @@ function multipart(envelope: Envelope, files: NonNullable<InvokeOptions["files"]
     else form.append(name, f.blob, f.filename);
   }
   return { body: form };
+}
+
+/**
+ * Adds `access_token` to a URL's query, for what a browser loads without
+ * headers. Use it only with a short-lived user token, never an API key.
+ */
+export function withAccessToken(url: string, token: string): string {
+  const u = new URL(url);
+  u.searchParams.set("access_token", token);
+  return u.toString();
+}
+
+/**
+ * Mints a user token on a backend with the org's API key: a shortcut for
+ * `new AIProxyClient(options).mintUserToken(req)`.
+ */
+export function mintUserToken(options: ClientOptions, req: MintUserTokenRequest, opts: RequestOptions = {}): Promise<UserToken> {
+  return new AIProxyClient(options).mintUserToken(req, opts);
 }
 
 export { AIProxyError };

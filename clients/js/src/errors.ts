@@ -44,8 +44,10 @@ export class AIProxyError extends Error {
 
 /** 400, 413 or 422: the request was malformed (bad envelope, missing path parameter, …). */
 export class ValidationError extends AIProxyError {}
-/** 401: no key, or a key that is unknown, revoked or expired. */
+/** 401: no key, or a key or token that is unknown, revoked, expired or spent ("Invalid token."). */
 export class AuthenticationError extends AIProxyError {}
+/** 402 `budget_exceeded`: a spending budget, or a user token's max_spend, would be passed by the call. */
+export class BudgetExceededError extends AIProxyError {}
 /** 403: the key may not do this, e.g. another org's services. */
 export class PermissionError extends AIProxyError {}
 /** 404: unknown or disabled service or action, or no allowed credential. */
@@ -93,7 +95,7 @@ const codeByStatus: Record<number, string> = {
 /** aiproxy's own codes; a provider body's `code` is not one of them. */
 const knownCodes = new Set([
   "invalid", "unauthenticated", "forbidden", "not_found", "method_not_allowed", "conflict", "too_large",
-  "rate_limited", "quota_exceeded", "upstream_failed", "upstream_timeout", "internal",
+  "rate_limited", "quota_exceeded", "budget_exceeded", "upstream_failed", "upstream_timeout", "internal",
 ]);
 
 function text(v: unknown): string {
@@ -123,7 +125,8 @@ export async function errorFromResponse(resp: Response): Promise<AIProxyError> {
     body = raw || undefined;
   }
   const retry = Number.parseInt(resp.headers.get("Retry-After") ?? "", 10);
-  const Ctor = byStatus[resp.status] ?? AIProxyError;
+  // A provider's own 402 passed through is not aiproxy's budget: choose by code.
+  const Ctor = code === "budget_exceeded" ? BudgetExceededError : byStatus[resp.status] ?? AIProxyError;
   return new Ctor({
     status: resp.status,
     code: code || codeByStatus[resp.status] || "internal",

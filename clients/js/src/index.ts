@@ -7,11 +7,11 @@
  * const avatars = await ai.heygen.listAvatars();
  * ```
  */
-export { AIProxyClient } from "./client.js";
+export { AIProxyClient, USER_TOKEN_PREFIX, mintUserToken, withAccessToken } from "./client.js";
 export { sleep } from "./sleep.js";
-export type { AuthScheme, ClientOptions, RetryOptions } from "./client.js";
+export type { AuthScheme, ClientOptions, GetToken, RetryOptions } from "./client.js";
 export {
-  AIProxyError, AuthenticationError, ConflictError, NetworkError, NotFoundError, PermissionError, RateLimitError,
+  AIProxyError, AuthenticationError, BudgetExceededError, ConflictError, NetworkError, NotFoundError, PermissionError, RateLimitError,
   TimeoutError, UpstreamError, UpstreamTimeoutError, ValidationError, VideoFailedError, errorFromResponse,
 } from "./errors.js";
 export type { ErrorInit } from "./errors.js";
@@ -22,6 +22,6 @@ export type {
 export { DEFAULT_TTS_MODEL, ElevenLabs, ttsEnvelope } from "./elevenlabs.js";
 export type { ElevenLabsVoice, Model, TTSRequest } from "./elevenlabs.js";
 export type {
-  CredentialPolicy, DecodeAs, EndpointDescriptor, Envelope, InvokeOptions, InvokeResult, QueryValue, RequestMode,
-  RequestOptions, ResponseMode, ServiceDetail, ServiceSummary,
+  CredentialPolicy, DecodeAs, EndpointDescriptor, Envelope, Grants, InvokeOptions, InvokeResult, Me, MintUserTokenRequest,
+  QueryValue, RequestMode, RequestOptions, ResponseMode, ServiceDetail, ServiceSummary, UserToken,
 } from "./types.js";

@@ -1,7 +1,11 @@
-import { AIProxyError, NetworkError, errorFromResponse } from "./errors.js";
+import { AIProxyError, AuthenticationError, NetworkError, errorFromResponse } from "./errors.js";
 import { ElevenLabs } from "./elevenlabs.js";
 import { HeyGen } from "./heygen.js";
 import { sleep } from "./sleep.js";
+/** The prefix of user tokens; API keys start with `aip_`. */
+export const USER_TOKEN_PREFIX = "aipt_";
+/** The message of a 401 for a credential that is unknown, expired, revoked or spent. */
+const INVALID_TOKEN = "Invalid token.";
 const retryable = new Set([429, 502, 503, 504]);
 function mediaType(h) {
     return (h.get("Content-Type") ?? "").split(";")[0].trim().toLowerCase();
@@ -21,18 +25,26 @@ export class AIProxyClient {
             problems.push("baseUrl must be an absolute http(s) URL");
         if (!opts?.org)
             problems.push("org is required");
-        if (!opts?.apiKey)
-            problems.push("apiKey is required");
+        const given = [opts?.apiKey, opts?.token, opts?.getToken].filter(Boolean).length;
+        if (given === 0)
+            problems.push("apiKey is required (or token, or getToken)");
+        if (given > 1)
+            problems.push("give only one of apiKey, token and getToken");
         if (problems.length)
             throw new TypeError(`AIProxyClient: ${problems.join("; ")}`);
         this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
         this.org = opts.org;
-        this.auth = `${opts.authScheme ?? "Api-Key"} ${opts.apiKey}`;
+        this.staticCredential = opts.apiKey || opts.token;
+        this.getToken = opts.getToken;
+        const keyLike = opts.apiKey !== undefined && !opts.apiKey.startsWith(USER_TOKEN_PREFIX);
+        this.scheme = opts.authScheme ?? (keyLike ? "Api-Key" : "Token");
         const f = opts.fetch ?? globalThis.fetch;
         if (!f)
             throw new TypeError("AIProxyClient: no fetch; pass options.fetch");
         this.fetchFn = f.bind(globalThis);
         this.extraHeaders = { ...(opts.headers ?? {}) };
+        if (opts.user)
+            this.extraHeaders["X-AIProxy-User"] = opts.user;
         this.retry = { retries: opts.retry?.retries ?? 0, baseDelayMs: opts.retry?.baseDelayMs ?? 1000 };
         this.heygen = new HeyGen(this);
         this.elevenlabs = new ElevenLabs(this);
@@ -44,6 +56,49 @@ export class AIProxyClient {
     /** The base URL of a service's native passthrough, for the provider's official SDK. */
     nativeBaseUrl(service) {
         return [this.baseUrl, "api/ai-proxy/orgs", encodeURIComponent(this.org), "native", encodeURIComponent(service)].join("/");
+    }
+    /** Whether the client authenticates with a user token rather than an API key. */
+    get usesUserToken() {
+        return this.getToken !== undefined || (this.staticCredential ?? "").startsWith(USER_TOKEN_PREFIX);
+    }
+    /**
+     * A URL that a browser can load without headers (`<audio src>`,
+     * `<video src>`, `EventSource`), carrying the client's user token as
+     * `?access_token=`. aiproxy accepts it on GET native routes and on the job
+     * event stream. `pathOrUrl` is an absolute URL, a path from the server's
+     * root (`/api/ai-proxy/…`), or a path below the org
+     * (`native/elevenlabs/v1/history/ID/audio`, `jobs/events`). An API key is
+     * never put in a URL: a client without a user token throws.
+     */
+    async mediaUrl(pathOrUrl) {
+        if (!this.usesUserToken) {
+            throw new TypeError("AIProxyClient.mediaUrl: needs a user token; an API key must never travel in a URL");
+        }
+        return withAccessToken(this.resolve(pathOrUrl), await this.credential(false));
+    }
+    /** Who the client's key or token is in its org: kind, role, user, grants. */
+    async me(opts = {}) {
+        return (await this.request("GET", this.orgUrl("me"), undefined, opts)).json();
+    }
+    /**
+     * Mints a user token for one user of the org (only an org's API key may).
+     * Run it on your backend and hand `token` to that user's browser.
+     */
+    async mintUserToken(req, opts = {}) {
+        const body = JSON.stringify({
+            user: req.user, services: req.services, actions: req.actions, ttl_seconds: req.ttlSeconds,
+            max_spend: req.maxSpend, single_use: req.singleUse,
+        });
+        return (await this.request("POST", this.orgUrl("user-tokens"), () => ({ body, contentType: "application/json" }), opts)).json();
+    }
+    /** Lists the org's unexpired user tokens, without secrets (revoked ones until they expire); of one user when given. */
+    async listUserTokens(user, opts = {}) {
+        const q = user ? `?${new URLSearchParams({ user })}` : "";
+        return (await this.request("GET", this.orgUrl("user-tokens") + q, undefined, opts)).json();
+    }
+    /** Revokes a user token by its id and returns it. */
+    async revokeUserToken(id, opts = {}) {
+        return (await this.request("DELETE", this.orgUrl("user-tokens", id), undefined, opts)).json();
     }
     /** Lists the enabled services. */
     async listServices(opts = {}) {
@@ -80,10 +135,43 @@ export class AIProxyClient {
         const body = JSON.stringify(envelope ?? {});
         return this.request("POST", url, () => ({ body, contentType: "application/json" }), opts);
     }
-    /** Sends one request with auth, retrying transient failures as configured. */
+    /**
+     * Sends one request with auth, retrying transient failures as configured.
+     * With `getToken`, a 401 "Invalid token." asks for a fresh token and
+     * retries the request once.
+     */
     async request(method, url, body, opts = {}) {
+        try {
+            return await this.send(method, url, body, opts, false);
+        }
+        catch (err) {
+            const stale = err instanceof AuthenticationError && err.detail === INVALID_TOKEN;
+            if (!this.getToken || !stale || opts.signal?.aborted)
+                throw err;
+            return this.send(method, url, body, opts, true);
+        }
+    }
+    /** The credential to send: the static one, or the callback's. */
+    async credential(refresh) {
+        if (!this.getToken)
+            return this.staticCredential;
+        const token = await this.getToken({ refresh });
+        if (!token)
+            throw new TypeError("AIProxyClient: getToken returned no token");
+        return token;
+    }
+    /** An absolute URL for a path below the server or the org, or an absolute URL as is. */
+    resolve(pathOrUrl) {
+        if (/^https?:\/\//.test(pathOrUrl))
+            return pathOrUrl;
+        if (pathOrUrl.startsWith("/"))
+            return this.baseUrl + pathOrUrl;
+        return this.orgUrl().replace(/\/$/, "") + "/" + pathOrUrl.replace(/^\/+/, "");
+    }
+    async send(method, url, body, opts, refresh) {
         for (let attempt = 0;; attempt++) {
-            const headers = { ...this.extraHeaders, ...opts.headers, Authorization: this.auth, Accept: "application/json, */*" };
+            const auth = `${this.scheme} ${await this.credential(refresh && attempt === 0)}`;
+            const headers = { ...this.extraHeaders, ...opts.headers, Authorization: auth, Accept: "application/json, */*" };
             const b = body?.();
             if (b?.contentType)
                 headers["Content-Type"] = b.contentType;
@@ -154,5 +242,21 @@ function multipart(envelope, files) {
             form.append(name, f.blob, f.filename);
     }
     return { body: form };
+}
+/**
+ * Adds `access_token` to a URL's query, for what a browser loads without
+ * headers. Use it only with a short-lived user token, never an API key.
+ */
+export function withAccessToken(url, token) {
+    const u = new URL(url);
+    u.searchParams.set("access_token", token);
+    return u.toString();
+}
+/**
+ * Mints a user token on a backend with the org's API key: a shortcut for
+ * `new AIProxyClient(options).mintUserToken(req)`.
+ */
+export function mintUserToken(options, req, opts = {}) {
+    return new AIProxyClient(options).mintUserToken(req, opts);
 }
 export { AIProxyError };

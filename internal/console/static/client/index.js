@@ -7,8 +7,8 @@
  * const avatars = await ai.heygen.listAvatars();
  * ```
  */
-export { AIProxyClient } from "./client.js";
+export { AIProxyClient, USER_TOKEN_PREFIX, mintUserToken, withAccessToken } from "./client.js";
 export { sleep } from "./sleep.js";
-export { AIProxyError, AuthenticationError, ConflictError, NetworkError, NotFoundError, PermissionError, RateLimitError, TimeoutError, UpstreamError, UpstreamTimeoutError, ValidationError, VideoFailedError, errorFromResponse, } from "./errors.js";
+export { AIProxyError, AuthenticationError, BudgetExceededError, ConflictError, NetworkError, NotFoundError, PermissionError, RateLimitError, TimeoutError, UpstreamError, UpstreamTimeoutError, ValidationError, VideoFailedError, errorFromResponse, } from "./errors.js";
 export { HeyGen, videoErrorText } from "./heygen.js";
 export { DEFAULT_TTS_MODEL, ElevenLabs, ttsEnvelope } from "./elevenlabs.js";
