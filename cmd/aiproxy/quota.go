@@ -137,10 +137,13 @@ func orAll(service string) string {
 
 func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 	var f adminFlags
-	fs := newFlagSet("usage report", "usage report [--org ORG] [--service SERVICE] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json|csv]", s)
+	fs := newFlagSet("usage report", "usage report [--org ORG] [--service SERVICE] [--user USER] [--group-by user|key|user,key] "+
+		"[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json|csv]", s)
 	f.register(fs, e, false)
 	org := fs.String("org", e("AIPROXY_ORG"), "only this org [AIPROXY_ORG]")
 	service := fs.String("service", "", "only this service")
+	user := fs.String("user", "", "only the calls made for this user")
+	groupBy := fs.String("group-by", "", "split each day's row of an org and service by user, key or both (user,key)")
 	from := fs.String("from", "", "first UTC day")
 	to := fs.String("to", "", "last UTC day")
 	format := fs.String("format", "table", "table, json or csv")
@@ -150,7 +153,8 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 	if f.json {
 		*format = "json"
 	}
-	filter, err := httpapi.UsageFilterFrom(*org, *service, *from, *to)
+	filter, err := httpapi.UsageFilterFrom(httpapi.UsageQuery{Org: *org, Service: *service, User: *user,
+		From: *from, To: *to, GroupBy: *groupBy})
 	if err != nil {
 		return fmt.Errorf("%s", err.(*aiproxy.Error).Message)
 	}
@@ -161,23 +165,50 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 		}
 		rows := make([]httpapi.UsageRowJSON, 0, len(list))
 		for _, r := range list {
-			rows = append(rows, httpapi.ToUsageRowJSON(r))
+			rows = append(rows, httpapi.ToUsageRowJSON(r, filter.GroupBy))
 		}
 		switch *format {
 		case "csv":
-			return httpapi.WriteUsageCSV(s.out, rows)
+			return httpapi.WriteUsageCSV(s.out, filter.GroupBy, rows)
 		case "json":
 			return writeJSONTo(s.out, rows)
 		case "table":
-			a := &adminEnv{}
-			return a.print(s, rows, "DAY\tORG\tSERVICE\tREQUESTS\tERRORS\tCACHE HITS\tUNITS", func(row func(...any)) {
-				for _, r := range rows {
-					row(r.Day, r.Org, r.Service, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units))
-				}
-			})
+			return usageTable(s, filter.GroupBy, rows)
 		}
 		return fmt.Errorf("--format %q: use table, json or csv", *format)
 	})
+}
+
+// usageTable prints a report as a table, with a user and a key column
+// when the report is split by them ("-" for none).
+func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) error {
+	header := "DAY\tORG\tSERVICE"
+	if by.Has(aiproxy.GroupByUser) {
+		header += "\tUSER"
+	}
+	if by.Has(aiproxy.GroupByKey) {
+		header += "\tKEY"
+	}
+	a := &adminEnv{}
+	return a.print(s, rows, header+"\tREQUESTS\tERRORS\tCACHE HITS\tUNITS", func(row func(...any)) {
+		for _, r := range rows {
+			cells := []any{r.Day, r.Org, r.Service}
+			for _, v := range []httpapi.SplitValue{r.User, r.KeyID} {
+				if v.Split {
+					cells = append(cells, orDash(v.Value))
+				}
+			}
+			row(append(cells, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units))...)
+		}
+	})
+}
+
+// orDash is text, or "-" for none.
+func orDash(text string) string {
+	if text == "" {
+		return "-"
+	}
+	return text
 }
 
 func unitsText(units map[string]int64) string {

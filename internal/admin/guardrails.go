@@ -115,8 +115,13 @@ func (g *Guardrails) Quotas(ctx context.Context, org string) ([]aiproxy.QuotaUse
 	return g.store.Quotas(ctx, org, g.now())
 }
 
-// Usage reports usage per day, org and service.
+// Usage reports usage per day, org and service, split by user, key or
+// both as f.GroupBy says.
 func (g *Guardrails) Usage(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
+	if f.UserID != "" && !aiproxy.ValidUser(f.UserID) {
+		return nil, aiproxy.Errorf(aiproxy.CodeInvalid,
+			"Invalid user: use 1 to 128 characters, without spaces or control characters.")
+	}
 	if f.OrgKey != "" {
 		if err := g.checkOrg(ctx, f.OrgKey); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
@@ -11,11 +12,16 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-// UsageRowJSON is one day of one org's use of one service.
+// UsageRowJSON is one day of one org's use of one service, and of one
+// user or key when the report is split by them.
 type UsageRowJSON struct {
-	Day          string           `json:"day"`
-	Org          string           `json:"org"`
-	Service      string           `json:"service"`
+	Day     string `json:"day"`
+	Org     string `json:"org"`
+	Service string `json:"service"`
+	// User and KeyID are there only when the report is split by user or
+	// by key.
+	User         SplitValue       `json:"user,omitzero"`
+	KeyID        SplitValue       `json:"key_id,omitzero"`
 	Requests     int64            `json:"requests"`
 	Errors       int64            `json:"errors"`
 	CacheHits    int64            `json:"cache_hits"`
@@ -24,10 +30,48 @@ type UsageRowJSON struct {
 	Units        map[string]int64 `json:"units"`
 }
 
-// ToUsageRowJSON converts a report row for output.
-func ToUsageRowJSON(r aiproxy.UsageRow) UsageRowJSON {
+// SplitValue is a usage row's value of a dimension the report may be split
+// by: absent from the JSON when the report is not split by it, null when
+// the calls had none (calls made for the org itself have no user, a
+// sign-in's calls no key), a string otherwise.
+type SplitValue struct {
+	// Split is set when the report is split by the dimension.
+	Split bool
+	Value string
+}
+
+// IsZero reports whether the report is not split by the dimension, so
+// that omitzero leaves the field out.
+func (v SplitValue) IsZero() bool { return !v.Split }
+
+// MarshalJSON writes the value, or null for none.
+func (v SplitValue) MarshalJSON() ([]byte, error) {
+	if v.Value == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(v.Value)
+}
+
+// UnmarshalJSON reads a value or null; a field that is there is split.
+func (v *SplitValue) UnmarshalJSON(b []byte) error {
+	v.Split, v.Value = true, ""
+	if string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, &v.Value)
+}
+
+// ToUsageRowJSON converts a report row, of a report split as by says, for
+// output.
+func ToUsageRowJSON(r aiproxy.UsageRow, by aiproxy.UsageGroups) UsageRowJSON {
 	out := UsageRowJSON{Day: r.Day, Org: r.OrgKey, Service: r.Service, Requests: r.Requests, Errors: r.Errors,
 		CacheHits: r.CacheHits, BytesOut: r.BytesOut, Units: map[string]int64{}}
+	if by.Has(aiproxy.GroupByUser) {
+		out.User = SplitValue{Split: true, Value: r.UserID}
+	}
+	if by.Has(aiproxy.GroupByKey) {
+		out.KeyID = SplitValue{Split: true, Value: r.KeyID}
+	}
 	if r.Requests > 0 {
 		out.AvgLatencyMS = r.LatencyMS / r.Requests
 	}
@@ -37,15 +81,28 @@ func ToUsageRowJSON(r aiproxy.UsageRow) UsageRowJSON {
 	return out
 }
 
-// UsageFilterFrom reads a report's filter: from and to are days
-// (YYYY-MM-DD, to inclusive), service narrows to one service.
-func UsageFilterFrom(org, service, from, to string) (aiproxy.UsageFilter, error) {
-	f := aiproxy.UsageFilter{OrgKey: org, Service: service}
+// UsageQuery is a usage report's parameters as given, in a query string or
+// on the command line.
+type UsageQuery struct {
+	Org, Service string
+	// User selects one user's calls.
+	User string
+	// From and To are days, YYYY-MM-DD; To is inclusive.
+	From, To string
+	// GroupBy splits rows by "user", "key" or both ("user,key").
+	GroupBy string
+}
+
+// UsageFilterFrom reads a report's filter, or says what is wrong with the
+// first parameter that does not parse (the guardrails service checks the
+// user).
+func UsageFilterFrom(q UsageQuery) (aiproxy.UsageFilter, error) {
+	f := aiproxy.UsageFilter{OrgKey: q.Org, Service: q.Service, UserID: q.User}
 	for _, d := range []struct {
 		text string
 		dst  *time.Time
 		add  int
-	}{{from, &f.From, 0}, {to, &f.To, 1}} {
+	}{{q.From, &f.From, 0}, {q.To, &f.To, 1}} {
 		if d.text == "" {
 			continue
 		}
@@ -55,12 +112,18 @@ func UsageFilterFrom(org, service, from, to string) (aiproxy.UsageFilter, error)
 		}
 		*d.dst = t.AddDate(0, 0, d.add)
 	}
+	by, ok := aiproxy.ParseUsageGroups(q.GroupBy)
+	if !ok {
+		return f, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid group_by %q: use user, key or user,key.", q.GroupBy)
+	}
+	f.GroupBy = by
 	return f, nil
 }
 
-// WriteUsageCSV writes a report as CSV with a header row; each unit that
-// appears gets its own column.
-func WriteUsageCSV(w io.Writer, rows []UsageRowJSON) error {
+// WriteUsageCSV writes a report, split as by says, as CSV with a header
+// row: a user and a key_id column when the report is split by them, and a
+// column for each unit that appears.
+func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) error {
 	var units []string
 	for _, r := range rows {
 		for u := range r.Units {
@@ -71,12 +134,26 @@ func WriteUsageCSV(w io.Writer, rows []UsageRowJSON) error {
 	}
 	slices.Sort(units)
 	cw := csv.NewWriter(w)
-	head := append([]string{"day", "org", "service", "requests", "errors", "cache_hits", "bytes_out", "avg_latency_ms"}, units...)
+	head := []string{"day", "org", "service"}
+	if by.Has(aiproxy.GroupByUser) {
+		head = append(head, "user")
+	}
+	if by.Has(aiproxy.GroupByKey) {
+		head = append(head, "key_id")
+	}
+	head = append(append(head, "requests", "errors", "cache_hits", "bytes_out", "avg_latency_ms"), units...)
 	if err := cw.Write(head); err != nil {
 		return err
 	}
 	for _, r := range rows {
-		rec := []string{r.Day, r.Org, r.Service, itoa(r.Requests), itoa(r.Errors), itoa(r.CacheHits), itoa(r.BytesOut), itoa(r.AvgLatencyMS)}
+		rec := []string{r.Day, r.Org, r.Service}
+		if by.Has(aiproxy.GroupByUser) {
+			rec = append(rec, r.User.Value)
+		}
+		if by.Has(aiproxy.GroupByKey) {
+			rec = append(rec, r.KeyID.Value)
+		}
+		rec = append(rec, itoa(r.Requests), itoa(r.Errors), itoa(r.CacheHits), itoa(r.BytesOut), itoa(r.AvgLatencyMS))
 		for _, u := range units {
 			rec = append(rec, itoa(r.Units[u]))
 		}
@@ -91,7 +168,8 @@ func WriteUsageCSV(w io.Writer, rows []UsageRowJSON) error {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // orgUsage reports one org's usage; platformUsage every org's. Query:
-// from, to (YYYY-MM-DD), service, format=json|csv.
+// from, to (YYYY-MM-DD), service, user, group_by=user|key|user,key,
+// format=json|csv.
 func (s *server) orgUsage(w http.ResponseWriter, r *http.Request) error {
 	return s.usage(w, r, r.PathValue("org"))
 }
@@ -102,10 +180,11 @@ func (s *server) platformUsage(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) usage(w http.ResponseWriter, r *http.Request, org string) error {
 	q := r.URL.Query()
-	if err := checkQueryText(q, "org", "service"); err != nil {
+	if err := checkQueryText(q, "org", "service", "user", "group_by"); err != nil {
 		return err
 	}
-	f, err := UsageFilterFrom(org, q.Get("service"), q.Get("from"), q.Get("to"))
+	f, err := UsageFilterFrom(UsageQuery{Org: org, Service: q.Get("service"), User: q.Get("user"),
+		From: q.Get("from"), To: q.Get("to"), GroupBy: q.Get("group_by")})
 	if err != nil {
 		return err
 	}
@@ -124,13 +203,13 @@ func (s *server) usage(w http.ResponseWriter, r *http.Request, org string) error
 	out := make([]UsageRowJSON, 0, len(rows))
 	for _, row := range rows {
 		if p.CanUseService(row.Service) {
-			out = append(out, ToUsageRowJSON(row))
+			out = append(out, ToUsageRowJSON(row, f.GroupBy))
 		}
 	}
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
-		return WriteUsageCSV(w, out)
+		return WriteUsageCSV(w, f.GroupBy, out)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -1,0 +1,180 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// usageFixture is the admin API over a database holding a day of acme's
+// calls by two users, the org itself and a sign-in, with two keys, and one
+// call of another org.
+func usageFixture(t *testing.T) *adminRoutesEnv {
+	t.Helper()
+	e := newAdminRoutesEnv(t)
+	day := time.Date(2025, 6, 5, 10, 0, 0, 0, time.UTC)
+	rec := func(org, key, user string, units int64) aiproxy.UsageRecord {
+		return aiproxy.UsageRecord{At: day, OrgKey: org, KeyID: key, UserID: user, Service: "elevenlabs", Action: "tts",
+			Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: units}
+	}
+	recs := []aiproxy.UsageRecord{rec("acme", "k1", "alice", 10), rec("acme", "k2", "alice", 20),
+		rec("acme", "k1", "bob", 3), rec("acme", "k1", "", 1), rec("acme", "", "carol", 4), rec("other", "k3", "alice", 100)}
+	if err := e.db.AppendUsage(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// usageRowsOf reads a JSON report as generic rows, so that a test sees
+// which fields are there and which are null.
+func usageRowsOf(t *testing.T, body []byte) []map[string]any {
+	t.Helper()
+	var rows []map[string]any
+	if err := json.Unmarshal(body, &rows); err != nil {
+		t.Fatalf("report %s: %v", body, err)
+	}
+	return rows
+}
+
+// splitOf describes a row by its user and key fields ("-" when absent,
+// "null" when null) and its characters.
+func splitOf(row map[string]any) string {
+	field := func(name string) string {
+		v, ok := row[name]
+		switch {
+		case !ok:
+			return "-"
+		case v == nil:
+			return "null"
+		}
+		s, _ := v.(string)
+		return s
+	}
+	units, _ := row["units"].(map[string]any)
+	chars, _ := units["characters"].(float64)
+	return fmt.Sprintf("%s/%s=%d", field("user"), field("key_id"), int64(chars))
+}
+
+func TestUsageReportSplitByUserAndKey(t *testing.T) {
+	e := usageFixture(t)
+	admin := "Api-Key " + e.acmeAdmin
+	for _, c := range []struct {
+		name, query string
+		want        []string // user/key=characters per row, in order
+	}{
+		{"not split", "", []string{"-/-=38"}},
+		{"by user", "group_by=user", []string{"null/-=1", "alice/-=30", "bob/-=3", "carol/-=4"}},
+		{"by key", "group_by=key", []string{"-/null=4", "-/k1=14", "-/k2=20"}},
+		{"by both", "group_by=user,key", []string{"null/k1=1", "alice/k1=10", "alice/k2=20", "bob/k1=3", "carol/null=4"}},
+		{"by both, named the other way", "group_by=key,user", []string{"null/k1=1", "alice/k1=10", "alice/k2=20", "bob/k1=3", "carol/null=4"}},
+		{"one user", "user=alice", []string{"-/-=30"}},
+		{"one user, by key", "user=alice&group_by=key", []string{"-/k1=10", "-/k2=20"}},
+		{"a user with no calls", "user=dave&group_by=user", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, _, body := e.do("GET", base+"/orgs/acme/usage/?"+c.query, admin, "")
+			if status != 200 {
+				t.Fatalf("GET ?%s = %d %s", c.query, status, body)
+			}
+			var got []string
+			for _, row := range usageRowsOf(t, body) {
+				if row["org"] != "acme" || row["day"] != "2025-06-05" || row["service"] != "elevenlabs" {
+					t.Fatalf("row %v is not acme's elevenlabs of 2025-06-05", row)
+				}
+				got = append(got, splitOf(row))
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("GET ?%s rows = %q, want %q\n%s", c.query, got, c.want, body)
+			}
+		})
+	}
+}
+
+func TestUsageReportSplitAsCSV(t *testing.T) {
+	e := usageFixture(t)
+	status, hdr, body := e.do("GET", base+"/orgs/acme/usage/?format=csv&group_by=user,key", "Api-Key "+e.acmeAdmin, "")
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") {
+		t.Fatalf("CSV = %d %q %s", status, hdr.Get("Content-Type"), body)
+	}
+	want := []string{
+		"day,org,service,user,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters",
+		"2025-06-05,acme,elevenlabs,,k1,1,0,0,0,0,1",
+		"2025-06-05,acme,elevenlabs,alice,k1,1,0,0,0,0,10",
+		"2025-06-05,acme,elevenlabs,alice,k2,1,0,0,0,0,20",
+		"2025-06-05,acme,elevenlabs,bob,k1,1,0,0,0,0,3",
+		"2025-06-05,acme,elevenlabs,carol,,1,0,0,0,0,4",
+	}
+	if got := strings.Split(strings.TrimSpace(string(body)), "\n"); !slices.Equal(got, want) {
+		t.Fatalf("CSV =\n%s\nwant\n%s", body, strings.Join(want, "\n"))
+	}
+	status, _, body = e.do("GET", base+"/orgs/acme/usage/?format=csv&group_by=key", "Api-Key "+e.acmeAdmin, "")
+	if head, _, _ := strings.Cut(string(body), "\n"); status != 200 ||
+		head != "day,org,service,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters" {
+		t.Fatalf("CSV by key = %d, header %q", status, head)
+	}
+}
+
+func TestPlatformUsageReportSplitByUser(t *testing.T) {
+	e := usageFixture(t)
+	status, _, body := e.do("GET", base+"/admin/usage/?user=alice&group_by=user", "Api-Key "+e.platform, "")
+	if status != 200 {
+		t.Fatalf("platform report = %d %s", status, body)
+	}
+	var got []string
+	for _, row := range usageRowsOf(t, body) {
+		got = append(got, row["org"].(string)+":"+splitOf(row))
+	}
+	if want := []string{"acme:alice/-=30", "other:alice/-=100"}; !slices.Equal(got, want) {
+		t.Fatalf("alice's calls in every org = %q, want %q", got, want)
+	}
+}
+
+func TestUsageReportRefusesBadSplitsAndUsers(t *testing.T) {
+	e := usageFixture(t)
+	for _, c := range []struct{ name, query, detail string }{
+		{"unknown dimension", "group_by=team", `Invalid group_by "team": use user, key or user,key.`},
+		{"empty item", "group_by=user,", `Invalid group_by "user,": use user, key or user,key.`},
+		{"service is not a dimension", "group_by=service", `Invalid group_by "service": use user, key or user,key.`},
+		{"user with a space", "user=" + url.QueryEscape("a b"), "Invalid user: use 1 to 128 characters, without spaces or control characters."},
+		{"user too long", "user=" + strings.Repeat("u", 129), "Invalid user: use 1 to 128 characters, without spaces or control characters."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, path := range []string{"/orgs/acme/usage/?", "/admin/usage/?org=acme&"} {
+				auth := map[bool]string{true: e.acmeAdmin, false: e.platform}[strings.HasPrefix(path, "/orgs")]
+				status, _, body := e.do("GET", base+path+c.query, "Api-Key "+auth, "")
+				if status != 400 {
+					t.Fatalf("GET %s%s = %d %s, want 400", path, c.query, status, body)
+				}
+				expectBody(t, body, map[string]string{"detail": c.detail, "code": "invalid"})
+			}
+		})
+	}
+}
+
+// TestUsageRowJSONRoundTrip: a row reads back as written, a split with no
+// value included, so that clients decoding into UsageRowJSON see what the
+// server meant.
+func TestUsageRowJSONRoundTrip(t *testing.T) {
+	row := aiproxy.UsageRow{Day: "2025-06-05", OrgKey: "acme", Service: "heygen", KeyID: "k1", Requests: 2,
+		LatencyMS: 30, Units: map[aiproxy.Metric]int64{}}
+	for _, by := range []aiproxy.UsageGroups{0, aiproxy.GroupByUser, aiproxy.GroupByKey, aiproxy.GroupByUser | aiproxy.GroupByKey} {
+		in := ToUsageRowJSON(row, by)
+		data, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out UsageRowJSON
+		if err := json.Unmarshal(data, &out); err != nil {
+			t.Fatalf("split by %q: %s: %v", by, data, err)
+		}
+		if out.User != in.User || out.KeyID != in.KeyID || out.AvgLatencyMS != 15 {
+			t.Fatalf("split by %q: %s reads back as %+v, want %+v", by, data, out, in)
+		}
+	}
+}
