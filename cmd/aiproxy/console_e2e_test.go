@@ -580,6 +580,77 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	run("a user signs in with a user token and sees only their own", func(t *testing.T) {
+		alice, bob := d.token(d.org, d.key, "alice"), d.token(d.org, d.key, "bob")
+		start := func(token, text string) string {
+			status, _, body := d.as("POST", invokePath(d.org, "heygen", "generate-video"), "Token "+token, videoBody(text))
+			return videoID(t, status, body)
+		}
+		mine, theirs := start(alice, "Alice's own video."), start(bob, "Bob's own video.")
+		b.do("sign in as alice",
+			visible(`input[name=apiKey]`),
+			typeInto(`input[name=org]`, d.org),
+			typeInto(`input[name=apiKey]`, alice),
+			waitJS(`document.getElementById('credential-kind').textContent.includes('user token')`),
+			click(`form button[type=submit]`),
+			waitJS(`!document.getElementById('session').hidden && document.getElementById('session-user-name').textContent === 'alice'`))
+		if who := textOf(b, `#session-user`); !strings.Contains(who, "Signed in as alice (org "+d.org+")") {
+			t.Errorf("header = %q", who)
+		}
+		if role := textOf(b, `#session-role`); role != "user" {
+			t.Errorf("role badge = %q", role)
+		}
+		if n := get(b, "toasts", chromedp.Evaluate[int](`document.getElementById('toasts').children.length`)); n != 0 {
+			t.Errorf("the previous session's %d messages are still shown", n)
+		}
+		adminLinks := get(b, "admin links", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#nav a')].filter(a => a.offsetParent !== null).map(a => a.getAttribute('href')).filter(h => ['#/keys', '#/credentials', '#/limits', '#/access', '#/webhooks', '#/usage', '#/audit'].includes(h))`))
+		if len(adminLinks) != 0 || !get(b, "admin nav hidden", chromedp.Evaluate[bool](`[...document.querySelectorAll('#nav [data-admin]')].every(el => el.hidden)`)) {
+			t.Errorf("a user sees admin navigation: %v", adminLinks)
+		}
+		b.shot("user-services")
+
+		card := func(id string) string { return fmt.Sprintf(`document.getElementById(%q)?.closest('.job')`, "job-"+id) }
+		b.do("alice's job completes",
+			goTo("#/jobs"),
+			visible(`.live-mode[data-mode=stream]`),
+			waitJS(card(mine)+`?.dataset.status === 'completed'`))
+		// Bob's video, started with alice's, is done too: had its events
+		// reached alice's stream, they would be on the page by now.
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			var page struct {
+				Jobs []struct {
+					ProviderJobID string `json:"provider_job_id"`
+					State         string `json:"state"`
+				} `json:"jobs"`
+			}
+			d.getJSON("/api/ai-proxy/orgs/"+d.org+"/jobs/?user=bob", d.key, 200, &page)
+			if len(page.Jobs) == 1 && page.Jobs[0].ProviderJobID == theirs && page.Jobs[0].State == "completed" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("bob's job did not complete: %+v", page.Jobs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		jobs := get(b, "listed jobs", chromedp.Evaluate[[]string](`[...document.querySelectorAll('.job [id^="job-"]')].map(el => el.id)`))
+		if len(jobs) != 1 || jobs[0] != "job-"+mine {
+			t.Errorf("alice's Jobs page lists %v, want only job-%s (not bob's job-%s, nor the org key's)", jobs, mine, theirs)
+		}
+		if head := textOf(b, `main .page-head .lede`); !strings.Contains(head, "Your videos (alice)") {
+			t.Errorf("jobs heading = %q", head)
+		}
+		b.shot("user-jobs")
+
+		b.do("the keys page is refused", goTo("#/keys"), visible(`main .notice-warn`))
+		if get(b, "keys table", chromedp.Evaluate[bool](`!!document.querySelector('main table')`)) {
+			t.Error("a user is shown the keys table")
+		}
+		b.do("sign out", click(`#sign-out`), visible(`input[name=apiKey]`))
+		if stored := get(b, "stored session", chromedp.Evaluate[string](`String(sessionStorage.getItem('aiproxy.console.apiKey')) + String(sessionStorage.getItem('aiproxy.console.who'))`)); stored != "nullnull" {
+			t.Errorf("the user's session survived sign-out: %s", stored)
+		}
+	})
+
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}

@@ -3,15 +3,19 @@
 // vendored into ../client/ by scripts/sync-console-client.sh), including the
 // admin routes, which use the client's authenticated request() so that every
 // error is the client's typed AIProxyError with status, code and detail.
-import { AIProxyClient, AIProxyError, NetworkError, videoErrorText } from '../client/index.js';
+import { AIProxyClient, AIProxyError, NetworkError, USER_TOKEN_PREFIX, videoErrorText } from '../client/index.js';
 
 export { AIProxyError, NetworkError, videoErrorText };
 
 let client = null;
 
-/** connect makes the client for a session. */
+/** isUserToken tells a user token (aipt_…) from an API key (aip_…). */
+export const isUserToken = (credential) => String(credential || '').startsWith(USER_TOKEN_PREFIX);
+
+/** connect makes the client for a session; its credential is an API key or a user token. */
 export function connect({ apiKey, org }) {
-  client = new AIProxyClient({ baseUrl: location.origin, apiKey, org });
+  const credential = isUserToken(apiKey) ? { token: apiKey } : { apiKey };
+  client = new AIProxyClient({ baseUrl: location.origin, org, ...credential });
   return client;
 }
 
@@ -100,6 +104,17 @@ export const deleteCredential = (scope, name) =>
 
 /** orgGet reads an org-scoped admin route such as "/usage/". */
 export const orgGet = (path) => adminRequest('GET', `${orgPath()}${path}`);
+
+/**
+ * whoAmI tells who the credential is (GET /orgs/{org}/me/): kind, role,
+ * user, member and grants; null from a server without the route.
+ */
+export async function whoAmI(opts) {
+  try { return await c().me(opts); } catch (err) {
+    if (err instanceof AIProxyError && err.status === 404) return null;
+    throw err;
+  }
+}
 
 /** probeRole tells what the key may do: "platform", "admin" or "invoke". */
 export async function probeRole() {

@@ -19,13 +19,15 @@ import * as access from './pages/access.js';
 import * as webhooks from './pages/webhooks.js';
 import * as audit from './pages/audit.js';
 
+// admin: the page needs an org admin or platform key. service: the page
+// needs that service, which a user token's grants may leave out.
 const routes = {
   services: { page: services, title: 'Services' },
-  avatars: { page: avatars, title: 'Avatars' },
+  avatars: { page: avatars, title: 'Avatars', service: 'heygen' },
   voices: { page: voices, title: 'Voices' },
-  generate: { page: generate, title: 'Generate video' },
-  jobs: { page: jobsPage, title: 'Jobs' },
-  tts: { page: ttsPage, title: 'Text to speech' },
+  generate: { page: generate, title: 'Generate video', service: 'heygen' },
+  jobs: { page: jobsPage, title: 'Jobs', service: 'heygen' },
+  tts: { page: ttsPage, title: 'Text to speech', service: 'elevenlabs' },
   keys: { page: keys, title: 'API keys', admin: true },
   credentials: { page: credentials, title: 'Credentials', admin: true },
   limits: { page: limits, title: 'Quotas & limits', admin: true },
@@ -48,16 +50,36 @@ function parseHash() {
   return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(qs || '') };
 }
 
+/** canAdmin says whether a session may use the admin pages. */
+const canAdmin = (s) => !s.member && (s.role === 'admin' || s.role === 'platform');
+
+/** granted says whether a session's grants include a service (no grants: every service). */
+const granted = (s, service) => !service || !s.services.length || s.services.includes(service);
+
 function showChrome(s) {
   const signedIn = Boolean(s);
   nav.hidden = !signedIn;
   menuToggle.hidden = !signedIn;
   document.getElementById('session').hidden = !signedIn;
   if (!signedIn) return;
+  const byUser = Boolean(s.user);
+  document.getElementById('session-key').hidden = byUser;
+  document.getElementById('session-user').hidden = !byUser;
   document.getElementById('session-org').textContent = s.org;
-  const roleNames = { platform: 'platform admin', admin: 'org admin', invoke: 'member' };
+  document.getElementById('session-user-name').textContent = s.user;
+  document.getElementById('session-user-org').textContent = s.org;
+  const expiry = document.getElementById('session-expiry');
+  const at = s.expiresAt ? new Date(s.expiresAt) : null;
+  expiry.hidden = !at || Number.isNaN(at.getTime());
+  if (!expiry.hidden) {
+    const time = document.getElementById('session-expiry-time');
+    time.dateTime = at.toISOString();
+    time.textContent = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+  const roleNames = { platform: 'platform admin', admin: 'org admin', invoke: 'invoke key', member: 'user' };
   document.getElementById('session-role').textContent = roleNames[s.role] || s.role;
-  for (const el of nav.querySelectorAll('[data-admin]')) el.hidden = s.role === 'invoke';
+  for (const el of nav.querySelectorAll('[data-admin]')) el.hidden = !canAdmin(s);
+  for (const el of nav.querySelectorAll('[data-service]')) el.hidden = !granted(s, el.dataset.service);
 }
 
 function closeMenu() {
@@ -86,9 +108,16 @@ async function route() {
     return;
   }
   document.title = `${r.title} · aiproxy console`;
-  if (r.admin && s.role === 'invoke') {
+  if (r.admin && !canAdmin(s)) {
     container.append(h('h1', { text: r.title }), h('div', { class: 'notice notice-warn', role: 'alert' },
-      h('strong', { text: 'This page needs an admin key.' }), 'Sign in with an org admin or platform key to manage it.'));
+      h('strong', { text: 'This page needs an admin key.' }), s.member
+        ? `You are signed in as ${s.user}, who can use the org’s services but not manage the org.`
+        : 'Sign in with an org admin or platform key to manage it.'));
+    return;
+  }
+  if (!granted(s, r.service)) {
+    container.append(h('h1', { text: r.title }), h('div', { class: 'notice notice-warn', role: 'alert' },
+      h('strong', { text: 'Not part of your access.' }), `Your token does not include ${r.service}.`));
     return;
   }
   const ctx = { session: s, params: parts.slice(1), query, navigate: (hash) => { location.hash = hash; } };
@@ -107,20 +136,28 @@ function renderSignIn() {
   document.title = 'Sign in · aiproxy console';
   const org = h('input', { type: 'text', name: 'org', autocomplete: 'organization', required: true, spellcheck: 'false', value: session.rememberedOrg() });
   const key = h('input', { type: 'password', name: 'apiKey', autocomplete: 'off', required: true, spellcheck: 'false' });
+  const kind = h('span', { class: 'hint', 'aria-live': 'polite' });
+  key.addEventListener('input', () => {
+    const v = key.value.trim();
+    kind.textContent = api.isUserToken(v) ? 'A user token: you will see only your own videos, audio and jobs.' : '';
+  });
   const status = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'btn', text: 'Sign in' });
   const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title', novalidate: true },
     h('h1', { id: 'signin-title', text: 'Sign in' }),
-    h('p', { class: 'lede', text: 'Use an aiproxy API key of your org. It stays in this browser tab only and is forgotten when you sign out or close the tab.' }),
+    h('p', { class: 'lede', text: 'Use an aiproxy API key of your org, or a user token your org’s app gave you. It stays in this browser tab only and is forgotten when you sign out or close the tab.' }),
     status,
     field('Org', org, { hint: 'Your org’s key, for example demo.' }),
-    field('API key', key, { hint: 'Starts with aip_. Never a HeyGen or ElevenLabs key.' }),
+    field('API key or user token', key, { hint: 'An API key starts with aip_, a user token with aipt_. Never a HeyGen or ElevenLabs key.' }),
+    kind,
     h('div', { class: 'actions' }, submit));
+  kind.id = 'credential-kind';
+  key.setAttribute('aria-describedby', `${key.getAttribute('aria-describedby') || ''} credential-kind`.trim());
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const creds = { org: org.value.trim(), apiKey: key.value.trim() };
     if (!creds.org || !creds.apiKey) {
-      replace(status, h('div', { class: 'notice notice-error', role: 'alert', text: 'Enter both the org and the API key.' }));
+      replace(status, h('div', { class: 'notice notice-error', role: 'alert', text: 'Enter both the org and the API key or user token.' }));
       (creds.org ? key : org).focus();
       return;
     }
@@ -128,8 +165,7 @@ function renderSignIn() {
       try {
         api.connect(creds);
         await api.listServices();
-        const role = await api.probeRole();
-        session.save({ ...creds, role });
+        session.save({ ...creds, ...(await identify()) });
         jobs.reset();
         if (!location.hash || location.hash === '#/' || location.hash === '#/signin') location.hash = '#/services';
         else route();
@@ -144,8 +180,24 @@ function renderSignIn() {
   (org.value ? key : org).focus();
 }
 
+/**
+ * identify asks the server who the credential is and what it may see: a
+ * member (a user token) gets no admin pages and only its granted services;
+ * a key's role is probed as before.
+ */
+async function identify() {
+  const me = await api.whoAmI();
+  if (me && me.member) {
+    return { role: 'member', member: true, user: me.user || '', services: (me.grants && me.grants.services) || [], expiresAt: me.expires_at || '' };
+  }
+  const role = me && me.kind !== 'key' ? me.role : await api.probeRole();
+  return { role, user: (me && me.user) || '', services: (me && me.grants && me.grants.services) || [], expiresAt: (me && me.expires_at) || '' };
+}
+
 function signOut() {
   jobs.stop();
+  // The next person to sign in in this tab must not read the last one's news.
+  document.getElementById('toasts').replaceChildren();
   session.clear();
   api.disconnect();
   location.hash = '#/signin';

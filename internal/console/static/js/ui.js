@@ -110,8 +110,8 @@ export function errorNotice(err, prefix) {
 
 function hintFor(err) {
   const hints = {
-    401: 'Your API key was not accepted. Sign out and sign in with a valid key.',
-    403: 'Your key may not do this. Admin pages need an org admin key.',
+    401: 'Your API key or user token was not accepted: it may have expired or been revoked. Sign out and sign in again.',
+    403: 'Your key or token may not do this. Admin pages need an org admin key.',
     429: 'Too many requests or a quota is used up. Wait a moment and try again.',
     502: 'The provider failed or refused our credential. Check the credential for this service.',
     504: 'The provider took too long to answer. Try again.',

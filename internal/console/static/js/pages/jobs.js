@@ -54,8 +54,9 @@ function jobItem(job) {
     videoSlot(job));
 }
 
-export function render(container) {
-  container.append(pageHead('Jobs', 'The org’s videos: started here, from the CLI or through the API. Status updates arrive on their own.',
+export function render(container, ctx) {
+  const whose = ctx && ctx.session && ctx.session.member ? `Your videos (${ctx.session.user})` : 'The org’s videos';
+  container.append(pageHead('Jobs', `${whose}: started here, from the CLI or through the API. Status updates arrive on their own.`,
     h('a', { class: 'btn', href: '#/generate', text: 'New video' })));
   const list = h('ul', { class: 'job-list', 'aria-label': 'Video jobs' });
   const status = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
