@@ -237,39 +237,6 @@ func compareBuckets(a, b UsageBucket) int {
 		cmp.Compare(a.KeyID, b.KeyID), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Unit, b.Unit))
 }
 
-// MergeUsage adds up report rows that share day, org and service (their
-// units merged) and orders them by day, org and service: a store that
-// reads a report in parts (rollups, then raw records) folds the parts with
-// it.
-func MergeUsage(rows []UsageRow) []UsageRow {
-	type dims struct{ day, org, service string }
-	idx := make(map[dims]int, len(rows))
-	out := make([]UsageRow, 0, len(rows))
-	for _, r := range rows {
-		k := dims{r.Day, r.OrgKey, r.Service}
-		i, ok := idx[k]
-		if !ok {
-			idx[k] = len(out)
-			out = append(out, UsageRow{Day: r.Day, OrgKey: r.OrgKey, Service: r.Service, Units: map[Metric]int64{}})
-			i = len(out) - 1
-		}
-		o := &out[i]
-		o.Requests += r.Requests
-		o.Errors += r.Errors
-		o.CacheHits += r.CacheHits
-		o.BytesOut += r.BytesOut
-		o.LatencyMS += r.LatencyMS
-		for u, n := range r.Units {
-			if u != "" {
-				o.Units[u] += n
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b UsageRow) int {
-		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.OrgKey, b.OrgKey), cmp.Compare(a.Service, b.Service))
-	})
-	return out
-}
 
 // Span is a range of time, From inclusive and To exclusive; a zero end is
 // open.

@@ -89,7 +89,7 @@ func expectedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy
 			Requests: 1, Errors: b.Errors, CacheHits: b.CacheHits, BytesOut: r.BytesOut, LatencyMS: r.LatencyMS,
 			Units: map[aiproxy.Metric]int64{r.Unit: r.Units}})
 	}
-	return aiproxy.MergeUsage(rows)
+	return aiproxy.SumUsage(rows)
 }
 
 // expectedBuckets is every bucket of granularity g that recs make.

@@ -245,7 +245,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // addRecent adds the records f selects to a report.
 func addRecent(rows []aiproxy.UsageRow, recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.UsageRow {
-	return aiproxy.MergeUsage(append(slices.Clone(rows), expectedReport(recs, f)...))
+	return aiproxy.SumUsage(append(slices.Clone(rows), expectedReport(recs, f)...))
 }
 
 // scaleSize logs the database's size, in all and per million calls.
