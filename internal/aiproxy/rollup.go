@@ -237,7 +237,6 @@ func compareBuckets(a, b UsageBucket) int {
 		cmp.Compare(a.KeyID, b.KeyID), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Unit, b.Unit))
 }
 
-
 // Span is a range of time, From inclusive and To exclusive; a zero end is
 // open.
 type Span struct{ From, To time.Time }
