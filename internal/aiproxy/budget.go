@@ -354,6 +354,64 @@ func (e *BudgetExceededError) Error() string {
 		e.Charge.Scope, e.Charge.BudgetID, e.Charge.Subject, e.Available(), e.Charge.Limit, e.Charge.Amount)
 }
 
+// BudgetStatus is where one budget's counter stands in the window that
+// holds now.
+type BudgetStatus struct {
+	Budget Budget
+	// Subject is whose counter it is: the budget's own subject, or the
+	// key, user or token a default budget applies to.
+	Subject     string
+	WindowStart time.Time
+	// ResetsAt is when the window ends; zero for a lifetime budget.
+	ResetsAt       time.Time
+	SpentMicros    int64
+	ReservedMicros int64
+}
+
+// RemainingMicros is what the budget has left, never below zero.
+func (s BudgetStatus) RemainingMicros() int64 {
+	return max(0, s.Budget.LimitMicros-s.SpentMicros-s.ReservedMicros)
+}
+
+// Percent is the share of the limit spent or held, in percent, to one
+// decimal; a limit of zero is 100% used.
+func (s BudgetStatus) Percent() float64 {
+	if s.Budget.LimitMicros <= 0 {
+		return 100
+	}
+	return math.Round(float64(s.SpentMicros+s.ReservedMicros)/float64(s.Budget.LimitMicros)*1000) / 10
+}
+
+// BudgetZone summarises how much of a budget is used, for a user who may
+// see no amounts.
+type BudgetZone string
+
+// The zones: below the first alert threshold, past it, past the last
+// one, and at or past the limit.
+const (
+	ZoneOK        BudgetZone = "ok"
+	ZoneWarning   BudgetZone = "warning"
+	ZoneCritical  BudgetZone = "critical"
+	ZoneExhausted BudgetZone = "exhausted"
+)
+
+// Zone returns the status's zone by the budget's alert thresholds.
+func (s BudgetStatus) Zone() BudgetZone {
+	used := s.SpentMicros + s.ReservedMicros
+	limit := s.Budget.LimitMicros
+	if used >= limit {
+		return ZoneExhausted
+	}
+	ts := s.Budget.Thresholds()
+	switch frac := float64(used) / float64(limit); {
+	case len(ts) > 1 && frac >= ts[len(ts)-1]:
+		return ZoneCritical
+	case frac >= ts[0]:
+		return ZoneWarning
+	}
+	return ZoneOK
+}
+
 // BudgetStore keeps budget definitions.
 type BudgetStore interface {
 	// SetBudget creates or replaces the budget with b.ID. A replaced

@@ -148,3 +148,34 @@ func TestBudgetHoldValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestBudgetStatusZone(t *testing.T) {
+	b := Budget{LimitMicros: 1000, AlertThresholds: []float64{0.5, 0.9}}
+	tests := []struct {
+		spent, reserved int64
+		zone            BudgetZone
+		percent         float64
+		remaining       int64
+	}{
+		{0, 0, ZoneOK, 0, 1000},
+		{400, 99, ZoneOK, 49.9, 501},
+		{400, 100, ZoneWarning, 50, 500},
+		{900, 0, ZoneCritical, 90, 100},
+		{999, 1, ZoneExhausted, 100, 0},
+		{1500, 0, ZoneExhausted, 150, 0},
+	}
+	for _, tt := range tests {
+		s := BudgetStatus{Budget: b, SpentMicros: tt.spent, ReservedMicros: tt.reserved}
+		if s.Zone() != tt.zone || s.Percent() != tt.percent || s.RemainingMicros() != tt.remaining {
+			t.Errorf("spent %d reserved %d: zone %s, %v%%, %d left; want %s, %v%%, %d", tt.spent, tt.reserved,
+				s.Zone(), s.Percent(), s.RemainingMicros(), tt.zone, tt.percent, tt.remaining)
+		}
+	}
+	one := BudgetStatus{Budget: Budget{LimitMicros: 1000, AlertThresholds: []float64{0.5}}, SpentMicros: 990}
+	if one.Zone() != ZoneWarning {
+		t.Errorf("one threshold: zone %s, want warning", one.Zone())
+	}
+	if z := (BudgetStatus{Budget: Budget{LimitMicros: 0}}).Zone(); z != ZoneExhausted {
+		t.Errorf("a zero limit: zone %s, want exhausted", z)
+	}
+}

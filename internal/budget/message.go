@@ -1,0 +1,65 @@
+package budget
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+)
+
+// usd formats micro-USD as dollars: cents, or four decimals below a cent
+// so that a small price does not read as free.
+func usd(micros int64) string {
+	neg := ""
+	if micros < 0 {
+		neg, micros = "-", -micros
+	}
+	if micros > 0 && micros < 10_000 {
+		return fmt.Sprintf("%s$%d.%04d", neg, micros/1_000_000, micros%1_000_000/100)
+	}
+	cents := (micros + 5_000) / 10_000
+	return fmt.Sprintf("%s$%d.%02d", neg, cents/100, cents%100)
+}
+
+// scopeName names a budget's subject in a sentence: "org 'acme'",
+// "user 'alice'".
+func scopeName(c aiproxy.BudgetCharge, org string) string {
+	if c.Scope == aiproxy.BudgetScopeOrg {
+		return fmt.Sprintf("org '%s'", org)
+	}
+	return fmt.Sprintf("%s '%s'", c.Scope, c.Subject)
+}
+
+// errExceeded is the client's 402 for a refused reservation: the budget,
+// what it has left, what the call needs and when it resets.
+func errExceeded(be *aiproxy.BudgetExceededError, org string, q Quote) *aiproxy.Error {
+	about := "about "
+	if q.Exact {
+		about = ""
+	}
+	resets := "it never resets"
+	if r := be.ResetsAt(); !r.IsZero() {
+		resets = "it resets at " + r.UTC().Format(time.RFC3339)
+	}
+	e := aiproxy.Errorf(aiproxy.CodeBudgetExceeded,
+		"Budget exceeded: %s %s budget has %s left of %s, and this call needs %s%s; %s.",
+		scopeName(be.Charge, org), be.Charge.Window.Adjective(), usd(be.Available()), usd(be.Charge.Limit),
+		about, usd(be.Charge.Amount), resets)
+	e.Err = be
+	return e
+}
+
+// errUnpriced refuses a call no price covers, for a caller a blocking
+// budget applies to.
+func errUnpriced(service, action string) *aiproxy.Error {
+	return aiproxy.Errorf(aiproxy.CodeForbidden,
+		"This call cannot be priced: %s/%s has no price, and a spending budget applies to this caller. "+
+			"The org can set a flat price per call for it.", service, action)
+}
+
+// errUnavailable is the 503 of a budgeted call whose budgets cannot be
+// read or reserved: budgets fail closed.
+func errUnavailable(err error) *aiproxy.Error {
+	return &aiproxy.Error{Code: aiproxy.CodeUnavailable, RetryAfter: 2, Err: err,
+		Message: "The service is temporarily unavailable: spending budgets cannot be checked. Retry shortly."}
+}
