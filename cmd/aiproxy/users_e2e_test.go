@@ -192,7 +192,8 @@ func TestUserTokenLifecycle(t *testing.T) {
 		t.Errorf("a heygen-only token on elevenlabs = %d %s", status, body)
 	}
 	if status, _, body := s.as("GET", "/api/ai-proxy/orgs/bee/me/", "Token "+tok, nil); status != 200 ||
-		!strings.Contains(string(body), `"user":"alice"`) || !strings.Contains(string(body), `"member":true`) {
+		!strings.Contains(string(body), `"user":"alice"`) || !strings.Contains(string(body), `"member":true`) ||
+		!strings.Contains(string(body), `"expires_at":"`+out["expires_at"].(string)[:19]) {
 		t.Errorf("me = %d %s", status, body)
 	}
 	if status, _, body := s.do("DELETE", "/api/ai-proxy/orgs/sea/user-tokens/"+id+"/", s.sea, nil, nil); status != 404 {

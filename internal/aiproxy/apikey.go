@@ -168,6 +168,9 @@ type Principal struct {
 	// Actions, when not empty, limits the principal to these endpoints,
 	// each "service/action".
 	Actions []string
+	// ExpiresAt is when a user token or sign-in stops working; zero for
+	// a key.
+	ExpiresAt time.Time
 }
 
 // Member reports whether the principal is a user acting for themselves

@@ -50,7 +50,7 @@ func (t UserToken) Valid(now time.Time) bool {
 // always invoke: a token never manages anything.
 func (t UserToken) Principal() Principal {
 	return Principal{Kind: KindUserToken, KeyID: t.KeyID, OrgKey: t.OrgKey, Role: RoleInvoke, User: t.User,
-		TokenID: t.ID, TestOnly: t.TestOnly, Services: t.Services, Actions: t.Actions}
+		TokenID: t.ID, TestOnly: t.TestOnly, Services: t.Services, Actions: t.Actions, ExpiresAt: t.ExpiresAt}
 }
 
 // UserTokenStore keeps user tokens.

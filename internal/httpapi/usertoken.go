@@ -141,12 +141,15 @@ type MeJSON struct {
 	KeyID    string     `json:"key_id,omitempty"`
 	TestOnly bool       `json:"test_only"`
 	Grants   GrantsJSON `json:"grants"`
+	// ExpiresAt is when a user token or sign-in stops working; null for
+	// a key.
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 func (s *server) whoAmI(w http.ResponseWriter, r *http.Request) error {
 	p, _ := aiproxy.PrincipalFrom(r.Context())
 	out := MeJSON{Org: r.PathValue("org"), Kind: string(p.Kind), Role: string(p.Role), Member: p.Member(),
-		KeyID: p.KeyID, TestOnly: p.TestOnly, Grants: grants(p.Services, p.Actions)}
+		KeyID: p.KeyID, TestOnly: p.TestOnly, Grants: grants(p.Services, p.Actions), ExpiresAt: optTime(p.ExpiresAt)}
 	if out.Kind == "" {
 		out.Kind = string(aiproxy.KindKey)
 	}

@@ -68,7 +68,7 @@ func (id Identity) Principal() aiproxy.Principal {
 	if id.Admin {
 		role = aiproxy.RoleAdmin
 	}
-	return aiproxy.Principal{Kind: aiproxy.KindSignIn, OrgKey: id.Org, Role: role, User: id.User}
+	return aiproxy.Principal{Kind: aiproxy.KindSignIn, OrgKey: id.Org, Role: role, User: id.User, ExpiresAt: id.ExpiresAt}
 }
 
 // Verifier verifies sign-in tokens against the issuers it was built with.

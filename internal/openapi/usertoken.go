@@ -129,7 +129,7 @@ func userSchemas() obj {
 			"revoked_at": nullableTime(),
 			"used_at":    obj{"type": []any{"string", "null"}, "format": "date-time", "description": "When a single-use token was spent."},
 		}),
-		"Me": object([]any{"org", "kind", "role", "user", "member", "test_only", "grants"}, obj{
+		"Me": object([]any{"org", "kind", "role", "user", "member", "test_only", "grants", "expires_at"}, obj{
 			"org":  str(),
 			"kind": obj{"type": "string", "enum": []any{"key", "user_token", "sign_in"}, "description": "How the request authenticated."},
 			"role": obj{"type": "string", "enum": []any{"admin", "invoke"}},
@@ -140,6 +140,8 @@ func userSchemas() obj {
 			"key_id":    obj{"type": "string", "description": "The API key behind the call, when there is one."},
 			"test_only": boolean(),
 			"grants":    ref("Grants"),
+			"expires_at": obj{"type": []any{"string", "null"}, "format": "date-time",
+				"description": "When a user token or sign-in stops working; null for an API key."},
 		}),
 	}
 }

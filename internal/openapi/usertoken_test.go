@@ -95,7 +95,7 @@ func TestUsersDocumented(t *testing.T) {
 		t.Error("a minted token has no token field")
 	}
 	me := doc.Components.Schemas["Me"].Value
-	for _, f := range []string{"org", "kind", "role", "user", "member", "key_id", "test_only", "grants"} {
+	for _, f := range []string{"org", "kind", "role", "user", "member", "key_id", "test_only", "grants", "expires_at"} {
 		if me.Properties[f] == nil {
 			t.Errorf("Me lacks %s", f)
 		}
