@@ -270,6 +270,17 @@ func (e *Enforcer) SettleJob(ctx context.Context, holdID string, statusBody []by
 	return nil
 }
 
+// FinishJob ends the hold of a job from its record, for the job tracker
+// (which keeps aiproxy.Job and cannot import this package): a completed
+// job is settled from its last status answer, a failed one released, a
+// running one left alone. It is SettleJob with the job's hold id.
+func (e *Enforcer) FinishJob(ctx context.Context, j aiproxy.Job) error {
+	if !j.State.Terminal() {
+		return nil
+	}
+	return e.SettleJob(ctx, JobHoldID(j.Service, j.ProviderJobID), j.StatusBody, j.State == aiproxy.JobFailed)
+}
+
 // Sweep releases the holds of calls and jobs whose holder died.
 func (e *Enforcer) Sweep(ctx context.Context) (int, error) {
 	return e.cfg.Ledger.SweepBudgetHolds(ctx, e.cfg.Now())

@@ -226,11 +226,21 @@ func TestJobSettledFromItsDuration(t *testing.T) {
 	doc, _ := aiproxy.DecodeJSON(r.body)
 	id := budget.JobHoldID("heygen", aiproxy.LookupJSONString(doc, "data.video_id"))
 	h.wantCounter(org, "", 0, 1_000_000) // 140 characters: 10 s at $0.10
-	err := h.enf.SettleJob(ctx, id, []byte(`{"data":{"status":"completed","duration":61.25}}`), false)
-	if err != nil {
+	// The tracker hands over the job's record; a running job is left alone.
+	job := aiproxy.Job{Service: "heygen", ProviderJobID: aiproxy.LookupJSONString(doc, "data.video_id"),
+		State: aiproxy.JobProcessing, StatusBody: []byte(`{"data":{"status":"processing"}}`)}
+	if err := h.enf.FinishJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	h.wantCounter(org, "", 0, 1_000_000)
+	job.State, job.StatusBody = aiproxy.JobCompleted, []byte(`{"data":{"status":"completed","duration":61.25}}`)
+	if err := h.enf.FinishJob(ctx, job); err != nil {
 		t.Fatal(err)
 	}
 	h.wantCounter(org, "", 6_125_000, 0)
+	if _, err := h.db.BudgetHold(ctx, id); !errors.Is(err, aiproxy.ErrNotFound) {
+		t.Fatalf("the job's hold after it finished: %v, want gone", err)
+	}
 }
 
 func TestFailedJobReleases(t *testing.T) {
