@@ -163,7 +163,7 @@ func (j *jobParts) hooks() []proxy.Hooks { return []proxy.Hooks{j.keys, j.jobs} 
 // the keys share a store that spools job starts the database does not
 // take to the spool directory's jobs/ (reported to m), so that a start the
 // provider accepted is never lost.
-func wireJobs(f jobFlags, js metrics.JobStore, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, lease time.Duration, lock jobs.PollLock, m *metrics.Metrics, spool string) *jobParts {
+func wireJobs(f jobFlags, js metrics.JobStore, cat *catalog.Catalog, v *vault.Vault, p *proxy.Proxy, ln net.Listener, log *slog.Logger, lease time.Duration, lock jobs.PollLock, m *metrics.Metrics, spool string, onEnd func(context.Context, aiproxy.Job)) *jobParts {
 	public := f.publicURL
 	if public == "" && f.selfURL {
 		public = "http://" + ln.Addr().String()
@@ -175,7 +175,7 @@ func wireJobs(f jobFlags, js metrics.JobStore, cat *catalog.Catalog, v *vault.Va
 	svc := jobs.New(jobs.Config{
 		Store: starts, Catalog: cat, Proxy: p, OnEvent: outbox.Wake, Logger: log, PublicBaseURL: public,
 		ProviderSecrets: f.secrets, Concurrency: f.concurrency, PollInterval: f.pollInterval,
-		Deadline: f.deadline, FreshFor: f.freshFor, Lease: lease, PollLock: lock, RunningJobCaps: f.caps,
+		Deadline: f.deadline, FreshFor: f.freshFor, Lease: lease, PollLock: lock, RunningJobCaps: f.caps, OnEnd: onEnd,
 	})
 	return &jobParts{
 		jobs:   svc,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/budget"
 	"github.com/aiproxy/aiproxy/internal/retention"
 	"github.com/aiproxy/aiproxy/internal/rollup"
 )
@@ -78,6 +79,8 @@ func (f *dataFlags) validate() error {
 type upkeep struct {
 	builder *rollup.Builder
 	pruner  *retention.Pruner
+	// budgets, when set, releases the budget holds nobody settled.
+	budgets *budget.Enforcer
 }
 
 // build returns the background work the flags ask for, on store.
@@ -106,6 +109,9 @@ func (u *upkeep) run(ctx context.Context) func() {
 	}
 	if u.pruner != nil {
 		wg.Go(func() { u.pruner.Run(ctx) })
+	}
+	if u.budgets != nil {
+		wg.Go(func() { u.budgets.RunSweeper(ctx, time.Minute) })
 	}
 	return func() {
 		cancel()

@@ -46,6 +46,7 @@ type serverFlags struct {
 	obs          observeFlags // observe.go
 	data         dataFlags    // retention.go
 	users        userFlags    // users.go
+	budget       budgetFlags  // budgets.go
 	// envErr holds the variables above that do not parse.
 	envErr error
 }
@@ -69,6 +70,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.obs.register(fs, e)
 	f.data.register(fs, e)
 	f.users.register(fs, e)
+	f.budget.register(fs, e)
 	f.envErr = v.err()
 }
 
@@ -103,7 +105,7 @@ func configureServer(f *serverFlags, fs *flag.FlagSet, args []string) error {
 func (f *serverFlags) validate() error {
 	_, logErr := newLogger(io.Discard, f.logLevel)
 	return errors.Join(f.envErr, f.store.envErr, logErr, f.mergeUpstreams(),
-		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate())
+		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate(), f.budget.validate(f.scale.redisURL))
 }
 
 // mergeUpstreams adds AIPROXY_UPSTREAMS under the --upstream flags, which
@@ -167,6 +169,7 @@ type app struct {
 	users     userFlags
 	// signIns verifies the identity providers' JWTs; nil accepts none.
 	signIns httpapi.SignInVerifier
+	budgets *budgets // budgets.go
 	handler http.Handler
 	// flushLogs writes the buffered log lines and stops the buffer.
 	flushLogs func()
@@ -235,16 +238,22 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	if a.signIns, err = f.users.signIns(a.log); err != nil {
 		return nil, err
 	}
+	if a.budgets, err = f.budget.build(a.db, a.redis, a.log); err != nil {
+		return nil, err
+	}
 	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
 	a.jobs = wireJobs(f.jobs.weighted(f.guard.shares), a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease,
-		pollLock(a.redis), a.obs.metrics, spool)
+		pollLock(a.redis), a.obs.metrics, spool, a.budgets.finishJob)
 	// Calls from the API run through the ownership hooks (outermost) and
 	// the job hooks; p stays the plain pipeline the jobs service reads
 	// statuses with.
-	invoker := p.WithHooks(append([]proxy.Hooks{ownership.New(a.db, a.log)}, a.jobs.hooks()...)...)
+	// Budgets are innermost: a call another hook refused or answered (an
+	// idempotent replay) never touches a budget.
+	invoker := p.WithHooks(append(append([]proxy.Hooks{ownership.New(a.db, a.log)}, a.jobs.hooks()...), a.budgets.enforcer)...)
 	a.upkeep = f.data.build(a.db, a.log)
+	a.upkeep.budgets = a.budgets.enforcer
 	a.handler = a.obs.wrap(a.life.wrap(withConsole(httpapi.New(a.apiConfig(invoker)))))
 	return a, nil
 }
@@ -259,6 +268,7 @@ func (a *app) apiConfig(invoker httpapi.Invoker) httpapi.Config {
 		Admin:      a.admin,
 		UserTokens: a.db,
 		Tokens:     a.userTokens(),
+		Budgets:    a.budgets.admin,
 		SignIns:    a.signIns,
 		Logger:     a.log,
 		Ready:      a.db.Ping,

@@ -23,6 +23,11 @@ const (
 	AuditWebhookDeleted     AuditAction = "webhook.deleted"
 	// AuditUserTokenRevoked is a user token revoked before its expiry.
 	AuditUserTokenRevoked AuditAction = "user_token.revoked"
+	// AuditBudgetSet and AuditBudgetDeleted are changes of a spending
+	// budget; AuditBudgetAlert is a budget crossing an alert threshold.
+	AuditBudgetSet     AuditAction = "budget.set"
+	AuditBudgetDeleted AuditAction = "budget.deleted"
+	AuditBudgetAlert   AuditAction = "budget.alert"
 )
 
 // ActorCLI is the actor of actions taken with the aiproxy command on the

@@ -64,7 +64,11 @@ type Error struct {
 	Field Field
 	// RetryAfter, when positive, is sent as a Retry-After header in seconds.
 	RetryAfter int
-	Err        error
+	// Extra holds more members of the error body, safe to show the client
+	// (a refused budget's scope and reset time); the message and code
+	// members cannot be replaced.
+	Extra map[string]any
+	Err   error
 }
 
 // Error returns the client-safe message followed by the logged cause.

@@ -27,6 +27,8 @@ type Store interface {
 	RetentionStore
 	WorkLeaseStore
 	ResealStore
+	BudgetStore
+	BudgetLedger
 	UserTokenStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

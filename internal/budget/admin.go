@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -21,6 +22,13 @@ type AdminConfig struct {
 	Enforcer *Enforcer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit, when set, records every change in the audit log.
+	Audit Auditor
+}
+
+// Auditor appends to the audit log.
+type Auditor interface {
+	AppendAudit(ctx context.Context, e aiproxy.AuditEvent) error
 }
 
 // Admin manages budgets for the management API and the CLI: it checks
@@ -71,7 +79,28 @@ func (a *Admin) SetBudget(ctx context.Context, b aiproxy.Budget) (aiproxy.Budget
 		return b, err
 	}
 	a.forget(b.OrgKey)
+	detail := fmt.Sprintf("scope=%s window=%s limit_micros=%d enforcement=%s", b.Scope, b.Window, b.LimitMicros, b.Enforcement)
+	if b.Subject != "" {
+		detail += fmt.Sprintf(" subject=%q", b.Subject)
+	}
+	if err := a.record(ctx, aiproxy.AuditBudgetSet, b.OrgKey, b.ID, detail); err != nil {
+		return b, err
+	}
 	return a.cfg.Store.Budget(ctx, b.OrgKey, b.ID)
+}
+
+// record appends one change to the audit log; the change is made, and a
+// failure to record it is returned so that the operator knows.
+func (a *Admin) record(ctx context.Context, action aiproxy.AuditAction, org, target, detail string) error {
+	if a.cfg.Audit == nil {
+		return nil
+	}
+	e := aiproxy.AuditEvent{At: a.cfg.Now().UTC(), Actor: aiproxy.ActorFrom(ctx), Action: action, OrgKey: org,
+		Target: target, Detail: detail}
+	if err := a.cfg.Audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		return fmt.Errorf("%s done, but not recorded in the audit log: %w", action, err)
+	}
+	return nil
 }
 
 // DeleteBudget removes a budget of an org and its counters.
@@ -80,10 +109,11 @@ func (a *Admin) DeleteBudget(ctx context.Context, org, id string) error {
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "Budget %q not found.", id)
 	}
-	if err == nil {
-		a.forget(org)
+	if err != nil {
+		return err
 	}
-	return err
+	a.forget(org)
+	return a.record(ctx, aiproxy.AuditBudgetDeleted, org, id, "")
 }
 
 func (a *Admin) forget(org string) {

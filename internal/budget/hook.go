@@ -167,7 +167,7 @@ func (e *Enforcer) reserve(ctx context.Context, c *proxy.Call) error {
 	var be *aiproxy.BudgetExceededError
 	switch {
 	case errors.As(err, &be):
-		return errExceeded(be, c.Org, q)
+		return errExceeded(be, c.Org, q, pr.Member())
 	case err != nil:
 		return errUnavailable(err)
 	}

@@ -31,23 +31,40 @@ func scopeName(c aiproxy.BudgetCharge, org string) string {
 }
 
 // errExceeded is the client's 402 for a refused reservation: the budget,
-// what it has left, what the call needs and when it resets.
-func errExceeded(be *aiproxy.BudgetExceededError, org string, q Quote) *aiproxy.Error {
+// what it has left, what the call needs and when it resets, in the
+// message and as members of the body (scope, budget_id, available and
+// required in US dollars, resets_at, null for a lifetime budget). A
+// member refused by the org's or a key's budget learns which budget and
+// when it resets, never the org's amounts.
+func errExceeded(be *aiproxy.BudgetExceededError, org string, q Quote, member bool) *aiproxy.Error {
 	about := "about "
 	if q.Exact {
 		about = ""
 	}
 	resets := "it never resets"
+	var resetsAt any
 	if r := be.ResetsAt(); !r.IsZero() {
 		resets = "it resets at " + r.UTC().Format(time.RFC3339)
+		resetsAt = r.UTC().Format(time.RFC3339)
 	}
-	e := aiproxy.Errorf(aiproxy.CodeBudgetExceeded,
-		"Budget exceeded: %s %s budget has %s left of %s, and this call needs %s%s; %s.",
-		scopeName(be.Charge, org), be.Charge.Window.Adjective(), usd(be.Available()), usd(be.Charge.Limit),
-		about, usd(be.Charge.Amount), resets)
-	e.Err = be
+	extra := map[string]any{"scope": string(be.Charge.Scope), "budget_id": be.Charge.BudgetID, "resets_at": resetsAt}
+	var e *aiproxy.Error
+	if member && (be.Charge.Scope == aiproxy.BudgetScopeOrg || be.Charge.Scope == aiproxy.BudgetScopeKey) {
+		e = aiproxy.Errorf(aiproxy.CodeBudgetExceeded, "Budget exceeded: the %s %s budget cannot cover this call; %s.",
+			be.Charge.Window.Adjective(), be.Charge.Scope, resets)
+	} else {
+		e = aiproxy.Errorf(aiproxy.CodeBudgetExceeded,
+			"Budget exceeded: %s %s budget has %s left of %s, and this call needs %s%s; %s.",
+			scopeName(be.Charge, org), be.Charge.Window.Adjective(), usd(be.Available()), usd(be.Charge.Limit),
+			about, usd(be.Charge.Amount), resets)
+		extra["available"], extra["required"] = dollars(be.Available()), dollars(be.Charge.Amount)
+	}
+	e.Extra, e.Err = extra, be
 	return e
 }
+
+// dollars is micro-USD as a JSON number of US dollars.
+func dollars(micros int64) float64 { return float64(micros) / 1e6 }
 
 // errUnpriced refuses a call no price covers, for a caller a blocking
 // budget applies to.

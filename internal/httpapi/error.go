@@ -57,7 +57,16 @@ func renderError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err e
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	writeJSON(w, status, map[string]string{string(field): e.Message, "code": string(e.Code)})
+	if len(e.Extra) == 0 {
+		writeJSON(w, status, map[string]string{string(field): e.Message, "code": string(e.Code)})
+		return status
+	}
+	body := make(map[string]any, len(e.Extra)+2)
+	for k, v := range e.Extra {
+		body[k] = v
+	}
+	body[string(field)], body["code"] = e.Message, string(e.Code)
+	writeJSON(w, status, body)
 	return status
 }
 

@@ -51,6 +51,9 @@ type Config struct {
 	// SignIns verifies JWTs of the orgs' identity providers; nil makes
 	// every JWT an invalid token.
 	SignIns SignInVerifier
+	// Budgets manages spending budgets (budget.go); nil leaves their
+	// routes unregistered.
+	Budgets BudgetAdmin
 	// Logger receives access and error logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -134,6 +137,9 @@ func (s *server) routes() {
 	s.route("/admin/credentials/{name}", s.platformAdmin(s.platformCredential), http.MethodPut, http.MethodDelete)
 
 	s.userTokenRoutes() // usertoken.go
+	if s.cfg.Budgets != nil {
+		s.budgetRoutes(s.cfg.Budgets) // budget.go
+	}
 	s.openAPIRoutes()
 	s.nativeRoutes()
 	s.jobRoutes()

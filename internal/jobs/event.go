@@ -117,5 +117,8 @@ func (t *tracker) save(ctx context.Context, j aiproxy.Job, from aiproxy.JobState
 		t.hub.publish(j.OrgKey)
 		t.cfg.OnEvent()
 	}
+	if t.cfg.OnEnd != nil && j.State.Terminal() && !from.Terminal() {
+		t.cfg.OnEnd(context.WithoutCancel(ctx), j)
+	}
 	return nil
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// OnEvent, when set, is called after job events were queued, so that
 	// the webhook outbox delivers them at once (webhooks.Outbox.Wake).
 	OnEvent func()
+	// OnEnd, when set, is called once a job's move to completed or failed
+	// is stored, so that what the job held (a budget's estimate) is
+	// settled or released. It must not block for long.
+	OnEnd func(ctx context.Context, j aiproxy.Job)
 	// Logger receives tracking problems; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
