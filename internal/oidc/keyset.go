@@ -66,7 +66,7 @@ var errUnknownKey = errors.New("no key of the issuer's key set verifies the sign
 // old (within the cooldown), and returns the payload. go-oidc has already
 // checked the algorithm against the issuer's list.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, joseAlgorithms(k.algs))
+	jws, err := jose.ParseSignedCompact(raw, joseAlgorithms(k.algs))
 	if err != nil {
 		return nil, fmt.Errorf("parse token: %w", err)
 	}
