@@ -34,6 +34,11 @@ type UsageRecord struct {
 	Cache string
 	// Source is the credential source used, or "".
 	Source Source
+	// CostMicros is what the call cost in micro-USD (1 USD = 1,000,000),
+	// priced by aiproxy's price table: 0 for a free endpoint, a call the
+	// provider did not do (refused, failed, answered from the cache) or
+	// one no price covers. A job start carries its estimate.
+	CostMicros int64
 }
 
 // Failed reports whether the call ended in an error.
@@ -133,6 +138,8 @@ type UsageRow struct {
 	LatencyMS int64 // the sum, for averaging
 	// Units sums each unit, such as characters and renders.
 	Units map[Metric]int64
+	// CostMicros sums the calls' cost in micro-USD.
+	CostMicros int64
 }
 
 // UsageStore keeps the append-only usage log.
@@ -168,6 +175,7 @@ func FoldUsage(rows []UsageRow, r UsageRow, unit Metric, units int64) []UsageRow
 		last.CacheHits += r.CacheHits
 		last.BytesOut += r.BytesOut
 		last.LatencyMS += r.LatencyMS
+		last.CostMicros += r.CostMicros
 	}
 	if unit != "" {
 		rows[n-1].Units[unit] += units
@@ -176,7 +184,7 @@ func FoldUsage(rows []UsageRow, r UsageRow, unit Metric, units int64) []UsageRow
 }
 
 // SumUsage adds up report rows that share day, org, service, user and key
-// (their named units merged) and orders them by those: a store that reads
+// (their named units merged, their costs summed) and orders them by those: a store that reads
 // a report in parts (rollups, then raw records) folds the parts with it.
 // It leaves parts as they are.
 func SumUsage(parts []UsageRow) []UsageRow {

@@ -48,6 +48,7 @@ type Call struct {
 	rate            aiproxy.RateStatus
 	demand          aiproxy.Demand
 	spent           bool
+	cost            int64
 	cacheStatus     string
 	status          int
 	upstreamStatus  int
@@ -96,6 +97,13 @@ func (c *Call) SetUpstreamHeader(name, value string) {
 		scopeIdempotencyKey(c.header, c.Org, c.principal.User)
 	}
 }
+
+// SetCost sets what the call cost in micro-USD, for its usage record; the
+// hook that prices calls sets it once it knows, and a later call replaces
+// an earlier one. As with the endpoint's units, the record keeps it only
+// when the provider did what was asked: a call that failed or was answered
+// from the cache costs 0 whatever was set. A negative cost is 0.
+func (c *Call) SetCost(micros int64) { c.cost = max(micros, 0) }
 
 // Detach lets the provider exchange and the hooks after it finish even if
 // the client goes away: once a provider may have started a job, aiproxy

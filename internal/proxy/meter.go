@@ -7,7 +7,8 @@ import (
 // record meters a finished client call (stage 12): one record per call,
 // whether it was refused before reaching the provider, answered by a hook
 // or the cache, or forwarded. Background calls are not metered. The units
-// of the endpoint's meter count only when the provider did what was asked.
+// of the endpoint's meter, and the cost a hook set (Call.SetCost), count
+// only when the provider did what was asked.
 func (p *Proxy) record(c *Call) {
 	if p.cfg.Meter == nil || !c.client {
 		return
@@ -20,6 +21,9 @@ func (p *Proxy) record(c *Call) {
 	}
 	if c.Endpoint != nil && c.Endpoint.Meter != "" && c.spent {
 		rec.Unit, rec.Units = c.Endpoint.Meter, c.demand[c.Endpoint.Meter]
+	}
+	if c.spent {
+		rec.CostMicros = c.cost
 	}
 	p.cfg.Meter.Record(rec)
 }
