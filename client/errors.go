@@ -25,6 +25,9 @@ type Error struct {
 	// Body is the raw answer when it was not the contract's JSON shape,
 	// such as a provider's own 4xx body; at most 64 KiB.
 	Body []byte
+	// Budget says which budget refused the call and when it resets, for
+	// a 402 budget_exceeded (ErrBudgetExceeded); nil for any other error.
+	Budget *BudgetRefusal
 }
 
 // Error returns the status, code and message.
@@ -51,7 +54,8 @@ var (
 	ErrRateLimited      = &Error{Code: "rate_limited"}
 	ErrQuotaExceeded    = &Error{Code: "quota_exceeded"}
 	// ErrBudgetExceeded is a 402: a spending budget (or a user token's
-	// max_spend) would be passed by the call.
+	// max_spend) would be passed by the call. The *Error's Budget says
+	// which budget and when it resets.
 	ErrBudgetExceeded  = &Error{Code: "budget_exceeded"}
 	ErrUpstreamFailed  = &Error{Code: "upstream_failed"}
 	ErrUpstreamTimeout = &Error{Code: "upstream_timeout"}
@@ -77,6 +81,9 @@ func errorFrom(resp *http.Response) *Error {
 		e.Detail = firstMessage(body["detail"], body["error"], body["message"])
 		if c, ok := body["code"].(string); ok && knownCodes[c] {
 			e.Code = c
+		}
+		if e.Code == ErrBudgetExceeded.Code {
+			e.Budget = budgetRefusal(data)
 		}
 	}
 	if e.Code == "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/aiproxy/aiproxy/client"
 	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/budget"
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/idempotency"
@@ -25,7 +26,8 @@ import (
 
 // server is a real aiproxy, wired like cmd/aiproxy's demo: SQLite in a temp
 // dir, the built-in catalog pointed at the sandbox, an org with sandbox
-// credentials and an admin key, and user tokens.
+// credentials and an admin key, user tokens, and spending budgets enforced
+// innermost on every call.
 type server struct {
 	url, org, key string
 	sandbox       *sandbox.Server
@@ -85,14 +87,20 @@ func startServerWith(t *testing.T, withJobs bool) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pricer, err := budget.NewPricer(budget.DefaultPrices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf := budget.New(budget.Config{Budgets: db, Ledger: db, Pricer: pricer, Tokens: db})
+	budgets := budget.NewAdmin(budget.AdminConfig{Store: db, Ledger: db, Tokens: db, Enforcer: enf})
 	p := proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v})
-	cfg := httpapi.Config{Catalog: cat, Invoker: p, Keys: db, Orgs: db, Admin: adm,
-		UserTokens: db, Tokens: admin.NewUserTokens(db, cat, db, nil)}
+	cfg := httpapi.Config{Catalog: cat, Invoker: p.WithHooks(enf), Keys: db, Orgs: db, Admin: adm,
+		UserTokens: db, Tokens: admin.NewUserTokens(db, cat, db, nil), Budgets: budgets}
 	if withJobs {
 		outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: db, Vault: v, TickEvery: 50 * time.Millisecond})
 		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, OnEvent: outbox.Wake,
 			PollInterval: 100 * time.Millisecond, FreshFor: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond})
-		cfg.Invoker = p.WithHooks(ownership.New(db, nil), idempotency.New(idempotency.Config{Store: db}), svc)
+		cfg.Invoker = p.WithHooks(ownership.New(db, nil), idempotency.New(idempotency.Config{Store: db}), svc, enf)
 		cfg.Jobs, cfg.Webhooks = svc, outbox
 		cfg.ProviderWebhooks = webhooks.NewReceiver(webhooks.ReceiverConfig{Catalog: cat, Store: db, Jobs: svc})
 		runCtx, stop := context.WithCancel(context.Background())
