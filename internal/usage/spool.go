@@ -157,17 +157,19 @@ type spoolRecord struct {
 	Units          int64     `json:"units,omitempty"`
 	Cache          string    `json:"cache,omitempty"`
 	Source         string    `json:"source,omitempty"`
+	CostMicros     int64     `json:"cost_micros,omitempty"`
 }
 
 func toSpoolRecord(r aiproxy.UsageRecord) spoolRecord {
 	return spoolRecord{At: r.At, Org: r.OrgKey, KeyID: r.KeyID, UserID: r.UserID, Service: r.Service, Action: r.Action,
 		Status: r.Status, ErrorCode: string(r.ErrorCode), UpstreamStatus: r.UpstreamStatus, LatencyMS: r.LatencyMS,
-		BytesOut: r.BytesOut, Unit: string(r.Unit), Units: r.Units, Cache: r.Cache, Source: string(r.Source)}
+		BytesOut: r.BytesOut, Unit: string(r.Unit), Units: r.Units, Cache: r.Cache, Source: string(r.Source),
+		CostMicros: r.CostMicros}
 }
 
 func (r spoolRecord) record() aiproxy.UsageRecord {
 	return aiproxy.UsageRecord{At: r.At.UTC(), OrgKey: r.Org, KeyID: r.KeyID, UserID: r.UserID, Service: r.Service, Action: r.Action,
 		Status: r.Status, ErrorCode: aiproxy.Code(r.ErrorCode), UpstreamStatus: r.UpstreamStatus,
 		LatencyMS: r.LatencyMS, BytesOut: r.BytesOut, Unit: aiproxy.Metric(r.Unit), Units: r.Units,
-		Cache: r.Cache, Source: aiproxy.Source(r.Source)}
+		Cache: r.Cache, Source: aiproxy.Source(r.Source), CostMicros: r.CostMicros}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,7 +306,7 @@ func TestSpoolFileIsWhole(t *testing.T) {
 	at := time.Date(2026, 5, 1, 9, 0, 0, 123e6, time.UTC)
 	want := aiproxy.UsageRecord{At: at, OrgKey: "acme", KeyID: "k1", UserID: "user-7", Service: "elevenlabs", Action: "tts", Status: 429,
 		ErrorCode: aiproxy.CodeRateLimited, UpstreamStatus: 200, LatencyMS: 12, BytesOut: 345,
-		Unit: aiproxy.MetricCharacters, Units: 67, Cache: "MISS", Source: aiproxy.SourcePlatform}
+		Unit: aiproxy.MetricCharacters, Units: 67, Cache: "MISS", Source: aiproxy.SourcePlatform, CostMicros: 6700}
 	// A field the record leaves zero would read back equal even if the
 	// spool dropped it.
 	for v, i := reflect.ValueOf(want), 0; i < v.NumField(); i++ {
@@ -330,6 +331,29 @@ func TestSpoolFileIsWhole(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, diskfile.TempPrefix+"x")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a temporary file was left: %v", err)
+	}
+}
+
+// TestSpoolReadsFilesWithoutCost: a file spooled before records carried a
+// cost reads back with cost 0, and a cost is written under its own name.
+func TestSpoolReadsFilesWithoutCost(t *testing.T) {
+	dir := t.TempDir()
+	s := &spool{dir: dir}
+	old := `{"at":"2026-05-01T09:00:00Z","org":"acme","service":"elevenlabs","action":"tts","status":200,"latency_ms":3,"bytes_out":9,"unit":"characters","units":5}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, spoolPrefix+"old"+spoolExt), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.read(spoolPrefix + "old" + spoolExt)
+	if err != nil || len(got) != 1 || got[0].Units != 5 || got[0].CostMicros != 0 {
+		t.Fatalf("read = %+v, %v; want one record of 5 characters and no cost", got, err)
+	}
+	f, err := s.put([]aiproxy.UsageRecord{{At: got[0].At, OrgKey: "acme", CostMicros: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, f.name))
+	if err != nil || !strings.Contains(string(data), `"cost_micros":500`) {
+		t.Fatalf("spooled %s, %v; want cost_micros 500", data, err)
 	}
 }
 
