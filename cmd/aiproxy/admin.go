@@ -116,8 +116,53 @@ func sortStrings(v []string) []string {
 
 func runOrg(ctx context.Context, args []string, e env, s stdio) error {
 	return subcommand(ctx, "org", args, e, s, map[string]func(context.Context, []string, env, stdio) error{
-		"create": orgCreate, "list": orgList,
+		"create": orgCreate, "list": orgList, "settings": orgSettings,
 	})
+}
+
+// orgSettings shows or changes an org's settings: the default and the
+// longest life of the user tokens its keys mint (0 for the deployment's).
+func orgSettings(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("org settings", "org settings KEY [--user-token-ttl D] [--user-token-max-ttl D] [flags]", s)
+	f.register(fs, e, false)
+	ttl := fs.Duration("user-token-ttl", -1, "life of a user token minted without ttl_seconds; 0 for the deployment's")
+	maxTTL := fs.Duration("user-token-max-ttl", -1, "longest life a user token may ask for; 0 for the deployment's")
+	pos, err := parsePositional(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		o, err := a.svc.Org(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		set := o.Settings
+		if *ttl >= 0 {
+			set.UserTokenTTL = *ttl
+		}
+		if *maxTTL >= 0 {
+			set.UserTokenMaxTTL = *maxTTL
+		}
+		if set != o.Settings {
+			if o, err = a.svc.SetOrgSettings(ctx, o.Key, set); err != nil {
+				return err
+			}
+		}
+		out := httpapi.OrgSettingsJSON{UserTokenTTLSeconds: int(o.Settings.UserTokenTTL.Seconds()),
+			UserTokenMaxTTLSeconds: int(o.Settings.UserTokenMaxTTL.Seconds())}
+		return a.print(s, out, "ORG\tUSER TOKEN TTL\tUSER TOKEN MAX TTL", func(row func(...any)) {
+			row(o.Key, orDeployment(o.Settings.UserTokenTTL), orDeployment(o.Settings.UserTokenMaxTTL))
+		})
+	})
+}
+
+// orDeployment shows a setting, or that the deployment's applies.
+func orDeployment(d time.Duration) string {
+	if d == 0 {
+		return "deployment's"
+	}
+	return d.String()
 }
 
 func orgCreate(ctx context.Context, args []string, e env, s stdio) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -273,5 +274,42 @@ func TestUserTokenLifecycle(t *testing.T) {
 		if strings.Contains(s.stderr.String(), secret) || strings.Contains(s.stdout.String(), secret) {
 			t.Errorf("a user token appears in the server's output")
 		}
+	}
+}
+
+// TestOrgTokenSettings checks an org's own token lifetimes: an admin sets
+// them within aiproxy's bounds, minting follows them, an invoke key may
+// not change them, and the CLI shows them.
+func TestOrgTokenSettings(t *testing.T) {
+	s := startSharedAccount(t)
+	path := "/api/ai-proxy/orgs/" + s.org + "/settings/"
+	status, _, body := s.as("PUT", path, "Api-Key "+s.key, map[string]any{"user_token_ttl_seconds": 60, "user_token_max_ttl_seconds": 120})
+	if status != 200 || !strings.Contains(string(body), `"effective_user_token_ttl_seconds":60`) ||
+		!strings.Contains(string(body), `"effective_user_token_max_ttl_seconds":120`) {
+		t.Fatalf("set settings = %d %s", status, body)
+	}
+	status, out := s.mintToken(s.org, s.key, map[string]any{"user": "alice"})
+	exp, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(out["expires_at"]))
+	if status != 201 || time.Until(exp) > 61*time.Second || time.Until(exp) < 40*time.Second {
+		t.Errorf("a token minted with the org's default = %d %v", status, out)
+	}
+	if status, out := s.mintToken(s.org, s.key, map[string]any{"user": "alice", "ttl_seconds": 300}); status != 400 ||
+		!strings.Contains(fmt.Sprint(out["detail"]), "between 10 and 120") {
+		t.Errorf("a token longer than the org allows = %d %v", status, out)
+	}
+	for _, bad := range []map[string]any{{"user_token_ttl_seconds": 5}, {"user_token_max_ttl_seconds": 7200},
+		{"user_token_ttl_seconds": 600, "user_token_max_ttl_seconds": 300}, {"user_token_ttl_seconds": -1}} {
+		if status, _, body := s.as("PUT", path, "Api-Key "+s.key, bad); status != 400 {
+			t.Errorf("settings %v = %d %s", bad, status, body)
+		}
+	}
+	if status, _, _ := s.as("PUT", "/api/ai-proxy/orgs/bee/settings/", "Api-Key "+s.bee, map[string]any{"user_token_ttl_seconds": 3600}); status != 403 {
+		t.Errorf("an invoke key changing settings = %d", status)
+	}
+	if status, _, _ := s.as("GET", "/api/ai-proxy/orgs/bee/settings/", "Api-Key "+s.key, nil); status != 403 {
+		t.Errorf("another org's admin reading settings = %d", status)
+	}
+	if got := s.cli("", "org", "settings", s.org, "--user-token-ttl", "90s"); !strings.Contains(got, "1m30s") || !strings.Contains(got, "2m0s") {
+		t.Errorf("org settings from the CLI:\n%s", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 type TokenStores interface {
 	aiproxy.UserTokenStore
 	Key(ctx context.Context, id string) (aiproxy.APIKey, error)
+	Org(ctx context.Context, key string) (aiproxy.Org, error)
 }
 
 // TokenCatalog finds services, to check the grants a token asks for.
@@ -75,7 +76,14 @@ func (u *UserTokens) Mint(ctx context.Context, org string, req MintRequest) (str
 		return "", aiproxy.UserToken{}, aiproxy.Errorf(aiproxy.CodeInvalid,
 			"user is required: 1 to 128 characters, without spaces or control characters.")
 	}
-	ttl, err := u.ttl(req.TTL)
+	o, err := u.store.Org(ctx, org)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return "", aiproxy.UserToken{}, orgNotFound(org)
+	}
+	if err != nil {
+		return "", aiproxy.UserToken{}, fmt.Errorf("read org: %w", err)
+	}
+	ttl, err := u.ttl(req.TTL, o.Settings)
 	if err != nil {
 		return "", aiproxy.UserToken{}, err
 	}
@@ -107,15 +115,28 @@ func (u *UserTokens) Mint(ctx context.Context, org string, req MintRequest) (str
 	return full, t, nil
 }
 
-// ttl applies the default and the bounds to a requested lifetime.
-func (u *UserTokens) ttl(asked time.Duration) (time.Duration, error) {
-	def, maxTTL := u.DefaultTTL, u.MaxTTL
-	if maxTTL <= 0 {
-		maxTTL = aiproxy.MaxUserTokenTTL
+// Lifetimes returns the default and the longest life of a user token of
+// an org with these settings: the org's within the deployment's.
+func (u *UserTokens) Lifetimes(org aiproxy.OrgSettings) (def, longest time.Duration) {
+	def, longest = u.DefaultTTL, u.MaxTTL
+	if longest <= 0 {
+		longest = aiproxy.MaxUserTokenTTL
+	}
+	if org.UserTokenMaxTTL > 0 {
+		longest = min(longest, org.UserTokenMaxTTL)
 	}
 	if def <= 0 {
-		def = min(aiproxy.DefaultUserTokenTTL, maxTTL)
+		def = aiproxy.DefaultUserTokenTTL
 	}
+	if org.UserTokenTTL > 0 {
+		def = org.UserTokenTTL
+	}
+	return min(def, longest), longest
+}
+
+// ttl applies the default and the bounds to a requested lifetime.
+func (u *UserTokens) ttl(asked time.Duration, org aiproxy.OrgSettings) (time.Duration, error) {
+	def, maxTTL := u.Lifetimes(org)
 	if asked == 0 {
 		return def, nil
 	}
@@ -211,4 +232,41 @@ func MicrosFromUSD(usd float64) (int64, error) {
 		return 0, aiproxy.Errorf(aiproxy.CodeInvalid, "max_spend must be a number of US dollars between 0 and 1000000.")
 	}
 	return int64(math.Round(usd * 1e6)), nil
+}
+
+// SetOrgSettings replaces an org's settings: the default and the longest
+// life of its user tokens, each 0 (the deployment's) or between
+// aiproxy.MinUserTokenTTL and aiproxy.MaxUserTokenTTL, the default no
+// longer than the longest. The deployment's own ceiling still applies at
+// minting.
+func (s *Service) SetOrgSettings(ctx context.Context, org string, set aiproxy.OrgSettings) (aiproxy.Org, error) {
+	var problems []string
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"user_token_ttl_seconds", set.UserTokenTTL}, {"user_token_max_ttl_seconds", set.UserTokenMaxTTL}} {
+		if d.v != 0 && (d.v < aiproxy.MinUserTokenTTL || d.v > aiproxy.MaxUserTokenTTL || d.v%time.Second != 0) {
+			problems = append(problems, fmt.Sprintf("%s must be 0 (the deployment's) or whole seconds from %d to %d",
+				d.name, int(aiproxy.MinUserTokenTTL.Seconds()), int(aiproxy.MaxUserTokenTTL.Seconds())))
+		}
+	}
+	if set.UserTokenTTL != 0 && set.UserTokenMaxTTL != 0 && set.UserTokenTTL > set.UserTokenMaxTTL {
+		problems = append(problems, "user_token_ttl_seconds must not be longer than user_token_max_ttl_seconds")
+	}
+	if len(problems) > 0 {
+		return aiproxy.Org{}, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid settings: %s.", strings.Join(problems, "; "))
+	}
+	err := s.store.SetOrgSettings(ctx, org, set)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return aiproxy.Org{}, orgNotFound(org)
+	}
+	if err != nil {
+		return aiproxy.Org{}, fmt.Errorf("set org settings: %w", err)
+	}
+	detail := fmt.Sprintf("user_token_ttl_seconds=%d user_token_max_ttl_seconds=%d",
+		int(set.UserTokenTTL.Seconds()), int(set.UserTokenMaxTTL.Seconds()))
+	if err := s.record(ctx, aiproxy.AuditOrgSettings, org, org, detail); err != nil {
+		return aiproxy.Org{}, err
+	}
+	return s.Org(ctx, org)
 }

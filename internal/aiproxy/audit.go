@@ -23,6 +23,8 @@ const (
 	AuditWebhookDeleted     AuditAction = "webhook.deleted"
 	// AuditUserTokenRevoked is a user token revoked before its expiry.
 	AuditUserTokenRevoked AuditAction = "user_token.revoked"
+	// AuditOrgSettings is a change of an org's settings.
+	AuditOrgSettings AuditAction = "org.settings"
 	// AuditBudgetSet and AuditBudgetDeleted are changes of a spending
 	// budget; AuditBudgetAlert is a budget crossing an alert threshold.
 	AuditBudgetSet     AuditAction = "budget.set"

@@ -12,6 +12,16 @@ type Org struct {
 	Key       string
 	Name      string
 	CreatedAt time.Time
+	Settings  OrgSettings
+}
+
+// OrgSettings are what an org's admins choose for the org within the
+// deployment's bounds. Zero values mean the deployment's defaults.
+type OrgSettings struct {
+	// UserTokenTTL is the life of a user token minted without one.
+	UserTokenTTL time.Duration
+	// UserTokenMaxTTL is the longest life a user token may ask for.
+	UserTokenMaxTTL time.Duration
 }
 
 var orgKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -28,4 +38,7 @@ type OrgStore interface {
 	Org(ctx context.Context, key string) (Org, error)
 	// Orgs returns every org ordered by key.
 	Orgs(ctx context.Context) ([]Org, error)
+	// SetOrgSettings replaces an org's settings; ErrNotFound for an
+	// unknown org. Durations are kept to the second.
+	SetOrgSettings(ctx context.Context, key string, s OrgSettings) error
 }

@@ -16,6 +16,7 @@ func (s *server) userTokenRoutes() {
 		return
 	}
 	s.route("/orgs/{org}/user-tokens", s.orgKey(s.userTokens), http.MethodGet, http.MethodPost)
+	s.route("/orgs/{org}/settings", s.orgAdmin(s.orgSettings), http.MethodGet, http.MethodPut)
 	s.route("/orgs/{org}/user-tokens/{id}", s.orgKey(s.revokeUserToken), http.MethodDelete)
 }
 
@@ -158,5 +159,52 @@ func (s *server) whoAmI(w http.ResponseWriter, r *http.Request) error {
 		out.User = &u
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// OrgSettingsJSON is an org's settings: what its admins chose (0 for the
+// deployment's), and what applies.
+type OrgSettingsJSON struct {
+	UserTokenTTLSeconds    int `json:"user_token_ttl_seconds"`
+	UserTokenMaxTTLSeconds int `json:"user_token_max_ttl_seconds"`
+	// The lifetimes that apply: the org's within the deployment's; the
+	// CLI, which opens the database, leaves them out.
+	EffectiveUserTokenTTLSeconds    int `json:"effective_user_token_ttl_seconds,omitempty"`
+	EffectiveUserTokenMaxTTLSeconds int `json:"effective_user_token_max_ttl_seconds,omitempty"`
+}
+
+// orgSettings reads (GET) or replaces (PUT) an org's settings.
+func (s *server) orgSettings(w http.ResponseWriter, r *http.Request) error {
+	org := r.PathValue("org")
+	o, err := s.cfg.Admin.Org(r.Context(), org)
+	if err != nil {
+		return err
+	}
+	if r.Method == http.MethodPut {
+		if err := refuseScoped(r); err != nil {
+			return err
+		}
+		var in struct {
+			TTL    *int `json:"user_token_ttl_seconds"`
+			MaxTTL *int `json:"user_token_max_ttl_seconds"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		set := o.Settings
+		if in.TTL != nil {
+			set.UserTokenTTL = time.Duration(*in.TTL) * time.Second
+		}
+		if in.MaxTTL != nil {
+			set.UserTokenMaxTTL = time.Duration(*in.MaxTTL) * time.Second
+		}
+		if o, err = s.cfg.Admin.SetOrgSettings(r.Context(), org, set); err != nil {
+			return err
+		}
+	}
+	def, longest := s.cfg.Tokens.Lifetimes(o.Settings)
+	writeJSON(w, http.StatusOK, OrgSettingsJSON{
+		UserTokenTTLSeconds: int(o.Settings.UserTokenTTL.Seconds()), UserTokenMaxTTLSeconds: int(o.Settings.UserTokenMaxTTL.Seconds()),
+		EffectiveUserTokenTTLSeconds: int(def.Seconds()), EffectiveUserTokenMaxTTLSeconds: int(longest.Seconds())})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -11,7 +12,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-const orgColumns = `key, name, created_at`
+const orgColumns = `key, name, created_at, user_token_ttl_seconds, user_token_max_ttl_seconds`
 
 // CreateOrg stores a new org; it returns aiproxy.ErrConflict if the key
 // exists.
@@ -57,12 +58,27 @@ func (db *DB) Orgs(ctx context.Context) ([]aiproxy.Org, error) {
 // scanOrg reads the columns of orgColumns into an org.
 func scanOrg(row pgx.Row) (aiproxy.Org, error) {
 	var (
-		o       aiproxy.Org
-		created pgtype.Timestamptz
+		o           aiproxy.Org
+		created     pgtype.Timestamptz
+		ttl, maxTTL int64
 	)
-	if err := row.Scan(&o.Key, &o.Name, &created); err != nil {
+	if err := row.Scan(&o.Key, &o.Name, &created, &ttl, &maxTTL); err != nil {
 		return aiproxy.Org{}, err
 	}
 	o.CreatedAt = fromTimestamp(created)
+	o.Settings = aiproxy.OrgSettings{UserTokenTTL: time.Duration(ttl) * time.Second, UserTokenMaxTTL: time.Duration(maxTTL) * time.Second}
 	return o, nil
+}
+
+// SetOrgSettings replaces an org's settings.
+func (db *DB) SetOrgSettings(ctx context.Context, key string, s aiproxy.OrgSettings) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE orgs SET user_token_ttl_seconds = $1, user_token_max_ttl_seconds = $2 WHERE key = $3`,
+		int64(s.UserTokenTTL/time.Second), int64(s.UserTokenMaxTTL/time.Second), key)
+	if err != nil {
+		return fmt.Errorf("set settings of org %q: %w", key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set settings of org %q: %w", key, aiproxy.ErrNotFound)
+	}
+	return nil
 }

@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
 
-const orgColumns = `key, name, created_at`
+const orgColumns = `key, name, created_at, user_token_ttl_seconds, user_token_max_ttl_seconds`
 
 // CreateOrg stores a new org; it returns aiproxy.ErrConflict if the key
 // exists.
@@ -66,12 +67,31 @@ type scanner interface{ Scan(dest ...any) error }
 // scanOrg reads the columns of orgColumns into an org.
 func scanOrg(s scanner) (aiproxy.Org, error) {
 	var (
-		o       aiproxy.Org
-		created sql.NullInt64
+		o           aiproxy.Org
+		created     sql.NullInt64
+		ttl, maxTTL int64
 	)
-	if err := s.Scan(&o.Key, &o.Name, &created); err != nil {
+	if err := s.Scan(&o.Key, &o.Name, &created, &ttl, &maxTTL); err != nil {
 		return aiproxy.Org{}, err
 	}
 	o.CreatedAt = fromMillis(created)
+	o.Settings = aiproxy.OrgSettings{UserTokenTTL: time.Duration(ttl) * time.Second, UserTokenMaxTTL: time.Duration(maxTTL) * time.Second}
 	return o, nil
+}
+
+// SetOrgSettings replaces an org's settings.
+func (db *DB) SetOrgSettings(ctx context.Context, key string, s aiproxy.OrgSettings) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE orgs SET user_token_ttl_seconds = ?, user_token_max_ttl_seconds = ? WHERE key = ?`,
+		int64(s.UserTokenTTL/time.Second), int64(s.UserTokenMaxTTL/time.Second), key)
+	if err != nil {
+		return fmt.Errorf("set settings of org %q: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("set settings of org %q: %w", key, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set settings of org %q: %w", key, aiproxy.ErrNotFound)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 )
@@ -36,6 +37,35 @@ func runOrgs(t *testing.T, open func(t *testing.T) Stores) {
 			t.Fatalf("Org: %v", err)
 		}
 		checkOrg(t, got, want)
+	})
+	t.Run("Settings", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		mustCreateOrg(ctx, t, s, "acme")
+		mustCreateOrg(ctx, t, s, "beta")
+		if got, err := s.Org(ctx, "acme"); err != nil || got.Settings != (aiproxy.OrgSettings{}) {
+			t.Fatalf("a new org's settings = %+v, %v; want none", got.Settings, err)
+		}
+		want := aiproxy.OrgSettings{UserTokenTTL: 5 * time.Minute, UserTokenMaxTTL: 30 * time.Minute}
+		if err := s.SetOrgSettings(ctx, "acme", want); err != nil {
+			t.Fatalf("SetOrgSettings: %v", err)
+		}
+		got, err := s.Org(ctx, "acme")
+		if err != nil || got.Settings != want {
+			t.Fatalf("settings = %+v, %v; want %+v", got.Settings, err, want)
+		}
+		orgs, err := s.Orgs(ctx)
+		if err != nil || len(orgs) != 2 || orgs[0].Settings != want || orgs[1].Settings != (aiproxy.OrgSettings{}) {
+			t.Fatalf("Orgs = %+v, %v; only acme has settings", orgs, err)
+		}
+		if err := s.SetOrgSettings(ctx, "acme", aiproxy.OrgSettings{}); err != nil {
+			t.Fatalf("clear settings: %v", err)
+		}
+		if got, _ := s.Org(ctx, "acme"); got.Settings != (aiproxy.OrgSettings{}) {
+			t.Fatalf("cleared settings = %+v", got.Settings)
+		}
+		if err := s.SetOrgSettings(ctx, "nope", want); !errors.Is(err, aiproxy.ErrNotFound) {
+			t.Fatalf("SetOrgSettings(unknown) = %v, want ErrNotFound", err)
+		}
 	})
 	t.Run("ListEmpty", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
