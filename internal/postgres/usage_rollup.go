@@ -38,12 +38,11 @@ var latencyColumns = func() []string {
 
 // rollupSums is the select list that sums raw usage rows into a bucket's
 // counts, in the order of usage_rollups' count columns: requests, errors,
-// cache hits, bytes, latency, units, cost (always 0 so far) and the
-// histogram.
+// cache hits, bytes, latency, units, cost and the histogram.
 var rollupSums = func() string {
 	sums := []string{"count(*)", "count(*) FILTER (WHERE status >= 400 OR error_code <> '')",
 		"count(*) FILTER (WHERE cache IN ('HIT', 'STALE'))", "sum(bytes_out)::bigint", "sum(latency_ms)::bigint",
-		"sum(units)::bigint", "0::bigint"}
+		"sum(units)::bigint", "sum(cost_micros)::bigint"}
 	low := ""
 	for _, b := range aiproxy.LatencyBounds {
 		sums = append(sums, fmt.Sprintf("count(*) FILTER (WHERE %slatency_ms <= %d)", low, b))

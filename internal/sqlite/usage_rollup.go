@@ -35,11 +35,10 @@ var latencyColumns = func() []string {
 
 // rollupSums is the select list that sums raw usage rows into a bucket's
 // counts, in the order of usage_rollups' count columns: requests, errors,
-// cache hits, bytes, latency, units, cost (always 0 so far) and the
-// histogram.
+// cache hits, bytes, latency, units, cost and the histogram.
 var rollupSums = func() string {
 	sums := []string{"count(*)", "sum(status >= 400 OR error_code <> '')", "sum(cache IN ('HIT', 'STALE'))",
-		"sum(bytes_out)", "sum(latency_ms)", "sum(units)", "0"}
+		"sum(bytes_out)", "sum(latency_ms)", "sum(units)", "sum(cost_micros)"}
 	low := "" // the previous bound's condition
 	for _, b := range aiproxy.LatencyBounds {
 		sums = append(sums, fmt.Sprintf("sum(%slatency_ms <= %d)", low, b))

@@ -17,12 +17,13 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		d1 := time.Date(2025, 6, 1, 23, 59, 0, 0, time.UTC)
 		d2 := d1.Add(2 * time.Minute)
 		recs := []aiproxy.UsageRecord{
-			{At: d1, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, LatencyMS: 10, BytesOut: 100, Unit: aiproxy.MetricCharacters, Units: 12},
+			{At: d1, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, LatencyMS: 10, BytesOut: 100, Unit: aiproxy.MetricCharacters, Units: 12, CostMicros: 1200},
 			{At: d1, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "list-voices", Status: 200, UpstreamStatus: 200, LatencyMS: 20, BytesOut: 50},
 			{At: d1, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 429, ErrorCode: aiproxy.CodeRateLimited, LatencyMS: 1},
 			{At: d1, OrgKey: "acme", KeyID: "k2", Service: "heygen", Action: "list-avatars", Status: 200, Cache: "HIT", BytesOut: 7},
-			{At: d2, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: 3},
-			{At: d2, OrgKey: "beta", KeyID: "k3", Service: "heygen", Action: "generate-video", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricRenders, Units: 1},
+			{At: d2, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: 3, CostMicros: 150},
+			{At: d2, OrgKey: "beta", KeyID: "k3", Service: "heygen", Action: "generate-video", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricRenders, Units: 1, CostMicros: 9_900_000_000},
+			{At: d2, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: 4, CostMicros: 400},
 		}
 		if err := s.AppendUsage(ctx, recs[:3]); err != nil {
 			t.Fatalf("AppendUsage: %v", err)
@@ -37,17 +38,17 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		first := rows[0]
 		if first.Day != "2025-06-01" || first.OrgKey != "acme" || first.Service != "elevenlabs" ||
 			first.Requests != 3 || first.Errors != 1 || first.BytesOut != 150 || first.LatencyMS != 31 ||
-			first.Units[aiproxy.MetricCharacters] != 12 {
+			first.Units[aiproxy.MetricCharacters] != 12 || first.CostMicros != 1200 {
 			t.Errorf("first row = %+v", first)
 		}
-		if rows[1].Service != "heygen" || rows[1].CacheHits != 1 {
-			t.Errorf("second row = %+v, want heygen with one cache hit", rows[1])
+		if rows[1].Service != "heygen" || rows[1].CacheHits != 1 || rows[1].CostMicros != 0 {
+			t.Errorf("second row = %+v, want heygen with one cache hit and no cost", rows[1])
 		}
-		if rows[2].Day != "2025-06-02" || rows[2].Units[aiproxy.MetricCharacters] != 3 {
+		if rows[2].Day != "2025-06-02" || rows[2].Units[aiproxy.MetricCharacters] != 7 || rows[2].CostMicros != 550 {
 			t.Errorf("third row = %+v", rows[2])
 		}
 		only, err := s.UsageReport(ctx, aiproxy.UsageFilter{OrgKey: "beta", From: d2.Truncate(24 * time.Hour)})
-		if err != nil || len(only) != 1 || only[0].Units[aiproxy.MetricRenders] != 1 {
+		if err != nil || len(only) != 1 || only[0].Units[aiproxy.MetricRenders] != 1 || only[0].CostMicros != 9_900_000_000 {
 			t.Fatalf("filtered UsageReport = %+v, %v", only, err)
 		}
 		none, err := s.UsageReport(ctx, aiproxy.UsageFilter{Service: "heygen", To: d1})
@@ -64,7 +65,8 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		recs := make([]aiproxy.UsageRecord, 2345)
 		for i := range recs {
 			recs[i] = aiproxy.UsageRecord{At: at, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts",
-				Status: 200, UpstreamStatus: 200, LatencyMS: 1, BytesOut: int64(i), Unit: aiproxy.MetricCharacters, Units: 2}
+				Status: 200, UpstreamStatus: 200, LatencyMS: 1, BytesOut: int64(i), Unit: aiproxy.MetricCharacters, Units: 2,
+				CostMicros: int64(i)}
 		}
 		recs[7].Status, recs[7].ErrorCode = 502, aiproxy.CodeUpstreamFailed
 		recs[2000].Cache = "HIT"
@@ -77,8 +79,8 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		}
 		want := int64(len(recs)*(len(recs)-1)) / 2
 		if r := rows[0]; r.Requests != int64(len(recs)) || r.Errors != 1 || r.CacheHits != 1 || r.BytesOut != want ||
-			r.LatencyMS != int64(len(recs)) || r.Units[aiproxy.MetricCharacters] != int64(2*len(recs)) {
-			t.Fatalf("row = %+v, want %d requests, 1 error, 1 cache hit, %d bytes", r, len(recs), want)
+			r.LatencyMS != int64(len(recs)) || r.Units[aiproxy.MetricCharacters] != int64(2*len(recs)) || r.CostMicros != want {
+			t.Fatalf("row = %+v, want %d requests, 1 error, 1 cache hit, %d bytes and micro-USD", r, len(recs), want)
 		}
 	})
 }
@@ -97,7 +99,7 @@ func testUsagePerUser(t *testing.T, open func(t *testing.T) Stores) {
 	rec := func(org, user string, minute int, units int64) aiproxy.UsageRecord {
 		return aiproxy.UsageRecord{At: ten.Add(time.Duration(minute) * time.Minute), OrgKey: org, KeyID: "k-" + org,
 			UserID: user, Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200,
-			Unit: aiproxy.MetricCharacters, Units: units}
+			Unit: aiproxy.MetricCharacters, Units: units, CostMicros: 100 * units}
 	}
 	recs := []aiproxy.UsageRecord{rec("acme", "alice", 0, 10), rec("acme", "alice", 30, 5), rec("acme", "bob", 10, 7),
 		rec("acme", "", 20, 1), rec("beta", "alice", 0, 100)}
@@ -138,9 +140,10 @@ func testUsagePerUser(t *testing.T, open func(t *testing.T) Stores) {
 		}
 		var got []string
 		for _, b := range bs {
-			got = append(got, fmt.Sprintf("%s:%d/%d", b.UserID, b.Requests, b.Units))
+			got = append(got, fmt.Sprintf("%s:%d/%d/%d", b.UserID, b.Requests, b.Units, b.CostMicros))
 		}
-		checkStrings(t, stage+": acme's hour buckets (user:requests/units)", got, []string{":1/1", "alice:2/15", "bob:1/7"})
+		checkStrings(t, stage+": acme's hour buckets (user:requests/units/cost)", got,
+			[]string{":1/1/100", "alice:2/15/1500", "bob:1/7/700"})
 	}
 	check("raw records")
 	if n, err := rs.RollUpUsage(ctx, 0); err != nil || n != len(recs) {
@@ -158,7 +161,7 @@ func testUsageGroupBy(t *testing.T, s RollupStores) {
 	day := time.Date(2025, 6, 5, 0, 0, 0, 0, time.UTC)
 	rec := func(org, key, user string, at time.Duration, service string, units int64) aiproxy.UsageRecord {
 		r := aiproxy.UsageRecord{At: day.Add(at), OrgKey: org, KeyID: key, UserID: user, Service: service,
-			Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: units}
+			Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: units, CostMicros: 10 * units}
 		if service == "heygen" {
 			r.Action, r.Unit, r.Cache = "list-avatars", "", "HIT"
 		}
@@ -175,37 +178,37 @@ func testUsageGroupBy(t *testing.T, s RollupStores) {
 		rec("beta", "k3", "alice", ten, "elevenlabs", 100),                       // another org's alice
 		rec("acme", "k1", "alice", 24*time.Hour+30*time.Minute, "elevenlabs", 7), // the next day
 	}
-	recs[2].Status, recs[2].UpstreamStatus = 500, 500
+	recs[2].Status, recs[2].UpstreamStatus, recs[2].CostMicros = 500, 500, 0 // a failed call costs nothing
 	if err := s.AppendUsage(ctx, recs); err != nil {
 		t.Fatalf("AppendUsage: %v", err)
 	}
-	// Rows as "day org service user key requests/errors/cache hits/characters".
+	// Rows as "day org service user key requests/errors/cache hits/characters/cost".
 	cases := []struct {
 		name string
 		f    aiproxy.UsageFilter
 		want []string
 	}{
 		{"not split", aiproxy.UsageFilter{OrgKey: "acme"}, []string{
-			`06-05 acme elevenlabs "" "" 5/1/0/38`, `06-05 acme heygen "" "" 1/0/1/0`, `06-06 acme elevenlabs "" "" 1/0/0/7`}},
+			`06-05 acme elevenlabs "" "" 5/1/0/38/350`, `06-05 acme heygen "" "" 1/0/1/0/0`, `06-06 acme elevenlabs "" "" 1/0/0/7/70`}},
 		{"by user", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByUser}, []string{
-			`06-05 acme elevenlabs "" "" 1/0/0/1`, `06-05 acme elevenlabs "alice" "" 2/0/0/30`,
-			`06-05 acme elevenlabs "bob" "" 1/1/0/3`, `06-05 acme elevenlabs "carol" "" 1/0/0/4`,
-			`06-05 acme heygen "alice" "" 1/0/1/0`, `06-06 acme elevenlabs "alice" "" 1/0/0/7`}},
+			`06-05 acme elevenlabs "" "" 1/0/0/1/10`, `06-05 acme elevenlabs "alice" "" 2/0/0/30/300`,
+			`06-05 acme elevenlabs "bob" "" 1/1/0/3/0`, `06-05 acme elevenlabs "carol" "" 1/0/0/4/40`,
+			`06-05 acme heygen "alice" "" 1/0/1/0/0`, `06-06 acme elevenlabs "alice" "" 1/0/0/7/70`}},
 		{"by key", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByKey}, []string{
-			`06-05 acme elevenlabs "" "" 1/0/0/4`, `06-05 acme elevenlabs "" "k1" 3/1/0/14`,
-			`06-05 acme elevenlabs "" "k2" 1/0/0/20`, `06-05 acme heygen "" "k2" 1/0/1/0`,
-			`06-06 acme elevenlabs "" "k1" 1/0/0/7`}},
+			`06-05 acme elevenlabs "" "" 1/0/0/4/40`, `06-05 acme elevenlabs "" "k1" 3/1/0/14/110`,
+			`06-05 acme elevenlabs "" "k2" 1/0/0/20/200`, `06-05 acme heygen "" "k2" 1/0/1/0/0`,
+			`06-06 acme elevenlabs "" "k1" 1/0/0/7/70`}},
 		{"by user and key", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByUser | aiproxy.GroupByKey}, []string{
-			`06-05 acme elevenlabs "" "k1" 1/0/0/1`, `06-05 acme elevenlabs "alice" "k1" 1/0/0/10`,
-			`06-05 acme elevenlabs "alice" "k2" 1/0/0/20`, `06-05 acme elevenlabs "bob" "k1" 1/1/0/3`,
-			`06-05 acme elevenlabs "carol" "" 1/0/0/4`, `06-05 acme heygen "alice" "k2" 1/0/1/0`,
-			`06-06 acme elevenlabs "alice" "k1" 1/0/0/7`}},
+			`06-05 acme elevenlabs "" "k1" 1/0/0/1/10`, `06-05 acme elevenlabs "alice" "k1" 1/0/0/10/100`,
+			`06-05 acme elevenlabs "alice" "k2" 1/0/0/20/200`, `06-05 acme elevenlabs "bob" "k1" 1/1/0/3/0`,
+			`06-05 acme elevenlabs "carol" "" 1/0/0/4/40`, `06-05 acme heygen "alice" "k2" 1/0/1/0/0`,
+			`06-06 acme elevenlabs "alice" "k1" 1/0/0/7/70`}},
 		{"one user of every org, by key", aiproxy.UsageFilter{UserID: "alice", GroupBy: aiproxy.GroupByKey}, []string{
-			`06-05 acme elevenlabs "" "k1" 1/0/0/10`, `06-05 acme elevenlabs "" "k2" 1/0/0/20`,
-			`06-05 acme heygen "" "k2" 1/0/1/0`, `06-05 beta elevenlabs "" "k3" 1/0/0/100`,
-			`06-06 acme elevenlabs "" "k1" 1/0/0/7`}},
+			`06-05 acme elevenlabs "" "k1" 1/0/0/10/100`, `06-05 acme elevenlabs "" "k2" 1/0/0/20/200`,
+			`06-05 acme heygen "" "k2" 1/0/1/0/0`, `06-05 beta elevenlabs "" "k3" 1/0/0/100/1000`,
+			`06-06 acme elevenlabs "" "k1" 1/0/0/7/70`}},
 		{"one service, by user", aiproxy.UsageFilter{Service: "heygen", GroupBy: aiproxy.GroupByUser}, []string{
-			`06-05 acme heygen "alice" "" 1/0/1/0`}},
+			`06-05 acme heygen "alice" "" 1/0/1/0/0`}},
 	}
 	// Each range holds every record: whole days, whole hours, and ends
 	// inside an hour.
@@ -227,8 +230,9 @@ func testUsageGroupBy(t *testing.T, s RollupStores) {
 				}
 				got := make([]string, 0, len(rows))
 				for _, row := range rows {
-					got = append(got, fmt.Sprintf("%s %s %s %q %q %d/%d/%d/%d", row.Day[5:], row.OrgKey, row.Service,
-						row.UserID, row.KeyID, row.Requests, row.Errors, row.CacheHits, row.Units[aiproxy.MetricCharacters]))
+					got = append(got, fmt.Sprintf("%s %s %s %q %q %d/%d/%d/%d/%d", row.Day[5:], row.OrgKey, row.Service,
+						row.UserID, row.KeyID, row.Requests, row.Errors, row.CacheHits, row.Units[aiproxy.MetricCharacters],
+						row.CostMicros))
 				}
 				checkStrings(t, fmt.Sprintf("%s: report %s over %s", stage, c.name, rname), got, c.want)
 			}
@@ -256,6 +260,9 @@ func testUsageGroupedSums(t *testing.T, s RollupStores) {
 		recs[i].UserID = users[rnd.IntN(len(users))]
 		if rnd.IntN(8) == 0 {
 			recs[i].KeyID = "" // a sign-in
+		}
+		if !recs[i].Failed() && recs[i].Units > 0 {
+			recs[i].CostMicros = recs[i].Units * int64(1+rnd.IntN(100_000))
 		}
 	}
 	if err := s.AppendUsage(ctx, recs); err != nil {
@@ -334,6 +341,7 @@ func groupedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.
 		row.BytesOut += r.BytesOut
 		row.LatencyMS += r.LatencyMS
 		row.Units[r.Unit] += r.Units
+		row.CostMicros += r.CostMicros
 	}
 	out := make([]aiproxy.UsageRow, 0, len(sums))
 	for _, row := range sums {
@@ -355,7 +363,7 @@ func unsplit(rows []aiproxy.UsageRow) []aiproxy.UsageRow {
 		if n > 0 && out[n-1].Day == r.Day && out[n-1].OrgKey == r.OrgKey && out[n-1].Service == r.Service {
 			o := &out[n-1]
 			o.Requests, o.Errors, o.CacheHits = o.Requests+r.Requests, o.Errors+r.Errors, o.CacheHits+r.CacheHits
-			o.BytesOut, o.LatencyMS = o.BytesOut+r.BytesOut, o.LatencyMS+r.LatencyMS
+			o.BytesOut, o.LatencyMS, o.CostMicros = o.BytesOut+r.BytesOut, o.LatencyMS+r.LatencyMS, o.CostMicros+r.CostMicros
 			for u, v := range r.Units {
 				o.Units[u] += v
 			}
@@ -366,7 +374,8 @@ func unsplit(rows []aiproxy.UsageRow) []aiproxy.UsageRow {
 			units[u] = v
 		}
 		out = append(out, aiproxy.UsageRow{Day: r.Day, OrgKey: r.OrgKey, Service: r.Service, Requests: r.Requests,
-			Errors: r.Errors, CacheHits: r.CacheHits, BytesOut: r.BytesOut, LatencyMS: r.LatencyMS, Units: units})
+			Errors: r.Errors, CacheHits: r.CacheHits, BytesOut: r.BytesOut, LatencyMS: r.LatencyMS, Units: units,
+			CostMicros: r.CostMicros})
 	}
 	return out
 }
