@@ -34,6 +34,10 @@ func verbSummary(noun, verb string) string {
 		"token mint":         "mint a user token that acts for one user of the org; the token is printed once",
 		"token list":         "list the org's unexpired user tokens (revoked ones marked), without their secrets",
 		"token revoke":       "revoke a user token by its id",
+		"budget set":         "create a budget (or replace one, --id) capping the org, a key, a user or a token per window, in dollars",
+		"budget list":        "list the org's budgets: scope, subject, window, limit in dollars, alerts, enforcement",
+		"budget delete":      "delete a budget by its id, and its counters",
+		"budget status":      "show what each budget has spent and left this window (a user token: its own, as a percentage)",
 	}[noun+" "+verb]
 }
 

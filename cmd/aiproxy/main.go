@@ -63,7 +63,7 @@ func commandGroup(name string) string {
 	switch name {
 	case "serve", "demo", "sandbox":
 		return groupServer
-	case "services", "call", "video", "tts", "token":
+	case "services", "call", "video", "tts", "token", "budget":
 		return groupClient
 	case "version":
 		return groupOther
@@ -97,6 +97,7 @@ func commands() []command {
 		{"video", "generate a HeyGen video, wait with progress and download it (generate, status)", runVideo},
 		{"tts", "synthesize speech with ElevenLabs into an audio file", runTTS},
 		{"token", "mint, list and revoke user tokens for an org's end users (mint, list, revoke)", runToken},
+		{"budget", "set, list and delete an org's spending budgets, and see what they have left (set, list, delete, status)", runBudget},
 		{"jobs", "list and show an org's async provider jobs (list, get)", runJobs},
 		{"webhook", "manage an org's job webhook endpoints and read deliveries (add, list, delete, deliveries)", runWebhook},
 		{"version", "print the version, commit and build date (--json)", runVersion},
