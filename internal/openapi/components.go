@@ -20,7 +20,7 @@ func components(services []*aiproxy.Service) obj {
 		}
 	}
 	all := schemas()
-	for _, more := range []obj{userSchemas(), jobSchemas()} {
+	for _, more := range []obj{userSchemas(), jobSchemas(), budgetSchemas()} {
 		for name, s := range more {
 			all[name] = s
 		}
@@ -124,8 +124,10 @@ func errorComponents() obj {
 	descriptions := map[int]string{
 		400: "a missing path parameter, a body that is not one JSON object or fails its request schema, or a credential policy that allows no source (code invalid).",
 		401: "no aiproxy key or user token, or an unknown, revoked, expired or spent one (code unauthenticated).",
-		402: "a spending budget (of the org, its key or its user) or the user token's max_spend would be passed by the call " +
-			"(code budget_exceeded); detail says which and, when it has one, when the window resets.",
+		402: "a spending budget (of the org, its key, its user or its user token) or the user token's max_spend would be passed by the call " +
+			"(code budget_exceeded); detail says which and when the window resets, and the body names the budget (scope, budget_id), " +
+			"when it resets (resets_at, null for a lifetime budget) and, except for a member refused by the org's or a key's budget, " +
+			"what it has left and what the call needs (available, required, in US dollars).",
 		403: "the key or token may not do this: another org's key, an invoke key or a user token on an admin route, " +
 			"a service or action outside a token's grants, a service or endpoint disabled for the org (code forbidden).",
 		404: "no such service, action, object or credential, or no credential the policy allows (code not_found).",
@@ -145,8 +147,12 @@ func errorComponents() obj {
 		r := jsonResponse(http.StatusText(status)+": "+description, ref("Error"))
 		switch status {
 		case http.StatusPaymentRequired:
+			r = jsonResponse(http.StatusText(status)+": "+description, ref("BudgetExceeded"))
 			r["content"].(obj)["application/json"].(obj)["example"] = obj{
-				"detail": "A spending budget would be passed by this call.", "code": string(aiproxy.CodeBudgetExceeded)}
+				"detail": "Budget exceeded: user 'alice' monthly budget has $0.12 left of $5.00, and this call needs about $0.30; " +
+					"it resets at 2027-01-01T00:00:00Z.",
+				"code": string(aiproxy.CodeBudgetExceeded), "scope": "user", "budget_id": "bud_3f2a9c", "available": 0.12,
+				"required": 0.3, "resets_at": "2027-01-01T00:00:00Z"}
 		case http.StatusTooManyRequests:
 			r["headers"] = retryAfter("Seconds to wait, aiproxy's own or kept from the provider.")
 		case http.StatusServiceUnavailable:

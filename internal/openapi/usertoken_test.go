@@ -114,7 +114,7 @@ func TestUsersDocumented(t *testing.T) {
 
 	e402 := doc.Components.Responses["Error402"].Value.Content.Get("application/json")
 	example, _ := e402.Example.(map[string]any)
-	if e402.Schema.Ref != "#/components/schemas/Error" || example["code"] != "budget_exceeded" || example["detail"] == "" {
+	if e402.Schema.Ref != "#/components/schemas/BudgetExceeded" || example["code"] != "budget_exceeded" || example["detail"] == "" {
 		t.Errorf("402 = %+v", e402)
 	}
 	if !slices.Contains(doc.Components.Schemas["Error"].Value.Properties["code"].Value.Enum, any("budget_exceeded")) {
