@@ -50,6 +50,7 @@ type harness struct {
 	p      *proxy.Proxy
 	alerts *alerts
 	tokens *tokens
+	meter  *meter
 	// sent counts the requests that reached a provider.
 	sent atomic.Int64
 
@@ -68,7 +69,7 @@ func newHarness(t *testing.T, opts ...func(*options)) *harness {
 		f(&o)
 	}
 	ctx := t.Context()
-	h := &harness{t: t, now: today, alerts: &alerts{}, tokens: &tokens{m: map[string]aiproxy.UserToken{}}}
+	h := &harness{t: t, now: today, alerts: &alerts{}, tokens: &tokens{m: map[string]aiproxy.UserToken{}}, meter: &meter{}}
 	h.sb = sandbox.New(sandbox.Config{HeyGenKeys: []string{hgKey}, ElevenLabsKeys: []string{elKey}, RenderTime: 40 * time.Millisecond})
 	sbSrv := httptest.NewServer(h.sb)
 	t.Cleanup(sbSrv.Close)
@@ -108,7 +109,7 @@ func newHarness(t *testing.T, opts ...func(*options)) *harness {
 		h.sent.Add(1)
 		return http.DefaultTransport.RoundTrip(r)
 	})
-	h.p = proxy.New(proxy.Config{Catalog: cat, Credentials: h.db, Vault: v, Transport: transport}).WithHooks(h.enf)
+	h.p = proxy.New(proxy.Config{Catalog: cat, Credentials: h.db, Vault: v, Transport: transport, Meter: h.meter}).WithHooks(h.enf)
 	return h
 }
 
@@ -285,6 +286,29 @@ func (c *countingReader) Budgets(ctx context.Context, org string) ([]aiproxy.Bud
 		return nil, *p
 	}
 	return c.r.Budgets(ctx, org)
+}
+
+// meter collects the usage records of the harness's calls.
+type meter struct {
+	mu   sync.Mutex
+	recs []aiproxy.UsageRecord
+}
+
+func (m *meter) Record(r aiproxy.UsageRecord) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, r)
+}
+
+// last returns the last call's usage record.
+func (m *meter) last(t *testing.T) aiproxy.UsageRecord {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.recs) == 0 {
+		t.Fatal("no usage record")
+	}
+	return m.recs[len(m.recs)-1]
 }
 
 // alerts collects alerts.

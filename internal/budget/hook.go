@@ -43,19 +43,23 @@ type Config struct {
 
 // Enforcer enforces budgets on the call pipeline: a proxy.Hooks whose hook
 // reserves a call's price on every budget that applies before the
-// provider is asked, and settles the actual cost after. It is safe for
+// provider is asked, and settles the actual cost after. It also prices
+// every call of a priced endpoint, budgeted or not, and sets the call's
+// cost (proxy.Call.SetCost) for its usage record. It is safe for
 // concurrent use.
 type Enforcer struct {
 	cfg  Config
 	log  *slog.Logger
 	defs *definitions
-	// calls holds the hold of each call between Before and After.
+	// calls holds each priced call's quote and hold between Before and
+	// After.
 	calls sync.Map // *proxy.Call → held
 }
 
 var _ proxy.Hooks = (*Enforcer)(nil)
 
-// held is a call's hold between Before and After.
+// held is a priced call's quote between Before and After, and the id of
+// its hold when a budget applies ("" when none does).
 type held struct {
 	id    string
 	quote Quote
@@ -112,17 +116,24 @@ type hook struct{ e *Enforcer }
 // Before prices the call and reserves its price on every budget that
 // applies to its caller, all or nothing: a budget that cannot cover it is
 // the 402 naming it; a call that cannot be priced is refused when a
-// blocking budget applies; a ledger that cannot be reached is a 503.
+// blocking budget applies; a ledger that cannot be reached is a 503. A
+// call no budget applies to is priced all the same, in memory, for its
+// usage record: it costs no ledger call.
 func (h hook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) {
 	return nil, h.e.reserve(ctx, c)
 }
 
 // After settles the call's hold with what it cost, releases it when the
 // call failed, and for a job start leaves it for the job's end, under
-// JobHoldID.
+// JobHoldID. It sets the call's cost: what a call settles at, a job
+// start's estimate, 0 for a call that failed or cost nothing.
 func (h hook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err error) (*proxy.Answer, error) {
 	v, ok := h.e.calls.LoadAndDelete(c)
 	if !ok {
+		return a, err
+	}
+	if v.(held).id == "" {
+		c.SetCost(v.(held).cost(c, a, err))
 		return a, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
@@ -139,10 +150,13 @@ func (e *Enforcer) reserve(ctx context.Context, c *proxy.Call) error {
 	if err != nil {
 		return errUnavailable(err)
 	}
+	q, err := e.cfg.Pricer.Quote(Call{Org: c.Org, Service: c.Service.Slug, Endpoint: c.Endpoint, Body: c.Envelope.Body})
 	if len(targets) == 0 {
+		if err == nil && !q.Free && q.Micros > 0 {
+			e.calls.Store(c, held{quote: q}) // for its cost alone
+		}
 		return nil
 	}
-	q, err := e.cfg.Pricer.Quote(Call{Org: c.Org, Service: c.Service.Slug, Endpoint: c.Endpoint, Body: c.Envelope.Body})
 	if errors.Is(err, ErrUnpriced) {
 		if blocks(targets) {
 			return errUnpriced(c.Service.Slug, c.Endpoint.Slug)
@@ -185,14 +199,37 @@ func blocks(targets []target) bool {
 	return false
 }
 
-// finish ends a call's hold with the call's outcome.
+// cost is what a call that no budget held for cost, for its usage
+// record: nothing when it failed, the provider's own count when it sends
+// one (Quote.Actual), and a job start's estimate, since a job's length is
+// known only when it ends (its answer is not read here for a job id: the
+// job hook reads it). A budget settles a job at its actual length; its
+// usage record keeps the estimate.
+func (h held) cost(c *proxy.Call, a *proxy.Answer, err error) int64 {
+	switch {
+	case failed(a, err):
+		return 0
+	case c.Endpoint.Job != nil:
+		return h.quote.Micros
+	}
+	return h.quote.Actual(a.Header)
+}
+
+// failed reports whether a call failed: the provider bills it nothing.
+func failed(a *proxy.Answer, err error) bool { return err != nil || a == nil || a.Status >= 400 }
+
+// finish ends a call's hold with the call's outcome, and sets the call's
+// cost to what it charged the budgets: the settled cost, a job start's
+// estimate, or 0 when the hold was released.
 func (e *Enforcer) finish(ctx context.Context, c *proxy.Call, h held, a *proxy.Answer, err error) (*proxy.Answer, error) {
-	if err != nil || a == nil || a.Status >= 400 {
+	if failed(a, err) {
 		e.release(ctx, h.id)
 		return a, err
 	}
 	if c.Endpoint.Job == nil {
-		e.settle(ctx, c.Org, h.id, h.quote.Actual(a.Header))
+		actual := h.quote.Actual(a.Header)
+		e.settle(ctx, c.Org, h.id, actual)
+		c.SetCost(actual)
 		return a, nil
 	}
 	body, rerr := a.Bytes(maxAnswer)
@@ -211,9 +248,11 @@ func (e *Enforcer) finish(ctx context.Context, c *proxy.Call, h held, a *proxy.A
 	case errors.Is(rerr, aiproxy.ErrConflict):
 		// The provider answered a repeat with a job already held for.
 		e.release(ctx, h.id)
+		return a, nil
 	case rerr != nil:
 		e.log.Error("budget: keep a job's hold", "hold", h.id, "job_hold", to, "err", rerr)
 	}
+	c.SetCost(h.quote.Micros)
 	return a, nil
 }
 

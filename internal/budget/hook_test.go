@@ -451,3 +451,94 @@ func TestSweepReleasesHoldsOfDeadCalls(t *testing.T) {
 	}
 	h.wantCounter(org, "", 0, 0)
 }
+
+// TestUnbudgetedCallsArePriced: a call no budget applies to is priced all
+// the same, for its usage record, without a ledger call: the provider's
+// own count for text-to-speech, the estimate for a job start, nothing for a
+// failed call, a free endpoint or the provider's test mode.
+func TestUnbudgetedCallsArePriced(t *testing.T) {
+	h := newHarness(t)
+	text := strings.Repeat("Welcome to the course. ", 10) // 230 characters: 17 s estimated, 30 s billed
+	for _, c := range []struct {
+		name   string
+		call   func() response
+		fault  *sandbox.Fault
+		status int
+		want   int64
+	}{
+		{name: "tts", call: func() response { return h.tts(backend, hello, "") }, status: 200, want: 1200},
+		{name: "tts on Flash", call: func() response { return h.tts(backend, hello, "eleven_flash_v2_5") }, status: 200, want: 600},
+		// Held at 250, "Hello" costs the 3 credits the provider reports.
+		{name: "tts on Flash, rounded by the provider", call: func() response { return h.tts(backend, "Hello", "eleven_flash_v2_5") },
+			status: 200, want: 300},
+		{name: "tts the provider refuses", call: func() response { return h.tts(backend, hello, "no_such_model") }, status: 400},
+		{name: "tts the provider fails", call: func() response { return h.tts(backend, hello, "") }, status: 502,
+			fault: &sandbox.Fault{Provider: sandbox.ElevenLabs, Path: "/v1/text-to-speech", Status: 500, Count: 1}},
+		{name: "a free endpoint", call: func() response { return h.invoke(backend, "elevenlabs", "list-voices", map[string]any{}) },
+			status: 200},
+		{name: "a video in test mode", status: 200, call: func() response {
+			return h.invoke(backend, "heygen", "generate-video", map[string]any{"body": v2Body("A test render.", true)})
+		}},
+		{name: "a video", status: 200, want: 30 * 16500, call: func() response {
+			return h.invoke(backend, "heygen", "generate-video", map[string]any{"body": v2Body(text, false)})
+		}},
+	} {
+		if c.fault != nil {
+			h.sb.InjectFault(*c.fault)
+		}
+		if r := c.call(); r.status != c.status {
+			t.Fatalf("%s = %d %s, want %d", c.name, r.status, r.body, c.status)
+		}
+		if rec := h.meter.last(t); rec.CostMicros != c.want {
+			t.Errorf("%s: usage record %+v, want cost %d", c.name, rec, c.want)
+		}
+	}
+	if n := h.ledger.calls.Load(); n != 0 {
+		t.Fatalf("%d ledger calls for an org without budgets, want none", n)
+	}
+	if n := h.reader.reads.Load(); n != 1 {
+		t.Fatalf("%d budget reads within the cache's second, want 1", n)
+	}
+}
+
+// TestBudgetedCallsCostWhatTheyCharge: a budgeted call's usage record
+// carries what it charged its budgets: the settled cost, a job start's
+// estimate (the budget later settles the job's actual length; the record
+// keeps the estimate), 0 when the hold was released.
+func TestBudgetedCallsCostWhatTheyCharge(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	org := h.setBudget(aiproxy.Budget{Scope: aiproxy.BudgetScopeOrg, LimitMicros: 100_000_000})
+	if r := h.tts(alice, "Hello", "eleven_flash_v2_5"); r.status != 200 {
+		t.Fatalf("tts = %d %s", r.status, r.body)
+	}
+	h.wantCounter(org, "", 300, 0)
+	if rec := h.meter.last(t); rec.CostMicros != 300 || rec.UserID != "alice" {
+		t.Fatalf("usage record %+v, want alice's call at the 300 settled", rec)
+	}
+	h.sb.InjectFault(sandbox.Fault{Provider: sandbox.ElevenLabs, Path: "/v1/text-to-speech", Status: 500, Count: 1})
+	if r := h.tts(alice, hello, ""); r.status < 400 {
+		t.Fatalf("tts against a failing provider = %d", r.status)
+	}
+	h.wantCounter(org, "", 300, 0)
+	if rec := h.meter.last(t); rec.CostMicros != 0 {
+		t.Fatalf("usage record of a failed call %+v, want no cost", rec)
+	}
+	r := h.invoke(backend, "heygen", "v3-create-video", map[string]any{"body": map[string]any{
+		"type": "avatar", "avatar_id": "Abigail_expressive_2024112501", "script": strings.Repeat("x", 140),
+		"voice_id": "f38a635bee7a4d1f9b0a654a31d050d2"}})
+	if r.status != 200 {
+		t.Fatalf("v3-create-video = %d %s", r.status, r.body)
+	}
+	h.wantCounter(org, "", 300, 1_000_000) // 140 characters: 10 s at $0.10
+	if rec := h.meter.last(t); rec.CostMicros != 1_000_000 {
+		t.Fatalf("usage record of a job start %+v, want the estimate held", rec)
+	}
+	doc, _ := aiproxy.DecodeJSON(r.body)
+	job := aiproxy.Job{Service: "heygen", ProviderJobID: aiproxy.LookupJSONString(doc, "data.video_id"),
+		State: aiproxy.JobCompleted, StatusBody: []byte(`{"data":{"status":"completed","duration":61.25}}`)}
+	if err := h.enf.FinishJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	h.wantCounter(org, "", 300+6_125_000, 0)
+}
