@@ -110,6 +110,9 @@ type Endpoint struct {
 	// Ownership says how the endpoint's calls touch the provider account's
 	// objects (object.go); the catalog requires it on every endpoint.
 	Ownership *OwnershipRule
+	// SpeechCache, when set, says when a call may be answered from the
+	// speech cache and what makes two calls the same (speechcache.go).
+	SpeechCache *SpeechCacheRule
 }
 
 // StartsJob reports whether a call of the endpoint starts a provider job

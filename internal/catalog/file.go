@@ -71,10 +71,11 @@ type fileEndpoint struct {
 	MaxBodyBytes      int64  `json:"max_body_bytes,omitempty"`
 	// RequestSchema is a JSON Schema object or the name of a schema file
 	// (bodyschema.go).
-	RequestSchema json.RawMessage `json:"request_schema,omitempty"`
-	Job           *fileJob        `json:"job,omitempty"`
-	JobStatus     *fileJobStatus  `json:"job_status,omitempty"`
-	Ownership     *fileOwnership  `json:"ownership,omitempty"`
+	RequestSchema json.RawMessage  `json:"request_schema,omitempty"`
+	Job           *fileJob         `json:"job,omitempty"`
+	JobStatus     *fileJobStatus   `json:"job_status,omitempty"`
+	Ownership     *fileOwnership   `json:"ownership,omitempty"`
+	SpeechCache   *fileSpeechCache `json:"speech_cache,omitempty"`
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields,
@@ -261,6 +262,7 @@ func encodeService(s *aiproxy.Service) fileService {
 			Job:               encodeJob(e.Job),
 			JobStatus:         encodeJobStatus(e.JobStatus),
 			Ownership:         encodeOwnership(e.Ownership),
+			SpeechCache:       encodeSpeechCache(e.SpeechCache),
 		})
 	}
 	return f

@@ -137,6 +137,7 @@ func compileService(src string, f fileService, r *report) *aiproxy.Service {
 		seen[fe.Slug] = true
 		ep := compileEndpoint(r, ewhere, fe, up.Hosts)
 		compileOwnership(r, ewhere, fe, &ep, passedHeader(up)) // ownership.go
+		compileSpeechCache(r, ewhere, fe, &ep)                 // speechcache.go
 		s.Endpoints = append(s.Endpoints, ep)
 	}
 	s.JobWebhook = compileJobWebhook(r, where, f.JobWebhook)
