@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aiproxy/aiproxy/internal/admin"
@@ -180,7 +181,8 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 }
 
 // usageTable prints a report as a table, with a user and a key column
-// when the report is split by them ("-" for none).
+// when the report is split by them ("-" for none), and the cost in US
+// dollars last.
 func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) error {
 	header := "DAY\tORG\tSERVICE"
 	if by.Has(aiproxy.GroupByUser) {
@@ -190,7 +192,7 @@ func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) er
 		header += "\tKEY"
 	}
 	a := &adminEnv{}
-	return a.print(s, rows, header+"\tREQUESTS\tERRORS\tCACHE HITS\tUNITS", func(row func(...any)) {
+	return a.print(s, rows, header+"\tREQUESTS\tERRORS\tCACHE HITS\tUNITS\tCOST", func(row func(...any)) {
 		for _, r := range rows {
 			cells := []any{r.Day, r.Org, r.Service}
 			for _, v := range []httpapi.SplitValue{r.User, r.KeyID} {
@@ -198,9 +200,20 @@ func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) er
 					cells = append(cells, orDash(v.Value))
 				}
 			}
-			row(append(cells, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units))...)
+			row(append(cells, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units), costText(r.CostUSD))...)
 		}
 	})
+}
+
+// costText is US dollars as "$1.50": cents, and the micro-dollars below
+// them when there are any ("$0.0005").
+func costText(usd float64) string {
+	text := strconv.FormatFloat(usd, 'f', -1, 64)
+	whole, frac, _ := strings.Cut(text, ".")
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	return "$" + whole + "." + frac
 }
 
 // orDash is text, or "-" for none.

@@ -28,6 +28,10 @@ type UsageRowJSON struct {
 	BytesOut     int64            `json:"bytes_out"`
 	AvgLatencyMS int64            `json:"avg_latency_ms"`
 	Units        map[string]int64 `json:"units"`
+	// CostUSD is what the calls cost in US dollars, priced by aiproxy's
+	// price table when each call was made: exact to the micro-dollar, so
+	// at most 6 decimals.
+	CostUSD float64 `json:"cost_usd"`
 }
 
 // SplitValue is a usage row's value of a dimension the report may be split
@@ -65,7 +69,7 @@ func (v *SplitValue) UnmarshalJSON(b []byte) error {
 // output.
 func ToUsageRowJSON(r aiproxy.UsageRow, by aiproxy.UsageGroups) UsageRowJSON {
 	out := UsageRowJSON{Day: r.Day, Org: r.OrgKey, Service: r.Service, Requests: r.Requests, Errors: r.Errors,
-		CacheHits: r.CacheHits, BytesOut: r.BytesOut, Units: map[string]int64{}}
+		CacheHits: r.CacheHits, BytesOut: r.BytesOut, Units: map[string]int64{}, CostUSD: usdOf(r.CostMicros)}
 	if by.Has(aiproxy.GroupByUser) {
 		out.User = SplitValue{Split: true, Value: r.UserID}
 	}
@@ -80,6 +84,10 @@ func ToUsageRowJSON(r aiproxy.UsageRow, by aiproxy.UsageGroups) UsageRowJSON {
 	}
 	return out
 }
+
+// usdOf is micro-USD as US dollars. The quotient of an integer by 1e6 is
+// the double nearest the decimal, which prints back as that decimal.
+func usdOf(micros int64) float64 { return float64(micros) / 1e6 }
 
 // UsageQuery is a usage report's parameters as given, in a query string or
 // on the command line.
@@ -121,8 +129,8 @@ func UsageFilterFrom(q UsageQuery) (aiproxy.UsageFilter, error) {
 }
 
 // WriteUsageCSV writes a report, split as by says, as CSV with a header
-// row: a user and a key_id column when the report is split by them, and a
-// column for each unit that appears.
+// row: a user and a key_id column when the report is split by them, a
+// column for each unit that appears, and last cost_usd.
 func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) error {
 	var units []string
 	for _, r := range rows {
@@ -142,6 +150,7 @@ func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) err
 		head = append(head, "key_id")
 	}
 	head = append(append(head, "requests", "errors", "cache_hits", "bytes_out", "avg_latency_ms"), units...)
+	head = append(head, "cost_usd")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -157,6 +166,7 @@ func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) err
 		for _, u := range units {
 			rec = append(rec, itoa(r.Units[u]))
 		}
+		rec = append(rec, strconv.FormatFloat(r.CostUSD, 'f', -1, 64))
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,14 +15,14 @@ import (
 
 // usageFixture is the admin API over a database holding a day of acme's
 // calls by two users, the org itself and a sign-in, with two keys, and one
-// call of another org.
+// call of another org; each character cost 100 micro-USD.
 func usageFixture(t *testing.T) *adminRoutesEnv {
 	t.Helper()
 	e := newAdminRoutesEnv(t)
 	day := time.Date(2025, 6, 5, 10, 0, 0, 0, time.UTC)
 	rec := func(org, key, user string, units int64) aiproxy.UsageRecord {
 		return aiproxy.UsageRecord{At: day, OrgKey: org, KeyID: key, UserID: user, Service: "elevenlabs", Action: "tts",
-			Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: units}
+			Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: units, CostMicros: 100 * units}
 	}
 	recs := []aiproxy.UsageRecord{rec("acme", "k1", "alice", 10), rec("acme", "k2", "alice", 20),
 		rec("acme", "k1", "bob", 3), rec("acme", "k1", "", 1), rec("acme", "", "carol", 4), rec("other", "k3", "alice", 100)}
@@ -43,7 +44,7 @@ func usageRowsOf(t *testing.T, body []byte) []map[string]any {
 }
 
 // splitOf describes a row by its user and key fields ("-" when absent,
-// "null" when null) and its characters.
+// "null" when null), its characters and its cost in dollars.
 func splitOf(row map[string]any) string {
 	field := func(name string) string {
 		v, ok := row[name]
@@ -58,7 +59,11 @@ func splitOf(row map[string]any) string {
 	}
 	units, _ := row["units"].(map[string]any)
 	chars, _ := units["characters"].(float64)
-	return fmt.Sprintf("%s/%s=%d", field("user"), field("key_id"), int64(chars))
+	cost, ok := row["cost_usd"].(float64)
+	if !ok {
+		return fmt.Sprintf("%s/%s=%d, cost_usd %v", field("user"), field("key_id"), int64(chars), row["cost_usd"])
+	}
+	return fmt.Sprintf("%s/%s=%d$%s", field("user"), field("key_id"), int64(chars), strconv.FormatFloat(cost, 'f', -1, 64))
 }
 
 func TestUsageReportSplitByUserAndKey(t *testing.T) {
@@ -68,13 +73,15 @@ func TestUsageReportSplitByUserAndKey(t *testing.T) {
 		name, query string
 		want        []string // user/key=characters per row, in order
 	}{
-		{"not split", "", []string{"-/-=38"}},
-		{"by user", "group_by=user", []string{"null/-=1", "alice/-=30", "bob/-=3", "carol/-=4"}},
-		{"by key", "group_by=key", []string{"-/null=4", "-/k1=14", "-/k2=20"}},
-		{"by both", "group_by=user,key", []string{"null/k1=1", "alice/k1=10", "alice/k2=20", "bob/k1=3", "carol/null=4"}},
-		{"by both, named the other way", "group_by=key,user", []string{"null/k1=1", "alice/k1=10", "alice/k2=20", "bob/k1=3", "carol/null=4"}},
-		{"one user", "user=alice", []string{"-/-=30"}},
-		{"one user, by key", "user=alice&group_by=key", []string{"-/k1=10", "-/k2=20"}},
+		{"not split", "", []string{"-/-=38$0.0038"}},
+		{"by user", "group_by=user", []string{"null/-=1$0.0001", "alice/-=30$0.003", "bob/-=3$0.0003", "carol/-=4$0.0004"}},
+		{"by key", "group_by=key", []string{"-/null=4$0.0004", "-/k1=14$0.0014", "-/k2=20$0.002"}},
+		{"by both", "group_by=user,key", []string{"null/k1=1$0.0001", "alice/k1=10$0.001", "alice/k2=20$0.002", "bob/k1=3$0.0003",
+			"carol/null=4$0.0004"}},
+		{"by both, named the other way", "group_by=key,user", []string{"null/k1=1$0.0001", "alice/k1=10$0.001", "alice/k2=20$0.002",
+			"bob/k1=3$0.0003", "carol/null=4$0.0004"}},
+		{"one user", "user=alice", []string{"-/-=30$0.003"}},
+		{"one user, by key", "user=alice&group_by=key", []string{"-/k1=10$0.001", "-/k2=20$0.002"}},
 		{"a user with no calls", "user=dave&group_by=user", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,19 +110,19 @@ func TestUsageReportSplitAsCSV(t *testing.T) {
 		t.Fatalf("CSV = %d %q %s", status, hdr.Get("Content-Type"), body)
 	}
 	want := []string{
-		"day,org,service,user,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters",
-		"2025-06-05,acme,elevenlabs,,k1,1,0,0,0,0,1",
-		"2025-06-05,acme,elevenlabs,alice,k1,1,0,0,0,0,10",
-		"2025-06-05,acme,elevenlabs,alice,k2,1,0,0,0,0,20",
-		"2025-06-05,acme,elevenlabs,bob,k1,1,0,0,0,0,3",
-		"2025-06-05,acme,elevenlabs,carol,,1,0,0,0,0,4",
+		"day,org,service,user,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters,cost_usd",
+		"2025-06-05,acme,elevenlabs,,k1,1,0,0,0,0,1,0.0001",
+		"2025-06-05,acme,elevenlabs,alice,k1,1,0,0,0,0,10,0.001",
+		"2025-06-05,acme,elevenlabs,alice,k2,1,0,0,0,0,20,0.002",
+		"2025-06-05,acme,elevenlabs,bob,k1,1,0,0,0,0,3,0.0003",
+		"2025-06-05,acme,elevenlabs,carol,,1,0,0,0,0,4,0.0004",
 	}
 	if got := strings.Split(strings.TrimSpace(string(body)), "\n"); !slices.Equal(got, want) {
 		t.Fatalf("CSV =\n%s\nwant\n%s", body, strings.Join(want, "\n"))
 	}
 	status, _, body = e.do("GET", base+"/orgs/acme/usage/?format=csv&group_by=key", "Api-Key "+e.acmeAdmin, "")
 	if head, _, _ := strings.Cut(string(body), "\n"); status != 200 ||
-		head != "day,org,service,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters" {
+		head != "day,org,service,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters,cost_usd" {
 		t.Fatalf("CSV by key = %d, header %q", status, head)
 	}
 }
@@ -130,7 +137,7 @@ func TestPlatformUsageReportSplitByUser(t *testing.T) {
 	for _, row := range usageRowsOf(t, body) {
 		got = append(got, row["org"].(string)+":"+splitOf(row))
 	}
-	if want := []string{"acme:alice/-=30", "other:alice/-=100"}; !slices.Equal(got, want) {
+	if want := []string{"acme:alice/-=30$0.003", "other:alice/-=100$0.01"}; !slices.Equal(got, want) {
 		t.Fatalf("alice's calls in every org = %q, want %q", got, want)
 	}
 }
@@ -162,7 +169,7 @@ func TestUsageReportRefusesBadSplitsAndUsers(t *testing.T) {
 // server meant.
 func TestUsageRowJSONRoundTrip(t *testing.T) {
 	row := aiproxy.UsageRow{Day: "2025-06-05", OrgKey: "acme", Service: "heygen", KeyID: "k1", Requests: 2,
-		LatencyMS: 30, Units: map[aiproxy.Metric]int64{}}
+		LatencyMS: 30, Units: map[aiproxy.Metric]int64{}, CostMicros: 1_234_567}
 	for _, by := range []aiproxy.UsageGroups{0, aiproxy.GroupByUser, aiproxy.GroupByKey, aiproxy.GroupByUser | aiproxy.GroupByKey} {
 		in := ToUsageRowJSON(row, by)
 		data, err := json.Marshal(in)
@@ -173,8 +180,39 @@ func TestUsageRowJSONRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(data, &out); err != nil {
 			t.Fatalf("split by %q: %s: %v", by, data, err)
 		}
-		if out.User != in.User || out.KeyID != in.KeyID || out.AvgLatencyMS != 15 {
+		if out.User != in.User || out.KeyID != in.KeyID || out.AvgLatencyMS != 15 || out.CostUSD != 1.234567 {
 			t.Fatalf("split by %q: %s reads back as %+v, want %+v", by, data, out, in)
+		}
+	}
+}
+
+// TestUsageCostInDollars: a row's cost is a JSON number and a CSV cell of
+// US dollars, exact to the micro-dollar (6 decimals at most), from a
+// micro-dollar to a large bill.
+func TestUsageCostInDollars(t *testing.T) {
+	for _, c := range []struct {
+		micros int64
+		want   string
+	}{
+		{0, "0"}, {1, "0.000001"}, {500, "0.0005"}, {1200, "0.0012"}, {999_999, "0.999999"}, {1_000_000, "1"},
+		{123_456_789, "123.456789"}, {9_900_000_000, "9900"},
+		{aiproxy.MaxBudgetMicros - 1, "999999999.999999"}, // a call's largest cost, a micro-dollar short
+	} {
+		row := ToUsageRowJSON(aiproxy.UsageRow{Day: "2025-06-05", OrgKey: "acme", Service: "elevenlabs", Requests: 1,
+			CostMicros: c.micros}, 0)
+		data, err := json.Marshal(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var csvOut strings.Builder
+		if err := WriteUsageCSV(&csvOut, 0, []UsageRowJSON{row}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), `"cost_usd":`+c.want+`}`) {
+			t.Errorf("%d micro-USD as JSON: %s, want cost_usd %s", c.micros, data, c.want)
+		}
+		if !strings.HasSuffix(strings.TrimSpace(csvOut.String()), ","+c.want) {
+			t.Errorf("%d micro-USD as CSV:\n%s\nwant the last cell %s", c.micros, csvOut.String(), c.want)
 		}
 	}
 }
