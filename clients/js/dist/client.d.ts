@@ -1,7 +1,7 @@
 import { AIProxyError } from "./errors.js";
 import { ElevenLabs } from "./elevenlabs.js";
 import { HeyGen } from "./heygen.js";
-import type { Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ServiceDetail, ServiceSummary, UserToken } from "./types.js";
+import type { Budget, BudgetStatus, Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ServiceDetail, ServiceSummary, SetBudgetRequest, UserToken } from "./types.js";
 /** The Authorization schemes aiproxy accepts; all mean the same key or token. */
 export type AuthScheme = "Api-Key" | "Token" | "Api-Token" | "Bearer";
 /**
@@ -93,6 +93,18 @@ export declare class AIProxyClient {
     listUserTokens(user?: string, opts?: RequestOptions): Promise<UserToken[]>;
     /** Revokes a user token by its id and returns it. */
     revokeUserToken(id: string, opts?: RequestOptions): Promise<UserToken>;
+    /**
+     * Where each budget the client may see stands in its current window: an
+     * org admin sees every budget with amounts, a user token its own user and
+     * token budgets as `percent` and `zone` only.
+     */
+    budgetStatus(opts?: RequestOptions): Promise<BudgetStatus[]>;
+    /** Lists the org's spending budgets (an org admin key only). */
+    listBudgets(opts?: RequestOptions): Promise<Budget[]>;
+    /** Creates a budget, or replaces the one with `req.id`, and returns it as stored (an org admin key only). */
+    setBudget(req: SetBudgetRequest, opts?: RequestOptions): Promise<Budget>;
+    /** Deletes a budget and its counters (an org admin key only). */
+    deleteBudget(id: string, opts?: RequestOptions): Promise<void>;
     /** Lists the enabled services. */
     listServices(opts?: RequestOptions): Promise<ServiceSummary[]>;
     /** Reads one service and its endpoints; invoke then knows their response modes. */

@@ -4,6 +4,7 @@
  * machine-readable `code` and the human `detail` (the contract's `detail`,
  * or `error` for credential-policy and path-parameter cases).
  */
+import type { BudgetScope } from "./types.js";
 /** Fields of an error answer. */
 export interface ErrorInit {
     status: number;
@@ -35,8 +36,25 @@ export declare class ValidationError extends AIProxyError {
 /** 401: no key, or a key or token that is unknown, revoked, expired or spent ("Invalid token."). */
 export declare class AuthenticationError extends AIProxyError {
 }
-/** 402 `budget_exceeded`: a spending budget, or a user token's max_spend, would be passed by the call. */
+/**
+ * 402 `budget_exceeded`: a spending budget, or a user token's max_spend,
+ * would be passed by the call. Besides `detail` (which says it in words),
+ * it names the refusing budget and when it resets. `available` and
+ * `required` are left out for a user refused by the org's or a key's
+ * budget, whose amounts are the org's business.
+ */
 export declare class BudgetExceededError extends AIProxyError {
+    /** The refusing budget's scope, the most specific one exhausted: `token`, `user`, `key` or `org`. */
+    readonly scope?: BudgetScope;
+    /** The refusing budget's id; `token_max_spend` for a user token's own cap. */
+    readonly budgetId?: string;
+    /** When the budget's window ends (ISO 8601); null for a lifetime budget, undefined when the server did not say. */
+    readonly resetsAt?: string | null;
+    /** What the budget has left, in US dollars. */
+    readonly available?: number;
+    /** What the call needs (an estimate for a video), in US dollars. */
+    readonly required?: number;
+    constructor(init: ErrorInit);
 }
 /** 403: the key may not do this, e.g. another org's services. */
 export declare class PermissionError extends AIProxyError {

@@ -16,4 +16,4 @@ export { HeyGen, videoErrorText } from "./heygen.js";
 export type { Avatar, HeyGenVoice, SimpleVideo, TemplateVideoRequest, VideoInput, VideoProgress, VideoRequest, VideoStatus, WaitOptions, } from "./heygen.js";
 export { DEFAULT_TTS_MODEL, ElevenLabs, ttsEnvelope } from "./elevenlabs.js";
 export type { ElevenLabsVoice, Model, TTSRequest } from "./elevenlabs.js";
-export type { CredentialPolicy, DecodeAs, EndpointDescriptor, Envelope, Grants, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, QueryValue, RequestMode, RequestOptions, ResponseMode, ServiceDetail, ServiceSummary, UserToken, } from "./types.js";
+export type { Budget, BudgetEnforcement, BudgetScope, BudgetStatus, BudgetWindow, BudgetZone, CredentialPolicy, DecodeAs, EndpointDescriptor, Envelope, Grants, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, QueryValue, RequestMode, RequestOptions, ResponseMode, ServiceDetail, ServiceSummary, SetBudgetRequest, UserToken, } from "./types.js";

@@ -3,8 +3,8 @@ import { ElevenLabs } from "./elevenlabs.js";
 import { HeyGen } from "./heygen.js";
 import { sleep } from "./sleep.js";
 import type {
-  DecodeAs, Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ResponseMode, ServiceDetail,
-  ServiceSummary, UserToken,
+  Budget, BudgetStatus, DecodeAs, Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ResponseMode,
+  ServiceDetail, ServiceSummary, SetBudgetRequest, UserToken,
 } from "./types.js";
 
 /** The Authorization schemes aiproxy accepts; all mean the same key or token. */
@@ -168,6 +168,35 @@ export class AIProxyClient {
   /** Revokes a user token by its id and returns it. */
   async revokeUserToken(id: string, opts: RequestOptions = {}): Promise<UserToken> {
     return (await this.request("DELETE", this.orgUrl("user-tokens", id), undefined, opts)).json();
+  }
+
+  /**
+   * Where each budget the client may see stands in its current window: an
+   * org admin sees every budget with amounts, a user token its own user and
+   * token budgets as `percent` and `zone` only.
+   */
+  async budgetStatus(opts: RequestOptions = {}): Promise<BudgetStatus[]> {
+    return (await this.request("GET", this.orgUrl("budgets", "status"), undefined, opts)).json();
+  }
+
+  /** Lists the org's spending budgets (an org admin key only). */
+  async listBudgets(opts: RequestOptions = {}): Promise<Budget[]> {
+    return (await this.request("GET", this.orgUrl("budgets"), undefined, opts)).json();
+  }
+
+  /** Creates a budget, or replaces the one with `req.id`, and returns it as stored (an org admin key only). */
+  async setBudget(req: SetBudgetRequest, opts: RequestOptions = {}): Promise<Budget> {
+    const body = JSON.stringify({
+      id: req.id, scope: req.scope, subject: req.subject, window: req.window, limit_micros: req.limitMicros,
+      alert_thresholds: req.alertThresholds, enforcement: req.enforcement,
+    });
+    return (await this.request("PUT", this.orgUrl("budgets"), () => ({ body, contentType: "application/json" }), opts)).json();
+  }
+
+  /** Deletes a budget and its counters (an org admin key only). */
+  async deleteBudget(id: string, opts: RequestOptions = {}): Promise<void> {
+    const resp = await this.request("DELETE", this.orgUrl("budgets", id), undefined, opts);
+    await resp.body?.cancel().catch(() => undefined);
   }
 
   /** Lists the enabled services. */

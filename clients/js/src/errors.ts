@@ -5,6 +5,8 @@
  * or `error` for credential-policy and path-parameter cases).
  */
 
+import type { BudgetScope } from "./types.js";
+
 /** Fields of an error answer. */
 export interface ErrorInit {
   status: number;
@@ -46,8 +48,37 @@ export class AIProxyError extends Error {
 export class ValidationError extends AIProxyError {}
 /** 401: no key, or a key or token that is unknown, revoked, expired or spent ("Invalid token."). */
 export class AuthenticationError extends AIProxyError {}
-/** 402 `budget_exceeded`: a spending budget, or a user token's max_spend, would be passed by the call. */
-export class BudgetExceededError extends AIProxyError {}
+/**
+ * 402 `budget_exceeded`: a spending budget, or a user token's max_spend,
+ * would be passed by the call. Besides `detail` (which says it in words),
+ * it names the refusing budget and when it resets. `available` and
+ * `required` are left out for a user refused by the org's or a key's
+ * budget, whose amounts are the org's business.
+ */
+export class BudgetExceededError extends AIProxyError {
+  /** The refusing budget's scope, the most specific one exhausted: `token`, `user`, `key` or `org`. */
+  readonly scope?: BudgetScope;
+  /** The refusing budget's id; `token_max_spend` for a user token's own cap. */
+  readonly budgetId?: string;
+  /** When the budget's window ends (ISO 8601); null for a lifetime budget, undefined when the server did not say. */
+  readonly resetsAt?: string | null;
+  /** What the budget has left, in US dollars. */
+  readonly available?: number;
+  /** What the call needs (an estimate for a video), in US dollars. */
+  readonly required?: number;
+
+  constructor(init: ErrorInit) {
+    super(init);
+    const b = (init.body && typeof init.body === "object" ? init.body : {}) as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+    this.scope = str(b.scope) as BudgetScope | undefined;
+    this.budgetId = str(b.budget_id);
+    this.resetsAt = b.resets_at === null ? null : str(b.resets_at);
+    this.available = num(b.available);
+    this.required = num(b.required);
+  }
+}
 /** 403: the key may not do this, e.g. another org's services. */
 export class PermissionError extends AIProxyError {}
 /** 404: unknown or disabled service or action, or no allowed credential. */

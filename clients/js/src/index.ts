@@ -22,6 +22,7 @@ export type {
 export { DEFAULT_TTS_MODEL, ElevenLabs, ttsEnvelope } from "./elevenlabs.js";
 export type { ElevenLabsVoice, Model, TTSRequest } from "./elevenlabs.js";
 export type {
-  CredentialPolicy, DecodeAs, EndpointDescriptor, Envelope, Grants, InvokeOptions, InvokeResult, Me, MintUserTokenRequest,
-  QueryValue, RequestMode, RequestOptions, ResponseMode, ServiceDetail, ServiceSummary, UserToken,
+  Budget, BudgetEnforcement, BudgetScope, BudgetStatus, BudgetWindow, BudgetZone, CredentialPolicy, DecodeAs, EndpointDescriptor,
+  Envelope, Grants, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, QueryValue, RequestMode, RequestOptions, ResponseMode,
+  ServiceDetail, ServiceSummary, SetBudgetRequest, UserToken,
 } from "./types.js";

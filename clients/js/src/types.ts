@@ -154,3 +154,68 @@ export interface Me {
   test_only: boolean;
   grants: Grants;
 }
+
+/** Whom a budget caps. */
+export type BudgetScope = "org" | "key" | "user" | "token";
+/** A budget's calendar window, in UTC; a week starts on Monday. */
+export type BudgetWindow = "day" | "week" | "month" | "lifetime";
+/** What a budget does at its limit: refuse the call, or only count and alert. */
+export type BudgetEnforcement = "block" | "alert_only";
+/** How much of a budget is used: below the first alert threshold, past it, past the last, at the limit. */
+export type BudgetZone = "ok" | "warning" | "critical" | "exhausted";
+
+/** A spending budget. Amounts are integer micro-USD (1 USD = 1,000,000). */
+export interface Budget {
+  id: string;
+  org: string;
+  scope: BudgetScope;
+  /** The key id, user or token id it caps; "" for the org, and for the others the default applied to each one. */
+  subject: string;
+  window: BudgetWindow;
+  limit_micros: number;
+  /** Fractions of the limit at which an alert fires. */
+  alert_thresholds: number[];
+  enforcement: BudgetEnforcement;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A budget to create (no `id`) or replace (`id`): only `scope`, `window` and `limitMicros` are required. */
+export interface SetBudgetRequest {
+  id?: string;
+  scope: BudgetScope;
+  /** The key id, user or token id; absent for the org, or for the default of each key, user or token. */
+  subject?: string;
+  window: BudgetWindow;
+  /** The cap in micro-USD: $5.00 is 5_000_000. */
+  limitMicros: number;
+  /** Increasing fractions of the limit at which an alert fires; the server's default is [0.8, 0.95]. */
+  alertThresholds?: number[];
+  /** Default `block`. */
+  enforcement?: BudgetEnforcement;
+}
+
+/**
+ * Where one budget stands in its current window. An org admin gets every
+ * field; a user (a member) gets only its own user and token budgets, with
+ * `scope`, `window`, `window_start`, `resets_at`, `percent` and `zone`.
+ */
+export interface BudgetStatus {
+  id?: string;
+  scope: BudgetScope;
+  /** Whom the counter counts: the budget's subject, or the key, user or token a default budget applies to. */
+  subject?: string;
+  window: BudgetWindow;
+  window_start: string;
+  /** When the window ends; null for a lifetime budget. */
+  resets_at: string | null;
+  limit_micros?: number;
+  spent_micros?: number;
+  /** What running calls and jobs hold. */
+  reserved_micros?: number;
+  remaining_micros?: number;
+  enforcement?: BudgetEnforcement;
+  /** Spent and held as a percentage of the limit, to one decimal. */
+  percent: number;
+  zone: BudgetZone;
+}

@@ -100,6 +100,31 @@ export class AIProxyClient {
     async revokeUserToken(id, opts = {}) {
         return (await this.request("DELETE", this.orgUrl("user-tokens", id), undefined, opts)).json();
     }
+    /**
+     * Where each budget the client may see stands in its current window: an
+     * org admin sees every budget with amounts, a user token its own user and
+     * token budgets as `percent` and `zone` only.
+     */
+    async budgetStatus(opts = {}) {
+        return (await this.request("GET", this.orgUrl("budgets", "status"), undefined, opts)).json();
+    }
+    /** Lists the org's spending budgets (an org admin key only). */
+    async listBudgets(opts = {}) {
+        return (await this.request("GET", this.orgUrl("budgets"), undefined, opts)).json();
+    }
+    /** Creates a budget, or replaces the one with `req.id`, and returns it as stored (an org admin key only). */
+    async setBudget(req, opts = {}) {
+        const body = JSON.stringify({
+            id: req.id, scope: req.scope, subject: req.subject, window: req.window, limit_micros: req.limitMicros,
+            alert_thresholds: req.alertThresholds, enforcement: req.enforcement,
+        });
+        return (await this.request("PUT", this.orgUrl("budgets"), () => ({ body, contentType: "application/json" }), opts)).json();
+    }
+    /** Deletes a budget and its counters (an org admin key only). */
+    async deleteBudget(id, opts = {}) {
+        const resp = await this.request("DELETE", this.orgUrl("budgets", id), undefined, opts);
+        await resp.body?.cancel().catch(() => undefined);
+    }
     /** Lists the enabled services. */
     async listServices(opts = {}) {
         return (await this.request("GET", this.orgUrl("services"), undefined, opts)).json();

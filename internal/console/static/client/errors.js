@@ -23,8 +23,25 @@ export class ValidationError extends AIProxyError {
 /** 401: no key, or a key or token that is unknown, revoked, expired or spent ("Invalid token."). */
 export class AuthenticationError extends AIProxyError {
 }
-/** 402 `budget_exceeded`: a spending budget, or a user token's max_spend, would be passed by the call. */
+/**
+ * 402 `budget_exceeded`: a spending budget, or a user token's max_spend,
+ * would be passed by the call. Besides `detail` (which says it in words),
+ * it names the refusing budget and when it resets. `available` and
+ * `required` are left out for a user refused by the org's or a key's
+ * budget, whose amounts are the org's business.
+ */
 export class BudgetExceededError extends AIProxyError {
+    constructor(init) {
+        super(init);
+        const b = (init.body && typeof init.body === "object" ? init.body : {});
+        const str = (v) => (typeof v === "string" ? v : undefined);
+        const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+        this.scope = str(b.scope);
+        this.budgetId = str(b.budget_id);
+        this.resetsAt = b.resets_at === null ? null : str(b.resets_at);
+        this.available = num(b.available);
+        this.required = num(b.required);
+    }
 }
 /** 403: the key may not do this, e.g. another org's services. */
 export class PermissionError extends AIProxyError {
