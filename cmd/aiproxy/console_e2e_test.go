@@ -415,7 +415,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	run("admin pages whose APIs are arriving render a state", func(t *testing.T) {
-		for _, page := range []string{"limits", "webhooks", "usage", "audit"} {
+		for _, page := range []string{"limits", "budgets", "webhooks", "usage", "audit"} {
 			b.do(page,
 				goTo("#/"+page),
 				waitJS(`!document.querySelector('main .state-loading') && document.querySelector('main h1')?.textContent && (document.querySelector('main .state, main table') || document.querySelector('main .notice-error'))`))
@@ -557,7 +557,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Error("the phone layout scrolls sideways")
 		}
 		b.viewShot("phone-avatars")
-		for _, page := range []string{"jobs", "limits", "access", "webhooks", "audit"} {
+		for _, page := range []string{"jobs", "limits", "budgets", "access", "webhooks", "audit"} {
 			b.do("phone "+page, goTo("#/"+page),
 				waitJS(`!document.querySelector('main .state-loading') && document.querySelector('main h1')`))
 			if get(b, "overflow "+page, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1 || document.getElementById('sign-out').getBoundingClientRect().right > window.innerWidth`)) {
@@ -649,6 +649,120 @@ func TestConsoleInBrowser(t *testing.T) {
 		if stored := get(b, "stored session", chromedp.Evaluate[string](`String(sessionStorage.getItem('aiproxy.console.apiKey')) + String(sessionStorage.getItem('aiproxy.console.who'))`)); stored != "nullnull" {
 			t.Errorf("the user's session survived sign-out: %s", stored)
 		}
+	})
+
+	run("an org admin sets a user's budget; the user sees a percentage and a clear refusal", func(t *testing.T) {
+		speak := func(token string) int {
+			status, _, _ := d.as("POST", invokePath(d.org, "elevenlabs", "tts"), "Token "+token, ttsEnv("Hello there."))
+			return status
+		}
+		// The credential set above is the org's ElevenLabs key now: the
+		// sandbox learns it, so that speech works again.
+		resp, err := http.Post(d.sandbox+"/_sandbox/keys", "application/json",
+			strings.NewReader(`{"provider":"elevenlabs","key":"sk_console_e2e_secret_9876"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("add the sandbox key: %s", resp.Status)
+		}
+		b.do("sign in as the org admin",
+			visible(`input[name=apiKey]`),
+			typeInto(`input[name=apiKey]`, d.key),
+			click(`form button[type=submit]`),
+			waitJS(`document.getElementById('session-role').textContent === 'org admin'`))
+		// Two 12-character speeches ($0.0012 each) use alice's budget up.
+		b.do("add alice's budget",
+			goTo("#/budgets"),
+			visible(`main form select[name=scope]`),
+			waitJS(`!document.querySelector('main .state-loading')`),
+			eval(`(() => { const f = document.querySelector('main form'); f.scope.value = 'user'; f.window.value = 'month'; })()`),
+			typeInto(`main input[name=subject]`, "alice"),
+			typeInto(`main input[name=limit]`, "0.0024"),
+			click(`main form button[type=submit]`),
+			waitJS(`[...document.querySelectorAll('main tr[data-budget]')].some(r => r.textContent.includes('alice'))`))
+		var budgets []budgetJSON
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/budgets/", d.key, 200, &budgets)
+		if len(budgets) != 1 || budgets[0].Scope != "user" || budgets[0].Subject != "alice" || budgets[0].Window != "month" ||
+			budgets[0].LimitMicros != 2400 || budgets[0].Enforcement != "block" {
+			t.Fatalf("budgets after the form = %+v", budgets)
+		}
+		row := fmt.Sprintf(`main tr[data-budget=%q]`, budgets[0].ID)
+		if text := textOf(b, row); !strings.Contains(text, "$0.0024") || !strings.Contains(text, "monthly") || !strings.Contains(text, "80%, 95%") {
+			t.Errorf("the budget's row = %q", text)
+		}
+
+		alice := d.token(d.org, d.key, "alice")
+		if status := speak(alice); status != 200 {
+			t.Fatalf("alice's first speech = %d", status)
+		}
+		spent := fmt.Sprintf(`main tr[data-status-budget=%q][data-subject=alice]`, budgets[0].ID)
+		b.do("see what alice spent", goTo("#/services"), goTo("#/budgets"), waitJS(`document.querySelector('`+spent+`')`))
+		if text := textOf(b, spent); !strings.Contains(text, "$0.0012") || !strings.Contains(text, "50%") || !strings.Contains(text, "OK") {
+			t.Errorf("alice's spending as the admin sees it = %q", text)
+		}
+		b.shot("budgets")
+
+		// An org budget added and deleted again.
+		orgRow := `main tr[data-budget]:not([data-budget="` + budgets[0].ID + `"])`
+		b.do("add an org budget",
+			eval(`(() => { const f = document.querySelector('main form'); f.scope.value = 'org'; f.scope.dispatchEvent(new Event('change')); f.window.value = 'lifetime'; })()`),
+			typeInto(`main input[name=limit]`, "100"),
+			click(`main form button[type=submit]`),
+			waitJS(`document.querySelector('`+orgRow+`')?.textContent.includes('$100.00')`))
+		b.do("delete it",
+			click(orgRow+` button[aria-label="Delete lifetime budget of the org"]`),
+			click(orgRow+` button[aria-label="Confirm: delete lifetime budget of the org"]`),
+			waitJS(`!document.querySelector('`+orgRow+`')`))
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/budgets/", d.key, 200, &budgets)
+		if len(budgets) != 1 || budgets[0].Subject != "alice" {
+			t.Errorf("budgets after deleting the org's = %+v", budgets)
+		}
+		b.do("a limit that is no amount",
+			typeInto(`main input[name=limit]`, "ten"),
+			click(`main form button[type=submit]`),
+			visible(`main input[name=limit][aria-invalid=true]`))
+
+		b.do("sign in as alice",
+			click(`#sign-out`),
+			typeInto(`input[name=apiKey]`, alice),
+			click(`form button[type=submit]`),
+			waitJS(`document.getElementById('session-user-name').textContent === 'alice'`),
+			waitJS(`document.querySelector('main [data-budget-panel] li[data-scope=user][data-window=month]')`))
+		panel := `main [data-budget-panel]`
+		if text := textOf(b, panel); !strings.Contains(text, "Your monthly budget") || !strings.Contains(text, "50%") ||
+			!strings.Contains(text, "Resets") || strings.Contains(text, "$") {
+			t.Errorf("alice's budget on her home page = %q", text)
+		}
+		if get(b, "amounts in the page", chromedp.Evaluate[bool](`document.querySelector('main').innerText.includes('$0.00')`)) {
+			t.Error("alice's page shows amounts")
+		}
+		b.shot("user-budget")
+
+		if status := speak(alice); status != 200 {
+			t.Fatalf("alice's second speech = %d", status)
+		}
+		b.do("a refused speech",
+			goTo("#/tts"),
+			waitJS(`!document.querySelector('select[name=voice_id]').disabled`),
+			click(`form button[type=submit]`),
+			visible(`.player .notice-error [data-budget-refusal]`))
+		msg := textOf(b, `.player .notice-error`)
+		if !strings.Contains(msg, "Budget exceeded") || !strings.Contains(msg, "402") {
+			t.Errorf("the refusal = %q", msg)
+		}
+		if line := textOf(b, `.player [data-budget-refusal]`); !strings.Contains(line, "Refused by your user budget") || !strings.Contains(line, "It resets") {
+			t.Errorf("the refusal's budget line = %q", line)
+		}
+		b.shot("user-budget-refused")
+		b.do("the jobs page shows the budget used up",
+			goTo("#/jobs"),
+			waitJS(`document.querySelector('main [data-budget-panel] [data-zone=exhausted]')`))
+		if text := textOf(b, panel); !strings.Contains(text, "100%") || !strings.Contains(text, "Used up") {
+			t.Errorf("alice's budget on the jobs page = %q", text)
+		}
+		b.do("sign out", click(`#sign-out`), visible(`input[name=apiKey]`))
 	})
 
 	if errs := b.consoleErrors(); len(errs) > 0 {

@@ -235,3 +235,16 @@ export function listAudit({ org, before, limit } = {}) {
   if (org && org !== c().org) return adminRequest('GET', `/admin/audit/${query({ org, before, limit })}`);
   return adminRequest('GET', `${orgPath()}/audit/${query({ before, limit })}`);
 }
+
+// Spending budgets (docs/budgets.md). Org admins manage them; anyone of
+// the org reads the status of those they may see (a user: their own, as
+// percent and zone only). Amounts are integer micro-USD.
+
+/** budgetStatus is where each visible budget stands in its current window. */
+export const budgetStatus = (opts) => c().budgetStatus(opts);
+/** listBudgets lists the org's budgets. */
+export const listBudgets = (opts) => c().listBudgets(opts);
+/** setBudget creates a budget ({scope, subject, window, limitMicros, enforcement}), or replaces the one with id. */
+export const setBudget = (req, opts) => c().setBudget(req, opts);
+/** deleteBudget removes a budget and its counters. */
+export const deleteBudget = (id, opts) => c().deleteBudget(id, opts);

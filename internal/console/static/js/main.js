@@ -18,6 +18,7 @@ import * as limits from './pages/limits.js';
 import * as access from './pages/access.js';
 import * as webhooks from './pages/webhooks.js';
 import * as audit from './pages/audit.js';
+import * as budgets from './pages/budgets.js';
 
 // admin: the page needs an org admin or platform key. service: the page
 // needs that service, which a user token's grants may leave out.
@@ -31,6 +32,7 @@ const routes = {
   keys: { page: keys, title: 'API keys', admin: true },
   credentials: { page: credentials, title: 'Credentials', admin: true },
   limits: { page: limits, title: 'Quotas & limits', admin: true },
+  budgets: { page: budgets, title: 'Budgets', admin: true },
   access: { page: access, title: 'Access', admin: true },
   webhooks: { page: webhooks, title: 'Webhooks', admin: true },
   usage: { page: pending.usage, title: 'Usage', admin: true },

@@ -1,6 +1,7 @@
 // Small DOM helpers shared by the pages: element building without innerHTML
 // (so provider data can never inject markup), labelled form fields, and the
 // loading, empty and error states every page shows the same way.
+import * as session from './session.js';
 
 /**
  * h builds an element. attrs keys: "class", "text", "on<event>" handlers,
@@ -104,13 +105,38 @@ export function errorNotice(err, prefix) {
   const meta = errorMeta(err);
   return h('div', { class: 'notice notice-error', role: 'alert' },
     h('strong', { text: prefix ? `${prefix}: ${errorText(err)}` : errorText(err) }),
+    budgetRefusal(err),
     meta ? h('span', { class: 'meta', text: meta }) : null,
     hintFor(err));
+}
+
+/**
+ * budgetRefusal says, for a 402 budget_exceeded, which budget refused the
+ * call and when it resets, in the reader's time zone (the message has it
+ * in UTC); an org admin gets a link to the budgets. null for any other
+ * error.
+ */
+function budgetRefusal(err) {
+  if (!err || err.code !== 'budget_exceeded' || !err.scope) return null;
+  const s = session.load();
+  const own = s && s.member;
+  const whose = {
+    user: own ? 'your user budget' : 'the user’s budget',
+    token: own ? 'your token’s budget' : 'the user token’s budget',
+    key: 'the API key’s budget',
+    org: 'the org’s budget',
+  }[err.scope] || `the ${err.scope} budget`;
+  const when = err.resetsAt ? `It resets ${formatTime(err.resetsAt)}.` : err.resetsAt === null ? 'It never resets.' : '';
+  const admin = s && !s.member && (s.role === 'admin' || s.role === 'platform');
+  return h('span', { class: 'budget-refusal', 'data-budget-refusal': err.scope },
+    `Refused by ${whose}${admin && err.budgetId ? ` (${err.budgetId})` : ''}. ${when}`,
+    admin ? [' ', h('a', { href: '#/budgets', text: 'See the budgets' })] : null);
 }
 
 function hintFor(err) {
   const hints = {
     401: 'Your API key or user token was not accepted: it may have expired or been revoked. Sign out and sign in again.',
+    402: 'Spending budgets cap what this org, its keys and its users may spend; the call was not sent to the provider.',
     403: 'Your key or token may not do this. Admin pages need an org admin key.',
     429: 'Too many requests or a quota is used up. Wait a moment and try again.',
     502: 'The provider failed or refused our credential. Check the credential for this service.',

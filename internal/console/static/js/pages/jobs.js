@@ -3,6 +3,7 @@
 // js/jobs.js: the server's event stream, or polling while it is down.
 import { jobs } from '../jobs.js';
 import { h, empty, replace, pageHead, formatTime } from '../ui.js';
+import { budgetPanel, showsOwnBudget } from '../budget.js';
 
 const LABELS = { pending: 'Queued', waiting: 'Waiting', processing: 'Rendering', completed: 'Completed', failed: 'Failed', unknown: 'Checking…' };
 
@@ -58,6 +59,7 @@ export function render(container, ctx) {
   const whose = ctx && ctx.session && ctx.session.member ? `Your videos (${ctx.session.user})` : 'The org’s videos';
   container.append(pageHead('Jobs', `${whose}: started here, from the CLI or through the API. Status updates arrive on their own.`,
     h('a', { class: 'btn', href: '#/generate', text: 'New video' })));
+  if (showsOwnBudget(ctx && ctx.session)) container.append(budgetPanel());
   const list = h('ul', { class: 'job-list', 'aria-label': 'Video jobs' });
   const status = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
   const live = h('p', { class: 'live-mode small', 'data-mode': 'idle' });

@@ -4,16 +4,18 @@
 import * as api from '../api.js';
 import { h, field, loading, empty, errorNotice, replace, pageHead, busy, setError } from '../ui.js';
 import { resultView } from '../result.js';
+import { budgetPanel, showsOwnBudget } from '../budget.js';
 
 export async function render(container, ctx) {
   const [slug, action] = ctx.params;
   if (slug && action) return renderInvoke(container, slug, action);
   if (slug) return renderService(container, slug);
-  return renderList(container);
+  return renderList(container, ctx.session);
 }
 
-async function renderList(container) {
+async function renderList(container, session) {
   container.append(pageHead('Services', 'The external services this org can use through aiproxy, from discovery.'));
+  if (showsOwnBudget(session)) container.append(budgetPanel());
   const body = h('div', {}, loading('Loading services…'));
   container.append(body);
   try {
