@@ -85,6 +85,7 @@ var (
 		"internal/retention":             {"internal/aiproxy"},
 		"internal/rollup":                {"internal/aiproxy"},
 		"internal/sandbox":               {},
+		"internal/speechcache":           {"internal/aiproxy", "internal/proxy", "internal/diskfile"},
 		"internal/sqlite":                {"internal/aiproxy"},
 		"internal/storetest":             {"internal/aiproxy"},
 		"internal/tracing":               {"internal/proxy"},

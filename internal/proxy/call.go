@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 
@@ -112,6 +114,27 @@ func (c *Call) Detach() { c.detached = true }
 
 // Defer runs f when the call has ended, its answer written.
 func (c *Call) Defer(f func()) { c.deferred = append(c.deferred, f) }
+
+// AnsweredFromCache says that a hook answered the call from a cache of its
+// own (the speech cache) without the provider: the call spends no units or
+// cost, and its usage record counts a cache hit.
+func (c *Call) AnsweredFromCache() { c.spent, c.cacheStatus = false, "HIT" }
+
+// CredentialDigest is the SHA-256 of the call's resolved credential, never
+// the credential itself, for a hook that keeps what it stores apart per
+// provider account.
+func (c *Call) CredentialDigest() [sha256.Size]byte { return sha256.Sum256([]byte(c.secret)) }
+
+// WrapBody passes the answer's body, as the client gets it (the credential
+// redacted), through wrap while it is written or read by Bytes, so that a
+// hook can keep a copy of a streaming answer without delaying it.
+func (a *Answer) WrapBody(wrap func(io.Reader) io.Reader) {
+	if a.body == nil {
+		return
+	}
+	a.body, a.redact = wrap(newRedactReader(a.body, a.redact)), ""
+	a.buffered, a.isBuffer = nil, false
+}
 
 // context is the context the call's exchange runs in.
 func (c *Call) context(ctx context.Context) context.Context {
