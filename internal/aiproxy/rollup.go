@@ -115,8 +115,8 @@ type UsageBucket struct {
 	// LatencyMS is the sum of the calls' latencies, for averaging.
 	LatencyMS int64
 	Units     int64
-	// CostMicros is the calls' price in millionths of the billing currency;
-	// 0 until aiproxy knows prices.
+	// CostMicros is the calls' price in micro-USD, from the price table
+	// (docs/budgets.md).
 	CostMicros int64
 	Latency    LatencyHistogram
 }
@@ -138,7 +138,7 @@ func (b *UsageBucket) Add(o UsageBucket) {
 func BucketOf(r UsageRecord, g Granularity) UsageBucket {
 	b := UsageBucket{Granularity: g, Start: g.BucketStart(r.At), OrgKey: r.OrgKey, Service: r.Service,
 		Action: r.Action, KeyID: r.KeyID, UserID: r.UserID, Unit: r.Unit, Requests: 1, BytesOut: r.BytesOut,
-		LatencyMS: r.LatencyMS, Units: r.Units}
+		LatencyMS: r.LatencyMS, Units: r.Units, CostMicros: r.CostMicros}
 	if r.Failed() {
 		b.Errors = 1
 	}

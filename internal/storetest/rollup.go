@@ -62,6 +62,7 @@ func randomRecord(r *rand.Rand) aiproxy.UsageRecord {
 	}
 	if e.unit != "" {
 		rec.Units = int64(1 + r.IntN(500))
+		rec.CostMicros = rec.Units * 100
 	}
 	switch r.IntN(10) {
 	case 0:
@@ -87,7 +88,7 @@ func expectedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy
 		b := aiproxy.BucketOf(r, aiproxy.Daily)
 		rows = append(rows, aiproxy.UsageRow{Day: r.At.UTC().Format(time.DateOnly), OrgKey: r.OrgKey, Service: r.Service,
 			Requests: 1, Errors: b.Errors, CacheHits: b.CacheHits, BytesOut: r.BytesOut, LatencyMS: r.LatencyMS,
-			Units: map[aiproxy.Metric]int64{r.Unit: r.Units}})
+			Units: map[aiproxy.Metric]int64{r.Unit: r.Units}, CostMicros: r.CostMicros})
 	}
 	return aiproxy.SumUsage(rows)
 }
