@@ -63,12 +63,18 @@ func (p CredentialPolicy) Sources() ([]Source, error) {
 }
 
 // CredentialValue is a credential's secret fields, shaped by the service's
-// credential_schema, for example {"key": "..."}.
+// credential_schema, for example {"key": "..."}; or a pool of such keys
+// under PoolField (pool.go), kept as its JSON text.
 type CredentialValue map[string]string
 
 // Validate checks the value against a credential_schema: every field the
-// schema names must be a non-empty string, and no other field may appear.
+// schema names must be a non-empty string, and no other field may appear;
+// a pool's keys must each pass the same check (PoolKeys).
 func (v CredentialValue) Validate(schema map[string]string) error {
+	if v.IsPool(schema) {
+		_, err := v.PoolKeys(schema)
+		return err
+	}
 	var problems []string
 	for _, f := range sortedKeys(schema) {
 		if strings.TrimSpace(v[f]) == "" {
@@ -88,7 +94,14 @@ func (v CredentialValue) Validate(schema map[string]string) error {
 
 // Masked returns a preview of each field that shows at most its last four
 // characters, so that an operator can tell keys apart without seeing them.
+// A pool shows each key's fields so, under its id, with its weight and cap
+// (maskedPool).
 func (v CredentialValue) Masked() map[string]string {
+	if _, ok := v[PoolField]; ok && len(v) == 1 {
+		if out, ok := maskedPool(v); ok {
+			return out
+		}
+	}
 	out := make(map[string]string, len(v))
 	for f, s := range v {
 		out[f] = MaskSecret(s)

@@ -106,6 +106,10 @@ type Job struct {
 	Source         Source
 	CredentialOrg  string
 	CredentialName string
+	// CredentialKeyID is the key of the credential's pool that started the
+	// job ("" for a credential of one key): status reads use that key, the
+	// one provider account that knows the job.
+	CredentialKeyID string
 
 	State JobState
 	// ProviderStatus is the provider's own status string at the last read.

@@ -135,33 +135,37 @@ type spoolFile struct {
 	Idem    *spoolIdem `json:"idempotency,omitempty"`
 }
 
+// spoolJob is a job as the spool keeps it. Files spooled before key pools
+// have no credential_key_id: their jobs read with the credential as a
+// whole, as they were started.
 type spoolJob struct {
-	ID             string            `json:"id"`
-	Org            string            `json:"org"`
-	User           string            `json:"user,omitempty"`
-	KeyID          string            `json:"key_id,omitempty"`
-	Service        string            `json:"service"`
-	Action         string            `json:"action"`
-	StatusAction   string            `json:"status_action"`
-	ProviderJobID  string            `json:"provider_job_id"`
-	Source         string            `json:"source"`
-	CredentialOrg  string            `json:"credential_org,omitempty"`
-	CredentialName string            `json:"credential_name"`
-	State          string            `json:"state"`
-	ProviderStatus string            `json:"provider_status,omitempty"`
-	ResultURLs     map[string]string `json:"result_urls,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	StatusBody     []byte            `json:"status_body,omitempty"`
-	CallbackID     string            `json:"callback_id,omitempty"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	CompletedAt    time.Time         `json:"completed_at"`
-	CheckedAt      time.Time         `json:"checked_at"`
-	NextCheckAt    time.Time         `json:"next_check_at"`
-	DeadlineAt     time.Time         `json:"deadline_at"`
-	URLsExpireAt   time.Time         `json:"urls_expire_at"`
-	Attempts       int               `json:"attempts,omitempty"`
+	ID              string            `json:"id"`
+	Org             string            `json:"org"`
+	User            string            `json:"user,omitempty"`
+	KeyID           string            `json:"key_id,omitempty"`
+	Service         string            `json:"service"`
+	Action          string            `json:"action"`
+	StatusAction    string            `json:"status_action"`
+	ProviderJobID   string            `json:"provider_job_id"`
+	Source          string            `json:"source"`
+	CredentialOrg   string            `json:"credential_org,omitempty"`
+	CredentialName  string            `json:"credential_name"`
+	CredentialKeyID string            `json:"credential_key_id,omitempty"`
+	State           string            `json:"state"`
+	ProviderStatus  string            `json:"provider_status,omitempty"`
+	ResultURLs      map[string]string `json:"result_urls,omitempty"`
+	Error           string            `json:"error,omitempty"`
+	StatusBody      []byte            `json:"status_body,omitempty"`
+	CallbackID      string            `json:"callback_id,omitempty"`
+	IdempotencyKey  string            `json:"idempotency_key,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+	CompletedAt     time.Time         `json:"completed_at"`
+	CheckedAt       time.Time         `json:"checked_at"`
+	NextCheckAt     time.Time         `json:"next_check_at"`
+	DeadlineAt      time.Time         `json:"deadline_at"`
+	URLsExpireAt    time.Time         `json:"urls_expire_at"`
+	Attempts        int               `json:"attempts,omitempty"`
 }
 
 type spoolEvent struct {
@@ -192,7 +196,7 @@ func toSpoolFile(e spoolEntry) spoolFile {
 	f := spoolFile{Version: spoolVersion,
 		Job: spoolJob{ID: j.ID, Org: j.OrgKey, User: j.User, KeyID: j.KeyID, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
 			ProviderJobID: j.ProviderJobID, Source: string(j.Source), CredentialOrg: j.CredentialOrg,
-			CredentialName: j.CredentialName, State: string(j.State), ProviderStatus: j.ProviderStatus,
+			CredentialName: j.CredentialName, CredentialKeyID: j.CredentialKeyID, State: string(j.State), ProviderStatus: j.ProviderStatus,
 			ResultURLs: j.ResultURLs, Error: j.Error, StatusBody: j.StatusBody, CallbackID: j.CallbackID,
 			IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 			CompletedAt: j.CompletedAt, CheckedAt: j.CheckedAt, NextCheckAt: j.NextCheckAt,
@@ -212,7 +216,7 @@ func (f spoolFile) entry() spoolEntry {
 	e := spoolEntry{
 		job: aiproxy.Job{ID: j.ID, OrgKey: j.Org, User: j.User, KeyID: j.KeyID, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
 			ProviderJobID: j.ProviderJobID, Source: aiproxy.Source(j.Source), CredentialOrg: j.CredentialOrg,
-			CredentialName: j.CredentialName, State: aiproxy.JobState(j.State), ProviderStatus: j.ProviderStatus,
+			CredentialName: j.CredentialName, CredentialKeyID: j.CredentialKeyID, State: aiproxy.JobState(j.State), ProviderStatus: j.ProviderStatus,
 			ResultURLs: j.ResultURLs, Error: j.Error, StatusBody: j.StatusBody, CallbackID: j.CallbackID,
 			IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(),
 			CompletedAt: j.CompletedAt.UTC(), CheckedAt: j.CheckedAt.UTC(), NextCheckAt: j.NextCheckAt.UTC(),

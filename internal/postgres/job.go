@@ -22,7 +22,7 @@ var (
 const jobColumns = `id, org_key, service, action, status_action, provider_job_id, source, credential_org,
 	credential_name, state, provider_status, result_urls, error, status_body, callback_id, idempotency_key,
 	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at,
-	user_id, key_id`
+	user_id, key_id, credential_key_id`
 
 // CreateJob stores a new job with its creation event (queued for the org's
 // webhook endpoints) and completes done in the same transaction.
@@ -30,12 +30,12 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1,
-				$18, $19, $20, $21, $22, $23, $24, $25, $26)`,
+				$18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
 			j.ID, j.OrgKey, j.Service, j.Action, j.StatusAction, j.ProviderJobID, string(j.Source),
 			orgKey(j.CredentialOrg), j.CredentialName, string(j.State), j.ProviderStatus, nonNilMap(j.ResultURLs),
 			j.Error, j.StatusBody, j.CallbackID, j.IdempotencyKey, j.Attempts,
 			timestamp(j.CreatedAt), timestamp(j.UpdatedAt), timestamp(j.CompletedAt), timestamp(j.CheckedAt),
-			timestamp(j.NextCheckAt), timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt), j.User, j.KeyID)
+			timestamp(j.NextCheckAt), timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt), j.User, j.KeyID, j.CredentialKeyID)
 		if err != nil {
 			return err
 		}
@@ -245,7 +245,7 @@ func scanJob(row pgx.Row) (aiproxy.Job, error) {
 	err := row.Scan(&j.ID, &j.OrgKey, &j.Service, &j.Action, &j.StatusAction, &j.ProviderJobID, &source, &credOrg,
 		&j.CredentialName, &state, &j.ProviderStatus, &j.ResultURLs, &j.Error, &j.StatusBody, &j.CallbackID,
 		&j.IdempotencyKey, &j.Attempts, &j.Version, &created, &updated, &completed, &checked, &next,
-		&deadline, &expires, &j.User, &j.KeyID)
+		&deadline, &expires, &j.User, &j.KeyID, &j.CredentialKeyID)
 	if err != nil {
 		return aiproxy.Job{}, err
 	}

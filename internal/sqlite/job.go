@@ -21,7 +21,7 @@ var (
 const jobColumns = `id, org_key, service, action, status_action, provider_job_id, source, credential_org,
 	credential_name, state, provider_status, result_urls, error, status_body, callback_id, idempotency_key,
 	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at,
-	user_id, key_id`
+	user_id, key_id, credential_key_id`
 
 // inTx runs fn in a write transaction, committing when it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -45,12 +45,12 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			j.ID, j.OrgKey, j.Service, j.Action, j.StatusAction, j.ProviderJobID, string(j.Source),
 			orgKey(j.CredentialOrg), j.CredentialName, string(j.State), j.ProviderStatus, string(urls), j.Error,
 			j.StatusBody, j.CallbackID, j.IdempotencyKey, j.Attempts,
 			millis(j.CreatedAt), millis(j.UpdatedAt), millis(j.CompletedAt), millis(j.CheckedAt),
-			millis(j.NextCheckAt), millis(j.DeadlineAt), millis(j.URLsExpireAt), j.User, j.KeyID)
+			millis(j.NextCheckAt), millis(j.DeadlineAt), millis(j.URLsExpireAt), j.User, j.KeyID, j.CredentialKeyID)
 		if err != nil {
 			return err
 		}
@@ -269,7 +269,7 @@ func scanJob(s scanner) (aiproxy.Job, error) {
 	err := s.Scan(&j.ID, &j.OrgKey, &j.Service, &j.Action, &j.StatusAction, &j.ProviderJobID, &source, &credOrg,
 		&j.CredentialName, &state, &j.ProviderStatus, &urls, &j.Error, &j.StatusBody, &j.CallbackID,
 		&j.IdempotencyKey, &j.Attempts, &j.Version, &created, &updated, &completed, &checked, &next,
-		&deadline, &expires, &j.User, &j.KeyID)
+		&deadline, &expires, &j.User, &j.KeyID, &j.CredentialKeyID)
 	if err != nil {
 		return aiproxy.Job{}, err
 	}

@@ -75,17 +75,18 @@ func testJobRoundTrip(t *testing.T, s JobStores) {
 	j.Source, j.CredentialOrg = aiproxy.SourceTenant, "acme"
 	j.StatusBody, j.CallbackID, j.IdempotencyKey = []byte(`{"code":100}`), "cb-1", "idem-1"
 	j.ResultURLs = map[string]string{"video_url": "https://x/v.mp4"}
-	j.User, j.KeyID = "alice@example.com", "key_1"
+	j.User, j.KeyID, j.CredentialKeyID = "alice@example.com", "key_1", "k2"
 	got := mustCreateJob(ctx, t, s, j)
 	if got.Version != 1 || got.Source != aiproxy.SourceTenant || got.CredentialOrg != "acme" ||
-		got.User != "alice@example.com" || got.KeyID != "key_1" ||
+		got.User != "alice@example.com" || got.KeyID != "key_1" || got.CredentialKeyID != "k2" ||
 		string(got.StatusBody) != `{"code":100}` || got.ResultURLs["video_url"] != "https://x/v.mp4" ||
 		got.CallbackID != "cb-1" || got.IdempotencyKey != "idem-1" || !sameTime(got.CreatedAt, at(0)) ||
 		!sameTime(got.DeadlineAt, at(60)) || !got.CompletedAt.IsZero() {
 		t.Fatalf("Job = %+v", got)
 	}
 	byProvider, err := s.JobByProviderID(ctx, "heygen", "vid1")
-	if err != nil || byProvider.ID != "job_1" || byProvider.User != "alice@example.com" || byProvider.KeyID != "key_1" {
+	if err != nil || byProvider.ID != "job_1" || byProvider.User != "alice@example.com" || byProvider.KeyID != "key_1" ||
+		byProvider.CredentialKeyID != "k2" {
 		t.Fatalf("JobByProviderID = %+v, %v", byProvider, err)
 	}
 	if _, err := s.JobByProviderID(ctx, "elevenlabs", "vid1"); !errors.Is(err, aiproxy.ErrNotFound) {
