@@ -76,6 +76,22 @@ func addUsers(paths obj) {
 		obj{"200": jsonResponse("The caller.", ref("Me"))}, "401", "403", "503")
 	me["parameters"] = []any{userRef}
 	paths[Base+"/orgs/{org}/me/"] = obj{"parameters": []any{orgParam}, "get": me}
+	settings := func(op obj) obj {
+		op["security"] = security(schemeKey)
+		op["description"] = "An admin key of the org (or a platform key). 0 means the deployment's value; " +
+			"the effective values are the org's within the deployment's."
+		return op
+	}
+	paths[Base+"/orgs/{org}/settings/"] = obj{"parameters": []any{orgParam},
+		"get": settings(operation("getOrgSettings", "users", "The org's user token lifetimes.",
+			obj{"200": jsonResponse("The settings.", ref("OrgSettings"))}, "401", "403", "404", "503")),
+		"put": settings(withBody(operation("setOrgSettings", "users", "Change the org's user token lifetimes; a field left out keeps its value.",
+			obj{"200": jsonResponse("The settings.", ref("OrgSettings"))}, "401", "403", "404", "503"),
+			object([]any{}, obj{
+				"user_token_ttl_seconds":     obj{"type": "integer", "minimum": 0, "maximum": 3600},
+				"user_token_max_ttl_seconds": obj{"type": "integer", "minimum": 0, "maximum": 3600},
+			}))),
+	}
 }
 
 // withBody adds a JSON body and the errors of reading it: not one valid
@@ -128,6 +144,15 @@ func userSchemas() obj {
 			"expires_at": obj{"type": "string", "format": "date-time"},
 			"revoked_at": nullableTime(),
 			"used_at":    obj{"type": []any{"string", "null"}, "format": "date-time", "description": "When a single-use token was spent."},
+		}),
+		"OrgSettings": object([]any{"user_token_ttl_seconds", "user_token_max_ttl_seconds",
+			"effective_user_token_ttl_seconds", "effective_user_token_max_ttl_seconds"}, obj{
+			"user_token_ttl_seconds": obj{"type": "integer", "minimum": 0, "maximum": 3600,
+				"description": "Life of a token minted without ttl_seconds; 0: the deployment's."},
+			"user_token_max_ttl_seconds": obj{"type": "integer", "minimum": 0, "maximum": 3600,
+				"description": "Longest life a token may ask for; 0: the deployment's."},
+			"effective_user_token_ttl_seconds":     obj{"type": "integer", "minimum": 10, "maximum": 3600},
+			"effective_user_token_max_ttl_seconds": obj{"type": "integer", "minimum": 10, "maximum": 3600},
 		}),
 		"Me": object([]any{"org", "kind", "role", "user", "member", "test_only", "grants", "expires_at"}, obj{
 			"org":  str(),
