@@ -125,6 +125,16 @@ func (c *Call) AnsweredFromCache() { c.spent, c.cacheStatus = false, "HIT" }
 // provider account.
 func (c *Call) CredentialDigest() [sha256.Size]byte { return sha256.Sum256([]byte(c.secret)) }
 
+// NewStreamAnswer returns an answer whose body is read as it is written,
+// size bytes long (-1 when unknown), and closed once written or dropped: a
+// hook's answer from a file is not read whole first.
+func NewStreamAnswer(status int, header http.Header, body io.ReadCloser, size int64) *Answer {
+	if header == nil {
+		header = http.Header{}
+	}
+	return &Answer{Status: status, Header: header, body: body, size: size, close: func() { body.Close() }}
+}
+
 // WrapBody passes the answer's body, as the client gets it (the credential
 // redacted), through wrap while it is written or read by Bytes, so that a
 // hook can keep a copy of a streaming answer without delaying it.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -165,23 +166,31 @@ func checkFile(path, key string, size int64) error {
 		return err
 	}
 	defer f.Close()
+	_, _, err = readTrailer(f, key, size)
+	return err
+}
+
+// readTrailer reads and checks the trailer of an entry's file of size
+// bytes, and returns it with the body's length.
+func readTrailer(f io.ReaderAt, key string, size int64) (trailer, int64, error) {
 	if size < int64(footerLen) {
-		return errors.New("too short")
+		return trailer{}, 0, errors.New("too short")
 	}
 	var footer [footerLen]byte
 	if _, err := f.ReadAt(footer[:], size-int64(footerLen)); err != nil {
-		return err
+		return trailer{}, 0, err
 	}
 	n, err := trailerLen(footer[:], size)
 	if err != nil {
-		return err
+		return trailer{}, 0, err
 	}
 	raw := make([]byte, n)
-	if _, err := f.ReadAt(raw, size-int64(footerLen)-n); err != nil {
-		return err
+	bodyBytes := size - int64(footerLen) - n
+	if _, err := f.ReadAt(raw, bodyBytes); err != nil {
+		return trailer{}, 0, err
 	}
-	_, err = decodeTrailer(raw, key, size-int64(footerLen)-n)
-	return err
+	t, err := decodeTrailer(raw, key, bodyBytes)
+	return t, bodyBytes, err
 }
 
 // trailerLen reads the trailer's length from a file's footer.
@@ -207,24 +216,6 @@ func decodeTrailer(raw []byte, key string, bodyBytes int64) (trailer, error) {
 	return t, nil
 }
 
-// decodeFile splits a whole file into its entry.
-func decodeFile(data []byte, key string) (*Entry, error) {
-	size := int64(len(data))
-	if size < int64(footerLen) {
-		return nil, errors.New("too short")
-	}
-	n, err := trailerLen(data[size-int64(footerLen):], size)
-	if err != nil {
-		return nil, err
-	}
-	bodyEnd := size - int64(footerLen) - n
-	t, err := decodeTrailer(data[bodyEnd:size-int64(footerLen)], key, bodyEnd)
-	if err != nil {
-		return nil, err
-	}
-	return &Entry{Meta: t.Meta, Body: data[:bodyEnd:bodyEnd]}, nil
-}
-
 func validKey(k string) bool {
 	if len(k) != keyLen {
 		return false
@@ -239,8 +230,10 @@ func validKey(k string) bool {
 
 func (s *FS) path(key string) string { return filepath.Join(s.root, key[:2], key) }
 
-// Get reads an entry and marks it used.
-func (s *FS) Get(key string) (*Entry, error) {
+// Open opens an entry and marks it used. Its body is read from the file
+// as the caller reads it; an entry evicted or replaced meanwhile stays
+// readable whole through the open file.
+func (s *FS) Open(key string) (*Entry, error) {
 	if !validKey(key) {
 		return nil, fmt.Errorf("speech cache: bad key %q", key)
 	}
@@ -258,16 +251,17 @@ func (s *FS) Get(key string) (*Entry, error) {
 		e.touched = now
 	}
 	s.mu.Unlock()
-	data, err := os.ReadFile(s.path(key))
+	f, err := os.Open(s.path(key))
 	if errors.Is(err, fs.ErrNotExist) { // removed since the lookup
 		s.forget(e)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("speech cache: read entry: %w", err)
+		return nil, fmt.Errorf("speech cache: open entry: %w", err)
 	}
-	entry, err := decodeFile(data, key)
+	entry, err := openEntry(f, key)
 	if err != nil {
+		f.Close()
 		s.forget(e)
 		return nil, fmt.Errorf("speech cache: entry %s: %w", key, err)
 	}
@@ -277,6 +271,27 @@ func (s *FS) Get(key string) (*Entry, error) {
 	}
 	return entry, nil
 }
+
+// openEntry reads an open file's trailer and gives its body as a reader.
+func openEntry(f *os.File, key string) (*Entry, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	t, n, err := readTrailer(f, key, info.Size())
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Meta: t.Meta, Size: n, Body: fileBody{io.NewSectionReader(f, 0, n), f}}, nil
+}
+
+// fileBody reads an entry's body and closes its file.
+type fileBody struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (b fileBody) Close() error { return b.f.Close() }
 
 // forget drops an entry that turned out missing or broken, unless a newer
 // one of its key has replaced it meanwhile.
@@ -396,7 +411,7 @@ func (w *fsWriter) finish() error {
 		return w.err
 	}
 	if w.meta.StoredAt.IsZero() {
-		w.meta.StoredAt = w.s.now().UTC()
+		w.meta.StoredAt = w.s.now().UTC().Truncate(time.Second)
 	}
 	raw, err := json.Marshal(trailer{Meta: w.meta, Key: w.key, BodyBytes: w.n})
 	if err != nil {

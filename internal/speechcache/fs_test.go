@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -48,13 +49,36 @@ func put(t *testing.T, s *FS, name string, body []byte) {
 	}
 }
 
-func get(t *testing.T, s *FS, name string) *Entry {
+// stored is an entry read whole.
+type stored struct {
+	Meta
+	Body []byte
+}
+
+func get(t *testing.T, s *FS, name string) *stored {
 	t.Helper()
-	e, err := s.Get(testKey(name))
+	e, err := read(s, testKey(name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// read opens an entry and reads its body whole.
+func read(s *FS, key string) (*stored, error) {
+	e, err := s.Open(key)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	defer e.Body.Close()
+	body, err := io.ReadAll(e.Body)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) != e.Size {
+		return nil, fmt.Errorf("read %d bytes of %d", len(body), e.Size)
+	}
+	return &stored{e.Meta, body}, nil
 }
 
 // entrySize is what an entry of n body bytes takes on disk here.
@@ -84,7 +108,7 @@ func TestFSStoresAndReads(t *testing.T) {
 	if n, _ := s.Stats(); n != 1 {
 		t.Errorf("%d entries after replacing one", n)
 	}
-	if _, err := s.Get("../../etc/passwd"); err == nil {
+	if _, err := s.Open("../../etc/passwd"); err == nil {
 		t.Error("a key that is not a hex digest was accepted")
 	}
 }
@@ -223,7 +247,7 @@ func TestFSConcurrentUse(t *testing.T) {
 					put(t, s, name, body(name))
 					continue
 				}
-				e, err := s.Get(testKey(name))
+				e, err := read(s, testKey(name))
 				if err != nil {
 					t.Error(err)
 					return

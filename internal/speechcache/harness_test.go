@@ -57,6 +57,7 @@ type harness struct {
 	dir   string
 	// max and maxEntry bound the cache (FSConfig).
 	max, maxEntry int64
+	credentialTTL time.Duration
 	fs            *speechcache.FS
 	store         *countingStore
 	cache         *speechcache.Cache
@@ -69,6 +70,9 @@ type harness struct {
 type harnessOptions struct {
 	sandbox            sandbox.Config
 	maxBytes, maxEntry int64
+	// credentialTTL keeps opened credentials, as serve does; tests that
+	// change credentials leave it 0.
+	credentialTTL time.Duration
 }
 
 func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
@@ -107,7 +111,7 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 	}
 	h.setCredential(aiproxy.SourcePlatform, "", elPlatform)
 	h.setCredential(aiproxy.SourceTenant, "tee", elTee)
-	h.max, h.maxEntry = o.maxBytes, o.maxEntry
+	h.max, h.maxEntry, h.credentialTTL = o.maxBytes, o.maxEntry, o.credentialTTL
 	h.start()
 	return h
 }
@@ -129,7 +133,8 @@ func (h *harness) start() {
 		}
 		return http.DefaultTransport.RoundTrip(r)
 	})
-	h.p = proxy.New(proxy.Config{Catalog: h.cat, Credentials: h.db, Vault: h.v, Transport: transport, Meter: h.meter}).
+	h.p = proxy.New(proxy.Config{Catalog: h.cat, Credentials: h.db, Vault: h.v, Transport: transport, Meter: h.meter,
+		CredentialTTL: h.credentialTTL}).
 		WithHooks(ownership.New(h.db, nil), h.cache)
 }
 
@@ -150,9 +155,9 @@ type countingStore struct {
 	gets, creates atomic.Int64
 }
 
-func (s *countingStore) Get(key string) (*speechcache.Entry, error) {
+func (s *countingStore) Open(key string) (*speechcache.Entry, error) {
 	s.gets.Add(1)
-	return s.Store.Get(key)
+	return s.Store.Open(key)
 }
 
 func (s *countingStore) Create(key string, m speechcache.Meta) (speechcache.Writer, error) {

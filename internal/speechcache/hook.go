@@ -139,16 +139,20 @@ func (h hook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) 
 
 // hit returns the answer stored under key, or nil.
 func (h hook) hit(ctx context.Context, c *proxy.Call, key string) *proxy.Answer {
-	e, err := h.s.store.Get(key)
+	e, err := h.s.store.Open(key)
 	if err != nil {
 		h.s.log.WarnContext(ctx, "speech cache: read failed", "org", c.Org, "err", err)
 		return nil
 	}
-	if e == nil || e.Org != c.Org {
+	if e == nil {
+		return nil
+	}
+	if e.Org != c.Org {
+		e.Body.Close()
 		return nil
 	}
 	c.AnsweredFromCache()
-	return proxy.NewAnswer(e.Status, hitHeader(e.Header, h.rule), e.Body)
+	return proxy.NewStreamAnswer(e.Status, hitHeader(e.Header, h.rule), e.Body, e.Size)
 }
 
 // hitHeader is a stored answer's header as a hit sends it: the ids of what

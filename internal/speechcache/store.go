@@ -10,8 +10,9 @@ import (
 // them in a directory; an object store can stand behind the same two
 // methods. A store is safe for concurrent use.
 type Store interface {
-	// Get returns the entry of a key, or nil when there is none.
-	Get(key string) (*Entry, error)
+	// Open returns the entry of a key, its body still to be read, or nil
+	// when there is none. The caller closes the body.
+	Open(key string) (*Entry, error)
 	// Create starts an entry of a key, to be written as the answer's body
 	// arrives; nothing is visible before Commit.
 	Create(key string, m Meta) (Writer, error)
@@ -35,8 +36,11 @@ type Meta struct {
 	StoredAt time.Time   `json:"stored_at"`
 }
 
-// Entry is a stored answer.
+// Entry is a stored answer, opened.
 type Entry struct {
 	Meta
-	Body []byte
+	// Size is the body's length.
+	Size int64
+	// Body reads the body as it was stored; close it.
+	Body io.ReadCloser
 }
