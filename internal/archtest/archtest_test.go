@@ -60,6 +60,7 @@ var (
 		"internal/aiproxy":               {},
 		"internal/access":                {"internal/aiproxy"},
 		"internal/admin":                 {"internal/aiproxy"},
+		"internal/apidocs":               {},
 		"internal/archtest":              {},
 		"internal/breaker":               {"internal/aiproxy"},
 		"internal/budget":                {"internal/aiproxy", "internal/proxy"},
