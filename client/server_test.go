@@ -97,7 +97,8 @@ func startServerWith(t *testing.T, withJobs bool) *server {
 	cfg := httpapi.Config{Catalog: cat, Invoker: p.WithHooks(enf), Keys: db, Orgs: db, Admin: adm,
 		UserTokens: db, Tokens: admin.NewUserTokens(db, cat, db, nil), Budgets: budgets}
 	if withJobs {
-		outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: db, Vault: v, TickEvery: 50 * time.Millisecond})
+		// The tests' webhook receivers listen on loopback, as the demo's do.
+		outbox := webhooks.NewOutbox(webhooks.OutboxConfig{Store: db, Vault: v, TickEvery: 50 * time.Millisecond, AllowPrivate: true})
 		svc := jobs.New(jobs.Config{Store: db, Catalog: cat, Proxy: p, OnEvent: outbox.Wake,
 			PollInterval: 100 * time.Millisecond, FreshFor: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond})
 		cfg.Invoker = p.WithHooks(ownership.New(db, nil), idempotency.New(idempotency.Config{Store: db}), svc, enf)
