@@ -155,7 +155,9 @@ func TestPoolMaskedShowsIDsWeightsAndCaps(t *testing.T) {
 func TestKeyStatusSupersedes(t *testing.T) {
 	now := time.Unix(1000, 0)
 	healthy := KeyStatus{}
-	rest := func(s int) KeyStatus { return KeyStatus{State: KeyResting, Until: now.Add(time.Duration(s) * time.Second)} }
+	rest := func(s int) KeyStatus {
+		return KeyStatus{State: KeyResting, Until: now.Add(time.Duration(s) * time.Second)}
+	}
 	removed := KeyStatus{State: KeyRemoved, Since: now}
 	tests := []struct {
 		name     string

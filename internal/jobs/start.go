@@ -87,7 +87,8 @@ func (s *Service) jobFromStart(c *proxy.Call, rep reply) (aiproxy.Job, bool) {
 	j := aiproxy.Job{
 		ID: aiproxy.NewID("job_"), OrgKey: c.Org, Service: c.Service.Slug, Action: c.Endpoint.Slug,
 		StatusAction: c.Endpoint.Job.StatusAction, ProviderJobID: id, Source: c.Source,
-		CredentialName: c.Service.CredentialName, State: aiproxy.JobPending, ResultURLs: map[string]string{},
+		CredentialName: c.Service.CredentialName, CredentialKeyID: c.CredentialKeyID(),
+		State: aiproxy.JobPending, ResultURLs: map[string]string{},
 		CallbackID: bodyString(c.Envelope.Body, "callback_id"), CreatedAt: now, UpdatedAt: now,
 		NextCheckAt: now.Add(s.cfg.PollInterval), DeadlineAt: now.Add(s.cfg.Deadline),
 	}

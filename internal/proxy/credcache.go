@@ -25,12 +25,17 @@ const credCacheMax = 10000
 // by its own timer when it expires, so that an opened secret stays in
 // memory no longer than the TTL after it was read, traffic or not. Its
 // zero value is ready to use; it never logs or prints a secret.
+//
+// It also holds the state of the credentials' key pools (pool.go), which
+// lives as long as the keyring.
 type credCache struct {
 	mu sync.RWMutex
 	m  map[credKey]*credEntry
 	// gen changes on every forget, so that a store read that raced a change
 	// is not stored.
 	gen uint64
+
+	pools poolState
 }
 
 // credKey names a credential: its source, its owner ("" for the platform)
@@ -41,10 +46,13 @@ type credKey struct {
 }
 
 // credEntry is one opened credential field, or the fact that the source has
-// no such credential (found false).
+// no such credential (found false). A pool's entry holds its keys; secret
+// is then its first key's, the credential's identity for caches keyed on
+// the account.
 type credEntry struct {
 	field  string
 	secret string
+	pool   *openPool
 	found  bool
 	at     time.Time
 	timer  *time.Timer
@@ -119,4 +127,5 @@ func (p *Proxy) ForgetCredential(src aiproxy.Source, org, name string) {
 		org = ""
 	}
 	p.keys.cache.forget(credKey{src: src, owner: org, name: name})
+	p.keys.cache.pools.unsee(aiproxy.PoolRef{Source: src, OrgKey: org, Name: name})
 }

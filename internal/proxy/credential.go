@@ -24,9 +24,9 @@ func (p *keyring) resolve(ctx context.Context, org string, svc *aiproxy.Service,
 		if src == aiproxy.SourcePlatform {
 			owner = ""
 		}
-		secret, found, err := p.credential(ctx, src, owner, svc)
+		e, found, err := p.credential(ctx, src, owner, svc)
 		if err != nil || found {
-			return secret, src, err
+			return e.secret, src, err
 		}
 	}
 	return "", "", aiproxy.ErrNoCredentials(svc.Slug)
@@ -35,7 +35,7 @@ func (p *keyring) resolve(ctx context.Context, org string, svc *aiproxy.Service,
 // credential returns a source's opened credential for a service, or found
 // false when the source holds none, from the cache (credcache.go) while it
 // is fresh, else from the store.
-func (p *keyring) credential(ctx context.Context, src aiproxy.Source, owner string, svc *aiproxy.Service) (secret string, found bool, err error) {
+func (p *keyring) credential(ctx context.Context, src aiproxy.Source, owner string, svc *aiproxy.Service) (_ credEntry, found bool, err error) {
 	ttl := p.cfg.CredentialTTL
 	k := credKey{src: src, owner: owner, name: svc.CredentialName}
 	field := credentialField(svc)
@@ -44,7 +44,7 @@ func (p *keyring) credential(ctx context.Context, src aiproxy.Source, owner stri
 		var e credEntry
 		var ok bool
 		if e, ok, gen = p.cache.get(k, field, ttl); ok {
-			return e.secret, e.found, nil
+			return e, e.found, nil
 		}
 	}
 	c, err := p.cfg.Credentials.Credential(ctx, src, owner, svc.CredentialName)
@@ -52,19 +52,22 @@ func (p *keyring) credential(ctx context.Context, src aiproxy.Source, owner stri
 		if ttl > 0 {
 			p.cache.put(k, credEntry{}, gen, ttl)
 		}
-		return "", false, nil
+		return credEntry{}, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("read %s credential: %w", src, err)
+		return credEntry{}, false, fmt.Errorf("read %s credential: %w", src, err)
 	}
-	secret, err = p.open(c, svc)
+	e, err := p.open(c, svc)
 	if err != nil {
-		return "", true, err
+		return credEntry{}, true, err
+	}
+	if e.pool != nil {
+		p.cache.pools.saw(e.pool, svc.Slug)
 	}
 	if ttl > 0 {
-		p.cache.put(k, credEntry{field: field, secret: secret, found: true}, gen, ttl)
+		p.cache.put(k, e, gen, ttl)
 	}
-	return secret, true, nil
+	return e, true, nil
 }
 
 // credentialField is the field of a credential value that holds the key.
@@ -75,19 +78,36 @@ func credentialField(svc *aiproxy.Service) string {
 	return "key"
 }
 
-func (p *keyring) open(c aiproxy.Credential, svc *aiproxy.Service) (string, error) {
+// open opens a credential: the key it holds, or its pool of keys, each
+// with the field the service sends.
+func (p *keyring) open(c aiproxy.Credential, svc *aiproxy.Service) (credEntry, error) {
 	plain, err := p.cfg.Vault.Open(c.Sealed, c.AAD())
 	if err != nil {
-		return "", fmt.Errorf("open %s credential %q: %w", c.Source, c.Name, err)
+		return credEntry{}, fmt.Errorf("open %s credential %q: %w", c.Source, c.Name, err)
 	}
 	var v aiproxy.CredentialValue
 	if err := json.Unmarshal(plain, &v); err != nil {
-		return "", fmt.Errorf("decode %s credential %q: %w", c.Source, c.Name, err)
+		return credEntry{}, fmt.Errorf("decode %s credential %q: %w", c.Source, c.Name, err)
 	}
 	field := credentialField(svc)
-	secret := v[field]
-	if secret == "" {
-		return "", fmt.Errorf("%s credential %q has no field %q", c.Source, c.Name, field)
+	e := credEntry{field: field, found: true}
+	if !v.IsPool(svc.CredentialSchema) {
+		if e.secret = v[field]; e.secret == "" {
+			return credEntry{}, fmt.Errorf("%s credential %q has no field %q", c.Source, c.Name, field)
+		}
+		return e, nil
 	}
-	return secret, nil
+	keys, err := v.PoolKeys(svc.CredentialSchema)
+	if err != nil {
+		return credEntry{}, fmt.Errorf("%s credential %q: %w", c.Source, c.Name, err)
+	}
+	e.pool = &openPool{ref: aiproxy.PoolRef{Source: c.Source, OrgKey: c.OrgKey, Name: c.Name}}
+	for _, k := range keys {
+		if k.Value[field] == "" {
+			return credEntry{}, fmt.Errorf("%s credential %q: key %q has no field %q", c.Source, c.Name, k.ID, field)
+		}
+		e.pool.keys = append(e.pool.keys, poolKey{id: k.ID, weight: k.Weight, max: k.MaxConcurrency, secret: k.Value[field]})
+	}
+	e.secret = e.pool.keys[0].secret
+	return e, nil
 }

@@ -16,7 +16,9 @@ const MaxFetched = 32 << 20
 // the guardrails that protect providers (concurrency, breaker, retries)
 // but no client's access rules, rate limits, quota, hooks or metering. A
 // non-empty source pins the credential to the one that source holds,
-// instead of following the service's policy.
+// instead of following the service's policy; a context from
+// WithCredentialKey pins the key of that credential's pool too, such as
+// the key that started the job whose status it reads.
 func (p *Proxy) Fetch(ctx context.Context, org string, svc *aiproxy.Service, ep *aiproxy.Endpoint, env Envelope, source aiproxy.Source) (*Answer, error) {
 	c := &Call{Org: org, Service: svc, Endpoint: ep, Envelope: env, in: &input{env: env}, p: p,
 		pinned: source, start: p.now()}

@@ -58,8 +58,16 @@ func (r *response) ok() bool { return r.StatusCode < 400 && !r.BodyError }
 // permission; a retry-safe call is repeated after a transient failure. The
 // slot is held until the response is closed. Only the provider's own
 // failures count against the breaker: a client that went away or whose
-// upload broke says nothing about the provider.
+// upload broke says nothing about the provider, and neither does a pool
+// with no key left to use.
+//
+// A credential with a pool of keys has one picked per attempt (pool.go),
+// and the key's own slot is held until the response is closed too.
 func (p *sender) exchangeCall(ctx context.Context, c *Call) (*response, error) {
+	keys, err := c.p.keys.choice(ctx, c.p, c)
+	if err != nil {
+		return nil, err
+	}
 	release, err := p.hold(ctx, c)
 	if err != nil {
 		return nil, err
@@ -67,13 +75,15 @@ func (p *sender) exchangeCall(ctx context.Context, c *Call) (*response, error) {
 	timeout := time.Duration(c.Endpoint.Timeout(c.Service)) * time.Second
 	xctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(timeout, func() { cancel(errUpstreamTimeout) })
-	stop := func() { timer.Stop(); cancel(nil) }
+	stop := func() { timer.Stop(); cancel(nil); keys.done() }
 
-	resp, bodyErr, err := p.exchange(xctx, c, time.Now().Add(timeout))
+	resp, bodyErr, err := p.exchange(xctx, c, keys, time.Now().Add(timeout))
 	if err != nil {
-		err = p.upstreamError(ctx, xctx, c, err)
+		if !isPoolError(err) {
+			err = p.upstreamError(ctx, xctx, c, err)
+		}
 		stop()
-		release(false, !providerFault(err))
+		release(false, isPoolError(err) || !providerFault(err))
 		return nil, err
 	}
 	c.upstreamStatus = resp.StatusCode
@@ -97,18 +107,31 @@ func providerFault(err error) bool {
 
 // exchange sends the call upstream, repeating a retry-safe call after a
 // connection error, a 429, 502, 503 or 504, or an error in a 200 body,
-// while the deadline allows the backoff.
-func (p *sender) exchange(ctx context.Context, c *Call, deadline time.Time) (*http.Response, bool, error) {
+// while the deadline allows the backoff. With a pool of keys, an answer
+// that refuses the key itself moves the call to another key at once,
+// whatever the endpoint (nothing was started), and is no attempt; a retry
+// keeps its key.
+func (p *sender) exchange(ctx context.Context, c *Call, keys *keyChoice, deadline time.Time) (*http.Response, bool, error) {
 	for attempt := 1; ; attempt++ {
+		if err := keys.choose(ctx); err != nil {
+			return nil, false, err
+		}
 		resp, err := p.attempt(ctx, c)
 		bodyErr := err == nil && inspectBody(c.Service.Upstream.ErrorEnvelope, resp)
+		if err == nil && keys.refused(ctx, resp, bodyErr) {
+			discard(resp)
+			if ctx.Err() != nil {
+				return nil, false, ctx.Err()
+			}
+			attempt--
+			continue
+		}
 		wait, again := p.retryAfter(c, attempt, resp, bodyErr, err)
 		if !again || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
 			return resp, bodyErr, err
 		}
 		if resp != nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
+			discard(resp)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -118,6 +141,13 @@ func (p *sender) exchange(ctx context.Context, c *Call, deadline time.Time) (*ht
 		case <-t.C:
 		}
 	}
+}
+
+// discard drains a little of an answer that will not be used, so that
+// its connection may be kept, and closes it.
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
 }
 
 // attempt performs one upstream exchange.
