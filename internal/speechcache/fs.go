@@ -304,7 +304,7 @@ func (s *FS) forget(e *fsEntry) {
 }
 
 // Create starts an entry in a temporary file.
-func (s *FS) Create(key string, m Meta) (Writer, error) {
+func (s *FS) Create(key string) (Writer, error) {
 	if !validKey(key) {
 		return nil, fmt.Errorf("speech cache: bad key %q", key)
 	}
@@ -312,7 +312,7 @@ func (s *FS) Create(key string, m Meta) (Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("speech cache: %w", err)
 	}
-	return &fsWriter{s: s, key: key, meta: m, f: f, buf: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &fsWriter{s: s, key: key, f: f, buf: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 
 // Stats returns how many entries the cache holds and their bytes on disk.
@@ -393,10 +393,11 @@ func (w *fsWriter) Write(p []byte) (int, error) {
 }
 
 // Commit writes the trailer, syncs the file and puts it in place.
-func (w *fsWriter) Commit() error {
+func (w *fsWriter) Commit(m Meta) error {
 	if w.done {
 		return errors.New("speech cache: entry already ended")
 	}
+	w.meta = m
 	err := w.finish()
 	if err != nil {
 		w.Abort()

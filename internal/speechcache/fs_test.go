@@ -37,14 +37,14 @@ func openFS(t *testing.T, cfg FSConfig) *FS {
 // put stores body under key's name.
 func put(t *testing.T, s *FS, name string, body []byte) {
 	t.Helper()
-	w, err := s.Create(testKey(name), Meta{Org: "acme", Status: 200, Header: http.Header{"Content-Type": {"audio/mpeg"}}})
+	w, err := s.Create(testKey(name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Write(body); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(); err != nil {
+	if err := w.Commit(Meta{Org: "acme", Status: 200, Header: http.Header{"Content-Type": {"audio/mpeg"}}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -133,7 +133,7 @@ func TestFSEvictsLeastRecentlyUsed(t *testing.T) {
 
 func TestFSEntryBound(t *testing.T) {
 	s := openFS(t, FSConfig{MaxBytes: 1 << 20, MaxEntryBytes: 2000})
-	w, err := s.Create(testKey("big"), Meta{Org: "acme", Status: 200})
+	w, err := s.Create(testKey("big"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestFSEntryBound(t *testing.T) {
 	if _, err := w.Write(make([]byte, 1500)); !errors.Is(err, errTooLarge) {
 		t.Fatalf("write past the bound: %v", err)
 	}
-	if err := w.Commit(); err == nil {
+	if err := w.Commit(Meta{Org: "acme", Status: 200}); err == nil {
 		t.Fatal("an entry past the bound was committed")
 	}
 	if n, _ := s.Stats(); n != 0 || get(t, s, "big") != nil {
@@ -156,7 +156,7 @@ func TestFSEntryBound(t *testing.T) {
 
 func TestFSAbortLeavesNothing(t *testing.T) {
 	s := openFS(t, FSConfig{})
-	w, err := s.Create(testKey("a"), Meta{Org: "acme", Status: 200})
+	w, err := s.Create(testKey("a"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,9 @@ type harness struct {
 	p             *proxy.Proxy
 	// sent counts the requests that reached the provider.
 	sent atomic.Int64
+	// firstWrite sums, over the calls serve handled, the time from the
+	// handler's start to its first body write.
+	firstWrite atomic.Int64
 }
 
 type harnessOptions struct {
@@ -160,9 +163,9 @@ func (s *countingStore) Open(key string) (*speechcache.Entry, error) {
 	return s.Store.Open(key)
 }
 
-func (s *countingStore) Create(key string, m speechcache.Meta) (speechcache.Writer, error) {
+func (s *countingStore) Create(key string) (speechcache.Writer, error) {
 	s.creates.Add(1)
-	return s.Store.Create(key, m)
+	return s.Store.Create(key)
 }
 
 // meter keeps the usage records.
@@ -283,7 +286,8 @@ func (h *harness) serve() *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org, action := r.URL.Query().Get("org"), r.URL.Query().Get("action")
 		r = r.WithContext(aiproxy.WithPrincipal(r.Context(), orgKey(org)))
-		if _, err := h.p.Invoke(w, r, org, "elevenlabs", action); err != nil {
+		fw := &firstWriter{ResponseWriter: w, start: time.Now(), sum: &h.firstWrite}
+		if _, err := h.p.Invoke(fw, r, org, "elevenlabs", action); err != nil {
 			var e *aiproxy.Error
 			if errors.As(err, &e) {
 				http.Error(w, e.Message, http.StatusBadGateway)
@@ -307,3 +311,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("gave up waiting: %s", what)
 }
+
+// firstWriter adds the time to the first body write to sum.
+type firstWriter struct {
+	http.ResponseWriter
+	start   time.Time
+	sum     *atomic.Int64
+	written bool
+}
+
+func (f *firstWriter) Write(p []byte) (int, error) {
+	if !f.written {
+		f.written = true
+		f.sum.Add(int64(time.Since(f.start)))
+	}
+	return f.ResponseWriter.Write(p)
+}
+
+// Flush passes a streaming answer's flushes on.
+func (f *firstWriter) Flush() { http.NewResponseController(f.ResponseWriter).Flush() }

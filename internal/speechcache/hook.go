@@ -63,8 +63,15 @@ var _ proxy.Hooks = (*Cache)(nil)
 type fill struct {
 	key string
 	f   *flight
-	w   Writer
-	t   *tee
+	// created is closed once Create has given w or err: the entry is
+	// started while the provider is asked, so that the client's first
+	// byte never waits for a file to be made.
+	created chan struct{}
+	w       Writer
+	err     error
+	// t and meta are set when the answer is worth keeping.
+	t    *tee
+	meta Meta
 }
 
 // New returns a Cache.
@@ -122,7 +129,11 @@ func (h hook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) 
 			h.s.flights.leave(key, f)
 			return a, nil
 		}
-		fl := &fill{key: key, f: f}
+		fl := &fill{key: key, f: f, created: make(chan struct{})}
+		go func() {
+			fl.w, fl.err = h.s.store.Create(key)
+			close(fl.created)
+		}()
 		h.s.fills.Store(c, fl)
 		c.Defer(func() { h.s.finish(c, fl) })
 		return nil, nil
@@ -183,14 +194,15 @@ func (h hook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err err
 		return a, err
 	}
 	fl := v.(*fill)
-	header := a.Header.Clone()
-	header.Del(proxy.CacheHeader)
-	w, cerr := h.s.store.Create(fl.key, Meta{Org: c.Org, Status: a.Status, Header: header})
-	if cerr != nil {
-		h.s.log.WarnContext(ctx, "speech cache: cannot store", "org", c.Org, "err", cerr)
+	<-fl.created
+	if fl.err != nil {
+		h.s.log.WarnContext(ctx, "speech cache: cannot store", "org", c.Org, "err", fl.err)
 		return a, nil
 	}
-	fl.w, fl.t = w, &tee{w: w}
+	header := a.Header.Clone()
+	header.Del(proxy.CacheHeader)
+	fl.meta = Meta{Org: c.Org, Status: a.Status, Header: header}
+	fl.t = &tee{w: fl.w}
 	a.WrapBody(func(r io.Reader) io.Reader { fl.t.r = r; return fl.t })
 	a.Header.Set(proxy.CacheHeader, Miss)
 	return a, nil
@@ -202,7 +214,8 @@ func (h hook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err err
 // is dropped at once.
 func (s *Cache) finish(c *proxy.Call, fl *fill) {
 	s.fills.Delete(c)
-	if fl.t == nil || !fl.t.complete() {
+	<-fl.created
+	if fl.err != nil || fl.t == nil || !fl.t.complete() {
 		if fl.w != nil {
 			fl.w.Abort()
 		}
@@ -213,7 +226,7 @@ func (s *Cache) finish(c *proxy.Call, fl *fill) {
 	go func() {
 		defer s.storing.Done()
 		defer s.flights.leave(fl.key, fl.f)
-		if err := fl.w.Commit(); err != nil {
+		if err := fl.w.Commit(fl.meta); err != nil {
 			s.log.Warn("speech cache: store failed", "org", c.Org, "err", err)
 		}
 	}()

@@ -15,14 +15,15 @@ type Store interface {
 	Open(key string) (*Entry, error)
 	// Create starts an entry of a key, to be written as the answer's body
 	// arrives; nothing is visible before Commit.
-	Create(key string, m Meta) (Writer, error)
+	Create(key string) (Writer, error)
 }
 
 // Writer receives an entry's body. Exactly one of Commit and Abort ends it.
 type Writer interface {
 	io.Writer
-	// Commit stores the entry whole, replacing one of the same key.
-	Commit() error
+	// Commit stores the entry whole with its Meta, replacing one of the
+	// same key.
+	Commit(m Meta) error
 	// Abort drops what was written.
 	Abort()
 }
