@@ -45,6 +45,8 @@ type Service struct {
 	audit Auditor
 	// credChanged, when set, hears of every credential change (credhook.go).
 	credChanged func(src aiproxy.Source, org, name string)
+	// health, when set, keeps the health of pool keys (pool.go).
+	health KeyHealth
 }
 
 // New returns a Service. now may be nil for time.Now.
@@ -209,10 +211,8 @@ func (s *Service) SetCredential(ctx context.Context, src aiproxy.Source, org, na
 	if err := value.Validate(schema); err != nil {
 		return aiproxy.Credential{}, err
 	}
-	for _, field := range slices.Sorted(maps.Keys(value)) {
-		if err := checkText("value."+field, value[field], MaxCredentialFieldLen); err != nil {
-			return aiproxy.Credential{}, err
-		}
+	if err := checkCredentialText(value, schema); err != nil {
+		return aiproxy.Credential{}, err
 	}
 	plain, err := json.Marshal(value)
 	if err != nil {
@@ -223,6 +223,7 @@ func (s *Service) SetCredential(ctx context.Context, src aiproxy.Source, org, na
 	if c.Sealed, err = s.vault.Seal(plain, c.AAD()); err != nil {
 		return aiproxy.Credential{}, fmt.Errorf("seal credential: %w", err)
 	}
+	old := s.oldMasked(ctx, src, org, name)
 	err = s.store.PutCredential(ctx, c)
 	s.credentialChanged(src, org, name)
 	if errors.Is(err, aiproxy.ErrNotFound) {
@@ -231,10 +232,34 @@ func (s *Service) SetCredential(ctx context.Context, src aiproxy.Source, org, na
 	if err != nil {
 		return aiproxy.Credential{}, fmt.Errorf("store credential: %w", err)
 	}
+	if err := s.resetKeyHealth(ctx, poolRef(c), old, c.Masked); err != nil {
+		return aiproxy.Credential{}, err
+	}
 	if err := s.record(ctx, aiproxy.AuditCredentialSet, org, name, credentialDetail(c)); err != nil {
 		return aiproxy.Credential{}, err
 	}
 	return s.store.Credential(ctx, src, org, name)
+}
+
+// checkCredentialText applies checkText to each field of a valid value,
+// or of each key of its pool ("value.keys.ID.FIELD").
+func checkCredentialText(value aiproxy.CredentialValue, schema map[string]string) error {
+	keys, err := value.PoolKeys(schema)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		prefix := "value."
+		if k.ID != "" {
+			prefix += aiproxy.PoolField + "." + k.ID + "."
+		}
+		for _, field := range slices.Sorted(maps.Keys(k.Value)) {
+			if err := checkText(prefix+field, k.Value[field], MaxCredentialFieldLen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func checkOwner(src aiproxy.Source, org string) error {
@@ -274,12 +299,16 @@ func (s *Service) DeleteCredential(ctx context.Context, src aiproxy.Source, org,
 	if err := s.checkCredentialScope(ctx, name); err != nil {
 		return err
 	}
+	old := s.oldMasked(ctx, src, org, name)
 	err := s.store.DeleteCredential(ctx, src, org, name)
 	s.credentialChanged(src, org, name)
 	if errors.Is(err, aiproxy.ErrNotFound) {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "Credential %q not found.", name)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.resetKeyHealth(ctx, aiproxy.PoolRef{Source: src, OrgKey: org, Name: name}, old, nil); err != nil {
 		return err
 	}
 	return s.record(ctx, aiproxy.AuditCredentialDeleted, org, name, "source="+string(src))

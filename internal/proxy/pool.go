@@ -48,8 +48,9 @@ type PoolConfig struct {
 	Health KeyHealth
 	// OnChange, when set, hears of every rest or removal that changed a
 	// key's state (on one replica only when Health is shared), for the
-	// audit log. It runs before the call goes on, so it must be quick.
-	OnChange func(ctx context.Context, pool aiproxy.PoolRef, id string, st aiproxy.KeyStatus)
+	// audit log (admin.Service.RecordKeyChange); its error is logged. It
+	// runs before the call goes on, so it must be quick.
+	OnChange func(ctx context.Context, pool aiproxy.PoolRef, id string, st aiproxy.KeyStatus) error
 	// RateRest is how long a key rests after a 429 without Retry-After;
 	// 0 means DefaultRateRest.
 	RateRest time.Duration
@@ -512,8 +513,11 @@ func (kc *keyChoice) mark(ctx context.Context, id string, st aiproxy.KeyStatus) 
 	}
 	kc.p.log.WarnContext(ctx, "pool key "+string(st.State), "pool", ref.String(), "key", id, "reason", st.Reason,
 		"until", st.Until)
-	if kc.cfg.OnChange != nil {
-		kc.cfg.OnChange(context.WithoutCancel(ctx), ref, id, st)
+	if kc.cfg.OnChange == nil {
+		return
+	}
+	if err := kc.cfg.OnChange(context.WithoutCancel(ctx), ref, id, st); err != nil {
+		kc.p.log.ErrorContext(ctx, "report pool key health", "pool", ref.String(), "key", id, "state", st.State, "err", err)
 	}
 }
 

@@ -128,10 +128,11 @@ func newPoolFixture(t *testing.T, keys string, hooks ...Hooks) *poolFixture {
 	pf.health = NewMemoryKeyHealth(pf.clock.Now)
 	pf.fixture = newFixture(t, services{"svc": svc}, Config{Now: pf.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(pf.logs, nil)), Retry: RetryPolicy{Attempts: 3, BaseDelay: time.Millisecond}})
-	pf.proxy.UsePools(PoolConfig{Health: pf.health, OnChange: func(_ context.Context, ref aiproxy.PoolRef, id string, st aiproxy.KeyStatus) {
+	pf.proxy.UsePools(PoolConfig{Health: pf.health, OnChange: func(_ context.Context, ref aiproxy.PoolRef, id string, st aiproxy.KeyStatus) error {
 		pf.mu.Lock()
 		defer pf.mu.Unlock()
 		pf.changes = append(pf.changes, fmt.Sprintf("%s %s %s", ref, id, st.State))
+		return nil
 	}})
 	if len(hooks) > 0 {
 		pf.proxy = pf.proxy.WithHooks(hooks...)
