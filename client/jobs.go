@@ -153,14 +153,14 @@ const (
 // WebhookEndpoint is a URL to which aiproxy posts the org's job events,
 // signed with the endpoint's secret.
 type WebhookEndpoint struct {
-	ID     string   `json:"id"`
-	Org    string   `json:"org"`
-	URL    string   `json:"url"`
-	Events []string `json:"events"`
+	ID        string    `json:"id"`
+	Org       string    `json:"org"`
+	URL       string    `json:"url"`
+	Events    []string  `json:"events"`
+	CreatedAt time.Time `json:"created_at"`
 	// Secret signs the deliveries (Standard Webhooks, "whsec_…"). It is
 	// set only in the answer of AddWebhook: keep it then.
-	Secret    string    `json:"secret,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	Secret string `json:"secret,omitempty"`
 }
 
 // AddWebhook registers an endpoint for the org's job events: events are

@@ -5,12 +5,29 @@ import (
 	"io"
 )
 
+// The meanings of --org. Every command's --org has exactly one of these
+// help texts, so that its help says which meaning it has (docs/clients.md,
+// "One meaning per flag"; TestOrgFlagWording checks it).
+const (
+	// orgActOn is the org a command reads or changes; AIPROXY_ORG is its
+	// default.
+	orgActOn = "the org to act on [AIPROXY_ORG]"
+	// orgFilter narrows a report that spans every org (audit list, usage
+	// report). No variable sets it: an exported AIPROXY_ORG, there for the
+	// commands that act on an org, must not silently narrow a
+	// platform-wide report.
+	orgFilter = "only this org (default: every org; AIPROXY_ORG does not set it)"
+	// orgDemo is the org the demo creates and prints a key for.
+	orgDemo = "the org the demo creates and prints a key for [AIPROXY_DEMO_ORG]"
+)
+
 // verbSummary says what "aiproxy NOUN VERB" does, for the help of a
 // command group (subcommand in admin.go); "" for a verb it does not know.
 func verbSummary(noun, verb string) string {
 	return map[string]string{
 		"org create":         "create an org",
 		"org list":           "list the orgs",
+		"org settings":       "show or change an org's settings: the default and longest life of its user tokens",
 		"key create":         "create an API key for an org or the platform; the key is printed once",
 		"key list":           "list an org's or the platform's keys, without their secrets",
 		"key revoke":         "revoke a key by its id",
@@ -25,7 +42,7 @@ func verbSummary(noun, verb string) string {
 		"access disable":     "disable a service, or one of its endpoints, for an org",
 		"access list":        "list an org's access rules",
 		"audit list":         "list admin actions, newest first",
-		"jobs list":          "list an org's provider jobs, filtered by state, service or action",
+		"jobs list":          "list an org's provider jobs, filtered by state, service, action or user",
 		"jobs get":           "show one job as JSON",
 		"webhook add":        "register an endpoint for job events; its signing secret is printed once",
 		"webhook list":       "list an org's webhook endpoints",
@@ -48,5 +65,17 @@ func groupUsage(w io.Writer, noun string, verbs []string) {
 	for _, v := range verbs {
 		fmt.Fprintf(w, "  %-12s %s\n", v, verbSummary(noun, v))
 	}
+	if noun == "jobs" || noun == "webhook" {
+		fmt.Fprintln(w, "\n"+bothWays)
+	}
 	fmt.Fprintf(w, "\nRun 'aiproxy %s <command> --help' for its flags.\n", noun)
 }
+
+// bothWays is the rule by which jobs and webhook choose between a server
+// and the database (jobsFlags.onServer).
+const bothWays = `jobs and webhook call a server or open the database:
+  --url                          calls the server (with AIPROXY_API_KEY)
+  --data-dir, --database-url     open the database (giving one of them and --url is an error)
+  neither flag                   AIPROXY_URL, when set, calls the server (and says so on stderr
+                                 if AIPROXY_DATA_DIR or AIPROXY_DATABASE_URL is set too);
+                                 without AIPROXY_URL they open the database`

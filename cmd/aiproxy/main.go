@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -58,17 +59,33 @@ const (
 	groupOther    = "Other:"
 )
 
-// commandGroup says which group of the help a command belongs to.
-func commandGroup(name string) string {
+// commandGroups says under which groups of the help a command is listed:
+// one, or both the server's and the database's for jobs and webhook, which
+// work either way (jobsFlags.onServer).
+func commandGroups(name string) []string {
 	switch name {
 	case "serve", "demo", "sandbox":
-		return groupServer
+		return []string{groupServer}
 	case "services", "call", "video", "tts", "token", "budget":
-		return groupClient
+		return []string{groupClient}
+	case "jobs", "webhook":
+		return []string{groupClient, groupDatabase}
 	case "version":
-		return groupOther
+		return []string{groupOther}
 	}
-	return groupDatabase
+	return []string{groupDatabase}
+}
+
+// alsoIn says, after a command's summary, in which other group of the help
+// it is listed too.
+func alsoIn(name, group string) string {
+	switch {
+	case len(commandGroups(name)) < 2:
+		return ""
+	case group == groupClient:
+		return "; also on the database (below)"
+	}
+	return "; also over HTTP (above)"
 }
 
 // stdio bundles the standard streams of a command.
@@ -82,7 +99,7 @@ func commands() []command {
 		{"serve", "run the aiproxy server", runServe},
 		{"demo", "run the server with sandbox providers, a demo org and a fresh key", runDemo},
 		{"sandbox", "run only the simulated HeyGen and ElevenLabs providers", runSandbox},
-		{"org", "create and list orgs (create, list)", runOrg},
+		{"org", "create and list orgs, and show or change their settings (create, list, settings)", runOrg},
 		{"key", "create, list and revoke API keys (create, list, revoke)", runKey},
 		{"credential", "set, list and delete provider credentials (set, list, delete)", runCredential},
 		{"quota", "set, list and delete per-org quotas (set, list, delete)", runQuota},
@@ -195,10 +212,12 @@ func usage(w io.Writer) {
 	for _, group := range []string{groupServer, groupClient, groupDatabase, groupOther} {
 		fmt.Fprintln(w, "\n"+group)
 		for _, c := range commands() {
-			if commandGroup(c.name) == group {
-				fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+			if slices.Contains(commandGroups(c.name), group) {
+				fmt.Fprintf(w, "  %-18s %s%s\n", c.name, c.summary, alsoIn(c.name, group))
 			}
 		}
 	}
+	fmt.Fprintln(w, "\njobs and webhook work both ways: --url (or AIPROXY_URL) calls a server, --data-dir or --database-url")
+	fmt.Fprintln(w, "opens the database; 'aiproxy jobs --help' says which wins.")
 	fmt.Fprintln(w, "\nRun 'aiproxy <command> --help' for a command's flags, 'aiproxy --version' for the version.")
 }

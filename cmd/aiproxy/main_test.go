@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +48,9 @@ func TestUnknownCommandSuggests(t *testing.T) {
 }
 
 // TestHelpGroupsCommands checks that the top-level help lists every command
-// once, under the group that says what it needs: a server to run, a
-// running server to call, or the database.
+// under each group that says what it needs (a server to run, a running
+// server to call, or the database), once per group, and that jobs and
+// webhook, which work both ways, are in both and say so.
 func TestHelpGroupsCommands(t *testing.T) {
 	_, help, err := runArgs(t, noEnv, "--help")
 	if err != nil {
@@ -61,27 +63,45 @@ func TestHelpGroupsCommands(t *testing.T) {
 			t.Fatalf("the groups are not listed in order %q:\n%s", groups, help)
 		}
 	}
-	for _, c := range commands() {
-		line := "\n  " + c.name + " "
-		if strings.Count(help, line) != 1 {
-			t.Errorf("%s is listed %d times", c.name, strings.Count(help, line))
-			continue
-		}
-		pos, group := strings.Index(help, line), commandGroup(c.name)
-		next := len(help)
+	// section is the help's list of one group's commands.
+	section := func(group string) string {
+		start, end := at(group), len(help)
 		for i, g := range groups {
 			if g == group && i+1 < len(groups) {
-				next = at(groups[i+1])
+				end = at(groups[i+1])
 			}
 		}
-		if pos < at(group) || pos > next {
-			t.Errorf("%s is not listed under %q", c.name, group)
+		return help[start:end]
+	}
+	for _, c := range commands() {
+		line := "\n  " + c.name + " "
+		in := commandGroups(c.name)
+		if strings.Count(help, line) != len(in) {
+			t.Errorf("%s is listed %d times, want once in each of %q", c.name, strings.Count(help, line), in)
+			continue
+		}
+		for _, group := range in {
+			if !strings.Contains(section(group), line) {
+				t.Errorf("%s is not listed under %q", c.name, group)
+			}
 		}
 	}
-	for _, name := range []string{"services", "call", "video", "tts"} {
-		if commandGroup(name) != groupClient {
-			t.Errorf("%s calls a server but is grouped under %q", name, commandGroup(name))
+	for _, name := range []string{"services", "call", "video", "tts", "token", "budget"} {
+		if g := commandGroups(name); len(g) != 1 || g[0] != groupClient {
+			t.Errorf("%s calls a server but is grouped under %q", name, g)
 		}
+	}
+	for _, name := range []string{"jobs", "webhook"} {
+		if g := commandGroups(name); !slices.Equal(g, []string{groupClient, groupDatabase}) {
+			t.Errorf("%s works both ways but is grouped under %q", name, g)
+		}
+		if !strings.Contains(section(groupClient), "\n  "+name+" ") || !strings.Contains(section(groupClient), "also on the database") ||
+			!strings.Contains(section(groupDatabase), "also over HTTP") {
+			t.Errorf("the help does not say that %s works both ways:\n%s", name, help)
+		}
+	}
+	if !strings.Contains(help, "--url (or AIPROXY_URL) calls a server, --data-dir or --database-url") {
+		t.Errorf("the help does not say how jobs and webhook choose:\n%s", help)
 	}
 }
 
