@@ -33,7 +33,7 @@ func (f *adminFlags) register(fs *flag.FlagSet, e env, scoped bool) {
 	f.key.register(fs, e)
 	fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
 	if scoped {
-		fs.StringVar(&f.org, "org", e("AIPROXY_ORG"), "the org [AIPROXY_ORG]")
+		fs.StringVar(&f.org, "org", e("AIPROXY_ORG"), orgActOn)
 		fs.BoolVar(&f.platform, "platform", false, "act on the platform instead of an org")
 	}
 }

@@ -24,12 +24,13 @@ func auditList(ctx context.Context, args []string, e env, s stdio) error {
 	var f adminFlags
 	fs := newFlagSet("audit list", "audit list [--org ORG] [--limit N] [--before ID] [--json]", s)
 	f.register(fs, e, false)
-	org := fs.String("org", "", "only this org's events (default: every event)")
+	org := fs.String("org", "", orgFilter)
 	limit := fs.Int("limit", 100, "at most this many events")
 	before := fs.Int64("before", 0, "only events older than this id, to page")
 	if _, err := parseMixed(fs, args); err != nil {
 		return err
 	}
+	noteEveryOrg(s, "audit list", *org, e)
 	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
 		events, err := a.svc.AuditEvents(ctx, aiproxy.AuditFilter{OrgKey: *org, Limit: *limit, Before: *before})
 		if err != nil {
@@ -45,6 +46,16 @@ func auditList(ctx context.Context, args []string, e env, s stdio) error {
 			}
 		})
 	})
+}
+
+// noteEveryOrg tells the user, on stderr, that a report without --org
+// spans every org although AIPROXY_ORG is set: the variable names the org
+// of the commands that act on one, never a report's filter.
+func noteEveryOrg(s stdio, command, org string, e env) {
+	if org == "" && e("AIPROXY_ORG") != "" {
+		fmt.Fprintf(s.err, "aiproxy %s: every org (AIPROXY_ORG does not filter reports; give --org %s for that org only)\n",
+			command, termSafe(e("AIPROXY_ORG")))
+	}
 }
 
 func dash(s string) string {

@@ -25,7 +25,7 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 	var f serverFlags
 	fs := newFlagSet("demo", "demo [flags]", s)
 	f.register(fs, e, "aiproxy-demo")
-	org := fs.String("org", envOr(e, "AIPROXY_DEMO_ORG", "demo"), "key of the demo org [AIPROXY_DEMO_ORG]")
+	org := fs.String("org", envOr(e, "AIPROXY_DEMO_ORG", "demo"), orgDemo)
 	renderTime := fs.Duration("render-time", 15*time.Second, "how long a sandbox video takes to render")
 	if err := configureServer(&f, fs, args); err != nil {
 		return err

@@ -53,7 +53,7 @@ type quotaFlags struct {
 func (q *quotaFlags) register(name, synopsis string, e env, s stdio) *flag.FlagSet {
 	fs := newFlagSet(name, synopsis, s)
 	q.adminFlags.register(fs, e, false)
-	fs.StringVar(&q.org, "org", e("AIPROXY_ORG"), "the org [AIPROXY_ORG]")
+	fs.StringVar(&q.org, "org", e("AIPROXY_ORG"), orgActOn)
 	fs.StringVar(&q.service, "service", "", "the service the quota caps; empty caps every service together")
 	fs.StringVar(&q.metric, "metric", "", "requests, characters or renders")
 	fs.StringVar(&q.period, "period", "", "day or month (UTC)")
@@ -141,7 +141,7 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 	fs := newFlagSet("usage report", "usage report [--org ORG] [--service SERVICE] [--user USER] [--group-by user|key|user,key] "+
 		"[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json|csv]", s)
 	f.register(fs, e, false)
-	org := fs.String("org", e("AIPROXY_ORG"), "only this org [AIPROXY_ORG]")
+	org := fs.String("org", "", orgFilter)
 	service := fs.String("service", "", "only this service")
 	user := fs.String("user", "", "only the calls made for this user")
 	groupBy := fs.String("group-by", "", "split each day's row of an org and service by user, key or both (user,key)")
@@ -154,6 +154,7 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 	if f.json {
 		*format = "json"
 	}
+	noteEveryOrg(s, "usage report", *org, e)
 	filter, err := httpapi.UsageFilterFrom(httpapi.UsageQuery{Org: *org, Service: *service, User: *user,
 		From: *from, To: *to, GroupBy: *groupBy})
 	if err != nil {
