@@ -72,7 +72,7 @@ func ParseRequestField(s string) (RequestField, error) {
 	switch f.In {
 	case InPath, InQuery, InBody, InHeader:
 	default:
-		return RequestField{}, errors.New(`must start with path., query., body. or header.`)
+		return RequestField{}, errors.New(`must start with one of "path.", "query.", "body.", "header."`)
 	}
 	if name == "" {
 		return RequestField{}, errors.New("names no field")

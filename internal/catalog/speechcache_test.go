@@ -32,7 +32,7 @@ var speechCases = []validationCase{
 		want: []string{ep + `speech_cache.key must hold "path.id": calls with another id would share an entry`}},
 	{name: "bad fields", edits: speechEdits(map[string]any{"key": []any{"path.id", "cookie.x", "body", "body.", "path.voice", "body.a-b", "header.bad header"}}),
 		want: []string{
-			ep + `speech_cache.key "cookie.x" must start with path., query., body. or header.`,
+			ep + `speech_cache.key "cookie.x" must start with one of "path.", "query.", "body.", "header."`,
 			ep + `speech_cache.key "body" must be "IN.NAME"`,
 			ep + `speech_cache.key "body." names no field`,
 			ep + `speech_cache.key "path.voice" names no valid path field (not a placeholder of path_template)`,
