@@ -45,6 +45,9 @@ type keyJSON struct {
 
 // serveControl answers the /_sandbox/ control API.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	if s.serveKeyControl(w, r) { // keys.go
+		return
+	}
 	switch r.Method + " " + r.URL.Path {
 	case "POST /_sandbox/faults":
 		s.controlAddFault(w, r)

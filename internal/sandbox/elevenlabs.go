@@ -97,7 +97,7 @@ func (s *Server) elevenAuthorize(c *call) error {
 		return detailError(http.StatusUnauthorized, "invalid_api_key", "Invalid API key")
 	}
 	c.key = key
-	return nil
+	return s.admitKey(ElevenLabs, c) // keys.go
 }
 
 // detailError is ElevenLabs' legacy error body {"detail":{"status","message"}}.
@@ -376,14 +376,14 @@ func languageName(code string) string {
 // subscription renders key's subscription.
 func (s *Server) subscription(key string) map[string]any {
 	s.mu.Lock()
-	used := s.el.charsUsed[key]
+	used, limit := s.el.charsUsed[key], s.elCharacterLimitLocked(key)
 	slots := elSlotsBase + len(s.elAccountLocked(key).custom)
 	s.mu.Unlock()
 	now := s.now()
 	return map[string]any{
 		"tier":                               "creator",
 		"character_count":                    used,
-		"character_limit":                    s.characterLimit(),
+		"character_limit":                    limit,
 		"max_character_limit_extension":      10000,
 		"can_extend_character_limit":         true,
 		"allowed_to_extend_character_limit":  true,

@@ -260,13 +260,14 @@ func (s *Server) prepareTTS(c *call, text, modelID string, format outputFormat) 
 // checkQuota answers 401 quota_exceeded when cost does not fit in key's remaining characters.
 func (s *Server) checkQuota(key string, cost int) error {
 	s.mu.Lock()
-	left := s.characterLimit() - s.el.charsUsed[key]
+	limit := s.elCharacterLimitLocked(key)
+	left := limit - s.el.charsUsed[key]
 	s.mu.Unlock()
 	if cost <= left {
 		return nil
 	}
 	return detailError(http.StatusUnauthorized, "quota_exceeded",
-		"This request exceeds your quota of "+strconv.Itoa(s.characterLimit())+". You have "+strconv.Itoa(max(left, 0))+
+		"This request exceeds your quota of "+strconv.Itoa(limit)+". You have "+strconv.Itoa(max(left, 0))+
 			" credits remaining, while "+strconv.Itoa(cost)+" credits are required for this request.")
 }
 

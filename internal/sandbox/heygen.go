@@ -59,7 +59,7 @@ func (s *Server) heygenAuthorize(c *call) error {
 		return heygenStatusBody(c.path, http.StatusUnauthorized)
 	}
 	c.key = key
-	return nil
+	return s.admitKey(HeyGen, c) // keys.go
 }
 
 // isV1 reports whether path belongs to HeyGen's v1 surface, which has its own error envelope.

@@ -345,7 +345,7 @@ func sniffAsset(b []byte) string {
 // balance is the key's remaining render quota in credits.
 func (s *Server) v3CurrentUser(w http.ResponseWriter, c *call) error {
 	s.mu.Lock()
-	left := max(0, hgQuotaSeconds-s.hg.quotaUsed[c.key])
+	left := max(0, s.hgQuotaLocked(c.key)-s.hg.quotaUsed[c.key])
 	s.mu.Unlock()
 	user := v3Username(c.key)
 	return v3Data(w, map[string]any{

@@ -294,13 +294,14 @@ func (s *Server) v3StartRender(c *call, req renderRequest) (*hgVideo, error) {
 	if err := s.checkRenderCapsLocked(c.key, false, now); err != nil {
 		return nil, v3Concurrency(err)
 	}
-	if left := hgQuotaSeconds - s.hg.quotaUsed[c.key]; left < cost {
+	if left := s.hgQuotaLocked(c.key) - s.hg.quotaUsed[c.key]; left < cost {
 		return nil, v3Error(http.StatusPaymentRequired, "insufficient_credit",
 			fmt.Sprintf("Your account has %g credits but this video requires %g credits.", float64(left)/60, float64(cost)/60), "")
 	}
 	s.hg.quotaUsed[c.key] += cost
 	s.hg.videos[v.id] = v
 	s.hg.order = append(s.hg.order, v.id)
+	s.countStartLocked(c.key)
 	return v, nil
 }
 

@@ -89,6 +89,10 @@ func (s *Server) startRender(w http.ResponseWriter, c *call, req renderRequest) 
 	if err := s.checkRenderCapsLocked(c.key, req.test, now); err != nil {
 		return err
 	}
+	cost := 30 * int(math.Ceil(req.duration/30)) // Billed in 30 s steps.
+	if !req.test && s.hgHasCreditsLocked(c.key) && s.hgQuotaLocked(c.key)-s.hg.quotaUsed[c.key] < cost {
+		return v2Error(http.StatusPaymentRequired, "insufficient_credit", "Insufficient credit")
+	}
 	if req.test {
 		day := now.UTC().Format(time.DateOnly)
 		used := s.hg.testUsed[c.key]
@@ -98,10 +102,11 @@ func (s *Server) startRender(w http.ResponseWriter, c *call, req renderRequest) 
 		used.n++
 		s.hg.testUsed[c.key] = used
 	} else {
-		s.hg.quotaUsed[c.key] += 30 * int(math.Ceil(req.duration/30)) // Billed in 30 s steps.
+		s.hg.quotaUsed[c.key] += cost
 	}
 	s.hg.videos[v.id] = v
 	s.hg.order = append(s.hg.order, v.id)
+	s.countStartLocked(c.key)
 	return v2Data(w, map[string]string{"video_id": v.id})
 }
 
@@ -320,7 +325,7 @@ func (s *Server) hgVideoDelete(w http.ResponseWriter, c *call) error {
 // hgRemainingQuota answers GET /v2/user/remaining_quota; non-test renders spend quota.
 func (s *Server) hgRemainingQuota(w http.ResponseWriter, c *call) error {
 	s.mu.Lock()
-	left := max(0, hgQuotaSeconds-s.hg.quotaUsed[c.key])
+	left := max(0, s.hgQuotaLocked(c.key)-s.hg.quotaUsed[c.key])
 	s.mu.Unlock()
 	return v2Data(w, map[string]any{
 		"remaining_quota": left,

@@ -61,6 +61,17 @@
 // only. A text-to-speech generation becomes a history item named by its history-item-id
 // header (none with enable_logging=false).
 //
+// # Per-key limits
+//
+// Besides the provider-wide caps of Config, a key may get its own (SetKeyLimits, keys.go): a
+// cap on its requests in flight on every route, answered 429 with Retry-After: 1 (HeyGen
+// rate_limit_exceeded in the v2 envelope, or v3's under /v3; ElevenLabs
+// too_many_concurrent_requests), and credits of its own (HeyGen quota seconds, which v2 renders
+// then spend too, answering 402 insufficient_credit in the v2 envelope beyond them, as v3
+// does; ElevenLabs characters, 401 quota_exceeded beyond them). RevokeKey refuses a key from
+// then on with the provider's 401, as a key revoked mid-run. KeyStats counts each key's
+// requests, its requests in flight and refused for its cap, and the renders it started.
+//
 // # Unknown routes
 //
 // A method and path the sandbox does not serve is answered with the provider's own 404 or
@@ -98,6 +109,11 @@
 //	                           "body"}], with "body_base64" instead of "body" for binary bodies
 //	DELETE /_sandbox/requests  clears the request log; 204
 //	POST   /_sandbox/keys      {"provider":"heygen","key":"..."} accepts another key; 204
+//	POST   /_sandbox/keys/revoke  {"provider","key"}: the key is refused from now on (401); 204
+//	POST   /_sandbox/keys/limits  {"provider","key","max_concurrent":N,"credits":N}: the key's
+//	                           own cap on requests in flight (429 beyond) and credits left (HeyGen
+//	                           quota seconds, ElevenLabs characters; null for the default); 204
+//	GET    /_sandbox/keys/stats?provider=&key=  {"requests","in_flight","refused","job_starts"}
 //
 // A fault in JSON has the fields of Fault in snake case; all but provider are optional:
 //
@@ -219,6 +235,8 @@ type Server struct {
 
 	// bodyFaults spoil answers mid-body (bodyfault.go); guarded by mu.
 	bodyFaults []*activeBodyFault
+	// perKey holds each key's own limits and counts (keys.go); guarded by mu.
+	perKey map[keyRef]*keyUsage
 }
 
 var _ http.Handler = (*Server)(nil)

@@ -18,6 +18,8 @@ type call struct {
 	body   []byte            // the whole request body
 	params map[string]string // path parameters captured by the route
 	key    string            // the accepted API key, once authorized
+	// release gives back the key's slot (keys.go), once authorized.
+	release func()
 }
 
 // handler serves one route. It returns an *apiError to answer with a provider error.
@@ -94,6 +96,11 @@ func splitPath(p string) []string {
 
 // serve finds c's route, checks its key and runs it, rendering any error.
 func (sv *service) serve(w http.ResponseWriter, c *call) {
+	defer func() {
+		if c.release != nil {
+			c.release()
+		}
+	}()
 	sv.decorate(w.Header())
 	rt, params, known := sv.match(c.r.Method, c.path)
 	switch {
