@@ -16,6 +16,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
+	"github.com/aiproxy/aiproxy/internal/redis"
 	"github.com/aiproxy/aiproxy/internal/vault"
 )
 
@@ -314,7 +315,7 @@ func keyRevoke(ctx context.Context, args []string, e env, s stdio) error {
 
 func runCredential(ctx context.Context, args []string, e env, s stdio) error {
 	return subcommand(ctx, "credential", args, e, s, map[string]func(context.Context, []string, env, stdio) error{
-		"set": credentialSet, "list": credentialList, "delete": credentialDelete,
+		"set": credentialSet, "list": credentialList, "delete": credentialDelete, "pool": credentialPool,
 	})
 }
 
@@ -329,7 +330,8 @@ func credentialSet(ctx context.Context, args []string, e env, s stdio) error {
 	var f adminFlags
 	fs := newFlagSet("credential set", "credential set (--org ORG | --platform) NAME [--file FILE]\n\n"+
 		"The secret is read from FILE or standard input, never from the command line: either the bare\n"+
-		"provider key, or a JSON object shaped like the service's credential_schema, e.g. {\"key\":\"...\"}", s)
+		"provider key, or a JSON object shaped like the service's credential_schema, e.g. {\"key\":\"...\"},\n"+
+		"or a pool of such keys: {\"keys\":[{\"id\":\"k1\",\"key\":\"...\",\"weight\":2,\"max_concurrency\":4},...]}", s)
 	f.register(fs, e, true)
 	file := fs.String("file", "", "read the secret from this file instead of standard input")
 	pos, err := parsePositional(fs, args, 1)
@@ -374,7 +376,7 @@ func readSecret(stdin io.Reader, file string) (aiproxy.CredentialValue, error) {
 	if strings.HasPrefix(text, "{") {
 		var v aiproxy.CredentialValue
 		if err := json.Unmarshal([]byte(text), &v); err != nil {
-			return nil, fmt.Errorf("the secret looks like JSON but is not an object of strings")
+			return nil, fmt.Errorf("the secret looks like JSON but is not an object of strings, nor a pool of keys")
 		}
 		return v, nil
 	}
@@ -427,6 +429,63 @@ func credentialDelete(ctx context.Context, args []string, e env, s stdio) error 
 		}
 		fmt.Fprintf(s.err, "deleted credential %q of %s\n", pos[0], ownerName(org))
 		return nil
+	})
+}
+
+// credentialPool shows a credential's keys with their health, or with
+// --restore puts a resting or removed key back in use. Key health lives in
+// Redis when the servers share one (--redis-url), else in each server's
+// memory, which this command cannot read: it then shows the keys' state
+// as unknown and cannot restore them (use the server's admin API).
+func credentialPool(ctx context.Context, args []string, e env, s stdio) error {
+	var f adminFlags
+	fs := newFlagSet("credential pool", "credential pool (--org ORG | --platform) NAME [--restore KEY_ID] [flags]", s)
+	f.register(fs, e, true)
+	restore := fs.String("restore", "", "put this key of the pool back in use")
+	redisURL := fs.String("redis-url", e("AIPROXY_REDIS_URL"), "the Redis the servers keep key health in [AIPROXY_REDIS_URL]")
+	redisPrefix := fs.String("redis-prefix", envOr(e, "AIPROXY_REDIS_PREFIX", "aiproxy:"), "their Redis key prefix [AIPROXY_REDIS_PREFIX]")
+	pos, err := parsePositional(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	org, err := f.owner()
+	if err != nil {
+		return err
+	}
+	if err := redisURLErr("--redis-url", *redisURL); err != nil {
+		return err
+	}
+	return withAdmin(ctx, &f, e, false, func(a *adminEnv) error {
+		if *redisURL != "" {
+			rc, err := redis.Open(*redisURL, redis.Options{Prefix: *redisPrefix})
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			a.svc.UseKeyHealth(rc.KeyHealth())
+		}
+		if *restore != "" {
+			k, err := a.svc.RestoreKey(ctx, sourceFor(org), org, pos[0], *restore)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.err, "key %s of credential %q of %s is %s\n", k.Info.ID, pos[0], ownerName(org), k.Status.State)
+			return nil
+		}
+		kp, err := a.svc.KeyPool(ctx, sourceFor(org), org, pos[0])
+		if err != nil {
+			return err
+		}
+		out := httpapi.ToPoolJSON(kp)
+		return a.print(s, out, "ID\tKEY\tWEIGHT\tMAX\tSTATE\tIN FLIGHT\tUNTIL\tREASON", func(row func(...any)) {
+			for _, k := range out.Keys {
+				until := "-"
+				if k.RestUntil != nil {
+					until = k.RestUntil.Format(time.RFC3339)
+				}
+				row(orDash(k.ID), maskedText(k.Masked), k.Weight, k.MaxConcurrency, k.State, k.InFlight, until, orDash(k.Reason))
+			}
+		})
 	})
 }
 

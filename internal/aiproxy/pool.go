@@ -131,6 +131,28 @@ func (v CredentialValue) PoolKeys(schema map[string]string) ([]PoolKey, error) {
 	return keys, nil
 }
 
+// NewPoolValue returns the credential value of a pool of keys, for code
+// that builds one (the demo, tests). A weight of 0 is left out (1); the
+// value is checked when it is set, as any other.
+func NewPoolValue(keys ...PoolKey) CredentialValue {
+	list := make([]map[string]any, len(keys))
+	for i, k := range keys {
+		m := map[string]any{poolKeyID: k.ID}
+		for f, s := range k.Value {
+			m[f] = s
+		}
+		if k.Weight != 0 {
+			m[poolKeyWeight] = k.Weight
+		}
+		if k.MaxConcurrency != 0 {
+			m[poolKeyMaxConcurrency] = k.MaxConcurrency
+		}
+		list[i] = m
+	}
+	text, _ := json.Marshal(list) // strings and integers only
+	return CredentialValue{PoolField: string(text)}
+}
+
 // parsePoolKey reads the i-th key of a pool and the problems it has.
 func parsePoolKey(i int, m map[string]json.RawMessage, schema map[string]string) (PoolKey, []string) {
 	at := fmt.Sprintf("keys[%d]", i)

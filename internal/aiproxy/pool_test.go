@@ -122,6 +122,19 @@ func TestPoolKeys(t *testing.T) {
 	}
 }
 
+func TestNewPoolValue(t *testing.T) {
+	v := NewPoolValue(PoolKey{ID: "k1", Weight: 2, MaxConcurrency: 3, Value: CredentialValue{"key": poolSecretA}},
+		PoolKey{ID: "k2", Value: CredentialValue{"key": poolSecretB}})
+	keys, err := v.PoolKeys(map[string]string{"key": "string"})
+	want := []PoolKey{
+		{ID: "k1", Weight: 2, MaxConcurrency: 3, Value: CredentialValue{"key": poolSecretA}},
+		{ID: "k2", Weight: 1, Value: CredentialValue{"key": poolSecretB}},
+	}
+	if err != nil || !reflect.DeepEqual(keys, want) {
+		t.Fatalf("NewPoolValue read back = %+v, %v", keys, err)
+	}
+}
+
 func TestPoolMaskedShowsIDsWeightsAndCaps(t *testing.T) {
 	v := poolValue(t, `{"keys":[{"id":"k1","key":"`+poolSecretA+`","weight":2,"max_concurrency":4},{"id":"k2","key":"`+poolSecretB+`"}]}`)
 	want := map[string]string{
