@@ -21,6 +21,7 @@ import (
 	"github.com/aiproxy/aiproxy/internal/ownership"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/redis"
+	"github.com/aiproxy/aiproxy/internal/speechcache"
 	"github.com/aiproxy/aiproxy/internal/vault"
 )
 
@@ -47,6 +48,7 @@ type serverFlags struct {
 	data         dataFlags    // retention.go
 	users        userFlags    // users.go
 	budget       budgetFlags  // budgets.go
+	speech       speechFlags  // speech.go
 	// envErr holds the variables above that do not parse.
 	envErr error
 }
@@ -71,6 +73,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.data.register(fs, e)
 	f.users.register(fs, e)
 	f.budget.register(fs, e)
+	f.speech.register(fs, e)
 	f.envErr = v.err()
 }
 
@@ -105,7 +108,7 @@ func configureServer(f *serverFlags, fs *flag.FlagSet, args []string) error {
 func (f *serverFlags) validate() error {
 	_, logErr := newLogger(io.Discard, f.logLevel)
 	return errors.Join(f.envErr, f.store.envErr, logErr, f.mergeUpstreams(),
-		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate(), f.budget.validate(f.scale.redisURL))
+		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate(), f.budget.validate(f.scale.redisURL), f.speech.validate())
 }
 
 // mergeUpstreams adds AIPROXY_UPSTREAMS under the --upstream flags, which
@@ -170,6 +173,8 @@ type app struct {
 	// signIns verifies the identity providers' JWTs; nil accepts none.
 	signIns httpapi.SignInVerifier
 	budgets *budgets // budgets.go
+	// speech is the speech cache; nil when no org uses it.
+	speech  *speechcache.Cache
 	handler http.Handler
 	// flushLogs writes the buffered log lines and stops the buffer.
 	flushLogs func()
@@ -241,6 +246,9 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	if a.budgets, err = f.budget.build(a.db, a.redis, a.log); err != nil {
 		return nil, err
 	}
+	if a.speech, err = f.speech.build(f.store.dataDir, a.log); err != nil {
+		return nil, err
+	}
 	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
@@ -249,9 +257,16 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	// Calls from the API run through the ownership hooks (outermost) and
 	// the job hooks; p stays the plain pipeline the jobs service reads
 	// statuses with.
-	// Budgets are innermost: a call another hook refused or answered (an
-	// idempotent replay) never touches a budget.
-	invoker := p.WithHooks(append(append([]proxy.Hooks{ownership.New(a.db, a.log)}, a.jobs.hooks()...), a.budgets.enforcer)...)
+	// Ownership is outermost: a member is refused another user's object
+	// before anything answers. The speech cache answers hits after the
+	// job hooks. Budgets are innermost: a call another hook refused or
+	// answered (an idempotent replay, a cached speech) never touches a
+	// budget.
+	hooks := append([]proxy.Hooks{ownership.New(a.db, a.log)}, a.jobs.hooks()...)
+	if a.speech != nil {
+		hooks = append(hooks, a.speech)
+	}
+	invoker := p.WithHooks(append(hooks, a.budgets.enforcer)...)
 	a.upkeep = f.data.build(a.db, a.log)
 	a.upkeep.budgets = a.budgets.enforcer
 	a.handler = a.obs.wrap(a.life.wrap(withConsole(httpapi.New(a.apiConfig(invoker)))))
@@ -300,6 +315,9 @@ func (a *app) url() string { return "http://" + a.ln.Addr().String() }
 // close stops and closes the parts assemble built; a part it did not get
 // to is skipped.
 func (a *app) close() {
+	if a.speech != nil {
+		a.speech.Wait() // the copies of answers still being written
+	}
 	if a.guard != nil {
 		a.guard.stop() // writes the last usage records
 	}

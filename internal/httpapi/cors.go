@@ -10,7 +10,7 @@ import (
 var corsExposed = strings.Join([]string{
 	"request-id", "character-cost", "history-item-id", "current-concurrent-requests",
 	"maximum-concurrent-requests", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-	"X-RateLimit-Reset", "X-Aiproxy-Cache", "X-Request-Id", "Content-Disposition", "Preference-Applied",
+	"X-RateLimit-Reset", "X-Aiproxy-Cache", "X-Aiproxy-Cache-Original-Character-Cost", "X-Request-Id", "Content-Disposition", "Preference-Applied",
 }, ", ")
 
 // corsAllowedHeaders are the request headers a browser app may send.

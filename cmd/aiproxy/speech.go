@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/aiproxy/aiproxy/internal/speechcache"
+)
+
+// speechFlags configure the speech cache: which orgs use it, where its
+// audio lives and how much of it is kept.
+type speechFlags struct {
+	orgs     []string
+	dir      string
+	maxBytes int64
+	envErr   error
+}
+
+func (f *speechFlags) register(fs *flag.FlagSet, e env) {
+	v := newEnvValues(e)
+	if list := e("AIPROXY_SPEECH_CACHE_ORGS"); list != "" {
+		f.orgs = splitList(list)
+	}
+	fs.Func("speech-cache-orgs", "comma-separated orgs whose identical speech requests are answered from the speech cache, "+
+		"\"*\" for every org; none turns it off (docs/guardrails.md) [AIPROXY_SPEECH_CACHE_ORGS]", func(s string) error {
+		f.orgs = splitList(s)
+		return nil
+	})
+	fs.StringVar(&f.dir, "speech-cache-dir", e("AIPROXY_SPEECH_CACHE_DIR"),
+		"directory of the speech cache's audio (default: speech/ in the data dir) [AIPROXY_SPEECH_CACHE_DIR]")
+	fs.Int64Var(&f.maxBytes, "speech-cache-max-bytes", v.int64("AIPROXY_SPEECH_CACHE_MAX_BYTES", 1<<30),
+		"bytes of audio the speech cache keeps, least recently used evicted first [AIPROXY_SPEECH_CACHE_MAX_BYTES]")
+	f.envErr = v.err()
+}
+
+func (f *speechFlags) validate() error {
+	errs := []error{f.envErr}
+	if f.maxBytes < 1<<20 {
+		errs = append(errs, errors.New("--speech-cache-max-bytes must be at least 1048576 (1 MiB)"))
+	}
+	return errors.Join(errs...)
+}
+
+// splitList reads a comma-separated list, without empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// build opens the speech cache, or returns nil when no org uses it.
+func (f *speechFlags) build(dataDir string, log *slog.Logger) (*speechcache.Cache, error) {
+	if len(f.orgs) == 0 {
+		return nil, nil
+	}
+	dir := f.dir
+	if dir == "" {
+		dir = filepath.Join(dataDir, "speech")
+	}
+	store, err := speechcache.OpenFS(speechcache.FSConfig{Dir: dir, MaxBytes: f.maxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return speechcache.New(speechcache.Config{Store: store, Orgs: speechcache.NewOrgList(f.orgs), Logger: log}), nil
+}
