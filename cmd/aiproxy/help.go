@@ -34,6 +34,7 @@ func verbSummary(noun, verb string) string {
 		"credential set":     "set a provider credential, read from standard input or --file",
 		"credential list":    "list credentials, masked",
 		"credential delete":  "delete a credential",
+		"credential pool":    "show a credential's pool of keys, masked, with each key's weight, cap and health; --restore puts a key back in use",
 		"quota set":          "set an org's quota on requests, characters or renders, per day or month",
 		"quota list":         "list an org's quotas",
 		"quota delete":       "delete a quota",

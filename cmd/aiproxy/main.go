@@ -101,7 +101,7 @@ func commands() []command {
 		{"sandbox", "run only the simulated HeyGen and ElevenLabs providers", runSandbox},
 		{"org", "create and list orgs, and show or change their settings (create, list, settings)", runOrg},
 		{"key", "create, list and revoke API keys (create, list, revoke)", runKey},
-		{"credential", "set, list and delete provider credentials (set, list, delete)", runCredential},
+		{"credential", "set, list and delete provider credentials, and show or restore the keys of a pool (set, list, delete, pool)", runCredential},
 		{"quota", "set, list and delete per-org quotas (set, list, delete)", runQuota},
 		{"usage", "report usage per org, service and day as a table, JSON or CSV (report)", runUsage},
 		{"access", "enable or disable services and endpoints for an org (enable, disable, list)", runAccess},
