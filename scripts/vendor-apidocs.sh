@@ -62,7 +62,10 @@ tar -xzf "$tarball" -C "$work/x" "${FILES[@]/#/package/}"
 
 if [ "$mode" = check ]; then
 	for f in "${FILES[@]}"; do
-		cmp "$work/x/package/$f" "$dest/$f"
+		if ! cmp -s "$work/x/package/$f" "$dest/$f"; then
+			echo "vendor-apidocs: $dest/$f is not $PACKAGE@$VERSION's $f: run scripts/vendor-apidocs.sh" >&2
+			exit 1
+		fi
 	done
 	extra=$(cd "$dest" && find . -type f | sed 's|^\./||' | sort | comm -23 - <(printf '%s\n' "${FILES[@]}" | sort))
 	if [ -n "$extra" ]; then
