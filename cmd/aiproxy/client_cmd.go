@@ -26,7 +26,7 @@ type clientFlags struct {
 
 func (f *clientFlags) register(fs *flag.FlagSet, e env) {
 	fs.StringVar(&f.url, "url", e("AIPROXY_URL"), "server base URL [AIPROXY_URL]")
-	fs.StringVar(&f.org, "org", e("AIPROXY_ORG"), "org key [AIPROXY_ORG]")
+	fs.StringVar(&f.org, "org", e("AIPROXY_ORG"), orgActOn)
 	fs.BoolVar(&f.json, "json", false, "print machine-readable JSON on stdout")
 	f.key = e("AIPROXY_API_KEY")
 }

@@ -57,21 +57,12 @@ func orgHelp(help string) (string, bool) {
 	return text, true
 }
 
-// pendingOrgWording is the --org help of the commands whose flags
-// client_cmd.go registers ("org key"): it means orgActOn, and its text is
-// to be replaced by orgActOn there, then this entry removed. The test
-// fails when the text changes, so that the entry cannot outlive it.
-const pendingOrgWording = "org key [AIPROXY_ORG]"
-
 // TestOrgFlagWording checks that the --org of every command and subcommand
 // says which of its documented meanings it has (help.go, docs/clients.md):
 // the org to act on, a filter of a report across orgs (audit list, usage
 // report), or the demo's own org.
 func TestOrgFlagWording(t *testing.T) {
 	want := map[string]string{"audit list": orgFilter, "usage report": orgFilter, "demo": orgDemo}
-	clientFlagsUsers := map[string]bool{"services": true, "call": true, "video generate": true, "video status": true,
-		"tts": true, "token mint": true, "token list": true, "token revoke": true,
-		"budget set": true, "budget list": true, "budget delete": true, "budget status": true}
 	seen := 0
 	for _, c := range commands() {
 		help := helpText(t, c.name)
@@ -91,9 +82,6 @@ func TestOrgFlagWording(t *testing.T) {
 			meaning, known := want[path]
 			if !known {
 				meaning = orgActOn
-			}
-			if clientFlagsUsers[path] {
-				meaning = pendingOrgWording
 			}
 			if text != meaning {
 				t.Errorf("aiproxy %s --org says %q, want %q", path, text, meaning)
