@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -32,7 +28,7 @@ document.addEventListener('securitypolicyviolation', e =>
 func TestAPIDocsInBrowser(t *testing.T) {
 	b := startBrowser(t)
 	d := startDemo(t)
-	base := docsFront(t, d) + apidocs.Prefix
+	base := d.url + apidocs.Prefix
 
 	// What the page must show comes from the document the demo serves.
 	var doc struct {
@@ -144,24 +140,6 @@ func TestAPIDocsInBrowser(t *testing.T) {
 type docOperation struct {
 	OperationID string `json:"operationId"`
 	Summary     string `json:"summary"`
-}
-
-// docsFront serves the API reference page in front of the demo: the
-// page's handler at its prefix, everything else proxied to the demo, so
-// that the page, its document and the API share one origin, as they do
-// once cmd/aiproxy mounts the page beside the console.
-func docsFront(t *testing.T, d *demo) string {
-	t.Helper()
-	target, err := url.Parse(d.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(apidocs.Prefix, apidocs.Handler())
-	mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // addScript has the browser run source in every new document before the

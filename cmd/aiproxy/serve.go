@@ -15,6 +15,7 @@ import (
 
 	"github.com/aiproxy/aiproxy/internal/admin"
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/apidocs"
 	"github.com/aiproxy/aiproxy/internal/catalog"
 	"github.com/aiproxy/aiproxy/internal/console"
 	"github.com/aiproxy/aiproxy/internal/httpapi"
@@ -305,6 +306,7 @@ func (a *app) apiConfig(invoker httpapi.Invoker) httpapi.Config {
 func withConsole(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, console.Handler())
+	mux.Handle(apidocs.Prefix, apidocs.Handler())
 	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
 	mux.Handle("/", api)
 	return mux

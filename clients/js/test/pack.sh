@@ -20,15 +20,15 @@ timeout 120 npm pack --pack-destination "$tmp" --loglevel=error >/dev/null
 tarball="$tmp/aiproxy-client-$version.tgz"
 [ -f "$tarball" ] || { echo "pack.sh: npm pack made no $tarball" >&2; ls "$tmp" >&2; exit 1; }
 
-# What the tarball holds: the build, the sources, README and package.json.
+# What the tarball holds: the build, the sources, README, LICENSE and package.json.
 tar -tzf "$tarball" | sort >"$tmp/files"
-unexpected=$(grep -v -E '^package/(dist/[a-z]+\.(js|d\.ts)|src/[a-z]+\.ts|README\.md|package\.json)$' "$tmp/files" || true)
+unexpected=$(grep -v -E '^package/(dist/[a-z]+\.(js|d\.ts)|src/[a-z]+\.ts|README\.md|LICENSE|package\.json)$' "$tmp/files" || true)
 if [ -n "$unexpected" ]; then
 	echo "pack.sh: the tarball holds files it should not:" >&2
 	echo "$unexpected" >&2
 	exit 1
 fi
-for f in package/dist/index.js package/dist/index.d.ts package/README.md; do
+for f in package/dist/index.js package/dist/index.d.ts package/README.md package/LICENSE; do
 	grep -qx "$f" "$tmp/files" || { echo "pack.sh: the tarball lacks $f" >&2; exit 1; }
 done
 
