@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Per-key limits and failures, so that tests can drive a pool of provider keys: a key may
@@ -18,6 +19,9 @@ type KeyLimits struct {
 	// 429: HeyGen rate_limit_exceeded with Retry-After: 1 (the v3 envelope under /v3, the v2
 	// one elsewhere), ElevenLabs too_many_concurrent_requests. 0 means no cap.
 	MaxConcurrent int
+	// Latency holds each of the key's accepted requests this long before it is answered,
+	// its slot taken, as a slow or busy account would.
+	Latency time.Duration
 	// Credits, when set, is what the key has left from now on: HeyGen API quota seconds (a
 	// non-test render costs 30 per started half minute; beyond them v2 renders are answered
 	// 402 insufficient_credit in the v2 envelope, v3 renders as before), ElevenLabs
@@ -46,6 +50,7 @@ type keyRef struct {
 // keyUsage is one key's limits and counts; Server.mu guards it.
 type keyUsage struct {
 	maxConcurrent int
+	latency       time.Duration
 	// creditLimit, when set, replaces the provider's quota: HeyGen seconds or ElevenLabs
 	// characters, counted from the key's start like the quota it replaces.
 	creditLimit *int
@@ -70,7 +75,7 @@ func (s *Server) SetKeyLimits(provider Provider, key string, l KeyLimits) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.usageLocked(provider, key)
-	u.maxConcurrent, u.creditLimit = l.MaxConcurrent, nil
+	u.maxConcurrent, u.latency, u.creditLimit = l.MaxConcurrent, l.Latency, nil
 	if l.Credits != nil {
 		used := s.hg.quotaUsed[key]
 		if provider == ElevenLabs {
@@ -100,21 +105,26 @@ func (s *Server) KeyStats(provider Provider, key string) KeyStats {
 }
 
 // admitKey counts an accepted key's request and holds one of its slots until the call
-// ends, or answers 429 when its MaxConcurrent are all taken.
+// ends, after the key's Latency, or answers 429 when its MaxConcurrent are all taken.
 func (s *Server) admitKey(provider Provider, c *call) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	u := s.usageLocked(provider, c.key)
 	if u.maxConcurrent > 0 && u.stats.InFlight >= u.maxConcurrent {
 		u.stats.Refused++
+		s.mu.Unlock()
 		return keyBusy(provider, c.path, u.maxConcurrent)
 	}
 	u.stats.Requests++
 	u.stats.InFlight++
+	latency := u.latency
+	s.mu.Unlock()
 	c.release = func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		u.stats.InFlight--
+	}
+	if latency > 0 {
+		sleepCtx(c.r, latency) // a client gone meanwhile gets nothing anyway
 	}
 	return nil
 }
@@ -164,10 +174,11 @@ func (s *Server) countStartLocked(key string) {
 
 // keyLimitsJSON is the body of POST /_sandbox/keys/limits.
 type keyLimitsJSON struct {
-	Provider      Provider `json:"provider"`
-	Key           string   `json:"key"`
-	MaxConcurrent int      `json:"max_concurrent"`
-	Credits       *int     `json:"credits"`
+	Provider      Provider        `json:"provider"`
+	Key           string          `json:"key"`
+	MaxConcurrent int             `json:"max_concurrent"`
+	Credits       *int            `json:"credits"`
+	Latency       json.RawMessage `json:"latency"`
 }
 
 // keyStatsJSON is the answer of GET /_sandbox/keys/stats.
@@ -190,10 +201,16 @@ func (s *Server) serveKeyControl(w http.ResponseWriter, r *http.Request) bool {
 		}
 	case "POST /_sandbox/keys/limits":
 		var lj keyLimitsJSON
-		if s.decodeKey(w, r, &lj, &lj.Provider, &lj.Key) {
-			s.SetKeyLimits(lj.Provider, lj.Key, KeyLimits{MaxConcurrent: lj.MaxConcurrent, Credits: lj.Credits})
-			w.WriteHeader(http.StatusNoContent)
+		if !s.decodeKey(w, r, &lj, &lj.Provider, &lj.Key) {
+			return true
 		}
+		latency, err := parseDelay(lj.Latency)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return true
+		}
+		s.SetKeyLimits(lj.Provider, lj.Key, KeyLimits{MaxConcurrent: lj.MaxConcurrent, Credits: lj.Credits, Latency: latency})
+		w.WriteHeader(http.StatusNoContent)
 	case "GET /_sandbox/keys/stats":
 		q := r.URL.Query()
 		p := Provider(q.Get("provider"))

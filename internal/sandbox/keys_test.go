@@ -72,8 +72,7 @@ func TestKeyConcurrencyCap(t *testing.T) {
 		t.Fatalf("the key after its slot was freed: %d %s", resp.StatusCode, body)
 	}
 
-	f.sb.SetKeyLimits(sandbox.HeyGen, hgKey, sandbox.KeyLimits{MaxConcurrent: 1})
-	f.sb.InjectBodyFault(sandbox.BodyFault{Provider: sandbox.HeyGen, Path: "/v2/avatars", Kind: sandbox.BodySlow, Pause: time.Hour, Count: 1})
+	f.sb.SetKeyLimits(sandbox.HeyGen, hgKey, sandbox.KeyLimits{MaxConcurrent: 1, Latency: time.Hour})
 	release = f.hold(hgKey, "heygen", "GET", "/v2/avatars", "")
 	waitFor(t, "the held HeyGen request", func() bool { return f.sb.KeyStats(sandbox.HeyGen, hgKey).InFlight == 1 })
 	for path, want := range map[string]string{
@@ -157,8 +156,11 @@ func TestKeyControlAPI(t *testing.T) {
 		resp, _ := f.do(request{method: "POST", path: path, body: body})
 		return resp.StatusCode
 	}
-	if got := post("/_sandbox/keys/limits", `{"provider":"elevenlabs","key":"`+elKey+`","credits":0}`); got != 204 {
+	if got := post("/_sandbox/keys/limits", `{"provider":"elevenlabs","key":"`+elKey+`","credits":0,"latency":"1ms"}`); got != 204 {
 		t.Fatalf("limits = %d", got)
+	}
+	if got := post("/_sandbox/keys/limits", `{"provider":"elevenlabs","key":"`+elKey+`","latency":"soon"}`); got != 400 {
+		t.Fatalf("limits with a bad latency = %d, want 400", got)
 	}
 	if resp, body := f.as(elKey, "elevenlabs", "POST", "/v1/text-to-speech/"+rachelVoice, `{"text":"hi"}`); resp.StatusCode != 401 {
 		t.Fatalf("TTS with no credits = %d %s", resp.StatusCode, body)

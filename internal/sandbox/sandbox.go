@@ -64,7 +64,7 @@
 // # Per-key limits
 //
 // Besides the provider-wide caps of Config, a key may get its own (SetKeyLimits, keys.go): a
-// cap on its requests in flight on every route, answered 429 with Retry-After: 1 (HeyGen
+// latency, a cap on its requests in flight on every route, answered 429 with Retry-After: 1 (HeyGen
 // rate_limit_exceeded in the v2 envelope, or v3's under /v3; ElevenLabs
 // too_many_concurrent_requests), and credits of its own (HeyGen quota seconds, which v2 renders
 // then spend too, answering 402 insufficient_credit in the v2 envelope beyond them, as v3
@@ -110,9 +110,10 @@
 //	DELETE /_sandbox/requests  clears the request log; 204
 //	POST   /_sandbox/keys      {"provider":"heygen","key":"..."} accepts another key; 204
 //	POST   /_sandbox/keys/revoke  {"provider","key"}: the key is refused from now on (401); 204
-//	POST   /_sandbox/keys/limits  {"provider","key","max_concurrent":N,"credits":N}: the key's
-//	                           own cap on requests in flight (429 beyond) and credits left (HeyGen
-//	                           quota seconds, ElevenLabs characters; null for the default); 204
+//	POST   /_sandbox/keys/limits  {"provider","key","max_concurrent":N,"credits":N,"latency":"50ms"}:
+//	                           the key's own cap on requests in flight (429 beyond), credits left
+//	                           (HeyGen quota seconds, ElevenLabs characters; null for the default)
+//	                           and latency (as a fault's "delay"); 204
 //	GET    /_sandbox/keys/stats?provider=&key=  {"requests","in_flight","refused","job_starts"}
 //
 // A fault in JSON has the fields of Fault in snake case; all but provider are optional:
