@@ -36,6 +36,9 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 		return err
 	}
 	hookSecret := demoWebhooks(&f.jobs)
+	if f.speech.orgs == nil {
+		f.speech.orgs = []string{*org} // the demo shows repeated speech answered from the cache
+	}
 	if f.obs.metricsToken == "" && f.obs.metricsAddr == "" {
 		// The demo shows its metrics too, behind a token of its own.
 		f.obs.metricsToken = aiproxy.NewID("metrics_") + aiproxy.NewID("")

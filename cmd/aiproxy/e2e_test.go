@@ -51,8 +51,17 @@ type demo struct {
 	bodies [][]byte
 }
 
-// startDemo runs the real program's demo command until the test ends.
+// startDemo runs the real program's demo command until the test ends,
+// with the speech cache off, so that a test that repeats a speech request
+// reaches the provider each time; extraArgs may turn it on again.
 func startDemo(t *testing.T, extraArgs ...string) *demo {
+	t.Helper()
+	return startShippedDemo(t, append([]string{"--speech-cache-orgs", "off"}, extraArgs...)...)
+}
+
+// startShippedDemo runs the demo as a new user would, with every default
+// of the demo command.
+func startShippedDemo(t *testing.T, extraArgs ...string) *demo {
 	t.Helper()
 	d := &demo{t: t, dir: t.TempDir(), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -25,8 +25,11 @@ func (f *speechFlags) register(fs *flag.FlagSet, e env) {
 		f.orgs = splitList(list)
 	}
 	fs.Func("speech-cache-orgs", "comma-separated orgs whose identical speech requests are answered from the speech cache, "+
-		"\"*\" for every org; none turns it off (docs/guardrails.md) [AIPROXY_SPEECH_CACHE_ORGS]", func(s string) error {
+		"\"*\" for every org, \"off\" for none (the default of serve; the demo's is its own org) (docs/guardrails.md) [AIPROXY_SPEECH_CACHE_ORGS]", func(s string) error {
 		f.orgs = splitList(s)
+		if f.orgs == nil {
+			f.orgs = []string{} // given, but empty: off, as "off" is
+		}
 		return nil
 	})
 	fs.StringVar(&f.dir, "speech-cache-dir", e("AIPROXY_SPEECH_CACHE_DIR"),
@@ -55,9 +58,14 @@ func splitList(s string) []string {
 	return out
 }
 
+// off reports whether no org uses the speech cache.
+func (f *speechFlags) off() bool {
+	return len(f.orgs) == 0 || (len(f.orgs) == 1 && f.orgs[0] == "off")
+}
+
 // build opens the speech cache, or returns nil when no org uses it.
 func (f *speechFlags) build(dataDir string, log *slog.Logger) (*speechcache.Cache, error) {
-	if len(f.orgs) == 0 {
+	if f.off() {
 		return nil, nil
 	}
 	dir := f.dir

@@ -31,13 +31,13 @@ func (d *demo) sandboxTTSCalls() int {
 	return n
 }
 
-// TestSpeechCacheThroughTheServer turns the speech cache on for the demo
-// org with the serve flags and checks, through the real server: repeated
+// TestSpeechCacheThroughTheServer runs the demo as shipped, whose speech
+// cache is on for the demo org, and checks, through the real server: repeated
 // identical speech is one provider call with the same bytes, marked HIT
 // with no character cost; another org (not opted in) always reaches the
 // provider; another voice setting misses.
 func TestSpeechCacheThroughTheServer(t *testing.T) {
-	d := startDemo(t, "--speech-cache-orgs", "demo", "--speech-cache-max-bytes", "8388608")
+	d := startShippedDemo(t, "--speech-cache-max-bytes", "8388608")
 	d.cli("", "org", "create", "other")
 	other := d.cli("", "key", "create", "--org", "other", "--role", "invoke")
 	body, _ := json.Marshal(map[string]string{"provider": "elevenlabs", "key": "el-other-org-key"})
