@@ -209,9 +209,10 @@ func TestPoolRevokedKeyIsRemovedAndTheCallMovesOn(t *testing.T) {
 	if strings.Join(pf.changes, ",") != "platform//svc a removed" {
 		t.Fatalf("changes reported = %v, want the one removal", pf.changes)
 	}
-	pf.mu.Lock()
-	left := len(pf.proxy.keys.cache.pools.calls)
-	pf.mu.Unlock()
+	ps := &pf.proxy.keys.cache.pools
+	ps.mu.Lock()
+	left := len(ps.calls)
+	ps.mu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d calls still hold pool entries after they ended", left)
 	}

@@ -218,8 +218,7 @@ func (s *Server) serveKeyControl(w http.ResponseWriter, r *http.Request) bool {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want ?provider=heygen|elevenlabs&key=..."})
 			return true
 		}
-		st := s.KeyStats(p, q.Get("key"))
-		writeJSON(w, http.StatusOK, keyStatsJSON{Requests: st.Requests, InFlight: st.InFlight, Refused: st.Refused, JobStarts: st.JobStarts})
+		writeJSON(w, http.StatusOK, keyStatsJSON(s.KeyStats(p, q.Get("key"))))
 	default:
 		return false
 	}
