@@ -41,8 +41,22 @@ func poolAPI(t *testing.T, e *env) (string, *proxy.MemoryKeyHealth) {
 func TestPoolRoutes(t *testing.T) {
 	e := newEnv(t)
 	url, health := poolAPI(t, e)
-	e.url = url
 	ctx := context.Background()
+
+	// The credential routes take a pool as they take one key.
+	platform := "Api-Key " + e.platform
+	poolBody := `{"value":{"keys":[{"id":"k1","key":"` + apiPoolA + `","weight":2},{"id":"k2","key":"` + apiPoolB + `"}]}}`
+	status, _, body := e.do("PUT", base+"/admin/credentials/elevenlabs/", platform, poolBody)
+	if status != 200 || strings.Contains(string(body), apiPoolA) || !strings.Contains(string(body), `"keys/k1/key":"****0001"`) {
+		t.Fatalf("PUT a pool = %d %s", status, body)
+	}
+	for _, bad := range []string{`{"value":{"keys":5}}`, `{"value":{"keys":[{"id":"k1"}]}}`, `{"value":{"keys":[]}}`} {
+		if status, _, body := e.do("PUT", base+"/admin/credentials/elevenlabs/", platform, bad); status != 400 {
+			t.Errorf("PUT %s = %d %s, want 400", bad, status, body)
+		}
+	}
+	e.url = url // the pool routes alone from here on
+
 	var pool aiproxy.CredentialValue
 	if err := json.Unmarshal([]byte(`{"keys":[{"id":"k1","key":"`+apiPoolA+`","weight":3,"max_concurrency":2},{"id":"k2","key":"`+apiPoolB+`"}]}`), &pool); err != nil {
 		t.Fatal(err)
@@ -65,8 +79,7 @@ func TestPoolRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	platform := "Api-Key " + e.platform
-	status, _, body := e.do("GET", base+"/admin/credentials/heygen/pool/", platform, "")
+	status, _, body = e.do("GET", base+"/admin/credentials/heygen/pool/", platform, "")
 	if status != 200 {
 		t.Fatalf("GET platform pool = %d %s", status, body)
 	}
