@@ -51,6 +51,15 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 	keys := map[string]string{"heygen": randomKey("hg"), "elevenlabs": randomKey("el")}
 	sb.server.AddKey(sandbox.HeyGen, keys["heygen"])
 	sb.server.AddKey(sandbox.ElevenLabs, keys["elevenlabs"])
+	// The platform's credentials are pools of two sandbox keys, for the
+	// orgs that have no key of their own.
+	pools := map[string][]string{"heygen": {randomKey("hgp"), randomKey("hgp")}, "elevenlabs": {randomKey("elp"), randomKey("elp")}}
+	for _, k := range pools["heygen"] {
+		sb.server.AddKey(sandbox.HeyGen, k)
+	}
+	for _, k := range pools["elevenlabs"] {
+		sb.server.AddKey(sandbox.ElevenLabs, k)
+	}
 	for svc := range keys {
 		if _, set := f.upstreams[svc]; !set {
 			f.upstreams[svc] = sb.url + "/" + svc
@@ -61,7 +70,7 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 		return explainTakenPort(err, f.addr, f.obs.metricsAddr)
 	}
 	defer a.close()
-	full, err := seedDemo(ctx, a, *org, keys)
+	full, err := seedDemo(ctx, a, *org, keys, pools)
 	if err != nil {
 		return err
 	}
@@ -148,9 +157,16 @@ func randomKey(prefix string) string {
 
 // seedDemo makes sure the demo org exists, points its credentials at the
 // sandbox, and returns a fresh admin key for it.
-func seedDemo(ctx context.Context, a *app, org string, keys map[string]string) (string, error) {
+func seedDemo(ctx context.Context, a *app, org string, keys map[string]string, pools map[string][]string) (string, error) {
 	if _, err := a.admin.CreateOrg(ctx, org, "Demo org"); err != nil && aiproxy.ErrorCode(err) != aiproxy.CodeConflict {
 		return "", err
+	}
+	for name, pk := range pools {
+		v := aiproxy.NewPoolValue(aiproxy.PoolKey{ID: "sandbox-1", Value: aiproxy.CredentialValue{"key": pk[0]}},
+			aiproxy.PoolKey{ID: "sandbox-2", Value: aiproxy.CredentialValue{"key": pk[1]}})
+		if _, err := a.admin.SetCredential(ctx, aiproxy.SourcePlatform, "", name, v); err != nil {
+			return "", fmt.Errorf("set demo platform pool %s: %w", name, err)
+		}
 	}
 	for name, key := range keys {
 		if _, err := a.admin.SetCredential(ctx, aiproxy.SourceTenant, org, name, aiproxy.CredentialValue{"key": key}); err != nil {

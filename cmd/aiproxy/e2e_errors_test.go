@@ -169,6 +169,8 @@ func TestDemoErrors(t *testing.T) {
 		wantError(t, "action", s, b, 404, detail("not_found", "External proxy service 'heygen/nope' not found or disabled."))
 	})
 	t.Run("404 no credentials", func(t *testing.T) {
+		// The demo's platform pool would serve the other org: remove it.
+		d.cli("", "credential", "delete", "--platform", "heygen")
 		s, _, b := d.invoke("other", otherKey, "heygen", "list-avatars", map[string]any{})
 		wantError(t, "other org", s, b, 404, detail("not_found", "No allowed credentials found for external proxy service 'heygen'."))
 	})

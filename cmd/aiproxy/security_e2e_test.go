@@ -121,10 +121,11 @@ func TestRotateMasterKey(t *testing.T) {
 		}
 		return errOut.String()
 	}
-	if out := rotate(); !strings.Contains(out, "re-sealed 2 credentials") {
+	// The demo org's two credentials and the platform's two pools.
+	if out := rotate(); !strings.Contains(out, "re-sealed 4 credentials") {
 		t.Fatalf("first rotation: %s", out)
 	}
-	if out := rotate(); !strings.Contains(out, "re-sealed 0 credentials") || !strings.Contains(out, "2 were already") {
+	if out := rotate(); !strings.Contains(out, "re-sealed 0 credentials") || !strings.Contains(out, "4 were already") {
 		t.Fatalf("second rotation: %s", out)
 	}
 	db, err := sqlite.Open(context.Background(), filepath.Join(d.dir, "aiproxy.db"))

@@ -253,6 +253,18 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
 		CredentialTTL: proxy.DefaultCredentialTTL})))
 	a.admin.OnCredentialChange(p.ForgetCredential)
+	// Key pools: their health shared through Redis when the replicas have
+	// one, else kept here; removals audited; counted in the metrics.
+	var health interface {
+		proxy.KeyHealth
+		admin.KeyHealth
+	} = proxy.NewMemoryKeyHealth(nil)
+	if a.redis != nil {
+		health = a.redis.KeyHealth()
+	}
+	p.UsePools(proxy.PoolConfig{Health: health, OnChange: a.admin.RecordKeyChange})
+	a.admin.UseKeyHealth(health)
+	a.obs.metrics.Pools(p)
 	a.jobs = wireJobs(f.jobs.weighted(f.guard.shares), a.obs.jobStore(a.db), a.catalog, v, p, a.ln, a.log, f.scale.jobLease,
 		pollLock(a.redis), a.obs.metrics, spool, a.budgets.finishJob)
 	// Calls from the API run through the ownership hooks (outermost) and

@@ -135,6 +135,7 @@ func (s *server) routes() {
 	s.route("/admin/keys/{id}", s.platformAdmin(s.revokePlatformKey), http.MethodDelete)
 	s.route("/admin/credentials", s.platformAdmin(s.platformCredentials), http.MethodGet)
 	s.route("/admin/credentials/{name}", s.platformAdmin(s.platformCredential), http.MethodPut, http.MethodDelete)
+	s.poolRoutes() // pool.go
 
 	s.userTokenRoutes() // usertoken.go
 	if s.cfg.Budgets != nil {

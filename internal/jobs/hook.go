@@ -103,6 +103,7 @@ func (h statusHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, e
 		// Another status endpoint of the service: answer it from the
 		// provider, but still with the job's own credential.
 		c.Pin(j.Source)
+		c.PinKey(j.CredentialKeyID)
 		return nil, nil
 	}
 	return s.answerStatus(ctx, c, j)

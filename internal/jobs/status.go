@@ -132,7 +132,7 @@ func (t *tracker) poll(ctx context.Context, j aiproxy.Job) (reply, error) {
 	}
 	svc, _ := t.cfg.Catalog.Service(j.Service)
 	ep, _ := svc.Endpoint(j.StatusAction)
-	a, err := t.cfg.Proxy.Fetch(ctx, j.OrgKey, svc, ep, statusEnvelope(spec.IDParam, j.ProviderJobID), j.Source)
+	a, err := t.cfg.Proxy.Fetch(proxy.WithCredentialKey(ctx, j.CredentialKeyID), j.OrgKey, svc, ep, statusEnvelope(spec.IDParam, j.ProviderJobID), j.Source)
 	if err != nil {
 		t.recordFailure(ctx, j, err, 0)
 		return reply{}, err
