@@ -87,6 +87,12 @@ var keyEncoding = base32.NewEncoding(keyAlphabet).WithPadding(base32.NoPadding)
 // NewKeySecret makes a fresh random key. It returns the full key, shown once
 // to its owner, and the ID and secret hash to store.
 func NewKeySecret() (full, id string, hash []byte, err error) {
+	return newSecret(keyPrefix)
+}
+
+// newSecret makes a random credential with a prefix: 64 bits of id and 256
+// of secret, of which only the hash is kept.
+func newSecret(prefix string) (full, id string, hash []byte, err error) {
 	idBytes := make([]byte, 8)
 	secret := make([]byte, 32)
 	if _, err := rand.Read(idBytes); err != nil {
@@ -97,7 +103,7 @@ func NewKeySecret() (full, id string, hash []byte, err error) {
 	}
 	id = hex.EncodeToString(idBytes)
 	s := keyEncoding.EncodeToString(secret)
-	return keyPrefix + id + "_" + s, id, HashKeySecret(s), nil
+	return prefix + id + "_" + s, id, HashKeySecret(s), nil
 }
 
 // ParseKey splits a full key into its ID and secret. ok is false when the

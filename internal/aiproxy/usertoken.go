@@ -2,8 +2,6 @@ package aiproxy
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"time"
 )
@@ -90,17 +88,7 @@ const (
 // NewUserTokenSecret makes a fresh random user token: the full token,
 // shown once to the minter, and the ID and hash to store.
 func NewUserTokenSecret() (full, id string, hash []byte, err error) {
-	idBytes := make([]byte, 8)
-	secret := make([]byte, 32)
-	if _, err := rand.Read(idBytes); err != nil {
-		return "", "", nil, err
-	}
-	if _, err := rand.Read(secret); err != nil {
-		return "", "", nil, err
-	}
-	id = hex.EncodeToString(idBytes)
-	s := keyEncoding.EncodeToString(secret)
-	return userTokenPrefix + id + "_" + s, id, HashKeySecret(s), nil
+	return newSecret(userTokenPrefix)
 }
 
 // ParseUserToken splits a full user token into its ID and secret; ok is
