@@ -43,6 +43,40 @@ type JobSpec struct {
 	// Idempotency-Key header itself (HeyGen v3): aiproxy then sends the
 	// client's key on, scoped to the org, besides honouring it.
 	ForwardIdempotencyKey bool
+	// Details says where the start request's body holds what the job is
+	// about (its title, script, avatar and voice), as "body." paths; nil
+	// records no details.
+	Details *JobDetailsSpec
+}
+
+// JobDetailsSpec maps each job detail to the paths of the start request
+// that hold it: "body.a.b", with "*" for every item of an array
+// ("body.video_inputs.*.voice.voice_id"). The first path with a value
+// wins; the script joins every value its first path with values finds.
+type JobDetailsSpec struct {
+	Title    []string
+	Script   []string
+	AvatarID []string
+	VoiceID  []string
+}
+
+// JobDetailsScriptMax is how many characters of a job's script aiproxy
+// keeps.
+const JobDetailsScriptMax = 500
+
+// JobDetails is what a job is about, read from its start request by the
+// catalog's JobDetailsSpec, and what it made, read from its final status.
+// It never holds a credential. Empty fields are unknown.
+type JobDetails struct {
+	Title string
+	// Script is the first JobDetailsScriptMax characters of the script.
+	Script   string
+	AvatarID string
+	VoiceID  string
+	// DurationSeconds is the finished video's length, 0 when unknown.
+	DurationSeconds float64
+	// ThumbnailURL is the finished video's thumbnail, from its status.
+	ThumbnailURL string
 }
 
 // JobStatusSpec is the catalog's description of an endpoint that reads job
@@ -63,6 +97,12 @@ type JobStatusSpec struct {
 	// URLTTLSeconds, when positive, is how long result URLs stay valid after
 	// a status read; a completed job is read again before they lapse.
 	URLTTLSeconds int
+	// DurationPath is the dotted JSON path of the finished job's length in
+	// seconds, for its details; "" when the provider gives none.
+	DurationPath string
+	// ThumbnailPath is the dotted JSON path of the finished job's
+	// thumbnail URL, for its details.
+	ThumbnailPath string
 }
 
 // JobWebhookSpec is the catalog's description of the job webhooks a provider
@@ -125,6 +165,8 @@ type Job struct {
 	CallbackID string
 	// IdempotencyKey is the Idempotency-Key of the request that started it.
 	IdempotencyKey string
+	// Details is what the job is about, for finding it again.
+	Details JobDetails
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -153,6 +195,13 @@ type JobFilter struct {
 	State   JobState
 	Service string
 	Action  string
+	// Query, when set, selects jobs whose title or script contains it,
+	// ignoring case; stores scan the org's other matches for it.
+	Query string
+	// AvatarID, when set, selects jobs made with that avatar.
+	AvatarID string
+	// From (inclusive) and To (exclusive), when set, bound CreatedAt.
+	From, To time.Time
 	// Limit caps the answer; 0 means 50.
 	Limit int
 	// Before, when set, returns only jobs older than this position (from a
@@ -303,6 +352,9 @@ type JobStore interface {
 	// JobEvents returns an org's events with a Seq above after, oldest
 	// first; an empty org means every org.
 	JobEvents(ctx context.Context, org string, after int64, limit int) ([]JobEvent, error)
+	// EventsOfJob returns one job's events, oldest first, at most limit
+	// (0 means 50).
+	EventsOfJob(ctx context.Context, jobID string, limit int) ([]JobEvent, error)
 }
 
 // WebhookStore keeps webhook endpoints, the delivery outbox and its log,

@@ -39,6 +39,49 @@ type UsageRecord struct {
 	// provider did not do (refused, failed, answered from the cache) or
 	// one no price covers. A job start carries its estimate.
 	CostMicros int64
+	// RequestID is the call's X-Request-Id.
+	RequestID string
+	// ErrorDetail is the client-safe message aiproxy answered with, cut to
+	// ErrorDetailMax bytes; "" when the provider's own answer went back.
+	ErrorDetail string
+}
+
+// ErrorDetailMax caps UsageRecord.ErrorDetail, so that the request log
+// stays small.
+const ErrorDetailMax = 300
+
+// RequestFilter selects an org's raw usage records for its request log,
+// newest first. Zero fields select everything; From is inclusive and To
+// exclusive.
+type RequestFilter struct {
+	OrgKey  string
+	Service string
+	Action  string
+	KeyID   string
+	UserID  string
+	// Status selects one HTTP status sent; 0 means any.
+	Status int
+	// ErrorsOnly selects the calls that failed (UsageRecord.Failed).
+	ErrorsOnly bool
+	From, To   time.Time
+	// Limit caps the answer; 0 means 50.
+	Limit int
+	// Before, when set, returns only records older than this position.
+	Before *RequestCursor
+}
+
+// RequestCursor is a position in the newest-first request log: a
+// record's time and its store id.
+type RequestCursor struct {
+	At time.Time
+	ID int64
+}
+
+// LoggedRequest is a usage record as the request log reads it back, with
+// its position.
+type LoggedRequest struct {
+	ID int64
+	UsageRecord
 }
 
 // Failed reports whether the call ended in an error.
@@ -150,6 +193,9 @@ type UsageStore interface {
 	// and key when f.GroupBy says, ordered by day, org, service, user and
 	// key.
 	UsageReport(ctx context.Context, f UsageFilter) ([]UsageRow, error)
+	// Requests lists an org's raw usage records, the ones retention still
+	// keeps, newest first (time, then id), for the request log.
+	Requests(ctx context.Context, f RequestFilter) ([]LoggedRequest, error)
 }
 
 // compareUsageRows orders report rows by day, org, service, user and key

@@ -22,7 +22,7 @@ var (
 const jobColumns = `id, org_key, service, action, status_action, provider_job_id, source, credential_org,
 	credential_name, state, provider_status, result_urls, error, status_body, callback_id, idempotency_key,
 	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at,
-	user_id, key_id, credential_key_id`
+	user_id, key_id, credential_key_id, details`
 
 // CreateJob stores a new job with its creation event (queued for the org's
 // webhook endpoints) and completes done in the same transaction.
@@ -30,12 +30,13 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1,
-				$18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
+				$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`,
 			j.ID, j.OrgKey, j.Service, j.Action, j.StatusAction, j.ProviderJobID, string(j.Source),
 			orgKey(j.CredentialOrg), j.CredentialName, string(j.State), j.ProviderStatus, nonNilMap(j.ResultURLs),
 			j.Error, j.StatusBody, j.CallbackID, j.IdempotencyKey, j.Attempts,
 			timestamp(j.CreatedAt), timestamp(j.UpdatedAt), timestamp(j.CompletedAt), timestamp(j.CheckedAt),
-			timestamp(j.NextCheckAt), timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt), j.User, j.KeyID, j.CredentialKeyID)
+			timestamp(j.NextCheckAt), timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt), j.User, j.KeyID, j.CredentialKeyID,
+			toDetailsRow(j.Details))
 		if err != nil {
 			return err
 		}
@@ -124,10 +125,21 @@ func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, err
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	for _, c := range [][2]string{{"user_id", f.User}, {"state", string(f.State)}, {"service", f.Service}, {"action", f.Action}} {
+	for _, c := range [][2]string{{"user_id", f.User}, {"state", string(f.State)}, {"service", f.Service},
+		{"action", f.Action}, {"(details ->> 'avatar_id')", f.AvatarID}} {
 		if c[1] != "" {
 			where = append(where, c[0]+" = "+arg(c[1]))
 		}
+	}
+	if f.Query != "" {
+		q := arg(f.Query)
+		where = append(where, "(strpos(lower(details ->> 'title'), lower("+q+")) > 0 OR strpos(lower(details ->> 'script'), lower("+q+")) > 0)")
+	}
+	if !f.From.IsZero() {
+		where = append(where, "created_at >= "+arg(timestamp(f.From)))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "created_at < "+arg(timestamp(f.To)))
 	}
 	if f.Before != nil {
 		at := arg(timestamp(f.Before.CreatedAt))
@@ -151,11 +163,11 @@ func (db *DB) UpdateJob(ctx context.Context, j aiproxy.Job, ev *aiproxy.JobEvent
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET state = $1, provider_status = $2, result_urls = $3,
 			error = $4, status_body = $5, attempts = $6, version = version + 1, updated_at = $7,
 			completed_at = $8, checked_at = $9, next_check_at = $10, deadline_at = $11, urls_expire_at = $12,
-			lease_owner = '', lease_expires_at = NULL
+			details = $15, lease_owner = '', lease_expires_at = NULL
 			WHERE id = $13 AND version = $14`,
 			string(j.State), j.ProviderStatus, nonNilMap(j.ResultURLs), j.Error, j.StatusBody, j.Attempts,
 			timestamp(j.UpdatedAt), timestamp(j.CompletedAt), timestamp(j.CheckedAt), timestamp(j.NextCheckAt),
-			timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt), j.ID, j.Version)
+			timestamp(j.DeadlineAt), timestamp(j.URLsExpireAt), j.ID, j.Version, toDetailsRow(j.Details))
 		if err != nil {
 			return err
 		}
@@ -208,6 +220,21 @@ func (db *DB) JobEvents(ctx context.Context, org string, after int64, limit int)
 	return out, nil
 }
 
+// EventsOfJob returns one job's events, oldest first, through
+// job_events_by_job.
+func (db *DB) EventsOfJob(ctx context.Context, jobID string, limit int) ([]aiproxy.JobEvent, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+eventColumns+` FROM job_events
+		WHERE job_id = $1 ORDER BY seq LIMIT $2`, jobID, limitOr(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list events of job %q: %w", jobID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (aiproxy.JobEvent, error) { return scanEvent(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list events of job %q: %w", jobID, err)
+	}
+	return out, nil
+}
+
 // JobEvent returns one event by id, or aiproxy.ErrNotFound.
 func (db *DB) JobEvent(ctx context.Context, id string) (aiproxy.JobEvent, error) {
 	ev, err := scanEvent(db.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM job_events WHERE id = $1`, id))
@@ -241,17 +268,39 @@ func scanJob(row pgx.Row) (aiproxy.Job, error) {
 		credOrg                                    pgtype.Text
 		created, updated, completed, checked, next pgtype.Timestamptz
 		deadline, expires                          pgtype.Timestamptz
+		details                                    detailsRow
 	)
 	err := row.Scan(&j.ID, &j.OrgKey, &j.Service, &j.Action, &j.StatusAction, &j.ProviderJobID, &source, &credOrg,
 		&j.CredentialName, &state, &j.ProviderStatus, &j.ResultURLs, &j.Error, &j.StatusBody, &j.CallbackID,
 		&j.IdempotencyKey, &j.Attempts, &j.Version, &created, &updated, &completed, &checked, &next,
-		&deadline, &expires, &j.User, &j.KeyID, &j.CredentialKeyID)
+		&deadline, &expires, &j.User, &j.KeyID, &j.CredentialKeyID, &details)
 	if err != nil {
 		return aiproxy.Job{}, err
 	}
+	j.Details = details.details()
 	j.Source, j.State, j.CredentialOrg = aiproxy.Source(source), aiproxy.JobState(state), credOrg.String
 	j.CreatedAt, j.UpdatedAt, j.CompletedAt = fromTimestamp(created), fromTimestamp(updated), fromTimestamp(completed)
 	j.CheckedAt, j.NextCheckAt = fromTimestamp(checked), fromTimestamp(next)
 	j.DeadlineAt, j.URLsExpireAt = fromTimestamp(deadline), fromTimestamp(expires)
 	return j, nil
+}
+
+// detailsRow is a job's details as the details column keeps them.
+type detailsRow struct {
+	Title           string  `json:"title,omitempty"`
+	Script          string  `json:"script,omitempty"`
+	AvatarID        string  `json:"avatar_id,omitempty"`
+	VoiceID         string  `json:"voice_id,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+	ThumbnailURL    string  `json:"thumbnail_url,omitempty"`
+}
+
+func toDetailsRow(d aiproxy.JobDetails) detailsRow {
+	return detailsRow{Title: d.Title, Script: d.Script, AvatarID: d.AvatarID, VoiceID: d.VoiceID,
+		DurationSeconds: d.DurationSeconds, ThumbnailURL: d.ThumbnailURL}
+}
+
+func (d detailsRow) details() aiproxy.JobDetails {
+	return aiproxy.JobDetails{Title: d.Title, Script: d.Script, AvatarID: d.AvatarID, VoiceID: d.VoiceID,
+		DurationSeconds: d.DurationSeconds, ThumbnailURL: d.ThumbnailURL}
 }

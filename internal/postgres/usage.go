@@ -15,7 +15,7 @@ import (
 var _ aiproxy.UsageStore = (*DB)(nil)
 
 // usageColumns is the number of values one usage row binds.
-const usageColumns = 16
+const usageColumns = 18
 
 // usageRowsPerInsert bounds one INSERT's rows so that its bound values stay
 // well under PostgreSQL's limit of 65,535 parameters.
@@ -39,7 +39,7 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 			for _, r := range rest[:n] {
 				args = append(args, timestamp(r.At), r.OrgKey, r.KeyID, r.Service, r.Action, r.Status,
 					string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut, string(r.Unit), r.Units,
-					r.Cache, string(r.Source), r.UserID, r.CostMicros)
+					r.Cache, string(r.Source), r.UserID, r.CostMicros, r.RequestID, r.ErrorDetail)
 			}
 			if _, err := tx.Exec(ctx, insertUsageSQL(n), args...); err != nil {
 				return err
@@ -58,7 +58,8 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 func insertUsageSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
-	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id, cost_micros) VALUES `)
+	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id, cost_micros, request_id,
+	error_detail) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -167,4 +168,60 @@ func collectUsageRows(rows pgx.Rows) ([]aiproxy.UsageRow, error) {
 		r.Day, r.Units = dayOf(day), map[aiproxy.Metric]int64{aiproxy.Metric(unit): units}
 		return r, err
 	})
+}
+
+const requestColumns = `id, at, org_key, key_id, user_id, service, action, status, error_code, upstream_status,
+	latency_ms, bytes_out, unit, units, cache, source, cost_micros, request_id, error_detail`
+
+// Requests lists an org's raw usage records, newest first, through
+// usage_events_by_org_at_id. Only the raw records that retention keeps are
+// there.
+func (db *DB) Requests(ctx context.Context, f aiproxy.RequestFilter) ([]aiproxy.LoggedRequest, error) {
+	where := []string{"org_key = $1"}
+	args := []any{f.OrgKey}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for _, c := range [][2]string{{"service", f.Service}, {"action", f.Action}, {"key_id", f.KeyID}, {"user_id", f.UserID}} {
+		if c[1] != "" {
+			where = append(where, c[0]+" = "+arg(c[1]))
+		}
+	}
+	if f.Status != 0 {
+		where = append(where, "status = "+arg(f.Status))
+	}
+	if f.ErrorsOnly {
+		where = append(where, "(status >= 400 OR error_code <> '')")
+	}
+	if !f.From.IsZero() {
+		where = append(where, "at >= "+arg(timestamp(f.From)))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "at < "+arg(timestamp(f.To)))
+	}
+	if f.Before != nil {
+		where = append(where, "(at, id) < ("+arg(timestamp(f.Before.At))+", "+arg(f.Before.ID)+")")
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+requestColumns+` FROM usage_events
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY at DESC, id DESC LIMIT `+arg(limitOr(f.Limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (aiproxy.LoggedRequest, error) {
+		var (
+			r                  aiproxy.LoggedRequest
+			at                 pgtype.Timestamptz
+			code, unit, source string
+		)
+		err := row.Scan(&r.ID, &at, &r.OrgKey, &r.KeyID, &r.UserID, &r.Service, &r.Action, &r.Status, &code,
+			&r.UpstreamStatus, &r.LatencyMS, &r.BytesOut, &unit, &r.Units, &r.Cache, &source, &r.CostMicros,
+			&r.RequestID, &r.ErrorDetail)
+		r.At, r.ErrorCode, r.Unit, r.Source = fromTimestamp(at), aiproxy.Code(code), aiproxy.Metric(unit), aiproxy.Source(source)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	return out, nil
 }

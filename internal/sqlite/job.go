@@ -21,7 +21,7 @@ var (
 const jobColumns = `id, org_key, service, action, status_action, provider_job_id, source, credential_org,
 	credential_name, state, provider_status, result_urls, error, status_body, callback_id, idempotency_key,
 	attempts, version, created_at, updated_at, completed_at, checked_at, next_check_at, deadline_at, urls_expire_at,
-	user_id, key_id, credential_key_id`
+	user_id, key_id, credential_key_id, details`
 
 // inTx runs fn in a write transaction, committing when it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -43,14 +43,19 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 	if err != nil {
 		return fmt.Errorf("create job %q: %w", j.ID, err)
 	}
+	details, err := json.Marshal(toDetailsRow(j.Details))
+	if err != nil {
+		return fmt.Errorf("create job %q: %w", j.ID, err)
+	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			j.ID, j.OrgKey, j.Service, j.Action, j.StatusAction, j.ProviderJobID, string(j.Source),
 			orgKey(j.CredentialOrg), j.CredentialName, string(j.State), j.ProviderStatus, string(urls), j.Error,
 			j.StatusBody, j.CallbackID, j.IdempotencyKey, j.Attempts,
 			millis(j.CreatedAt), millis(j.UpdatedAt), millis(j.CompletedAt), millis(j.CheckedAt),
-			millis(j.NextCheckAt), millis(j.DeadlineAt), millis(j.URLsExpireAt), j.User, j.KeyID, j.CredentialKeyID)
+			millis(j.NextCheckAt), millis(j.DeadlineAt), millis(j.URLsExpireAt), j.User, j.KeyID, j.CredentialKeyID,
+			string(details))
 		if err != nil {
 			return err
 		}
@@ -122,15 +127,31 @@ func (db *DB) JobByProviderID(ctx context.Context, service, providerID string) (
 }
 
 // Jobs lists an org's jobs, newest first, ties broken by id; with a user
-// in the filter, only that user's, through the index jobs_by_org_user.
+// in the filter, only that user's, through the index jobs_by_org_user; with
+// an avatar, through jobs_by_org_avatar. A query scans the org's rows in
+// that order for titles and scripts that contain it.
 func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, error) {
 	where := []string{"org_key = ?"}
 	args := []any{f.OrgKey}
-	for _, c := range [][2]string{{"user_id", f.User}, {"state", string(f.State)}, {"service", f.Service}, {"action", f.Action}} {
+	for _, c := range [][2]string{{"user_id", f.User}, {"state", string(f.State)}, {"service", f.Service},
+		{"action", f.Action}, {"json_extract(details, '$.avatar_id')", f.AvatarID}} {
 		if c[1] != "" {
 			where = append(where, c[0]+" = ?")
 			args = append(args, c[1])
 		}
+	}
+	if f.Query != "" {
+		where = append(where, `(instr(lower(json_extract(details, '$.title')), lower(?)) > 0
+			OR instr(lower(json_extract(details, '$.script')), lower(?)) > 0)`)
+		args = append(args, f.Query, f.Query)
+	}
+	if !f.From.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, millis(f.From))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, millis(f.To))
 	}
 	if f.Before != nil {
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
@@ -156,15 +177,19 @@ func (db *DB) UpdateJob(ctx context.Context, j aiproxy.Job, ev *aiproxy.JobEvent
 	if err != nil {
 		return fmt.Errorf("update job %q: %w", j.ID, err)
 	}
+	details, err := json.Marshal(toDetailsRow(j.Details))
+	if err != nil {
+		return fmt.Errorf("update job %q: %w", j.ID, err)
+	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, provider_status = ?, result_urls = ?,
 			error = ?, status_body = ?, attempts = ?, version = version + 1, updated_at = ?, completed_at = ?,
-			checked_at = ?, next_check_at = ?, deadline_at = ?, urls_expire_at = ?,
+			checked_at = ?, next_check_at = ?, deadline_at = ?, urls_expire_at = ?, details = ?,
 			lease_owner = '', lease_expires_at = NULL
 			WHERE id = ? AND version = ?`,
 			string(j.State), j.ProviderStatus, string(urls), j.Error, j.StatusBody, j.Attempts,
 			millis(j.UpdatedAt), millis(j.CompletedAt), millis(j.CheckedAt), millis(j.NextCheckAt),
-			millis(j.DeadlineAt), millis(j.URLsExpireAt), j.ID, j.Version)
+			millis(j.DeadlineAt), millis(j.URLsExpireAt), string(details), j.ID, j.Version)
 		if err != nil {
 			return err
 		}
@@ -211,8 +236,19 @@ func (db *DB) queryJobs(ctx context.Context, query string, args ...any) ([]aipro
 
 // JobEvents returns an org's events after a sequence number, oldest first.
 func (db *DB) JobEvents(ctx context.Context, org string, after int64, limit int) ([]aiproxy.JobEvent, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM job_events
+	return db.queryEvents(ctx, `SELECT `+eventColumns+` FROM job_events
 		WHERE seq > ? AND (? = '' OR org_key = ?) ORDER BY seq LIMIT ?`, after, org, org, limitOr(limit))
+}
+
+// EventsOfJob returns one job's events, oldest first, through
+// job_events_by_job.
+func (db *DB) EventsOfJob(ctx context.Context, jobID string, limit int) ([]aiproxy.JobEvent, error) {
+	return db.queryEvents(ctx, `SELECT `+eventColumns+` FROM job_events
+		WHERE job_id = ? ORDER BY seq LIMIT ?`, jobID, limitOr(limit))
+}
+
+func (db *DB) queryEvents(ctx context.Context, query string, args ...any) ([]aiproxy.JobEvent, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -265,20 +301,46 @@ func scanJob(s scanner) (aiproxy.Job, error) {
 		credOrg                                    sql.NullString
 		created, updated, completed, checked, next sql.NullInt64
 		deadline, expires                          sql.NullInt64
+		details                                    string
 	)
 	err := s.Scan(&j.ID, &j.OrgKey, &j.Service, &j.Action, &j.StatusAction, &j.ProviderJobID, &source, &credOrg,
 		&j.CredentialName, &state, &j.ProviderStatus, &urls, &j.Error, &j.StatusBody, &j.CallbackID,
 		&j.IdempotencyKey, &j.Attempts, &j.Version, &created, &updated, &completed, &checked, &next,
-		&deadline, &expires, &j.User, &j.KeyID, &j.CredentialKeyID)
+		&deadline, &expires, &j.User, &j.KeyID, &j.CredentialKeyID, &details)
 	if err != nil {
 		return aiproxy.Job{}, err
 	}
 	if err := json.Unmarshal([]byte(urls), &j.ResultURLs); err != nil {
 		return aiproxy.Job{}, fmt.Errorf("decode result_urls: %w", err)
 	}
+	var d detailsRow
+	if err := json.Unmarshal([]byte(details), &d); err != nil {
+		return aiproxy.Job{}, fmt.Errorf("decode details: %w", err)
+	}
+	j.Details = d.details()
 	j.Source, j.State, j.CredentialOrg = aiproxy.Source(source), aiproxy.JobState(state), credOrg.String
 	j.CreatedAt, j.UpdatedAt, j.CompletedAt = fromMillis(created), fromMillis(updated), fromMillis(completed)
 	j.CheckedAt, j.NextCheckAt = fromMillis(checked), fromMillis(next)
 	j.DeadlineAt, j.URLsExpireAt = fromMillis(deadline), fromMillis(expires)
 	return j, nil
+}
+
+// detailsRow is a job's details as the details column keeps them.
+type detailsRow struct {
+	Title           string  `json:"title,omitempty"`
+	Script          string  `json:"script,omitempty"`
+	AvatarID        string  `json:"avatar_id,omitempty"`
+	VoiceID         string  `json:"voice_id,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+	ThumbnailURL    string  `json:"thumbnail_url,omitempty"`
+}
+
+func toDetailsRow(d aiproxy.JobDetails) detailsRow {
+	return detailsRow{Title: d.Title, Script: d.Script, AvatarID: d.AvatarID, VoiceID: d.VoiceID,
+		DurationSeconds: d.DurationSeconds, ThumbnailURL: d.ThumbnailURL}
+}
+
+func (d detailsRow) details() aiproxy.JobDetails {
+	return aiproxy.JobDetails{Title: d.Title, Script: d.Script, AvatarID: d.AvatarID, VoiceID: d.VoiceID,
+		DurationSeconds: d.DurationSeconds, ThumbnailURL: d.ThumbnailURL}
 }

@@ -14,12 +14,12 @@ import (
 var _ aiproxy.UsageStore = (*DB)(nil)
 
 // usageColumns is the number of values one usage row binds.
-const usageColumns = 16
+const usageColumns = 18
 
 // usageInsertSizes are the row counts of the INSERTs a batch is cut into,
 // largest first. Each is a statement prepared once, so that a busy server
 // does not parse a new INSERT for every batch (parsing was half of a
-// batch's cost); the largest keeps its bound values (256 × 16) well under
+// batch's cost); the largest keeps its bound values (256 × 18) well under
 // SQLite's limit of 32,766. A batch of 300 is 256 + 2 × 16 + 3 × 4; the usage
 // recorder's batches are at most 256 by default.
 var usageInsertSizes = [...]int{256, 64, 16, 4, 1}
@@ -56,7 +56,7 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 		for _, r := range recs[:n] {
 			args = append(args, r.At.UnixMilli(), r.OrgKey, r.KeyID, r.Service, r.Action,
 				r.Status, string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut,
-				string(r.Unit), r.Units, r.Cache, string(r.Source), r.UserID, r.CostMicros)
+				string(r.Unit), r.Units, r.Cache, string(r.Source), r.UserID, r.CostMicros, r.RequestID, r.ErrorDetail)
 		}
 		if _, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append usage: %w", err)
@@ -92,8 +92,9 @@ func usageInsertSize(n int) int {
 // insertUsageSQL is an INSERT of n usage rows.
 func insertUsageSQL(n int) string {
 	const head = `INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
-	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id, cost_micros) VALUES `
-	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id, cost_micros, request_id,
+	error_detail) VALUES `
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	var b strings.Builder
 	b.Grow(len(head) + n*(len(row)+1))
 	b.WriteString(head)
@@ -223,4 +224,67 @@ func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) (
 // spanMillis is a span's ends in stored form, open ends as the extremes.
 func spanMillis(s aiproxy.Span) (from, to int64) {
 	return millisOr(s.From, math.MinInt64), millisOr(s.To, math.MaxInt64)
+}
+
+const requestColumns = `id, at, org_key, key_id, user_id, service, action, status, error_code, upstream_status,
+	latency_ms, bytes_out, unit, units, cache, source, cost_micros, request_id, error_detail`
+
+// Requests lists an org's raw usage records, newest first, through
+// usage_events_by_org (org_key, at), whose rowid breaks ties. Only the raw
+// records that retention keeps are there.
+func (db *DB) Requests(ctx context.Context, f aiproxy.RequestFilter) ([]aiproxy.LoggedRequest, error) {
+	where := []string{"org_key = ?"}
+	args := []any{f.OrgKey}
+	for _, c := range [][2]string{{"service", f.Service}, {"action", f.Action}, {"key_id", f.KeyID}, {"user_id", f.UserID}} {
+		if c[1] != "" {
+			where = append(where, c[0]+" = ?")
+			args = append(args, c[1])
+		}
+	}
+	if f.Status != 0 {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.ErrorsOnly {
+		where = append(where, "(status >= 400 OR error_code <> '')")
+	}
+	if !f.From.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, f.To.UnixMilli())
+	}
+	if f.Before != nil {
+		at := f.Before.At.UnixMilli()
+		where = append(where, "(at < ? OR (at = ? AND id < ?))")
+		args = append(args, at, at, f.Before.ID)
+	}
+	args = append(args, limitOr(f.Limit))
+	rows, err := db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM usage_events INDEXED BY usage_events_by_org
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY at DESC, id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	defer rows.Close()
+	var out []aiproxy.LoggedRequest
+	for rows.Next() {
+		var (
+			r                  aiproxy.LoggedRequest
+			at                 int64
+			code, unit, source string
+		)
+		if err := rows.Scan(&r.ID, &at, &r.OrgKey, &r.KeyID, &r.UserID, &r.Service, &r.Action, &r.Status, &code,
+			&r.UpstreamStatus, &r.LatencyMS, &r.BytesOut, &unit, &r.Units, &r.Cache, &source, &r.CostMicros,
+			&r.RequestID, &r.ErrorDetail); err != nil {
+			return nil, fmt.Errorf("list requests: %w", err)
+		}
+		r.At, r.ErrorCode, r.Unit, r.Source = time.UnixMilli(at).UTC(), aiproxy.Code(code), aiproxy.Metric(unit), aiproxy.Source(source)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	return out, nil
 }

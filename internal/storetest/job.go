@@ -40,6 +40,9 @@ func runJobs(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("WebhookEndpointsBelongToOrg", func(t *testing.T) { testWebhookEndpoints(t, jobStores(t, open)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, jobStores(t, open)) })
 	t.Run("ProviderWebhooksSeenOnce", func(t *testing.T) { testProviderWebhooks(t, jobStores(t, open)) })
+	t.Run("DetailsRoundTrip", func(t *testing.T) { testJobDetails(t, jobStores(t, open)) })
+	t.Run("ListSearch", func(t *testing.T) { testJobSearch(t, jobStores(t, open)) })
+	t.Run("EventsOfJob", func(t *testing.T) { testEventsOfJob(t, jobStores(t, open)) })
 }
 
 func newJob(org, id, providerID string, created time.Time) aiproxy.Job {
@@ -413,5 +416,125 @@ func testProviderWebhooks(t *testing.T, s JobStores) {
 	}
 	if first, _ := s.RecordProviderWebhook(ctx, "other", "evt-1", at(0)); !first {
 		t.Fatal("event ids are per service")
+	}
+}
+
+func testJobDetails(t *testing.T, s JobStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	j := newJob("acme", "job_1", "vid1", at(0))
+	j.Details = aiproxy.JobDetails{Title: "Ünïcode launch", Script: "Hello there", AvatarID: "av_1", VoiceID: "vo_1"}
+	got := mustCreateJob(ctx, t, s, j)
+	if got.Details != j.Details {
+		t.Fatalf("details after create = %+v, want %+v", got.Details, j.Details)
+	}
+	listed, err := s.Jobs(ctx, aiproxy.JobFilter{OrgKey: "acme"})
+	if err != nil || len(listed) != 1 || listed[0].Details != j.Details {
+		t.Fatalf("Jobs = %+v, %v; want the job with its details", listed, err)
+	}
+	got.Details.DurationSeconds, got.Details.ThumbnailURL = 12.5, "https://x/thumb.png"
+	got.State, got.UpdatedAt = aiproxy.JobCompleted, at(1)
+	if err := s.UpdateJob(ctx, got, nil); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Job(ctx, "job_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Details != got.Details {
+		t.Fatalf("details after update = %+v, want %+v", after.Details, got.Details)
+	}
+	plain := mustCreateJob(ctx, t, s, newJob("acme", "job_2", "vid2", at(2)))
+	if plain.Details != (aiproxy.JobDetails{}) {
+		t.Fatalf("a job without details reads back %+v", plain.Details)
+	}
+}
+
+func testJobSearch(t *testing.T, s JobStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	mustCreateOrg(ctx, t, s, "beta")
+	mk := func(org, id string, minute int, d aiproxy.JobDetails) {
+		j := newJob(org, id, "p_"+id, at(minute))
+		j.Details = d
+		mustCreateJob(ctx, t, s, j)
+	}
+	mk("acme", "job_a", 0, aiproxy.JobDetails{Title: "Spring LAUNCH", AvatarID: "av_1"})
+	mk("acme", "job_b", 10, aiproxy.JobDetails{Title: "Onboarding", Script: "Welcome to the launch party", AvatarID: "av_2"})
+	mk("acme", "job_c", 20, aiproxy.JobDetails{Title: "Weekly news", Script: "Nothing new", AvatarID: "av_1"})
+	mk("acme", "job_d", 30, aiproxy.JobDetails{Title: "100% done_ok"})
+	mk("beta", "job_e", 15, aiproxy.JobDetails{Title: "launch", AvatarID: "av_1"})
+	ids := func(f aiproxy.JobFilter) string {
+		t.Helper()
+		f.OrgKey = "acme"
+		list, err := s.Jobs(ctx, f)
+		if err != nil {
+			t.Fatalf("Jobs(%+v): %v", f, err)
+		}
+		var out []string
+		for _, j := range list {
+			out = append(out, j.ID)
+		}
+		return fmt.Sprint(out)
+	}
+	cases := []struct {
+		name string
+		f    aiproxy.JobFilter
+		want string
+	}{
+		{"query matches title or script, any case", aiproxy.JobFilter{Query: "launch"}, "[job_b job_a]"},
+		{"query is a substring, not a pattern", aiproxy.JobFilter{Query: "%"}, "[job_d]"},
+		{"underscore is literal", aiproxy.JobFilter{Query: "e_o"}, "[job_d]"},
+		{"query without match", aiproxy.JobFilter{Query: "zebra"}, "[]"},
+		{"avatar", aiproxy.JobFilter{AvatarID: "av_1"}, "[job_c job_a]"},
+		{"from inclusive", aiproxy.JobFilter{From: at(10)}, "[job_d job_c job_b]"},
+		{"to exclusive", aiproxy.JobFilter{To: at(20)}, "[job_b job_a]"},
+		{"from and to and avatar", aiproxy.JobFilter{From: at(5), To: at(25), AvatarID: "av_1"}, "[job_c]"},
+		{"query and paging", aiproxy.JobFilter{Query: "launch", Limit: 1, Before: &aiproxy.JobCursor{CreatedAt: at(10), ID: "job_b"}}, "[job_a]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := ids(c.f); got != c.want {
+				t.Fatalf("jobs = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func testEventsOfJob(t *testing.T, s JobStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	j := mustCreateJob(ctx, t, s, newJob("acme", "job_1", "vid1", at(0)))
+	mustCreateJob(ctx, t, s, newJob("acme", "job_2", "vid2", at(1)))
+	for i, st := range []aiproxy.JobState{aiproxy.JobProcessing, aiproxy.JobCompleted} {
+		j.State, j.UpdatedAt = st, at(2+i)
+		ev := newEvent(j, "job."+string(st))
+		if err := s.UpdateJob(ctx, j, &ev); err != nil {
+			t.Fatal(err)
+		}
+		j.Version++
+	}
+	evs, err := s.EventsOfJob(ctx, "job_1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range evs {
+		if ev.JobID != "job_1" || ev.OrgKey != "acme" {
+			t.Fatalf("event %+v is not job_1's", ev)
+		}
+		types = append(types, ev.Type)
+	}
+	if got := fmt.Sprint(types); got != "[job.created job.processing job.completed]" {
+		t.Fatalf("events = %s, want created, processing, completed in order", got)
+	}
+	if !evs[0].CreatedAt.Equal(at(0)) || string(evs[0].Data) != `{"type":"job.created"}` {
+		t.Fatalf("first event = %+v", evs[0])
+	}
+	if two, err := s.EventsOfJob(ctx, "job_1", 2); err != nil || len(two) != 2 || two[1].Type != "job.processing" {
+		t.Fatalf("EventsOfJob(limit 2) = %+v, %v", two, err)
+	}
+	if none, err := s.EventsOfJob(ctx, "job_none", 0); err != nil || len(none) != 0 {
+		t.Fatalf("EventsOfJob(unknown) = %+v, %v; want none", none, err)
 	}
 }

@@ -57,6 +57,7 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		}
 	})
 	t.Run("PerUser", func(t *testing.T) { testUsagePerUser(t, open) })
+	t.Run("RequestLog", func(t *testing.T) { testRequestLog(t, open) })
 	t.Run("GroupByUserAndKey", func(t *testing.T) { testUsageGroupBy(t, rollupStores(t, open)) })
 	t.Run("GroupedAsRawSums", func(t *testing.T) { testUsageGroupedSums(t, rollupStores(t, open)) })
 	t.Run("ManyRecordsInOneCall", func(t *testing.T) {
@@ -412,6 +413,96 @@ func runAccess(t *testing.T, open func(t *testing.T) Stores) {
 		}
 		if other, _ := s.AccessRules(ctx, "other"); len(other) != 0 {
 			t.Fatalf("another org's rules = %+v", other)
+		}
+	})
+}
+
+func testRequestLog(t *testing.T, open func(t *testing.T) Stores) {
+	s, ctx := guardrails(t, open), t.Context()
+	t1 := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)
+	recs := []aiproxy.UsageRecord{
+		{At: t1, OrgKey: "acme", KeyID: "k1", UserID: "ann", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200,
+			LatencyMS: 10, Unit: aiproxy.MetricCharacters, Units: 12, CostMicros: 1200, Cache: "MISS", Source: aiproxy.SourcePlatform, RequestID: "req-1"},
+		{At: t1, OrgKey: "acme", KeyID: "k2", Service: "heygen", Action: "generate-video", Status: 429, ErrorCode: aiproxy.CodeRateLimited,
+			RequestID: "req-2", ErrorDetail: "Rate limit exceeded: retry in 3s."},
+		{At: t1.Add(time.Minute), OrgKey: "acme", KeyID: "k1", Service: "heygen", Action: "video-status", Status: 400, UpstreamStatus: 400, RequestID: "req-3"},
+		{At: t1.Add(2 * time.Minute), OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, RequestID: "req-4"},
+		{At: t1.Add(2 * time.Minute), OrgKey: "beta", KeyID: "k9", Service: "heygen", Action: "list-avatars", Status: 200, RequestID: "req-5"},
+	}
+	if err := s.AppendUsage(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(f aiproxy.RequestFilter) string {
+		t.Helper()
+		f.OrgKey = "acme"
+		list, err := s.Requests(ctx, f)
+		if err != nil {
+			t.Fatalf("Requests(%+v): %v", f, err)
+		}
+		var out []string
+		for _, r := range list {
+			out = append(out, r.RequestID)
+		}
+		return fmt.Sprint(out)
+	}
+	all, err := s.Requests(ctx, aiproxy.RequestFilter{OrgKey: "acme"})
+	if err != nil || len(all) != 4 {
+		t.Fatalf("Requests(acme) = %+v, %v; want acme's four", all, err)
+	}
+	byID := map[string]aiproxy.UsageRecord{}
+	for _, r := range all {
+		byID[r.RequestID] = r.UsageRecord
+	}
+	for _, want := range recs[:2] {
+		if got := byID[want.RequestID]; got != want {
+			t.Fatalf("record read back = %+v, want %+v", got, want)
+		}
+	}
+	cases := []struct {
+		name string
+		f    aiproxy.RequestFilter
+		want string
+	}{
+		{"newest first", aiproxy.RequestFilter{}, ""},
+		{"service", aiproxy.RequestFilter{Service: "heygen"}, "[req-3 req-2]"},
+		{"action", aiproxy.RequestFilter{Action: "tts"}, "[req-4 req-1]"},
+		{"key", aiproxy.RequestFilter{KeyID: "k2"}, "[req-2]"},
+		{"user", aiproxy.RequestFilter{UserID: "ann"}, "[req-1]"},
+		{"status", aiproxy.RequestFilter{Status: 429}, "[req-2]"},
+		{"errors", aiproxy.RequestFilter{ErrorsOnly: true}, "[req-3 req-2]"},
+		{"from inclusive, to exclusive", aiproxy.RequestFilter{From: t1.Add(time.Minute), To: t1.Add(2 * time.Minute)}, "[req-3]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := ids(c.f)
+			if c.want == "" {
+				if got != "[req-4 req-3 req-2 req-1]" && got != "[req-4 req-3 req-1 req-2]" {
+					t.Fatalf("requests = %s, want newest first", got)
+				}
+				return
+			}
+			if got != c.want {
+				t.Fatalf("requests = %s, want %s", got, c.want)
+			}
+		})
+	}
+	t.Run("pages through ties", func(t *testing.T) {
+		var seen []string
+		f := aiproxy.RequestFilter{OrgKey: "acme", Limit: 1}
+		for range 10 {
+			page, err := s.Requests(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			last := page[len(page)-1]
+			seen = append(seen, last.RequestID)
+			f.Before = &aiproxy.RequestCursor{At: last.At, ID: last.ID}
+		}
+		if len(seen) != 4 || fmt.Sprint(seen) != ids(aiproxy.RequestFilter{}) {
+			t.Fatalf("pages of one = %v, want each of acme's four once, in the list's order", seen)
 		}
 	})
 }
