@@ -16,6 +16,9 @@ type fileJob struct {
 	// ForwardIdempotencyKey sends the client's Idempotency-Key on to a
 	// provider that honours one.
 	ForwardIdempotencyKey bool `json:"forward_idempotency_key,omitempty"`
+	// Details maps a job detail (title, script, avatar_id, voice_id) to the
+	// request paths that hold it, first match wins.
+	Details map[string][]string `json:"details,omitempty"`
 }
 
 // fileJobStatus is an endpoint's "job_status" block: the call reads a job's
@@ -27,6 +30,9 @@ type fileJobStatus struct {
 	ResultURLs    map[string]string `json:"result_urls,omitempty"`
 	ErrorPath     string            `json:"error_path,omitempty"`
 	URLTTLSeconds int               `json:"url_ttl_seconds,omitempty"`
+	// Details maps a detail of the finished job (duration_seconds,
+	// thumbnail_url) to the JSON path of the status answer that holds it.
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // fileJobWebhook is a service's "job_webhook" block: how the provider's job
@@ -59,6 +65,7 @@ func compileJob(r *report, where string, f fileEndpoint, e *aiproxy.Endpoint) {
 		if j.ForwardIdempotencyKey && f.RequestMode != "json" {
 			r.add(where, "job.forward_idempotency_key needs request_mode json, where aiproxy honours Idempotency-Key")
 		}
+		e.Job.Details = compileJobDetails(r, where, j.Details, f, e)
 	}
 	if js := f.JobStatus; js != nil {
 		e.JobStatus = compileJobStatus(r, where, js, e)
@@ -78,6 +85,18 @@ func compileJobStatus(r *report, where string, f *fileJobStatus, e *aiproxy.Endp
 		checkJSONPath(r, where, "job_status.result_urls."+name, f.ResultURLs[name], true)
 	}
 	spec.States = checkStates(r, where, "job_status.states", f.States)
+	for _, name := range sortedKeys(f.Details) {
+		path := f.Details[name]
+		checkJSONPath(r, where, "job_status.details."+name, path, true)
+		switch name {
+		case "duration_seconds":
+			spec.DurationPath = path
+		case "thumbnail_url":
+			spec.ThumbnailPath = path
+		default:
+			r.add(where, "job_status.details %q is not one of duration_seconds, thumbnail_url", name)
+		}
+	}
 	if f.URLTTLSeconds < 0 || f.URLTTLSeconds > maxURLTTLSeconds {
 		r.add(where, "job_status.url_ttl_seconds %d is not between 0 and %d", f.URLTTLSeconds, maxURLTTLSeconds)
 	}
@@ -85,6 +104,55 @@ func compileJobStatus(r *report, where string, f *fileJobStatus, e *aiproxy.Endp
 		r.add(where, "job_status needs a GET endpoint, since aiproxy repeats it freely")
 	}
 	return spec
+}
+
+// compileJobDetails checks a job block's details: each names a known
+// detail and lists request paths, "body.PATH" ("*" for every item of an
+// array) of a JSON body or "path.NAME" of a placeholder.
+func compileJobDetails(r *report, where string, in map[string][]string, f fileEndpoint, e *aiproxy.Endpoint) *aiproxy.JobDetailsSpec {
+	if in == nil {
+		return nil
+	}
+	d := &aiproxy.JobDetailsSpec{}
+	for _, name := range sortedKeys(in) {
+		paths := in[name]
+		field := "job.details." + name
+		switch name {
+		case "title":
+			d.Title = paths
+		case "script":
+			d.Script = paths
+		case "avatar_id":
+			d.AvatarID = paths
+		case "voice_id":
+			d.VoiceID = paths
+		default:
+			r.add(where, "job.details %q is not one of title, script, avatar_id, voice_id", name)
+			continue
+		}
+		if len(paths) == 0 {
+			r.add(where, "%s lists no path", field)
+		}
+		for _, p := range paths {
+			checkDetailPath(r, where, field, p, f, e)
+		}
+	}
+	return d
+}
+
+// checkDetailPath checks one request path of a job detail.
+func checkDetailPath(r *report, where, field, p string, f fileEndpoint, e *aiproxy.Endpoint) {
+	kind, rest, _ := strings.Cut(p, ".")
+	switch {
+	case kind == "body" && f.RequestMode != "json":
+		r.add(where, "%s %q needs request_mode json", field, p)
+	case kind == "body":
+		checkJSONPath(r, where, field, rest, true)
+	case kind == "path" && (!fieldPattern.MatchString(rest) || !strings.Contains(e.PathTemplate, "{"+rest+"}")):
+		r.add(where, "%s %q names no placeholder of path_template", field, p)
+	case kind != "path":
+		r.add(where, "%s %q must be \"body.PATH\" or \"path.NAME\"", field, p)
+	}
 }
 
 // checkIDParam checks "query.NAME" or "path.NAME", the latter naming a
@@ -191,15 +259,38 @@ func encodeJob(j *aiproxy.JobSpec) *fileJob {
 		return nil
 	}
 	return &fileJob{StatusAction: j.StatusAction, IDPath: j.IDPath, CallbackURLField: j.CallbackURLField,
-		ForwardIdempotencyKey: j.ForwardIdempotencyKey}
+		ForwardIdempotencyKey: j.ForwardIdempotencyKey, Details: encodeJobDetails(j.Details)}
+}
+
+func encodeJobDetails(d *aiproxy.JobDetailsSpec) map[string][]string {
+	if d == nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for name, paths := range map[string][]string{"title": d.Title, "script": d.Script, "avatar_id": d.AvatarID, "voice_id": d.VoiceID} {
+		if len(paths) > 0 {
+			out[name] = paths
+		}
+	}
+	return out
 }
 
 func encodeJobStatus(js *aiproxy.JobStatusSpec) *fileJobStatus {
 	if js == nil {
 		return nil
 	}
+	var details map[string]string
+	if js.DurationPath != "" || js.ThumbnailPath != "" {
+		details = map[string]string{}
+		if js.DurationPath != "" {
+			details["duration_seconds"] = js.DurationPath
+		}
+		if js.ThumbnailPath != "" {
+			details["thumbnail_url"] = js.ThumbnailPath
+		}
+	}
 	return &fileJobStatus{IDParam: js.IDParam, StatePath: js.StatePath, States: encodeStates(js.States),
-		ResultURLs: js.ResultURLs, ErrorPath: js.ErrorPath, URLTTLSeconds: js.URLTTLSeconds}
+		ResultURLs: js.ResultURLs, ErrorPath: js.ErrorPath, URLTTLSeconds: js.URLTTLSeconds, Details: details}
 }
 
 func encodeJobWebhook(w *aiproxy.JobWebhookSpec) *fileJobWebhook {

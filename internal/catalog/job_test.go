@@ -74,6 +74,24 @@ func TestJobBlocks(t *testing.T) {
 			want: []string{`job_webhook: "X Id" is not a valid header name`}},
 		{name: "webhook event state", edits: map[string]any{"job_webhook.events": map[string]any{"x": "done"}},
 			want: []string{`job_webhook.events["x"] "done" is not one of`, "job_webhook.events must map at least one"}},
+		{name: "details", edits: map[string]any{
+			"endpoints.2.job.details":        map[string]any{"title": []any{"body.title"}, "script": []any{"body.scenes.*.text"}},
+			"endpoints.3.job_status.details": map[string]any{"duration_seconds": "data.duration"}}},
+		{name: "details unknown name", edits: map[string]any{"endpoints.2.job.details": map[string]any{"mood": []any{"body.mood"}}},
+			want: []string{start + `job.details "mood" is not one of title, script, avatar_id, voice_id`}},
+		{name: "details no path", edits: map[string]any{"endpoints.2.job.details": map[string]any{"title": []any{}}},
+			want: []string{start + "job.details.title lists no path"}},
+		{name: "details bad path kind", edits: map[string]any{"endpoints.2.job.details": map[string]any{"title": []any{"header.x"}}},
+			want: []string{start + `job.details.title "header.x" must be "body.PATH" or "path.NAME"`}},
+		{name: "details bad body path", edits: map[string]any{"endpoints.2.job.details": map[string]any{"title": []any{"body.a..b"}}},
+			want: []string{start + `job.details.title "a..b" is not a dotted JSON path`}},
+		{name: "details unknown placeholder", edits: map[string]any{"endpoints.2.job.details": map[string]any{"title": []any{"path.nope"}}},
+			want: []string{start + `job.details.title "path.nope" names no placeholder of path_template`}},
+		{name: "details body on multipart", edits: map[string]any{"endpoints.2.job.details": map[string]any{"title": []any{"body.title"}},
+			"endpoints.2.request_mode": "multipart", "endpoints.2.job.callback_url_field": del},
+			want: []string{start + `job.details.title "body.title" needs request_mode json`}},
+		{name: "status details unknown name", edits: map[string]any{"endpoints.3.job_status.details": map[string]any{"size": "data.size"}},
+			want: []string{status + `job_status.details "size" is not one of duration_seconds, thumbnail_url`}},
 		{name: "unknown job field", edits: map[string]any{"endpoints.2.job.status": "x"},
 			want: []string{`test.json: unknown field "endpoints[2].job.status"`}},
 	}
@@ -143,5 +161,17 @@ func TestHeyGenJobs(t *testing.T) {
 	_, st, _ := cat.Lookup("heygen", "video-status")
 	if st.JobStatus == nil || st.JobStatus.IDParam != "query.video_id" || st.JobStatus.URLTTLSeconds != 7*86400 {
 		t.Errorf("video-status job_status = %+v", st.JobStatus)
+	}
+	for _, action := range []string{"generate-video", "generate-talking-photo", "v3-create-video", "generate-template-video", "v3-generate-template-video"} {
+		_, e, _ := cat.Lookup("heygen", action)
+		if e.Job == nil || e.Job.Details == nil || len(e.Job.Details.Title) == 0 || len(e.Job.Details.AvatarID) == 0 {
+			t.Errorf("%s has no job details: %+v", action, e.Job)
+		}
+	}
+	for _, action := range []string{"video-status", "v3-get-video"} {
+		_, e, _ := cat.Lookup("heygen", action)
+		if e.JobStatus.DurationPath != "data.duration" || e.JobStatus.ThumbnailPath != "data.thumbnail_url" {
+			t.Errorf("%s status details = %q, %q", action, e.JobStatus.DurationPath, e.JobStatus.ThumbnailPath)
+		}
 	}
 }
