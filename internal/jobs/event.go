@@ -24,6 +24,7 @@ type JobJSON struct {
 	ProviderStatus string            `json:"provider_status"`
 	ResultURLs     map[string]string `json:"result_urls"`
 	Error          string            `json:"error,omitempty"`
+	Details        JobDetailsJSON    `json:"details"`
 	CallbackID     string            `json:"callback_id,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`
@@ -32,6 +33,35 @@ type JobJSON struct {
 	CheckedAt      *time.Time        `json:"checked_at"`
 	DeadlineAt     *time.Time        `json:"deadline_at"`
 	URLsExpireAt   *time.Time        `json:"urls_expire_at"`
+}
+
+// JobDetailsJSON is what a job is about and what it made; a field is null
+// when unknown.
+type JobDetailsJSON struct {
+	Title           *string  `json:"title"`
+	Script          *string  `json:"script"`
+	AvatarID        *string  `json:"avatar_id"`
+	VoiceID         *string  `json:"voice_id"`
+	DurationSeconds *float64 `json:"duration_seconds"`
+	ThumbnailURL    *string  `json:"thumbnail_url"`
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// ToJobDetailsJSON converts a job's details for output.
+func ToJobDetailsJSON(d aiproxy.JobDetails) JobDetailsJSON {
+	out := JobDetailsJSON{Title: optString(d.Title), Script: optString(d.Script), AvatarID: optString(d.AvatarID),
+		VoiceID: optString(d.VoiceID), ThumbnailURL: optString(d.ThumbnailURL)}
+	if d.DurationSeconds > 0 {
+		n := d.DurationSeconds
+		out.DurationSeconds = &n
+	}
+	return out
 }
 
 // CredentialRefJSON names the credential that started a job, never its
@@ -74,10 +104,19 @@ func ToJobJSON(j aiproxy.Job) JobJSON {
 		ProviderJobID: j.ProviderJobID,
 		Credential:    CredentialRefJSON{Source: string(j.Source), Org: j.CredentialOrg, Name: j.CredentialName},
 		State:         string(j.State), ProviderStatus: j.ProviderStatus, ResultURLs: urls, Error: j.Error,
-		CallbackID: j.CallbackID, IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		Details: ToJobDetailsJSON(j.Details), CallbackID: j.CallbackID, IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		CompletedAt: optTime(j.CompletedAt), CheckedAt: optTime(j.CheckedAt), DeadlineAt: optTime(j.DeadlineAt),
 		URLsExpireAt: optTime(j.URLsExpireAt),
 	}
+}
+
+// JobEvents returns the events of an org's job, oldest first (at most
+// limit, 0 meaning 50); another org's job is not found.
+func (s *Service) JobEvents(ctx context.Context, org, id string, limit int) ([]aiproxy.JobEvent, error) {
+	if _, err := s.Job(ctx, org, id); err != nil {
+		return nil, err
+	}
+	return s.cfg.Store.EventsOfJob(ctx, id, limit)
 }
 
 // newEvent builds the event of a job's change; its data is the job as it is

@@ -166,6 +166,18 @@ type spoolJob struct {
 	DeadlineAt      time.Time         `json:"deadline_at"`
 	URLsExpireAt    time.Time         `json:"urls_expire_at"`
 	Attempts        int               `json:"attempts,omitempty"`
+	// Details is absent from files spooled before job details.
+	Details *spoolDetails `json:"details,omitempty"`
+}
+
+// spoolDetails is a job's details as the spool keeps them.
+type spoolDetails struct {
+	Title           string  `json:"title,omitempty"`
+	Script          string  `json:"script,omitempty"`
+	AvatarID        string  `json:"avatar_id,omitempty"`
+	VoiceID         string  `json:"voice_id,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+	ThumbnailURL    string  `json:"thumbnail_url,omitempty"`
 }
 
 type spoolEvent struct {
@@ -200,7 +212,9 @@ func toSpoolFile(e spoolEntry) spoolFile {
 			ResultURLs: j.ResultURLs, Error: j.Error, StatusBody: j.StatusBody, CallbackID: j.CallbackID,
 			IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 			CompletedAt: j.CompletedAt, CheckedAt: j.CheckedAt, NextCheckAt: j.NextCheckAt,
-			DeadlineAt: j.DeadlineAt, URLsExpireAt: j.URLsExpireAt, Attempts: j.Attempts},
+			DeadlineAt: j.DeadlineAt, URLsExpireAt: j.URLsExpireAt, Attempts: j.Attempts,
+			Details: &spoolDetails{Title: j.Details.Title, Script: j.Details.Script, AvatarID: j.Details.AvatarID,
+				VoiceID: j.Details.VoiceID, DurationSeconds: j.Details.DurationSeconds, ThumbnailURL: j.Details.ThumbnailURL}},
 		Event: spoolEvent{ID: ev.ID, Org: ev.OrgKey, JobID: ev.JobID, Type: ev.Type, Data: ev.Data, CreatedAt: ev.CreatedAt},
 	}
 	if r := e.idem; r != nil {
@@ -225,6 +239,10 @@ func (f spoolFile) entry() spoolEntry {
 	}
 	if e.job.ResultURLs == nil {
 		e.job.ResultURLs = map[string]string{}
+	}
+	if d := j.Details; d != nil {
+		e.job.Details = aiproxy.JobDetails{Title: d.Title, Script: d.Script, AvatarID: d.AvatarID, VoiceID: d.VoiceID,
+			DurationSeconds: d.DurationSeconds, ThumbnailURL: d.ThumbnailURL}
 	}
 	if r := f.Idem; r != nil {
 		e.idem = &aiproxy.IdempotencyRecord{OrgKey: r.Org, Key: r.Key, Fingerprint: r.Fingerprint, State: r.State,

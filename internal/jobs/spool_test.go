@@ -24,7 +24,8 @@ func sampleStart(provider string) spoolEntry {
 		ResultURLs: map[string]string{"video_url": "https://x"}, Error: "e", StatusBody: []byte(`{"a":1}`),
 		CallbackID: "cb", IdempotencyKey: "k", CreatedAt: at, UpdatedAt: at.Add(time.Second),
 		CompletedAt: at.Add(2 * time.Second), CheckedAt: at.Add(3 * time.Second), NextCheckAt: at.Add(4 * time.Second),
-		DeadlineAt: at.Add(time.Hour), URLsExpireAt: at.Add(2 * time.Hour), Attempts: 2}
+		DeadlineAt: at.Add(time.Hour), URLsExpireAt: at.Add(2 * time.Hour), Attempts: 2,
+		Details: aiproxy.JobDetails{Title: "t", Script: "s", AvatarID: "a", VoiceID: "v", DurationSeconds: 1.5, ThumbnailURL: "https://x/t"}}
 	return spoolEntry{job: j, event: newEvent(j, aiproxy.EventJobCreated, at),
 		idem: &aiproxy.IdempotencyRecord{OrgKey: "acme", Key: "k", Fingerprint: "fp", State: aiproxy.IdempotencyDone,
 			Status: 200, ContentType: "application/json", Body: []byte(`{"data":{}}`), JobID: j.ID, CreatedAt: at,

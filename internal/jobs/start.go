@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/proxy"
@@ -89,7 +90,8 @@ func (s *Service) jobFromStart(c *proxy.Call, rep reply) (aiproxy.Job, bool) {
 		StatusAction: c.Endpoint.Job.StatusAction, ProviderJobID: id, Source: c.Source,
 		CredentialName: c.Service.CredentialName, CredentialKeyID: c.CredentialKeyID(),
 		State: aiproxy.JobPending, ResultURLs: map[string]string{},
-		CallbackID: bodyString(c.Envelope.Body, "callback_id"), CreatedAt: now, UpdatedAt: now,
+		CallbackID: bodyString(c.Envelope.Body, "callback_id"), Details: startDetails(c.Endpoint.Job.Details, c.Envelope),
+		CreatedAt: now, UpdatedAt: now,
 		NextCheckAt: now.Add(s.cfg.PollInterval), DeadlineAt: now.Add(s.cfg.Deadline),
 	}
 	if j.Source == aiproxy.SourceTenant {
@@ -132,6 +134,80 @@ func (s *Service) withCallbackURL(svc *aiproxy.Service, ep *aiproxy.Endpoint, bo
 // CallbackURL is where a service's provider sends job webhooks to aiproxy.
 func (s *Service) CallbackURL(service string) string {
 	return strings.TrimRight(s.cfg.PublicBaseURL, "/") + "/api/ai-proxy/webhooks/" + service + "/"
+}
+
+// startDetails reads what a job is about from its start request, where the
+// catalog says. Only the request is read: never a header, so never a
+// credential.
+func startDetails(spec *aiproxy.JobDetailsSpec, env proxy.Envelope) aiproxy.JobDetails {
+	if spec == nil {
+		return aiproxy.JobDetails{}
+	}
+	var body any
+	if len(env.Body) > 0 {
+		body, _ = aiproxy.DecodeJSON(env.Body)
+	}
+	first := func(paths []string) string {
+		for _, p := range paths {
+			if vs := requestValues(body, env.PathParams, p); len(vs) > 0 {
+				return vs[0]
+			}
+		}
+		return ""
+	}
+	var script string
+	for _, p := range spec.Script {
+		if vs := requestValues(body, env.PathParams, p); len(vs) > 0 {
+			script = strings.Join(vs, "\n")
+			break
+		}
+	}
+	return aiproxy.JobDetails{Title: first(spec.Title), Script: truncateRunes(script, aiproxy.JobDetailsScriptMax),
+		AvatarID: first(spec.AvatarID), VoiceID: first(spec.VoiceID)}
+}
+
+// requestValues returns the non-empty strings at a request path:
+// "path.NAME", or "body.PATH" where "*" stands for every item of an array.
+func requestValues(body any, params map[string]string, path string) []string {
+	kind, rest, _ := strings.Cut(path, ".")
+	if kind == "path" {
+		if v := params[rest]; v != "" {
+			return []string{v}
+		}
+		return nil
+	}
+	if kind != "body" {
+		return nil
+	}
+	var out []string
+	var walk func(v any, segs []string)
+	walk = func(v any, segs []string) {
+		if len(segs) == 0 {
+			if s, ok := v.(string); ok && strings.TrimSpace(s) != "" {
+				out = append(out, s)
+			}
+			return
+		}
+		if arr, ok := v.([]any); ok && segs[0] == "*" {
+			for _, item := range arr {
+				walk(item, segs[1:])
+			}
+			return
+		}
+		if next, ok := aiproxy.LookupJSON(v, segs[0]); ok {
+			walk(next, segs[1:])
+		}
+	}
+	walk(body, strings.Split(rest, "."))
+	return out
+}
+
+// truncateRunes cuts s to at most n characters.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // bodyString returns a top-level string field of a JSON body.

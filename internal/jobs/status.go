@@ -183,6 +183,9 @@ func (t *tracker) applyStatus(ctx context.Context, j aiproxy.Job, spec *aiproxy.
 			}
 		}
 	}
+	if j.State == aiproxy.JobCompleted {
+		j.Details = finishedDetails(j.Details, spec, doc)
+	}
 	j.NextCheckAt = now.Add(t.cfg.PollInterval)
 	if j.State.Terminal() {
 		j.NextCheckAt = time.Time{}
@@ -194,6 +197,19 @@ func (t *tracker) applyStatus(ctx context.Context, j aiproxy.Job, spec *aiproxy.
 		t.log.Error("record job status", "job", j.ID, "err", err)
 	}
 	return nil
+}
+
+// finishedDetails adds what a completed job made, its length and its
+// thumbnail, from a status answer where the catalog says; a later read
+// keeps them fresh (the thumbnail's link is signed anew).
+func finishedDetails(d aiproxy.JobDetails, spec *aiproxy.JobStatusSpec, doc any) aiproxy.JobDetails {
+	if n, err := strconv.ParseFloat(aiproxy.LookupJSONString(doc, spec.DurationPath), 64); err == nil && n > 0 {
+		d.DurationSeconds = n
+	}
+	if u := aiproxy.LookupJSONString(doc, spec.ThumbnailPath); u != "" {
+		d.ThumbnailURL = u
+	}
+	return d
 }
 
 // recordFailure schedules the next read of a job after a failed one:
