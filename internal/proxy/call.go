@@ -56,6 +56,8 @@ type Call struct {
 	upstreamStatus  int
 	bytes           int64
 	errCode         aiproxy.Code
+	err             error  // the error the client was answered with, for its detail (meter.go)
+	requestID       string // the client request's X-Request-Id
 }
 
 // Principal returns who makes a client call; ok is false for a background

@@ -70,3 +70,36 @@ func TestRefusedNativeCallsAreMetered(t *testing.T) {
 		t.Fatal("a refused call reached the provider")
 	}
 }
+
+// TestRecordsKeepRequestIDAndErrorDetail pins what the request log shows:
+// the call's X-Request-Id, and the message of an error aiproxy answered
+// with, but nothing of a provider's own error answer.
+func TestRecordsKeepRequestIDAndErrorDetail(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	m := &meter{}
+	p := e.proxy(proxy.Config{Meter: m, Access: offFor{"acme": {Service: "elevenlabs", Endpoint: "tts"}}})
+	send := func(org, method, path, body, requestID string) result {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		pr := aiproxy.Principal{KeyID: "key-" + org, OrgKey: org, Role: aiproxy.RoleInvoke}
+		r = r.WithContext(aiproxy.WithRequestID(aiproxy.WithPrincipal(r.Context(), pr), requestID))
+		w := httptest.NewRecorder()
+		_, err := p.InvokeNative(w, r, org, "elevenlabs", path)
+		return result{status: w.Code, header: w.Header(), body: w.Body.String(), err: err}
+	}
+	refused := send("acme", http.MethodPost, "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM", `{"text":"hello"}`, "req-refused")
+	ae := wantCode(t, "disabled endpoint", refused, aiproxy.CodeNotFound)
+	passed := send("beta", http.MethodGet, "/v1/voices/no-such-voice", "", "req-passed")
+	if passed.err != nil || passed.status < 400 || passed.status > 499 {
+		t.Fatalf("unknown voice = %d %v, want the provider's 4xx passed through", passed.status, passed.err)
+	}
+	if len(m.recs) != 2 {
+		t.Fatalf("%d records, want 2", len(m.recs))
+	}
+	if r := m.recs[0]; r.RequestID != "req-refused" || r.ErrorDetail != ae.Message || r.ErrorDetail == "" {
+		t.Fatalf("refused call's record = %+v, want its request id and the message %q", r, ae.Message)
+	}
+	if r := m.recs[1]; r.RequestID != "req-passed" || r.ErrorDetail != "" || r.UpstreamStatus != passed.status {
+		t.Fatalf("passed-through call's record = %+v, want its request id and no detail", r)
+	}
+}

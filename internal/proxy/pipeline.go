@@ -78,14 +78,15 @@ func (p *Proxy) InvokeNative(w http.ResponseWriter, r *http.Request, org, servic
 
 // serve runs the pipeline for one client request.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, org string, rt route) (Outcome, error) {
-	c := &Call{Org: org, p: p, start: p.now(), inbound: r.Header, service: rt.service, action: rt.action, native: rt.native}
+	c := &Call{Org: org, p: p, start: p.now(), inbound: r.Header, service: rt.service, action: rt.action, native: rt.native,
+		requestID: aiproxy.RequestIDFrom(r.Context())}
 	c.principal, c.client = aiproxy.PrincipalFrom(r.Context())
 	defer c.end()
 	a, err := p.run(r, c, rt)
 	out, err := p.write(w, r, c, a, err)
 	c.status, c.bytes = out.Status, out.Bytes
 	if err != nil {
-		c.errCode = errorCode(err)
+		c.errCode, c.err = errorCode(err), err
 	}
 	return out, err
 }
