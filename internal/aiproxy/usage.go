@@ -59,8 +59,11 @@ type RequestFilter struct {
 	Action  string
 	KeyID   string
 	UserID  string
-	// Status selects one HTTP status sent; 0 means any.
-	Status int
+	// Status selects one HTTP status sent; 0 means any. A call aiproxy
+	// refused keeps status 0 and its error code: StatusCodes lists the
+	// codes answered with Status, so that such calls are selected too.
+	Status      int
+	StatusCodes []Code
 	// ErrorsOnly selects the calls that failed (UsageRecord.Failed).
 	ErrorsOnly bool
 	From, To   time.Time

@@ -189,7 +189,15 @@ func (db *DB) Requests(ctx context.Context, f aiproxy.RequestFilter) ([]aiproxy.
 		}
 	}
 	if f.Status != 0 {
-		where = append(where, "status = "+arg(f.Status))
+		clause := "status = " + arg(f.Status)
+		if len(f.StatusCodes) > 0 {
+			codes := make([]string, len(f.StatusCodes))
+			for i, c := range f.StatusCodes {
+				codes[i] = string(c)
+			}
+			clause = "(" + clause + " OR (status = 0 AND error_code = ANY(" + arg(codes) + ")))"
+		}
+		where = append(where, clause)
 	}
 	if f.ErrorsOnly {
 		where = append(where, "(status >= 400 OR error_code <> '')")

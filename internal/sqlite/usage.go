@@ -242,8 +242,15 @@ func (db *DB) Requests(ctx context.Context, f aiproxy.RequestFilter) ([]aiproxy.
 		}
 	}
 	if f.Status != 0 {
-		where = append(where, "status = ?")
+		clause := "status = ?"
 		args = append(args, f.Status)
+		if len(f.StatusCodes) > 0 {
+			clause = "(status = ? OR (status = 0 AND error_code IN (?" + strings.Repeat(", ?", len(f.StatusCodes)-1) + ")))"
+			for _, c := range f.StatusCodes {
+				args = append(args, string(c))
+			}
+		}
+		where = append(where, clause)
 	}
 	if f.ErrorsOnly {
 		where = append(where, "(status >= 400 OR error_code <> '')")

@@ -423,7 +423,7 @@ func testRequestLog(t *testing.T, open func(t *testing.T) Stores) {
 	recs := []aiproxy.UsageRecord{
 		{At: t1, OrgKey: "acme", KeyID: "k1", UserID: "ann", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200,
 			LatencyMS: 10, Unit: aiproxy.MetricCharacters, Units: 12, CostMicros: 1200, Cache: "MISS", Source: aiproxy.SourcePlatform, RequestID: "req-1"},
-		{At: t1, OrgKey: "acme", KeyID: "k2", Service: "heygen", Action: "generate-video", Status: 429, ErrorCode: aiproxy.CodeRateLimited,
+		{At: t1, OrgKey: "acme", KeyID: "k2", Service: "heygen", Action: "generate-video", ErrorCode: aiproxy.CodeRateLimited,
 			RequestID: "req-2", ErrorDetail: "Rate limit exceeded: retry in 3s."},
 		{At: t1.Add(time.Minute), OrgKey: "acme", KeyID: "k1", Service: "heygen", Action: "video-status", Status: 400, UpstreamStatus: 400, RequestID: "req-3"},
 		{At: t1.Add(2 * time.Minute), OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, RequestID: "req-4"},
@@ -468,7 +468,10 @@ func testRequestLog(t *testing.T, open func(t *testing.T) Stores) {
 		{"action", aiproxy.RequestFilter{Action: "tts"}, "[req-4 req-1]"},
 		{"key", aiproxy.RequestFilter{KeyID: "k2"}, "[req-2]"},
 		{"user", aiproxy.RequestFilter{UserID: "ann"}, "[req-1]"},
-		{"status", aiproxy.RequestFilter{Status: 429}, "[req-2]"},
+		{"status", aiproxy.RequestFilter{Status: 400}, "[req-3]"},
+		{"status of refused calls by their codes", aiproxy.RequestFilter{Status: 429,
+			StatusCodes: []aiproxy.Code{aiproxy.CodeRateLimited, aiproxy.CodeQuotaExceeded}}, "[req-2]"},
+		{"status without codes", aiproxy.RequestFilter{Status: 429}, "[]"},
 		{"errors", aiproxy.RequestFilter{ErrorsOnly: true}, "[req-3 req-2]"},
 		{"from inclusive, to exclusive", aiproxy.RequestFilter{From: t1.Add(time.Minute), To: t1.Add(2 * time.Minute)}, "[req-3]"},
 	}
