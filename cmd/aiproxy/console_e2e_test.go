@@ -250,6 +250,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.do("sign in",
 			typeInto(`input[name=apiKey]`, d.key),
 			click(`form button[type=submit]`),
+			waitJS(`location.hash === '#/home' && document.querySelector('main [data-panel=home-videos]')`),
+			goTo("#/services"),
 			waitJS(`document.querySelectorAll('.service-card').length === 2`))
 		if stored := get(b, "stored key", chromedp.Evaluate[string](`sessionStorage.getItem('aiproxy.console.apiKey')`)); stored != d.key {
 			t.Errorf("session storage key = %q", stored)
@@ -415,7 +417,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	run("admin pages whose APIs are arriving render a state", func(t *testing.T) {
-		for _, page := range []string{"limits", "budgets", "webhooks", "usage", "audit"} {
+		for _, page := range []string{"limits", "budgets", "webhooks", "usage", "requests", "audit"} {
 			b.do(page,
 				goTo("#/"+page),
 				waitJS(`!document.querySelector('main .state-loading') && document.querySelector('main h1')?.textContent && (document.querySelector('main .state, main table') || document.querySelector('main .notice-error'))`))
@@ -497,7 +499,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			click(`#sign-out`),
 			typeInto(`input[name=apiKey]`, platformKey),
 			click(`form button[type=submit]`),
-			waitJS(`document.querySelectorAll('.service-card').length === 2 && document.getElementById('session-role').textContent === 'platform admin'`))
+			waitJS(`document.querySelector('main [data-panel]') && document.getElementById('session-role').textContent === 'platform admin'`))
 		const row = `tr[data-quota="elevenlabs/characters/month"]`
 		b.do("create quota",
 			goTo("#/limits"),
@@ -557,7 +559,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Error("the phone layout scrolls sideways")
 		}
 		b.viewShot("phone-avatars")
-		for _, page := range []string{"jobs", "limits", "budgets", "access", "webhooks", "audit"} {
+		for _, page := range []string{"home", "library", "jobs", "limits", "budgets", "access", "webhooks", "usage", "requests", "audit"} {
 			b.do("phone "+page, goTo("#/"+page),
 				waitJS(`!document.querySelector('main .state-loading') && document.querySelector('main h1')`))
 			if get(b, "overflow "+page, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1 || document.getElementById('sign-out').getBoundingClientRect().right > window.innerWidth`)) {
@@ -603,7 +605,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if n := get(b, "toasts", chromedp.Evaluate[int](`document.getElementById('toasts').children.length`)); n != 0 {
 			t.Errorf("the previous session's %d messages are still shown", n)
 		}
-		adminLinks := get(b, "admin links", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#nav a')].filter(a => a.offsetParent !== null).map(a => a.getAttribute('href')).filter(h => ['#/keys', '#/credentials', '#/limits', '#/access', '#/webhooks', '#/usage', '#/audit'].includes(h))`))
+		adminLinks := get(b, "admin links", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#nav a')].filter(a => a.offsetParent !== null).map(a => a.getAttribute('href')).filter(h => ['#/keys', '#/credentials', '#/limits', '#/access', '#/webhooks', '#/usage', '#/requests', '#/audit'].includes(h))`))
 		if len(adminLinks) != 0 || !get(b, "admin nav hidden", chromedp.Evaluate[bool](`[...document.querySelectorAll('#nav [data-admin]')].every(el => el.hidden)`)) {
 			t.Errorf("a user sees admin navigation: %v", adminLinks)
 		}

@@ -130,10 +130,31 @@ export async function probeRole() {
 
 // Jobs (docs/jobs.md): the org's jobs and their event stream.
 
-/** listJobs reads a page of the org's jobs, newest first: {jobs, next_cursor}. */
-export function listJobs({ state, service, action, limit, cursor } = {}, opts) {
-  return adminRequest('GET', `${orgPath()}/jobs/${query({ state, service, action, limit, cursor })}`, undefined, opts);
+/**
+ * listJobs reads a page of the org's jobs, newest first: {jobs, next_cursor}.
+ * q searches titles and scripts; avatar, user, from and to filter.
+ */
+export function listJobs({ q, state, service, action, avatar, user, from, to, limit, cursor } = {}, opts) {
+  return adminRequest('GET', `${orgPath()}/jobs/${query({ q, state, service, action, avatar, user, from, to, limit, cursor })}`, undefined, opts);
 }
+
+/** getJob reads one of the org's jobs by its id. */
+export const getJob = (id, opts) => adminRequest('GET', `${orgPath()}/jobs/${encodeURIComponent(id)}/`, undefined, opts);
+
+/** jobHistory reads a job's event history, oldest first: {events: [{id, type, created_at, data}]}. */
+export const jobHistory = (id, opts) => adminRequest('GET', `${orgPath()}/jobs/${encodeURIComponent(id)}/events/`, undefined, opts);
+
+/**
+ * listRequests reads a page of the org's request log, newest first:
+ * {requests, next_cursor}. Org admin keys only.
+ */
+export function listRequests({ from, to, service, action, status, key, user, limit, cursor } = {}, opts) {
+  return adminRequest('GET', `${orgPath()}/requests/${query({ from, to, service, action, status, key, user, limit, cursor })}`, undefined, opts);
+}
+
+/** usage reads the org's usage rows ({day, service, units, cost_usd, …}) for from..to (YYYY-MM-DD). */
+export const usage = ({ from, to, service, group_by: groupBy } = {}, opts) =>
+  adminRequest('GET', `${orgPath()}/usage/${query({ from, to, service, group_by: groupBy })}`, undefined, opts);
 
 /**
  * jobEvents opens the org's Server-Sent Events stream of job events through

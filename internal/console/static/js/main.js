@@ -13,7 +13,10 @@ import * as jobsPage from './pages/jobs.js';
 import * as ttsPage from './pages/tts.js';
 import * as keys from './pages/keys.js';
 import * as credentials from './pages/credentials.js';
-import * as pending from './pages/pending.js';
+import * as home from './pages/home.js';
+import * as library from './pages/library.js';
+import * as requests from './pages/requests.js';
+import * as usage from './pages/usage.js';
 import * as limits from './pages/limits.js';
 import * as access from './pages/access.js';
 import * as webhooks from './pages/webhooks.js';
@@ -23,6 +26,8 @@ import * as budgets from './pages/budgets.js';
 // admin: the page needs an org admin or platform key. service: the page
 // needs that service, which a user token's grants may leave out.
 const routes = {
+  home: { page: home, title: 'Home' },
+  library: { page: library, title: 'Video library', service: 'heygen' },
   services: { page: services, title: 'Services' },
   avatars: { page: avatars, title: 'Avatars', service: 'heygen' },
   voices: { page: voices, title: 'Voices' },
@@ -35,7 +40,8 @@ const routes = {
   budgets: { page: budgets, title: 'Budgets', admin: true },
   access: { page: access, title: 'Access', admin: true },
   webhooks: { page: webhooks, title: 'Webhooks', admin: true },
-  usage: { page: pending.usage, title: 'Usage', admin: true },
+  usage: { page: usage, title: 'Usage', admin: true },
+  requests: { page: requests, title: 'Request log', admin: true },
   audit: { page: audit, title: 'Audit log', admin: true },
 };
 
@@ -96,7 +102,7 @@ async function route() {
   showChrome(s);
   if (!s) { renderSignIn(); return; }
   const { parts, query } = parseHash();
-  const name = parts[0] || 'services';
+  const name = parts[0] || 'home';
   const r = routes[name];
   for (const a of nav.querySelectorAll('a')) {
     if (a.getAttribute('href') === `#/${name}`) a.setAttribute('aria-current', 'page');
@@ -106,7 +112,7 @@ async function route() {
   replace(main, container);
   if (!r) {
     document.title = 'Not found · aiproxy console';
-    container.append(h('h1', { text: 'Page not found' }), h('p', {}, 'Go to ', h('a', { href: '#/services', text: 'Services' }), '.'));
+    container.append(h('h1', { text: 'Page not found' }), h('p', {}, 'Go to ', h('a', { href: '#/home', text: 'Home' }), '.'));
     return;
   }
   document.title = `${r.title} · aiproxy console`;
@@ -169,7 +175,7 @@ function renderSignIn() {
         await api.listServices();
         session.save({ ...creds, ...(await identify()) });
         jobs.reset();
-        if (!location.hash || location.hash === '#/' || location.hash === '#/signin') location.hash = '#/services';
+        if (!location.hash || location.hash === '#/' || location.hash === '#/signin') location.hash = '#/home';
         else route();
       } catch (err) {
         api.disconnect();

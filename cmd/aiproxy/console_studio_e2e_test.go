@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/chromedp"
+)
+
+// TestConsoleStudio drives the console's studio pages (home, video
+// library, usage, request log) in headless Chromium against a real demo
+// with 25 videos and a few speeches made through the API. Like
+// TestConsoleInBrowser, it runs only when AIPROXY_TEST_CHROMIUM is set.
+func TestConsoleStudio(t *testing.T) {
+	b := startBrowser(t)
+	d := startDemo(t, "--render-time", "1s")
+	base := d.url + "/console/"
+	failed := false
+	run := func(name string, f func(t *testing.T)) {
+		if failed {
+			return
+		}
+		failed = !t.Run(name, func(t *testing.T) {
+			b.t = t
+			f(t)
+		})
+		b.t = t
+	}
+	noError := func(t *testing.T, what string) {
+		t.Helper()
+		if msg := get(b, what+" error", chromedp.Evaluate[string](`document.querySelector('main .notice-error')?.innerText || ''`)); msg != "" {
+			t.Errorf("%s shows an error: %s", what, msg)
+		}
+	}
+
+	run("sign in lands on home", func(t *testing.T) {
+		b.do("sign in",
+			chromedp.Navigate(base),
+			typeInto(`input[name=org]`, d.org),
+			typeInto(`input[name=apiKey]`, d.key),
+			click(`form button[type=submit]`),
+			waitJS(`location.hash === '#/home' && document.querySelector('main h1')?.textContent.startsWith('Home')`),
+			waitJS(`document.querySelectorAll('main [data-panel]').length === 4 && !document.querySelector('main .state-loading')`))
+		noError(t, "home")
+		if empty := textOf(b, `[data-panel=home-videos]`); !strings.Contains(empty, "No videos yet.") {
+			t.Errorf("recent videos before any = %q", empty)
+		}
+		for _, svc := range []string{"heygen", "elevenlabs"} {
+			if state := textOf(b, fmt.Sprintf(`[data-credential-state=%s] .badge`, svc)); state == "" || strings.Contains(state, "No key") {
+				t.Errorf("%s credential state = %q, want a key in use", svc, state)
+			}
+		}
+	})
+
+	// Traffic: 25 videos, three speeches and one speech the provider refuses.
+	var latest string
+	for i := range 25 {
+		id, body := d.generateVideo(fmt.Sprintf("Studio video number %d, about topic%d.", i, i), nil)
+		if id == "" {
+			t.Fatalf("generate-video %d answered %s", i, body)
+		}
+		latest = fmt.Sprintf("topic%d", i)
+	}
+	for _, text := range []string{"Hello there.", "Good morning.", "See you soon."} {
+		if status, _, body := d.invoke(d.org, d.key, "elevenlabs", "tts", ttsEnv(text)); status != 200 {
+			t.Fatalf("tts = %d %s", status, body)
+		}
+	}
+	d.injectFault(t, map[string]any{"provider": "elevenlabs", "method": "POST", "path": "/v1/text-to-speech/",
+		"status": 429, "header": map[string]string{"Retry-After": "3"}, "count": 1})
+	if status, _, _ := d.invoke(d.org, d.key, "elevenlabs", "tts", ttsEnv("Refused.")); status != 429 {
+		t.Fatalf("the refused speech = %d, want 429", status)
+	}
+	var all struct {
+		Jobs []map[string]any `json:"jobs"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/jobs/?service=heygen&state=completed&limit=200", d.key, 200, &all)
+		if len(all.Jobs) == 25 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 25 videos completed", len(all.Jobs))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	run("home shows the month, the latest videos and no failures", func(t *testing.T) {
+		b.do("home", goTo("#/services"), goTo("#/home"),
+			waitJS(`document.querySelectorAll('[data-panel=home-videos] li[data-video]').length === 6`),
+			waitJS(`!document.querySelector('main .state-loading')`))
+		noError(t, "home")
+		requests := textOf(b, `[data-panel=home-period] [data-stat=requests] dd`)
+		if n, err := strconv.Atoi(strings.ReplaceAll(requests, ",", "")); err != nil || n < 29 {
+			t.Errorf("requests this month = %q, want at least 29 (25 videos, 4 speeches)", requests)
+		}
+		period := textOf(b, `[data-panel=home-period]`)
+		if !strings.Contains(period, "Characters") || strings.Contains(period, "{") {
+			t.Errorf("this month = %q, want characters as a labelled number", period)
+		}
+		if failures := textOf(b, `[data-panel=home-failures]`); !strings.Contains(failures, "No failed videos.") {
+			t.Errorf("recent failures = %q", failures)
+		}
+		b.shot("studio-home")
+	})
+
+	run("the video library pages through every video, filters and searches", func(t *testing.T) {
+		tiles := `document.querySelectorAll('.video-tile').length`
+		b.do("first page", goTo("#/library"), waitJS(tiles+` === 24`), visible(`[data-testid=more-videos]`))
+		if get(b, "thumbnails or placeholders", chromedp.Evaluate[bool](`[...document.querySelectorAll('.video-tile')].every(t => t.querySelector('.thumb img, .thumb .thumb-empty'))`)) == false {
+			t.Error("a video card has neither a thumbnail nor a placeholder")
+		}
+		b.do("second page", click(`[data-testid=more-videos]`), waitJS(tiles+` === 25`), waitJS(`!document.querySelector('[data-testid=more-videos]')`))
+		ids := get(b, "ids", chromedp.Evaluate[[]string](`[...document.querySelectorAll('.video-tile')].map(t => t.dataset.video)`))
+		seen := map[string]bool{}
+		for _, id := range ids {
+			seen[id] = true
+		}
+		if len(seen) != 25 {
+			t.Errorf("the library shows %d distinct videos of 25", len(seen))
+		}
+		b.shot("studio-library")
+		b.do("only failed", eval(`(() => { const s = document.querySelector('select[name=state]'); s.value = 'failed'; s.dispatchEvent(new Event('change')); })()`),
+			waitJS(`document.querySelector('main .more .state')?.textContent.includes('No videos match these filters.')`))
+		if n := get(b, "failed tiles", chromedp.Evaluate[int](tiles)); n != 0 {
+			t.Errorf("%d videos shown under the failed filter", n)
+		}
+		b.do("clear", click(`main .more .state button`), waitJS(tiles+` === 24`))
+		b.do("search", typeInto(`input[name=q]`, latest),
+			waitJS(tiles+` >= 1 && [...document.querySelectorAll('.video-tile')].every(t => t.textContent.includes('`+latest+`'))`))
+		b.do("open it", click(`.video-tile h3 a`),
+			waitJS(`location.hash.startsWith('#/library/') && document.querySelector('main video')`),
+			waitJS(`document.querySelector('main video').readyState >= 1 && document.querySelector('main video').duration > 0`),
+			waitJS(`document.querySelector('[data-testid=job-history], [data-testid=history-pending]')`))
+		if href := get(b, "download", chromedp.Evaluate[string](`document.querySelector('main a[download]').href`)); href != get(b, "src", chromedp.Evaluate[string](`document.querySelector('main video').currentSrc`)) {
+			t.Errorf("the download link %q is not the video played", href)
+		}
+		if call := textOf(b, `#video-request + dl`); !strings.Contains(call, "heygen/generate-video") {
+			t.Errorf("the request that made it = %q", call)
+		}
+		id := get(b, "job id", chromedp.Evaluate[string](`decodeURIComponent(location.hash.split('/')[2])`))
+		status, _, _ := d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/jobs/"+id+"/events/", d.key, nil, nil)
+		hasHistory := get(b, "history", chromedp.Evaluate[bool](`!!document.querySelector('[data-testid=job-history] li')`))
+		switch {
+		case status == http.StatusOK && !hasHistory:
+			t.Error("the events route answers but the page shows no history")
+		case status == http.StatusNotFound && hasHistory:
+			t.Error("the page shows a history the server does not have")
+		}
+		b.shot("studio-video")
+	})
+
+	run("usage reads at a glance and downloads what it shows", func(t *testing.T) {
+		b.do("usage", goTo("#/usage"), waitJS(`document.querySelector('[data-chart=requests] svg')`))
+		noError(t, "usage")
+		legend := textOf(b, `[data-chart=requests] .legend`)
+		if !strings.Contains(legend, "heygen") || !strings.Contains(legend, "elevenlabs") {
+			t.Errorf("requests legend = %q, want both services", legend)
+		}
+		if get(b, "raw units", chromedp.Evaluate[bool](`document.querySelector('main').innerText.includes('{"')`)) {
+			t.Error("usage shows raw JSON")
+		}
+		if get(b, "a unit chart", chromedp.Evaluate[int](`document.querySelectorAll('[data-chart^="units."]').length`)) == 0 {
+			t.Error("no chart of a metered unit")
+		}
+		b.shot("studio-usage")
+
+		dir := t.TempDir()
+		b.do("allow downloads", allowDownloads(dir))
+		b.do("split by key", eval(`(() => { const s = document.querySelector('select[name=split]'); s.value = 'key'; s.dispatchEvent(new Event('change')); })()`),
+			waitJS(`document.querySelector('[data-chart=requests] svg') && [...document.querySelectorAll('main tbody tr')].every(r => !['heygen', 'elevenlabs'].includes(r.dataset.series))`),
+			click(`[data-testid=usage-csv]`))
+		name := get(b, "csv name", chromedp.Evaluate[string](`document.querySelector('[data-testid=usage-csv]').getAttribute('download')`))
+		var data []byte
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			var err error
+			if data, err = os.ReadFile(filepath.Join(dir, name)); err == nil && len(data) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s downloaded", name)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		records, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+		if err != nil {
+			t.Fatalf("the CSV does not parse: %v\n%s", err, data)
+		}
+		rows := get(b, "table rows", chromedp.Evaluate[int](`document.querySelectorAll('main tbody tr').length`))
+		if len(records) != rows+1 || records[0][0] != "day" || records[0][1] != "key" || records[0][2] != "requests" {
+			t.Fatalf("CSV has %d records for %d table rows; header %v", len(records), rows, records[0])
+		}
+		from := get(b, "from", chromedp.Value(chromedp.CSS(`input[name=from]`)))
+		to := get(b, "to", chromedp.Value(chromedp.CSS(`input[name=to]`)))
+		var api []struct {
+			Requests int64 `json:"requests"`
+		}
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/usage/?group_by=key&from="+from+"&to="+to, d.key, 200, &api)
+		var want, got int64
+		for _, r := range api {
+			want += r.Requests
+		}
+		for _, r := range records[1:] {
+			n, err := strconv.ParseInt(r[2], 10, 64)
+			if err != nil {
+				t.Fatalf("CSV requests %q", r[2])
+			}
+			got += n
+		}
+		if got != want || got < 29 {
+			t.Errorf("CSV requests = %d, the API says %d", got, want)
+		}
+	})
+
+	run("the request log shows calls and what a refused client saw", func(t *testing.T) {
+		status, _, _ := d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/requests/", d.key, nil, nil)
+		b.do("requests", goTo("#/requests"), waitJS(`!document.querySelector('main .state-loading')`))
+		if status == http.StatusNotFound {
+			b.do("pending", visible(`[data-testid=requests-pending]`))
+			noError(t, "request log")
+			b.shot("studio-requests")
+			return
+		}
+		if status != http.StatusOK {
+			t.Fatalf("GET requests = %d", status)
+		}
+		noError(t, "request log")
+		b.do("rows", waitJS(`document.querySelectorAll('main tr[data-status]').length > 0`))
+		b.do("only 429", eval(`(() => { const s = document.querySelector('select[name=status]'); s.value = '429'; s.dispatchEvent(new Event('change')); })()`),
+			waitJS(`document.querySelectorAll('main tr[data-status]').length === 1 && document.querySelector('main tr[data-status]').dataset.status === '429'`),
+			click(`main tr[data-status] button`),
+			visible(`main .request-detail .notice-error`))
+		if detail := textOf(b, `main .request-detail`); !strings.Contains(detail, "429") || !strings.Contains(detail, "What the client saw") {
+			t.Errorf("the refused call's detail = %q", detail)
+		}
+		b.shot("studio-requests")
+	})
+
+	run("the studio pages fit a phone", func(t *testing.T) {
+		b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		for _, page := range []string{"home", "library", "usage", "requests"} {
+			b.do("phone "+page, goTo("#/"+page),
+				waitJS(`!document.querySelector('main .state-loading') && document.querySelector('main h1')`))
+			if get(b, "overflow "+page, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+				t.Errorf("the phone layout of %s scrolls sideways", page)
+			}
+			b.viewShot("phone-studio-" + page)
+		}
+		b.do("desktop", chromedp.EmulateViewport(1280, 900))
+	})
+
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// allowDownloads has the browser save downloads to dir under their names.
+func allowDownloads(dir string) step {
+	return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, target, cdpbrowser.SetDownloadBehavior,
+			cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+		return chromedp.Void{}, err
+	}
+}
