@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,10 +58,14 @@ func (s *server) jobRoutes() {
 	s.route("/orgs/{org}/jobs", s.orgAccess(s.listJobs), http.MethodGet)
 	s.route("/orgs/{org}/jobs/events", s.orgMedia(s.jobEvents), http.MethodGet)
 	s.route("/orgs/{org}/jobs/{id}", s.orgAccess(s.getJob), http.MethodGet)
+	s.route("/orgs/{org}/jobs/{id}/events", s.orgAccess(s.getJobEvents), http.MethodGet)
 	s.route("/orgs/{org}/webhooks", s.orgAdmin(s.orgWebhooks), http.MethodGet, http.MethodPost)
 	s.route("/orgs/{org}/webhooks/{id}", s.orgAdmin(s.deleteWebhook), http.MethodDelete)
 	s.route("/orgs/{org}/webhook-deliveries", s.orgAdmin(s.webhookDeliveries), http.MethodGet)
 	s.route("/webhooks/{service}", s.providerWebhook, http.MethodPost)
+	// The request log registers here until routes() (server.go) calls it
+	// itself; it must be registered once.
+	s.requestRoutes() // requests.go
 }
 
 func errNoJobs() error { return aiproxy.Errorf(aiproxy.CodeNotFound, "Not found.") }
@@ -72,7 +77,11 @@ type JobListJSON struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// listJobs answers GET /orgs/{org}/jobs?state=&service=&action=&limit=&cursor=.
+// listJobs answers GET /orgs/{org}/jobs?state=&service=&action=&user=&q=
+// &avatar=&from=&to=&limit=&cursor=: q finds a text in titles and scripts
+// (ignoring case), avatar the jobs made with an avatar, and from and to
+// bound the creation time (RFC 3339, or a day YYYY-MM-DD in UTC, to
+// including the whole day).
 func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Jobs == nil {
 		return errNoJobs()
@@ -82,7 +91,11 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := checkQueryText(q, "state", "service", "action", "user"); err != nil {
+	if err := checkQueryText(q, "state", "service", "action", "user", "q", "avatar"); err != nil {
+		return err
+	}
+	from, to, err := queryRange(q)
+	if err != nil {
 		return err
 	}
 	state := aiproxy.JobState(q.Get("state"))
@@ -90,7 +103,8 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		return aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid state %q: use pending, processing, completed or failed.", state)
 	}
 	f := aiproxy.JobFilter{OrgKey: r.PathValue("org"), State: state,
-		Service: q.Get("service"), Action: q.Get("action"), User: q.Get("user"), Limit: limit + 1}
+		Service: q.Get("service"), Action: q.Get("action"), User: q.Get("user"), Limit: limit + 1,
+		Query: strings.TrimSpace(q.Get("q")), AvatarID: q.Get("avatar"), From: from, To: to}
 	p := principal(r)
 	if p.Member() {
 		f.User = p.User // a member lists only its own jobs, whatever it asks for
@@ -157,6 +171,38 @@ func (s *server) jobsPage(ctx context.Context, p aiproxy.Principal, f aiproxy.Jo
 		f.Before = &aiproxy.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
 	return out, f.Before, nil
+}
+
+// queryRange reads the from and to parameters of a listing: an instant
+// (RFC 3339) or a UTC day (YYYY-MM-DD); a day's to includes the whole day.
+func queryRange(q url.Values) (from, to time.Time, err error) {
+	if from, err = queryInstant(q.Get("from"), "from", false); err != nil {
+		return
+	}
+	if to, err = queryInstant(q.Get("to"), "to", true); err != nil {
+		return
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		err = aiproxy.Errorf(aiproxy.CodeInvalid, "from must be before to.")
+	}
+	return
+}
+
+func queryInstant(v, name string, endOfDay bool) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	day, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return time.Time{}, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid %s %q: use RFC 3339 (2026-05-01T09:00:00Z) or a day (2026-05-01).", name, v)
+	}
+	if endOfDay {
+		day = day.AddDate(0, 0, 1)
+	}
+	return day, nil
 }
 
 // principal returns who the request acts as; routes that reach here have
@@ -252,6 +298,56 @@ func (s *server) checkJobScope(r *http.Request, org, id string) error {
 	if !p.CanUseService(j.Service) || (p.Member() && j.User != p.User) {
 		return aiproxy.Errorf(aiproxy.CodeNotFound, "Job %q not found.", id)
 	}
+	return nil
+}
+
+// jobEventReader is a JobReader that also reads one job's events
+// (jobs.Service).
+type jobEventReader interface {
+	JobEvents(ctx context.Context, org, id string, limit int) ([]aiproxy.JobEvent, error)
+}
+
+// JobEventListJSON is a job's event history, oldest first.
+type JobEventListJSON struct {
+	Events []JobEventJSON `json:"events"`
+}
+
+// JobEventJSON is one event of a job: its data is the JSON a webhook
+// carries for it (the job as it was after the change).
+type JobEventJSON struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// maxJobEvents caps a job's history; a job changes state a few times.
+const maxJobEvents = 200
+
+// getJobEvents answers GET /orgs/{org}/jobs/{id}/events: the job's own
+// events, oldest first, under the access rules of GET /jobs/{id}.
+func (s *server) getJobEvents(w http.ResponseWriter, r *http.Request) error {
+	er, ok := s.cfg.Jobs.(jobEventReader)
+	if !ok {
+		return errNoJobs()
+	}
+	org, id := r.PathValue("org"), r.PathValue("id")
+	if err := s.checkJobScope(r, org, id); err != nil {
+		return err
+	}
+	evs, err := er.JobEvents(r.Context(), org, id, maxJobEvents)
+	if err != nil {
+		return err
+	}
+	out := JobEventListJSON{Events: make([]JobEventJSON, 0, len(evs))}
+	for _, ev := range evs {
+		data := json.RawMessage(ev.Data)
+		if !json.Valid(data) {
+			data = json.RawMessage("null")
+		}
+		out.Events = append(out.Events, JobEventJSON{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Data: data})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -65,3 +65,29 @@ func FuzzJobCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestQueryRange(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 5, d, 0, 0, 0, 0, time.UTC) }
+	for _, c := range []struct {
+		query    string
+		from, to time.Time
+	}{
+		{"", time.Time{}, time.Time{}},
+		{"from=2026-05-01", day(1), time.Time{}},
+		{"to=2026-05-01", time.Time{}, day(2)},
+		{"from=2026-05-01&to=2026-05-01", day(1), day(2)},
+		{"from=2026-05-01T09:30:00%2B02:00&to=2026-05-03T00:00:00Z", time.Date(2026, 5, 1, 7, 30, 0, 0, time.UTC), day(3)},
+	} {
+		r := httptest.NewRequest("GET", "/?"+c.query, nil)
+		from, to, err := queryRange(r.URL.Query())
+		if err != nil || !from.Equal(c.from) || !to.Equal(c.to) {
+			t.Errorf("queryRange(%s) = %v, %v, %v; want %v, %v", c.query, from, to, err, c.from, c.to)
+		}
+	}
+	for _, bad := range []string{"from=x", "to=2026-02-30", "from=2026-05-02&to=2026-05-01", "from=2026-05-01T10:00:00Z&to=2026-05-01T10:00:00Z"} {
+		r := httptest.NewRequest("GET", "/?"+bad, nil)
+		if _, _, err := queryRange(r.URL.Query()); aiproxy.ErrorCode(err) != aiproxy.CodeInvalid {
+			t.Errorf("queryRange(%s) = %v, want invalid", bad, err)
+		}
+	}
+}
