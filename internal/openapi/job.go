@@ -1,6 +1,7 @@
 package openapi
 
-// addJobs adds the org's jobs: the list, one job, and the event stream.
+// addJobs adds the org's jobs: the list, one job, its events, and the
+// event stream.
 // A server without job tracking answers each with 404.
 func addJobs(paths obj) {
 	q := func(name, description string, schema obj) obj {
@@ -13,12 +14,22 @@ func addJobs(paths obj) {
 		q("service", "Only this service's jobs.", str()),
 		q("action", "Only jobs this action started.", str()),
 		q("user", "Only this user's jobs. Ignored for a member, who sees only its own.", str()),
+		q("q", "Only jobs whose title or script contains this text, ignoring case. It reads the org's jobs one by one: "+
+			"combine it with from, to or avatar on a large org.", str()),
+		q("avatar", "Only jobs made with this avatar (details.avatar_id).", str()),
+		q("from", "Only jobs created at or after this instant (RFC 3339) or UTC day (YYYY-MM-DD).", str()),
+		q("to", "Only jobs created before this instant (RFC 3339), or on or before this UTC day (YYYY-MM-DD).", str()),
 		q("limit", "Page size.", obj{"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
 		q("cursor", "The next_cursor of the previous page.", str()))
 	paths[Base+"/orgs/{org}/jobs/"] = obj{"parameters": []any{orgParam}, "get": list}
 	paths[Base+"/orgs/{org}/jobs/{id}/"] = obj{"parameters": []any{orgParam, pathParam("id", "The job id.")},
 		"get": operation("getJob", "jobs", "Read one job; another user's is not found for a member.",
 			obj{"200": jsonResponse("The job.", ref("Job"))}, "401", "403", "404", "503"),
+	}
+	paths[Base+"/orgs/{org}/jobs/{id}/events/"] = obj{"parameters": []any{orgParam, pathParam("id", "The job id.")},
+		"get": operation("getJobEvents", "jobs",
+			"Read one job's events, oldest first, under the access rules of getJob.",
+			obj{"200": jsonResponse("The job's events.", ref("JobEventList"))}, "401", "403", "404", "503"),
 	}
 	events := operation("jobEvents", "jobs",
 		"The org's job events as Server-Sent Events (a member's: its own jobs'); resume with Last-Event-ID.",
@@ -45,8 +56,26 @@ func jobSchemas() obj {
 			"provider_status": str(),
 			"result_urls":     obj{"type": []any{"object", "null"}, "additionalProperties": str()},
 			"error":           str(), "callback_id": str(), "idempotency_key": str(),
+			"details":    ref("JobDetails"),
 			"created_at": date, "updated_at": date,
 			"completed_at": nullableTime(), "checked_at": nullableTime(), "deadline_at": nullableTime(), "urls_expire_at": nullableTime(),
+		}),
+		"JobDetails": object([]any{"title", "script", "avatar_id", "voice_id", "duration_seconds", "thumbnail_url"}, obj{
+			"title":     nullableString("The title the start request gave (or a template's id), or null."),
+			"script":    nullableString("The first 500 characters of the script, its scenes' texts joined by newlines, or null."),
+			"avatar_id": nullableString("The avatar (or talking photo) of the first scene that names one, or null."),
+			"voice_id":  nullableString("The voice of the first scene that names one, or null."),
+			"duration_seconds": obj{"type": []any{"number", "null"},
+				"description": "The finished video's length in seconds, from its final status; null until then."},
+			"thumbnail_url": nullableString("The finished video's thumbnail, from its latest status (a signed link that lapses with the result URLs); null until then."),
+		}),
+		"JobEventList": object([]any{"events"}, obj{
+			"events": obj{"type": "array", "items": object([]any{"id", "type", "created_at", "data"}, obj{
+				"id":         str(),
+				"type":       obj{"type": "string", "enum": []any{"job.created", "job.updated", "job.completed", "job.failed"}},
+				"created_at": date,
+				"data":       ref("JobEvent"),
+			})},
 		}),
 		"JobList": object([]any{"jobs"}, obj{
 			"jobs":        obj{"type": "array", "items": ref("Job")},
@@ -58,4 +87,8 @@ func jobSchemas() obj {
 			"created_at": date, "org": str(), "job": ref("Job"),
 		}),
 	}
+}
+
+func nullableString(description string) obj {
+	return obj{"type": []any{"string", "null"}, "description": description}
 }

@@ -32,15 +32,17 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 	paths := obj{}
 	addDiscovery(paths)
 	addManagement(paths)
-	addUsers(paths)   // usertoken.go
-	addJobs(paths)    // job.go
-	addBudgets(paths) // budget.go
+	addUsers(paths)    // usertoken.go
+	addJobs(paths)     // job.go
+	addBudgets(paths)  // budget.go
+	addRequests(paths) // requests.go
 	tags := []any{
 		obj{"name": "discovery", "description": "List services and read their endpoints."},
 		obj{"name": "management", "description": "Keys and credentials of an org, and platform administration."},
 		obj{"name": "users", "description": "User tokens an org's backend mints for its end users, and who a caller is."},
 		obj{"name": "jobs", "description": "The org's async provider jobs and their events."},
 		obj{"name": "budgets", "description": "The org's spending budgets, in micro-USD, and what they have left."},
+		obj{"name": "requests", "description": "The org's request log: every call, newest first."},
 	}
 	sorted := append([]*aiproxy.Service(nil), services...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Slug < sorted[j].Slug })
