@@ -167,6 +167,9 @@ func TestConsoleStudio(t *testing.T) {
 		if !strings.Contains(legend, "heygen") || !strings.Contains(legend, "elevenlabs") {
 			t.Errorf("requests legend = %q, want both services", legend)
 		}
+		if !get(b, "colours", chromedp.Evaluate[bool](`(() => { const f = (s) => getComputedStyle(document.querySelector('[data-chart=requests] .bar.' + s)).fill; return f('series-0') !== f('series-1'); })()`)) {
+			t.Error("the two services' bars have the same colour")
+		}
 		if get(b, "raw units", chromedp.Evaluate[bool](`document.querySelector('main').innerText.includes('{"')`)) {
 			t.Error("usage shows raw JSON")
 		}
@@ -246,9 +249,63 @@ func TestConsoleStudio(t *testing.T) {
 		b.shot("studio-requests")
 	})
 
+	run("pickers show avatars and play voices, and the pair is remembered", func(t *testing.T) {
+		dialog := `dialog.picker[open]`
+		b.do("avatar picker", goTo("#/generate"), visible(`[data-picker=avatar]`), click(`[data-picker=avatar]`),
+			visible(dialog),
+			waitJS(`[...document.querySelectorAll('dialog.picker img')].slice(0, 4).every(i => i.complete && i.naturalWidth > 0) && document.querySelectorAll('dialog.picker img').length >= 4`),
+			typeInto(`input[name=picker-q]`, "Abigail"),
+			waitJS(`document.querySelectorAll('dialog.picker [data-pick]').length > 0 && [...document.querySelectorAll('dialog.picker [data-pick]')].every(t => t.textContent.includes('Abigail'))`))
+		b.shot("studio-avatar-picker")
+		avatar := get(b, "picked avatar", chromedp.Evaluate[string](`document.querySelector('dialog.picker [data-pick]').dataset.pick`))
+		b.do("choose avatar", click(`dialog.picker [data-pick] button[aria-label^="Choose"]`),
+			waitJS(`!document.querySelector('dialog.picker')`),
+			waitJS(`document.querySelector('.chooser .chosen img')`))
+		if got := get(b, "avatar field", chromedp.Value(chromedp.CSS(`input[name=avatar_id]`))); got != avatar {
+			t.Errorf("avatar field = %q, want the chosen %q", got, avatar)
+		}
+		b.do("voice picker", click(`[data-picker=voice]`), visible(dialog),
+			eval(`(() => { const s = document.querySelector('select[name=picker-language]'); s.value = s.options[1].value; s.dispatchEvent(new Event('change')); })()`))
+		lang := get(b, "language", chromedp.Evaluate[string](`document.querySelector('select[name=picker-language]').value`))
+		if !get(b, "language filter", chromedp.Evaluate[bool](`[...document.querySelectorAll('dialog.picker [data-pick]')].every(t => [...t.querySelectorAll('.badge')].some(x => x.textContent === `+fmt.Sprintf("%q", lang)+`))`)) {
+			t.Errorf("the voice picker shows voices not in %s", lang)
+		}
+		voice := get(b, "picked voice", chromedp.Evaluate[string](`document.querySelector('dialog.picker [data-pick]').dataset.pick`))
+		b.do("choose voice", click(`dialog.picker [data-pick] button[aria-label^="Choose"]`), waitJS(`!document.querySelector('dialog.picker')`))
+		if got := get(b, "voice field", chromedp.Value(chromedp.CSS(`input[name=voice_id]`))); got != voice {
+			t.Errorf("voice field = %q, want the chosen %q", got, voice)
+		}
+		b.do("remembered", goTo("#/home"), goTo("#/generate"), visible(`input[name=avatar_id]`))
+		if a, v := get(b, "avatar again", chromedp.Value(chromedp.CSS(`input[name=avatar_id]`))), get(b, "voice again", chromedp.Value(chromedp.CSS(`input[name=voice_id]`))); a != avatar || v != voice {
+			t.Errorf("the next video starts with %q and %q, want the chosen %q and %q", a, v, avatar, voice)
+		}
+
+		b.do("speech voice picker", goTo("#/tts"), waitJS(`!document.querySelector('[data-picker=voice]').disabled`),
+			click(`[data-picker=voice]`), visible(dialog),
+			click(`dialog.picker button.play`),
+			waitJS(`document.querySelector('dialog.picker button.play').getAttribute('aria-pressed') === 'true'`),
+			waitJS(`!document.querySelector('.preview-player').paused && document.querySelector('.preview-player').currentTime > 0`))
+		b.shot("studio-voice-picker")
+		speech := get(b, "second voice", chromedp.Evaluate[string](`document.querySelectorAll('dialog.picker [data-pick]')[1].dataset.pick`))
+		b.do("choose speech voice", click(`dialog.picker [data-pick]:nth-child(2) button[aria-label^="Choose"]`),
+			waitJS(`!document.querySelector('dialog.picker') && document.querySelector('.preview-player').paused`))
+		b.do("remembered speech voice", goTo("#/home"), goTo("#/tts"), waitJS(`!document.querySelector('select[name=voice_id]').disabled`))
+		if got := get(b, "speech voice", chromedp.Value(chromedp.CSS(`select[name=voice_id]`))); got != speech {
+			t.Errorf("speech voice = %q, want the remembered %q", got, speech)
+		}
+		status, _, _ := d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/requests/", d.key, nil, nil)
+		b.do("speak", click(`form button[type=submit]`), waitJS(`document.querySelector('.player audio')?.duration > 0`))
+		if status == http.StatusOK {
+			b.do("recent speech", waitJS(`document.querySelectorAll('[data-panel=tts-recent] li').length >= 4`))
+		} else {
+			b.do("recent speech pending", waitJS(`document.querySelector('[data-panel=tts-recent] .state')`))
+		}
+		b.shot("studio-tts")
+	})
+
 	run("the studio pages fit a phone", func(t *testing.T) {
 		b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-		for _, page := range []string{"home", "library", "usage", "requests"} {
+		for _, page := range []string{"home", "library", "usage", "requests", "generate", "tts"} {
 			b.do("phone "+page, goTo("#/"+page),
 				waitJS(`!document.querySelector('main .state-loading') && document.querySelector('main h1')`))
 			if get(b, "overflow "+page, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {

@@ -30,7 +30,7 @@ export function niceMax(v) {
  * opts: title, fmt (a value for people), seriesLabel (a series name for people).
  */
 export function stackedChart({ title, days, series, value, fmt, seriesLabel = (s) => s, unit }) {
-  const W = 640, H = 220, left = 64, right = 8, top = 10, bottom = 28;
+  const W = 640, H = 240, left = 76, right = 8, top = 12, bottom = 30;
   const totals = days.map((d) => series.reduce((sum, s) => sum + (value(d, s) || 0), 0));
   const max = niceMax(Math.max(0, ...totals));
   const plotH = H - top - bottom;
@@ -47,7 +47,7 @@ export function stackedChart({ title, days, series, value, fmt, seriesLabel = (s
     svgEl(svg, 'text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, fmt(max * f));
   }
   // Label as many days as fit, evenly: about one label per 60 px.
-  const every = Math.max(1, Math.ceil(days.length / Math.floor((W - left - right) / 60)));
+  const every = Math.max(1, Math.ceil(days.length / Math.floor((W - left - right) / 70)));
   days.forEach((d, i) => {
     let y = top + plotH;
     series.forEach((s, si) => {

@@ -8,6 +8,7 @@ import { h, field, select, setError, errorNotice, replace, pageHead, busy, toast
 import { validateGenerateVideo, validateTemplateVideo } from '../validate.js';
 import { avatarItems } from './avatars.js';
 import { heygenVoices } from './voices.js';
+import { openPicker, rememberedPair, rememberPair } from '../picker.js';
 
 const STYLES = [['normal', 'Normal'], ['circle', 'Circle'], ['closeUp', 'Close-up']];
 const SIZES = [['1280x720', 'Landscape 1280 × 720'], ['720x1280', 'Portrait 720 × 1280'],
@@ -28,11 +29,45 @@ export async function render(container, ctx) {
 function choices(notice) {
   const avatars = h('datalist', { id: uid('avatars') });
   const voices = h('datalist', { id: uid('voices') });
-  Promise.all([api.listAvatars(), api.listHeyGenVoices()]).then(([a, v]) => {
-    replace(avatars, avatarItems(a).map((x) => h('option', { value: x.id, text: x.name })));
-    replace(voices, heygenVoices(v).map((x) => h('option', { value: x.id, text: `${x.name} (${x.language})` })));
-  }).catch((err) => replace(notice, errorNotice(err, 'Could not load avatars and voices for suggestions'), ));
-  return { avatars, voices };
+  const ready = Promise.all([api.listAvatars(), api.listHeyGenVoices()]).then(([a, v]) => {
+    const items = { avatars: avatarItems(a), voices: heygenVoices(v) };
+    replace(avatars, items.avatars.map((x) => h('option', { value: x.id, text: x.name })));
+    replace(voices, items.voices.map((x) => h('option', { value: x.id, text: `${x.name} (${x.language})` })));
+    return items;
+  }).catch((err) => {
+    replace(notice, errorNotice(err, 'Could not load avatars and voices for suggestions'));
+    return { avatars: [], voices: [] };
+  });
+  return { avatars, voices, ready };
+}
+
+/**
+ * chooser is a field's "Choose…" button and the chosen item's preview: it
+ * opens the picker, fills the field and remembers the choice.
+ */
+function chooser(kind, wrap, lists, org) {
+  const title = kind === 'avatar' ? 'Choose an avatar' : 'Choose a voice';
+  const shown = h('div', { class: 'chosen', 'aria-live': 'polite' });
+  const draw = async () => {
+    const items = await lists.ready;
+    const it = (kind === 'avatar' ? items.avatars : items.voices).find((x) => x.id === wrap.control.value.trim());
+    replace(shown, it ? [
+      kind === 'avatar' && it.image ? h('img', { src: it.image, alt: '', width: 48, height: 48 }) : null,
+      h('span', { text: `${it.name}${it.language ? ` · ${it.language}` : ''}` })] : null);
+  };
+  const button = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-picker': kind, text: `${title}…` });
+  button.addEventListener('click', async () => {
+    const items = await lists.ready;
+    const it = await openPicker({ kind, title, items: kind === 'avatar' ? items.avatars : items.voices, selected: wrap.control.value.trim() });
+    button.focus();
+    if (!it) return;
+    wrap.control.value = it.id;
+    wrap.control.dispatchEvent(new Event('input', { bubbles: true }));
+    rememberPair(org, { [kind]: it.id });
+  });
+  wrap.control.addEventListener('input', draw);
+  draw();
+  return h('div', { class: 'chooser' }, button, shown);
 }
 
 function sceneFields(lists, index, prefill = {}) {
@@ -47,7 +82,8 @@ function sceneFields(lists, index, prefill = {}) {
   f.legend = h('legend', { text: `Scene ${index + 1}` });
   f.remove = h('button', { type: 'button', class: 'btn btn-quiet btn-small', text: 'Remove scene' });
   f.el = h('fieldset', { class: 'scene' }, f.legend,
-    h('div', { class: 'row' }, f.avatar, f.style), f.text, f.voice, h('div', { class: 'actions' }, f.remove));
+    h('div', { class: 'row' }, h('div', {}, f.avatar, chooser('avatar', f.avatar, lists, prefill.org)), f.style), f.text,
+    f.voice, chooser('voice', f.voice, lists, prefill.org), h('div', { class: 'actions' }, f.remove));
   return f;
 }
 
@@ -57,8 +93,9 @@ function avatarForm(ctx) {
   const scenes = [];
   const scenesEl = h('div', {});
   const summary = h('div', { tabindex: '-1' });
-  const addScene = (prefill) => {
-    const s = sceneFields(lists, scenes.length, prefill);
+  const org = ctx.session.org;
+  const addScene = (prefill = {}) => {
+    const s = sceneFields(lists, scenes.length, { ...prefill, org });
     s.remove.addEventListener('click', () => {
       scenes.splice(scenes.indexOf(s), 1);
       s.el.remove();
@@ -75,7 +112,8 @@ function avatarForm(ctx) {
     s.remove.hidden = scenes.length === 1;
     s.remove.setAttribute('aria-label', `Remove scene ${i + 1}`);
   });
-  addScene({ avatar: ctx.query.get('avatar') || '', voice: ctx.query.get('voice') || '' });
+  const pair = rememberedPair(org);
+  addScene({ avatar: ctx.query.get('avatar') || pair.avatar || '', voice: ctx.query.get('voice') || pair.voice || '' });
 
   const size = field('Size', select(SIZES, { name: 'size', value: '1280x720' }));
   const width = field('Width (px)', h('input', { type: 'number', name: 'width', min: 1, step: 1, value: '1280', inputmode: 'numeric' }));
@@ -131,6 +169,7 @@ function avatarForm(ctx) {
     await busy(submit, 'Starting…', async () => {
       try {
         const id = await api.generateVideo(b);
+        rememberPair(org, { avatar: b.video_inputs[0].character.avatar_id, voice: b.video_inputs[0].voice.voice_id });
         startJob(ctx, id, `${b.video_inputs.length} scene${b.video_inputs.length > 1 ? 's' : ''} · ${b.dimension.width}×${b.dimension.height}${b.test ? ' · test' : ''}`);
       } catch (err) {
         replace(summary, errorNotice(err, 'The video was not started'));

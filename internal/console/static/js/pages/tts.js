@@ -2,9 +2,37 @@
 // listen, download. Streaming mode uses tts-stream and shows the bytes as
 // they arrive.
 import * as api from '../api.js';
-import { h, field, select, setError, errorNotice, replace, pageHead, busy, uid } from '../ui.js';
+import { h, field, select, setError, errorNotice, replace, pageHead, busy, uid, formatTime } from '../ui.js';
 import { elevenlabsVoices } from './voices.js';
 import { mediaView, readStream, formatBytes } from '../result.js';
+import { openPicker, rememberedPair, rememberPair } from '../picker.js';
+import { formatUnits } from '../format.js';
+
+const canAdmin = (s) => !s.member && (s.role === 'admin' || s.role === 'platform');
+
+/**
+ * recentPanel lists the org's latest speeches from the request log (org
+ * admins only: the log is theirs); refresh reloads it.
+ */
+function recentPanel() {
+  const body = h('div', {});
+  const el = h('section', { class: 'card', 'aria-labelledby': 'tts-recent', 'data-panel': 'tts-recent' },
+    h('h2', { id: 'tts-recent', text: 'Recent speech in this org' }), body);
+  el.refresh = async () => {
+    try {
+      const res = await api.listRequests({ service: 'elevenlabs', limit: 50 });
+      const rows = ((res && res.requests) || []).filter((r) => /^tts/.test(r.action || '')).slice(0, 10);
+      replace(body, rows.length ? h('ul', { class: 'recent-list' }, rows.map((r) => h('li', { 'data-request': r.request_id || '' },
+        h('span', { class: `badge ${r.status >= 400 ? 'badge-danger' : 'badge-ok'}`, text: String(r.status) }),
+        h('span', {}, `${formatTime(r.at)} · ${r.action} · ${[r.user && `user ${r.user}`, r.key_id && `key ${r.key_id}`].filter(Boolean).join(' · ') || 'the org'}`,
+          r.units ? ` · ${formatUnits({ [r.unit || 'characters']: r.units })}` : '')))) : h('p', { class: 'muted', text: 'No speech yet.' }));
+    } catch (err) {
+      replace(body, err instanceof api.AIProxyError && err.status === 404
+        ? h('p', { class: 'state', text: 'The request log is not on this server yet.' }) : errorNotice(err));
+    }
+  };
+  return el;
+}
 
 const MAX_CHARS = 5000;
 
@@ -41,13 +69,28 @@ export async function render(container, ctx) {
     h('label', { class: 'check', for: stream.id }, stream, 'Stream (tts-stream: audio arrives as it is made)'),
     h('div', { class: 'actions' }, submit));
   container.append(h('div', { class: 'split' }, form, h('section', { class: 'card', 'aria-label': 'Result' }, h('h2', { text: 'Result', style: undefined }), result)));
+  const recent = canAdmin(ctx.session) ? recentPanel() : null;
+  if (recent) { container.append(recent); recent.refresh(); }
+  let voiceItems = [];
+  const pick = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-picker': 'voice', text: 'Choose a voice…', disabled: true });
+  voice.append(pick);
+  pick.addEventListener('click', async () => {
+    const it = await openPicker({ kind: 'voice', title: 'Choose a voice', items: voiceItems, selected: voice.control.value });
+    pick.focus();
+    if (!it) return;
+    voice.control.value = it.id;
+    rememberPair(ctx.session.org, { ttsVoice: it.id });
+  });
+  voice.control.addEventListener('change', () => rememberPair(ctx.session.org, { ttsVoice: voice.control.value }));
   replace(result, h('p', { class: 'muted', text: 'Your audio appears here.' }));
 
   Promise.all([api.listElevenLabsVoices(), api.listModels().catch(() => null)]).then(([v, m]) => {
     const voices = elevenlabsVoices(v);
     replace(voice.control, voices.map((x) => h('option', { value: x.id, text: `${x.name}${x.language ? ` (${x.language})` : ''}` })));
     voice.control.disabled = false;
-    const want = ctx.query.get('voice');
+    voiceItems = voices;
+    pick.disabled = false;
+    const want = ctx.query.get('voice') || rememberedPair(ctx.session.org).ttsVoice;
     if (want && voices.some((x) => x.id === want)) voice.control.value = want;
     if (Array.isArray(m) && m.length) {
       const tts = m.filter((x) => x.can_do_text_to_speech !== false);
@@ -87,8 +130,10 @@ export async function render(container, ctx) {
         replace(result, view);
         const audio = view.querySelector('audio');
         audio.play().catch(() => { /* autoplay may be refused; the controls remain */ });
+        if (recent) recent.refresh();
       } catch (err) {
         replace(result, errorNotice(err, 'No audio'));
+        if (recent) recent.refresh();
       }
     });
   });
