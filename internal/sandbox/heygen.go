@@ -198,7 +198,7 @@ func (s *Server) hgListAvatars(w http.ResponseWriter, c *call) error {
 	for i, a := range s.heygen.avatars {
 		avatars[i] = avatarJSON{
 			AvatarID: a.ID, AvatarName: a.Name, Gender: a.Gender,
-			PreviewImageURL: base + "/media/avatar/" + a.ID + "/preview_target.webp",
+			PreviewImageURL: base + "/media/avatar/" + a.ID + "/preview.png",
 			PreviewVideoURL: base + "/media/avatar/" + a.ID + "/preview_video_target.mp4",
 			Premium:         a.Premium, Type: a.Type, Tags: a.Tags, DefaultVoiceID: a.DefaultVoiceID,
 		}
@@ -207,7 +207,7 @@ func (s *Server) hgListAvatars(w http.ResponseWriter, c *call) error {
 	for i, p := range s.heygen.photos {
 		photos[i] = talkingPhotoJSON{
 			TalkingPhotoID: p.ID, TalkingPhotoName: p.Name,
-			PreviewImageURL: base + "/media/talking_photo/" + p.ID + "/preview_target.webp",
+			PreviewImageURL: base + "/media/talking_photo/" + p.ID + "/preview.png",
 		}
 	}
 	for _, p := range s.keyPhotos(c.key) { // The key's own, once trained (heygen_photo.go).

@@ -17,7 +17,7 @@ func (s *Server) hgAvatarDetails(w http.ResponseWriter, c *call) error {
 		}
 		base := baseURL(c.r, HeyGen) + "/media/avatar/" + a.ID
 		return v2Data(w, map[string]any{"type": "avatar", "id": a.ID, "name": a.Name, "gender": a.Gender,
-			"preview_image_url": base + "/preview_target.webp", "preview_video_url": base + "/preview_video_target.mp4",
+			"preview_image_url": base + "/preview.png", "preview_video_url": base + "/preview_video_target.mp4",
 			"premium": a.Premium, "is_public": true, "default_voice_id": a.DefaultVoiceID, "tags": a.Tags})
 	}
 	return v2Error(http.StatusNotFound, "avatar_not_found", "Avatar "+id+" not found or no longer available")
@@ -40,7 +40,7 @@ func (s *Server) hgListAvatarGroups(w http.ResponseWriter, c *call) error {
 		for _, g := range s.v3Groups() {
 			first := g.looks[0]
 			groups = append(groups, map[string]any{"id": g.id, "name": g.name, "created_at": float64(v3Epoch),
-				"num_looks": len(g.looks), "preview_image": baseURL(c.r, HeyGen) + "/media/avatar/" + first.ID + "/preview_target.webp",
+				"num_looks": len(g.looks), "preview_image": baseURL(c.r, HeyGen) + "/media/avatar/" + first.ID + "/preview.png",
 				"group_type": "PUBLIC", "train_status": "ready", "default_voice_id": first.DefaultVoiceID})
 		}
 	}

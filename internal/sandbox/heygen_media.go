@@ -64,9 +64,12 @@ func (s *Server) hgVideoMedia(w http.ResponseWriter, c *call) error {
 func (s *Server) hgCatalogMedia(w http.ResponseWriter, c *call) error {
 	kind, id, file := c.params["kind"], c.params["id"], c.params["file"]
 	switch {
+	case kind == "avatar" && s.heygen.avatarByID[id] && file == "preview.png",
+		kind == "talking_photo" && s.heygen.photoByID[id] && file == "preview.png":
+		return serveBytes(w, c.r, "image/png", previewPNG(id))
 	case kind == "avatar" && s.heygen.avatarByID[id] && file == "preview_target.webp",
 		kind == "talking_photo" && s.heygen.photoByID[id] && file == "preview_target.webp":
-		return serveBytes(w, c.r, "image/webp", avatarWebP)
+		return serveBytes(w, c.r, "image/webp", avatarWebP) // links from before previews were drawn
 	case kind == "avatar" && s.heygen.avatarByID[id] && file == "preview_video_target.mp4":
 		return serveBytes(w, c.r, "video/mp4", videoMP4)
 	case kind == "voice" && s.heygen.voiceByID[id] && file == "preview.mp3":

@@ -84,7 +84,7 @@ func (s *Server) photoImageURL(r *http.Request, p *hgPhotoAvatar) string {
 	a, ok := s.hg.assets[p.assetID]
 	s.mu.Unlock()
 	if !ok {
-		return baseURL(r, HeyGen) + "/media/talking_photo/" + p.id + "/preview_target.webp"
+		return baseURL(r, HeyGen) + "/media/talking_photo/" + p.id + "/preview.png"
 	}
 	return assetURL(r, a)
 }

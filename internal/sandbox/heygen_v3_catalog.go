@@ -174,7 +174,7 @@ func v3GroupJSON(r *http.Request, g v3Group) map[string]any {
 	first := g.looks[0]
 	base := baseURL(r, HeyGen) + "/media/avatar/" + first.ID
 	return map[string]any{"id": g.id, "name": g.name, "created_at": v3Epoch, "looks_count": len(g.looks),
-		"gender": g.gender, "preview_image_url": base + "/preview_target.webp",
+		"gender": g.gender, "preview_image_url": base + "/preview.png",
 		"preview_video_url": base + "/preview_video_target.mp4", "default_voice_id": first.DefaultVoiceID}
 }
 
@@ -270,7 +270,7 @@ func v3Look(base, id, name, kind, group, gender string, voice *string, tags []st
 		g = gender
 	}
 	return map[string]any{"id": id, "name": name, "avatar_type": kind, "group_id": group, "gender": g,
-		"default_voice_id": voice, "preview_image_url": base + "/media/" + media + "/" + id + "/preview_target.webp",
+		"default_voice_id": voice, "preview_image_url": base + "/media/" + media + "/" + id + "/preview.png",
 		"preview_video_url": nil, "image_width": 1920, "image_height": 1080, "preferred_orientation": "landscape",
 		"supported_api_engines": engines, "tags": tags, "status": "completed", "error": nil}
 }
