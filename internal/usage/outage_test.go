@@ -122,14 +122,30 @@ func openSQLite(t *testing.T) (usageDB, []fault) {
 			return err
 		}
 	}
+	// quiesce waits until the store's own use of its writer connection has
+	// ended: a write it began before the recorder stopped may still be
+	// rolling back on another goroutine (database/sql rolls back a
+	// cancelled transaction there). Taking the connection through the
+	// store orders the test's direct use of it after that. The write
+	// itself fails while the fault is on, or records a row of an org no
+	// check reads.
+	quiesce := func() {
+		_ = db.AppendUsage(context.Background(), []aiproxy.UsageRecord{{At: time.Now(), OrgKey: "quiesce", Service: "s", Action: "a", Status: 200}})
+	}
 	return db, []fault{
 		{name: "locked", sure: true, cut: exec(`BEGIN IMMEDIATE`), restore: exec(`ROLLBACK`)},
 		{name: "read-only", sure: true,
-			cut:     func() error { return onWriter(path, `PRAGMA query_only = 1`) },
-			restore: func() error { return onWriter(path, `PRAGMA query_only = 0`) }},
+			cut: func() error { return onWriter(path, `PRAGMA query_only = 1`) },
+			restore: func() error {
+				quiesce()
+				return onWriter(path, `PRAGMA query_only = 0`)
+			}},
 		{name: "disk full", sure: true,
-			cut:     func() error { return fillSQLite(path) },
-			restore: func() error { return onWriter(path, `PRAGMA max_page_count = 1073741823`, `DELETE FROM filler`) }},
+			cut: func() error { return fillSQLite(path) },
+			restore: func() error {
+				quiesce()
+				return onWriter(path, `PRAGMA max_page_count = 1073741823`, `DELETE FROM filler`)
+			}},
 	}
 }
 
