@@ -319,6 +319,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if st.Duration <= 0 || st.Error != nil || st.ReadyState < 2 {
 			t.Errorf("video state = %+v", st)
 		}
+		if title := textOf(b, `.job h2`); !strings.Contains(title, "Hello from the console test.") {
+			t.Errorf("the job's title = %q, want its script", title)
+		}
 		if mode := textOf(b, `.live-mode`); !strings.Contains(mode, "event stream") {
 			t.Errorf("jobs live mode = %q, want the event stream", mode)
 		}

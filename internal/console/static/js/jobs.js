@@ -57,8 +57,12 @@ export function pollingSource({ interval = 2000 } = {}) {
 /** fromServerJob maps a job of the jobs API (or of an event) to the tracker's fields. */
 export function fromServerJob(j) {
   const urls = j.result_urls || {};
+  const d = j.details || {};
   const state = j.state || 'pending';
+  const script = String(d.script || '').replace(/\s+/g, ' ').trim();
   return {
+    title: d.title || (script.length > 60 ? `${script.slice(0, 60)}…` : script) || null,
+    duration: d.duration_seconds || null,
     id: j.provider_job_id || j.id,
     jobId: j.id,
     service: j.service,
@@ -67,7 +71,7 @@ export function fromServerJob(j) {
     status: state === 'processing' && j.provider_status ? j.provider_status : state,
     terminal: TERMINAL.has(state),
     videoUrl: urls.video_url || null,
-    thumbnailUrl: urls.thumbnail_url || null,
+    thumbnailUrl: d.thumbnail_url || urls.thumbnail_url || null,
     error: state === 'failed' ? (j.error || 'The provider gave no reason.') : null,
     createdAt: Date.parse(j.created_at) || Date.now(),
     completedAt: Date.parse(j.completed_at) || null,
@@ -133,6 +137,8 @@ export function createTracker(fallback, { stream = true, idleMs = 45000 } = {}) 
     if (old) {
       const merged = { ...old, ...j, label: old.label, createdAt: old.createdAt || j.createdAt, updatedAt: Date.now() };
       if (!j.videoUrl && old.videoUrl) merged.videoUrl = old.videoUrl;
+      if (!j.duration && old.duration) merged.duration = old.duration;
+      if (!j.title && old.title) merged.title = old.title;
       list = list.map((x) => (x.id === j.id ? merged : x));
       if (j.terminal) unwatch(j.id);
     } else {

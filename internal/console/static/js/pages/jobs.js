@@ -41,7 +41,8 @@ function videoSlot(job) {
 function jobItem(job) {
   return h('li', { class: 'card job', 'data-status': job.status, 'aria-labelledby': `job-${job.id}` },
     h('div', {},
-      h('h2', { id: `job-${job.id}` }, 'Video ', h('span', { class: 'mono', text: job.id })),
+      h('h2', { id: `job-${job.id}` }, job.title || ['Video ', h('span', { class: 'mono', text: job.id })]),
+      job.title ? h('p', { class: 'muted small mono', text: job.id }) : null,
       h('div', { class: 'actions' }, statusBadge(job), h('span', { class: 'muted small', 'data-elapsed': job.id, text: elapsed(job) })),
       h('dl', {},
         h('dt', { text: 'Started' }), h('dd', { text: formatTime(new Date(job.createdAt).toISOString()) }),
@@ -50,7 +51,8 @@ function jobItem(job) {
       progress(job),
       job.lastError && !job.terminal
         ? h('p', { class: 'notice notice-warn small', text: `Checking the status failed (${job.lastError}); retrying.` }) : null,
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-quiet btn-small', text: 'Remove from list',
+      h('div', { class: 'actions' }, job.jobId ? h('a', { class: 'btn btn-secondary btn-small', href: `#/library/${encodeURIComponent(job.jobId)}`, text: 'Details' }) : null,
+        h('button', { type: 'button', class: 'btn btn-quiet btn-small', text: 'Remove from list',
         'aria-label': `Remove video ${job.id} from the list`, onclick: () => jobs.remove(job.id) }))),
     videoSlot(job));
 }
@@ -91,7 +93,7 @@ export function render(container, ctx) {
     for (const [id, r] of rendered) if (!ids.has(id)) { r.el.remove(); rendered.delete(id); }
     let prev = null;
     for (const job of all) {
-      const key = `${job.status}|${job.videoUrl}|${job.lastError}`;
+      const key = `${job.status}|${job.videoUrl}|${job.lastError}|${job.title}`;
       let r = rendered.get(job.id);
       if (!r || r.key !== key) {
         const el = jobItem(job);

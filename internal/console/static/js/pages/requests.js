@@ -57,7 +57,7 @@ export async function render(container, ctx) {
   const to = field('To', h('input', { type: 'date', name: 'to' }));
   const service = field('Service', select([['', 'All services']], { name: 'service' }));
   const action = field('Action', h('input', { type: 'text', name: 'action', spellcheck: 'false', placeholder: 'tts' }));
-  const status = field('Status', select([['', 'Any'], ...['200', '400', '401', '402', '403', '404', '429', '500', '502', '504'].map((s) => [s, `HTTP ${s}`])], { name: 'status' }));
+  const status = field('Status', select([['', 'Any'], ['errors', 'Any failure'], ...['200', '400', '401', '402', '403', '404', '429', '500', '502', '504'].map((s) => [s, `HTTP ${s}`])], { name: 'status' }));
   const key = field('Key id', h('input', { type: 'text', name: 'key', spellcheck: 'false' }));
   const user = field('User', h('input', { type: 'text', name: 'user', spellcheck: 'false' }));
   const form = h('form', { class: 'filters', 'aria-label': 'Filter requests', onsubmit: (ev) => { ev.preventDefault(); load(); } },
