@@ -162,3 +162,22 @@ func TestRequestCursorRoundTrip(t *testing.T) {
 		t.Fatalf("round trip = %+v, %v", got, ok)
 	}
 }
+
+// FuzzRequestCursor checks that any cursor text decodes or is refused
+// without panicking, and that a decoded one encodes back to the same
+// position.
+func FuzzRequestCursor(f *testing.F) {
+	f.Add(encodeRequestCursor(aiproxy.RequestCursor{At: time.UnixMilli(1), ID: 7}))
+	f.Add("")
+	f.Add(encodeRaw("1:x"))
+	f.Fuzz(func(t *testing.T, s string) {
+		c, ok := decodeRequestCursor(s)
+		if !ok {
+			return
+		}
+		again, ok := decodeRequestCursor(encodeRequestCursor(c))
+		if !ok || !again.At.Equal(c.At) || again.ID != c.ID {
+			t.Fatalf("%q → %+v → %+v", s, c, again)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/proxy"
@@ -116,4 +117,21 @@ func TestJobJSONDetailsNullWhenUnknown(t *testing.T) {
 	if !strings.Contains(string(b), want) {
 		t.Fatalf("job JSON = %s, want %s", b, want)
 	}
+}
+
+// FuzzStartDetails checks that any start body yields details without
+// panicking, within the script's cap, seeded from TestStartDetails.
+func FuzzStartDetails(f *testing.F) {
+	f.Add(`{"title":"T","scenes":[{"text":"a","avatar":{"id":"x"}},{"text":"b"}],"voice":"v"}`, "tpl")
+	f.Add(`{"script":"s"}`, "")
+	f.Add(`not json`, "x")
+	f.Add(`{"scenes":{"*":{"text":"odd"}}}`, "")
+	spec := &aiproxy.JobDetailsSpec{Title: []string{"body.title", "path.template_id"}, Script: []string{"body.scenes.*.text", "body.script"},
+		AvatarID: []string{"body.scenes.*.avatar.id"}, VoiceID: []string{"body.voice"}}
+	f.Fuzz(func(t *testing.T, body, template string) {
+		d := startDetails(spec, proxy.Envelope{Body: json.RawMessage(body), PathParams: map[string]string{"template_id": template}})
+		if utf8.RuneCountInString(d.Script) > aiproxy.JobDetailsScriptMax {
+			t.Fatalf("script of %d characters", utf8.RuneCountInString(d.Script))
+		}
+	})
 }
