@@ -143,7 +143,7 @@ async function detail(container, ctx, id) {
     return;
   }
   const player = v.videoUrl
-    ? h('div', { class: 'video-slot' },
+    ? h('div', { class: 'video-slot library-player' },
       h('video', { controls: true, preload: 'metadata', src: v.videoUrl, poster: v.thumbnail || undefined, 'aria-label': `Video: ${v.title}` }),
       h('div', { class: 'actions' }, h('a', { class: 'btn btn-secondary', href: v.videoUrl, download: `${v.providerId || v.id}.mp4`, target: '_blank', rel: 'noopener', text: 'Download MP4' })))
     : v.state === 'failed'

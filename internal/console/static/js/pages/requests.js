@@ -23,7 +23,7 @@ function row(r, onOpen) {
     'aria-label': `Details of request ${r.request_id || r.at}`, text: 'Details' });
   const tr = h('tr', { 'data-request': r.request_id || '', 'data-status': r.status },
     h('td', {}, h('time', { datetime: r.at, text: formatTime(r.at) })),
-    h('td', { text: who }),
+    h('td', { class: 'who', text: who }),
     h('td', { class: 'mono', text: `${r.service || '—'}/${r.action || '—'}` }),
     h('td', {}, h('span', { class: `badge ${statusClass(r.status)}`, text: String(r.status) })),
     h('td', { text: r.upstream_status ? String(r.upstream_status) : '—' }),
@@ -39,16 +39,17 @@ function row(r, onOpen) {
 /** detailRow is what an admin reads when a row is opened: the error as the client saw it, and every field. */
 function detailRow(r) {
   const seen = r.status >= 400
-    ? h('div', { class: 'notice notice-error' }, h('strong', { text: r.error_detail || r.error_code || `HTTP ${r.status}` }),
+    ? h('div', { class: 'notice notice-error' }, h('strong', { text: r.error_detail || r.error_code ||
+      (r.upstream_status ? `The provider answered ${r.upstream_status}; its own answer went to the client.` : `HTTP ${r.status}`) }),
       h('span', { class: 'meta', text: [`HTTP ${r.status}`, r.error_code, r.upstream_status ? `provider answered ${r.upstream_status}` : ''].filter(Boolean).join(' · ') }))
     : h('p', { class: 'notice notice-ok', text: `Answered ${r.status}${r.cache ? ` (cache: ${r.cache})` : ''}.` });
-  return h('tr', { class: 'request-detail' }, h('td', { colspan: 10 },
+  return h('tr', { class: 'request-detail' }, h('td', { colspan: 10 }, h('div', { class: 'detail-body' },
     h('h3', { text: 'What the client saw' }), seen,
     h('dl', { class: 'facts small' },
       h('dt', { text: 'Cost' }), h('dd', { text: r.cost_usd === undefined || r.cost_usd === null ? '—' : formatUSD(r.cost_usd) }),
       h('dt', { text: 'Cache' }), h('dd', { text: r.cache || '—' }),
       h('dt', { text: 'Credential' }), h('dd', { text: r.source || '—' })),
-    h('details', {}, h('summary', { text: 'The log entry (JSON)' }), h('pre', { tabindex: 0, text: JSON.stringify(r, null, 2) }))));
+    h('details', {}, h('summary', { text: 'The log entry (JSON)' }), h('pre', { tabindex: 0, text: JSON.stringify(r, null, 2) })))));
 }
 
 export async function render(container, ctx) {
