@@ -127,6 +127,15 @@ func TestDemoStudio(t *testing.T) {
 			t.Fatalf("events = %v, want job.created first and job.completed last", types)
 		}
 		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/jobs/job_000000000000000000000000/events/", d.key, 404, nil)
+		// A member reads only its own user's jobs: the org key's job is not
+		// found for it, as it is not in its job list.
+		alice := d.token(d.org, d.key, "alice")
+		if s, _, b := d.as("GET", "/api/ai-proxy/orgs/"+d.org+"/jobs/"+job.ID+"/events/", "Token "+alice, nil); s != 404 {
+			t.Fatalf("a member reads another user's job's events: %d %s", s, b)
+		}
+		if s, _, b := d.as("GET", "/api/ai-proxy/orgs/"+d.org+"/requests/", "Token "+alice, nil); s != 403 {
+			t.Fatalf("a member reads the request log: %d %s", s, b)
+		}
 	})
 
 	t.Run("the request log", func(t *testing.T) {
