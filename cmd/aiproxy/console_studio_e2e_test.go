@@ -62,7 +62,13 @@ func TestConsoleStudio(t *testing.T) {
 		}
 	})
 
-	// Traffic: 25 videos, three speeches and one speech the provider refuses.
+	// Traffic, counted by a monthly quota of 1,000 requests: 25 videos,
+	// three speeches and one speech the provider refuses.
+	platformKey := d.cli("", "key", "create", "--platform", "--name", "studio e2e")
+	quota := strings.NewReader(`{"service":"","metric":"requests","period":"month","limit":1000}`)
+	if status, _, body := d.do("PUT", "/api/ai-proxy/orgs/"+d.org+"/quotas/", platformKey, quota, http.Header{"Content-Type": {"application/json"}}); status != 200 {
+		t.Fatalf("set a quota = %d %s", status, body)
+	}
 	var latest string
 	for i := range 25 {
 		id, body := d.generateVideo(fmt.Sprintf("Studio video number %d, about topic%d.", i, i), nil)
@@ -107,6 +113,12 @@ func TestConsoleStudio(t *testing.T) {
 		period := textOf(b, `[data-panel=home-period]`)
 		if !strings.Contains(period, "Characters") || strings.Contains(period, "{") {
 			t.Errorf("this month = %q, want characters as a labelled number", period)
+		}
+		if q := textOf(b, `[data-quota="*/requests/month"]`); !strings.Contains(q, "of 1,000") || !strings.Contains(q, "%") {
+			t.Errorf("the requests quota on home = %q", q)
+		}
+		if v := get(b, "quota meter", chromedp.Evaluate[float64](`document.querySelector('[data-quota="*/requests/month"] meter').value`)); v < 2 {
+			t.Errorf("the quota meter = %v%%, want at least 29 of 1,000", v)
 		}
 		if failures := textOf(b, `[data-panel=home-failures]`); !strings.Contains(failures, "No failed videos.") {
 			t.Errorf("recent failures = %q", failures)
@@ -238,7 +250,16 @@ func TestConsoleStudio(t *testing.T) {
 			t.Fatalf("GET requests = %d", status)
 		}
 		noError(t, "request log")
-		b.do("rows", waitJS(`document.querySelectorAll('main tr[data-status]').length > 0`))
+		b.do("first page of ten", goTo("#/requests?limit=10"), waitJS(`document.querySelectorAll('main tr[data-status]').length === 10`),
+			click(`[data-testid=more-requests]`), waitJS(`document.querySelectorAll('main tr[data-status]').length === 20`))
+		ids := get(b, "request ids", chromedp.Evaluate[[]string](`[...document.querySelectorAll('main tr[data-status]')].map(r => r.dataset.request)`))
+		distinct := map[string]bool{}
+		for _, id := range ids {
+			distinct[id] = id != ""
+		}
+		if len(distinct) != 20 {
+			t.Errorf("two pages of ten show %d distinct request ids", len(distinct))
+		}
 		b.do("only 429", eval(`(() => { const s = document.querySelector('select[name=status]'); s.value = '429'; s.dispatchEvent(new Event('change')); })()`),
 			waitJS(`document.querySelectorAll('main tr[data-status]').length === 1 && document.querySelector('main tr[data-status]').dataset.status === '429'`),
 			click(`main tr[data-status] button`),

@@ -8,6 +8,12 @@ import { formatUnit, unitLabel, formatUSD, formatCount } from '../format.js';
 
 const PAGE = 50;
 
+/** pageSize is ?limit= of the page's address (1 to 200), else 50. */
+const pageSize = (query) => {
+  const n = Number(query.get('limit'));
+  return Number.isInteger(n) && n >= 1 && n <= 200 ? n : PAGE;
+};
+
 /** statusClass groups an HTTP status for its badge. */
 const statusClass = (s) => (s >= 500 ? 'badge-danger' : s >= 400 ? 'badge-warn' : 'badge-ok');
 
@@ -81,7 +87,7 @@ export async function render(container, ctx) {
   async function load(cursor, tbody) {
     const mine = cursor ? seq : ++seq;
     const params = { from: from.control.value, to: to.control.value, service: service.control.value, action: action.control.value.trim(),
-      status: status.control.value, key: key.control.value.trim(), user: user.control.value.trim(), limit: PAGE, cursor };
+      status: status.control.value, key: key.control.value.trim(), user: user.control.value.trim(), limit: pageSize(ctx.query), cursor };
     if (!cursor) replace(body, loading('Loading requests…'));
     try {
       const res = await api.listRequests(params);
