@@ -743,6 +743,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		if get(b, "amounts in the page", chromedp.Evaluate[bool](`document.querySelector('main').innerText.includes('$0.00')`)) {
 			t.Error("alice's page shows amounts")
 		}
+		b.do("alice's recent videos", waitJS(`document.querySelector('[data-panel=home-videos] li[data-video]')`))
+		if videos := textOf(b, `[data-panel=home-videos]`); !strings.Contains(videos, "Alice's own video.") || strings.Contains(videos, "Bob") {
+			t.Errorf("alice's recent videos = %q, want only hers", videos)
+		}
+		if get(b, "admin panels", chromedp.Evaluate[bool](`!!document.querySelector('[data-panel=home-period], [data-panel=home-credentials]')`)) {
+			t.Error("a user's home shows the org's usage or credentials")
+		}
 		b.shot("user-budget")
 
 		if status := speak(alice); status != 200 {

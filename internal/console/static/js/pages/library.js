@@ -108,7 +108,7 @@ export async function render(container, ctx) {
       list.append(...vids.map(card));
       shown += vids.length;
       const filtered = Object.values(f).some(Boolean);
-      count.textContent = shown ? `${shown} video${shown === 1 ? '' : 's'}${res.next_cursor ? ' so far' : ''}${filtered ? ' matching' : ''}` : '';
+      count.textContent = shown ? `${shown} video${shown === 1 ? '' : 's'}${filtered ? ' matching' : ''}${res.next_cursor ? ', more to load' : ''}` : '';
       if (!shown && !res.next_cursor) {
         replace(more, filtered
           ? empty('No videos match these filters.', h('button', { type: 'button', class: 'btn btn-secondary', text: 'Clear filters', onclick: clear }))
