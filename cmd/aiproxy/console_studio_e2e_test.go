@@ -190,6 +190,13 @@ func TestConsoleStudio(t *testing.T) {
 		}
 		b.shot("studio-usage")
 
+		b.do("split by action", eval(`(() => { const s = document.querySelector('select[name=split]'); s.value = 'action'; s.dispatchEvent(new Event('change')); })()`),
+			visible(`[data-testid=action-source]`), waitJS(`document.querySelector('[data-chart=requests] .legend')`))
+		if legend := strings.Join(strings.Fields(textOf(b, `[data-chart=requests] .legend`)), " "); !strings.Contains(legend, "heygen/generate-video: 25") || !strings.Contains(legend, "elevenlabs/tts: 4") {
+			t.Errorf("requests by action = %q, want 25 video starts and 4 speeches", legend)
+		}
+		b.shot("studio-usage-by-action")
+
 		dir := t.TempDir()
 		b.do("allow downloads", allowDownloads(dir))
 		b.do("split by key", eval(`(() => { const s = document.querySelector('select[name=split]'); s.value = 'key'; s.dispatchEvent(new Event('change')); })()`),

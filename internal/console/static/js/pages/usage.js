@@ -8,12 +8,36 @@ import { h, field, select, loading, empty, errorNotice, replace, pageHead } from
 import { stackedChart } from '../chart.js';
 import { formatCount, formatBytes, formatUSD, formatUnit, unitLabel, isoDay, daysBetween, dayLabel, csv } from '../format.js';
 
-const SPLITS = [['service', 'Service'], ['key', 'API key'], ['user', 'User']];
+const SPLITS = [['service', 'Service'], ['action', 'Action'], ['key', 'API key'], ['user', 'User']];
+
+// The usage rows carry no action: a split by action reads the request log
+// (kept for the usage retention, 14 days by default), at most this many calls.
+const ACTION_CALLS = 2000;
+
+/**
+ * actionRows turns the request log of from..to into usage-like rows
+ * ({day, service, action, requests, errors, units, cost_usd}), one per
+ * call, and says whether the log had more calls than it read.
+ */
+export async function actionRows({ from, to, service }) {
+  const rows = [];
+  let cursor;
+  do {
+    const res = await api.listRequests({ from, to, service, limit: 200, cursor });
+    for (const r of (res && res.requests) || []) {
+      rows.push({ day: isoDay(new Date(r.at)), service: r.service, action: r.action,
+        requests: 1, errors: r.status >= 400 ? 1 : 0, units: r.unit && r.units ? { [r.unit]: r.units } : {}, cost_usd: r.cost_usd || 0 });
+    }
+    cursor = res && res.next_cursor;
+  } while (cursor && rows.length < ACTION_CALLS);
+  return { rows, truncated: Boolean(cursor) };
+}
 
 /** seriesOf names a row's series under a split; calls without a key or user get a word. */
 export function seriesOf(row, split) {
   if (split === 'key') return row.key_id || '(no key: user tokens)';
   if (split === 'user') return row.user || '(the org itself)';
+  if (split === 'action') return `${row.service}/${row.action}`;
   return row.service || '(unknown)';
 }
 
@@ -89,17 +113,25 @@ export async function render(container, ctx) {
     const how = split.control.value;
     replace(body, loading('Loading usage…'));
     try {
-      const rows = await api.usage({ from: f, to: t, service: service.control.value, group_by: how === 'service' ? '' : how });
+      let rows;
+      let truncated = false;
+      if (how === 'action') ({ rows, truncated } = await actionRows({ from: f, to: t, service: service.control.value }));
+      else rows = await api.usage({ from: f, to: t, service: service.control.value, group_by: how === 'service' ? '' : how });
       if (mine !== seq) return;
       if (csvURL) URL.revokeObjectURL(csvURL);
       const out = report(rows || [], { from: f, to: t, split: how, service: service.control.value });
+      if (how === 'action') {
+        out.prepend(h('p', { class: 'notice small', 'data-testid': 'action-source', text: truncated
+          ? `By action from the request log: the latest ${ACTION_CALLS.toLocaleString()} calls of these days only. Narrow the days or the service to see them all.`
+          : 'By action from the request log, which keeps the last 14 days of calls by default.' }));
+      }
       csvURL = out.csvURL || null;
       replace(body, out);
     } catch (err) {
       if (mine !== seq) return;
       if (err instanceof api.AIProxyError && err.status === 404) {
         replace(body, h('div', { class: 'state' }, h('p', {}, h('strong', { text: 'Not available on this server yet.' })),
-          h('p', { text: 'This server does not meter usage.' })));
+          h('p', { text: how === 'action' ? 'A split by action reads the request log, which this server does not have.' : 'This server does not meter usage.' })));
         return;
       }
       replace(body, errorNotice(err));
@@ -120,9 +152,9 @@ function report(rows, { from, to, split, service }) {
     { key: 'requests', title: 'Requests', get: (c) => c.requests, fmt: formatCount },
     { key: 'errors', title: 'Errors', get: (c) => c.errors, fmt: formatCount },
     ...agg.units.map((u) => ({ key: `units.${u}`, title: unitLabel(u), get: (c) => c.units[u] || 0, fmt: (n) => formatUnit(u, n) })),
-    { key: 'bytes_out', title: 'Data sent to clients', get: (c) => c.bytes_out, fmt: formatBytes },
+    split === 'action' ? null : { key: 'bytes_out', title: 'Data sent to clients', get: (c) => c.bytes_out, fmt: formatBytes },
     { key: 'cost_usd', title: 'Cost', get: (c) => c.cost_usd, fmt: formatUSD },
-  ];
+  ].filter(Boolean);
   const charts = h('div', { class: 'chart-grid' }, metrics.map((m) => stackedChart({
     title: m.title, unit: m.key, days, series: agg.series, fmt: m.fmt,
     value: (d, s) => { const c = cell(d, s); return c ? m.get(c) : 0; },
