@@ -101,6 +101,27 @@ func TestConsoleStudio(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// Usage records are written in batches: wait until the server has them
+	// all, so that the pages below read the whole traffic.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var rows []struct {
+			Requests int64 `json:"requests"`
+		}
+		day := time.Now().UTC().Format(time.DateOnly)
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/usage/?from="+day+"&to="+day, d.key, 200, &rows)
+		var n int64
+		for _, r := range rows {
+			n += r.Requests
+		}
+		if n >= 29 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the usage of the traffic: %d requests of 29", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	run("home shows the month, the latest videos and no failures", func(t *testing.T) {
 		b.do("home", goTo("#/services"), goTo("#/home"),
 			waitJS(`document.querySelectorAll('[data-panel=home-videos] li[data-video]').length === 6`),
