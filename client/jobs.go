@@ -45,12 +45,29 @@ type Job struct {
 	Error          string            `json:"error,omitempty"`
 	CallbackID     string            `json:"callback_id,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	CompletedAt    *time.Time        `json:"completed_at"`
-	CheckedAt      *time.Time        `json:"checked_at"`
-	DeadlineAt     *time.Time        `json:"deadline_at"`
-	URLsExpireAt   *time.Time        `json:"urls_expire_at"`
+	// Details is what the job is about and, once it completed, what it
+	// made.
+	Details      JobDetails `json:"details"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	CompletedAt  *time.Time `json:"completed_at"`
+	CheckedAt    *time.Time `json:"checked_at"`
+	DeadlineAt   *time.Time `json:"deadline_at"`
+	URLsExpireAt *time.Time `json:"urls_expire_at"`
+}
+
+// JobDetails is what a job is about, read from the request that started
+// it, and what it made, read from its final status; "" and 0 are unknown
+// (null in the API).
+type JobDetails struct {
+	Title string `json:"title"`
+	// Script is the first 500 characters of the script.
+	Script   string `json:"script"`
+	AvatarID string `json:"avatar_id"`
+	VoiceID  string `json:"voice_id"`
+	// DurationSeconds and ThumbnailURL are known once the job completed.
+	DurationSeconds float64 `json:"duration_seconds"`
+	ThumbnailURL    string  `json:"thumbnail_url"`
 }
 
 // Done reports whether the job has ended, completed or failed.

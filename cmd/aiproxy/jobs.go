@@ -415,6 +415,9 @@ func jobFromClient(j client.Job) jobs.JobJSON {
 	return jobs.JobJSON{ID: j.ID, Org: j.Org, User: user, Service: j.Service, Action: j.Action, StatusAction: j.StatusAction,
 		ProviderJobID: j.ProviderJobID, Credential: jobs.CredentialRefJSON(j.Credential), State: j.State,
 		ProviderStatus: j.ProviderStatus, ResultURLs: urls, Error: j.Error, CallbackID: j.CallbackID,
+		Details: jobs.ToJobDetailsJSON(aiproxy.JobDetails{Title: j.Details.Title, Script: j.Details.Script,
+			AvatarID: j.Details.AvatarID, VoiceID: j.Details.VoiceID, DurationSeconds: j.Details.DurationSeconds,
+			ThumbnailURL: j.Details.ThumbnailURL}),
 		IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt,
 		CheckedAt: j.CheckedAt, DeadlineAt: j.DeadlineAt, URLsExpireAt: j.URLsExpireAt}
 }
