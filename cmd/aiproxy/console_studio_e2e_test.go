@@ -191,6 +191,11 @@ func TestConsoleStudio(t *testing.T) {
 			t.Error("the page shows a history the server does not have")
 		}
 		b.shot("studio-video")
+		b.do("back to the same list", click(`main a[href^="#/library?"]`),
+			waitJS(`document.querySelector('input[name=q]')?.value === '`+latest+`' && document.querySelectorAll('.video-tile').length >= 1`))
+		if !get(b, "still filtered", chromedp.Evaluate[bool](`[...document.querySelectorAll('.video-tile')].every(t => t.textContent.includes('`+latest+`'))`)) {
+			t.Error("back from a video, the list lost its search")
+		}
 	})
 
 	run("usage reads at a glance and downloads what it shows", func(t *testing.T) {

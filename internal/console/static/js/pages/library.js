@@ -10,6 +10,11 @@ import { formatSeconds, isoDay } from '../format.js';
 import { avatarItems } from './avatars.js';
 
 const PAGE = 24;
+
+// The filters live in the page's address (#/library?q=…&state=…), so that
+// a video's page leads back to the same list and a filtered list can be
+// shared; lastQuery is that address's query for the back link.
+let lastQuery = '';
 const STATES = [['', 'Any status'], ['completed', 'Completed'], ['processing', 'Rendering'], ['pending', 'Queued'], ['failed', 'Failed']];
 const STATE_LABELS = { pending: 'Queued', processing: 'Rendering', completed: 'Completed', failed: 'Failed' };
 
@@ -82,8 +87,8 @@ export async function render(container, ctx) {
   const q = field('Search', h('input', { type: 'search', name: 'q', autocomplete: 'off', placeholder: 'Title or script', value: ctx.query.get('q') || '' }));
   const state = field('Status', select(STATES, { name: 'state', value: ctx.query.get('state') || '' }));
   const avatar = field('Avatar', select([['', 'Any avatar']], { name: 'avatar' }));
-  const from = field('From', h('input', { type: 'date', name: 'from' }));
-  const to = field('To', h('input', { type: 'date', name: 'to' }));
+  const from = field('From', h('input', { type: 'date', name: 'from', value: ctx.query.get('from') || '' }));
+  const to = field('To', h('input', { type: 'date', name: 'to', value: ctx.query.get('to') || '' }));
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter videos', onsubmit: (ev) => ev.preventDefault() },
     h('div', { class: 'field grow' }, ...q.childNodes), state, avatar, from, to);
   const count = h('p', { class: 'result-count', role: 'status', 'aria-live': 'polite' });
@@ -91,16 +96,25 @@ export async function render(container, ctx) {
   const more = h('div', { class: 'more' });
   container.append(form, count, list, more);
   api.listAvatars().then((a) => {
+    const keep = avatar.control.value || ctx.query.get('avatar') || '';
     replace(avatar.control, h('option', { value: '', text: 'Any avatar' }), avatarItems(a).map((x) => h('option', { value: x.id, text: x.name })));
+    avatar.control.value = keep;
   }).catch(() => { avatar.hidden = true; });
 
   let seq = 0;
   let shown = 0;
-  const filters = () => ({ q: q.control.value.trim(), state: state.control.value, avatar: avatar.control.value, from: from.control.value, to: to.control.value });
+  const filters = () => ({ q: q.control.value.trim(), state: state.control.value,
+    avatar: avatar.control.value || (avatar.control.options.length > 1 ? '' : ctx.query.get('avatar') || ''), from: from.control.value, to: to.control.value });
   const page = async (cursor) => {
     const mine = cursor ? seq : ++seq;
     const f = filters();
-    if (!cursor) { shown = 0; replace(list); replace(more, loading('Loading videos…')); }
+    if (!cursor) {
+      shown = 0;
+      replace(list);
+      replace(more, loading('Loading videos…'));
+      lastQuery = api.query(f);
+      history.replaceState(null, '', `#/library${lastQuery}`);
+    }
     try {
       const res = await api.listJobs({ ...f, service: 'heygen', limit: PAGE, cursor });
       if (mine !== seq) return;
@@ -132,7 +146,7 @@ export async function render(container, ctx) {
 }
 
 async function detail(container, ctx, id) {
-  container.append(h('p', { class: 'small' }, h('a', { href: '#/library', text: '← Video library' })));
+  container.append(h('p', { class: 'small' }, h('a', { href: `#/library${lastQuery}`, text: '← Video library' })));
   const body = h('div', {}, loading('Loading the video…'));
   container.append(body);
   let v;
