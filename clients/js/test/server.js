@@ -24,7 +24,10 @@ function binary() {
  */
 export async function startDemo() {
   const dataDir = mkdtempSync(join(tmpdir(), "aiproxy-js-"));
-  const child = spawn(binary(), ["demo", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--render-time", "1s", "--log-level", "warn"], {
+  // The speech cache is off: the tests repeat speech and expect it to reach
+  // the provider (and to spend budgets) each time.
+  const child = spawn(binary(), ["demo", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--render-time", "1s", "--log-level", "warn",
+    "--speech-cache-orgs", "off"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
