@@ -350,7 +350,8 @@ func TestConsoleStudio(t *testing.T) {
 		status, _, _ := d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/requests/", d.key, nil, nil)
 		b.do("speak", click(`form button[type=submit]`), waitJS(`document.querySelector('.player audio')?.duration > 0`))
 		if status == http.StatusOK {
-			b.do("recent speech", waitJS(`document.querySelectorAll('[data-panel=tts-recent] li').length >= 4`))
+			// Three speeches and the refused one before, this one now.
+			b.do("recent speech", waitJS(`document.querySelectorAll('[data-panel=tts-recent] li').length === 5`))
 		} else {
 			b.do("recent speech pending", waitJS(`document.querySelector('[data-panel=tts-recent] .state')`))
 		}

@@ -22,6 +22,7 @@ function recentPanel() {
     try {
       const res = await api.listRequests({ service: 'elevenlabs', limit: 50 });
       const rows = ((res && res.requests) || []).filter((r) => /^tts/.test(r.action || '')).slice(0, 10);
+      el.rows = rows;
       replace(body, rows.length ? h('ul', { class: 'recent-list' }, rows.map((r) => h('li', { 'data-request': r.request_id || '' },
         h('span', { class: `badge ${r.status >= 400 ? 'badge-danger' : 'badge-ok'}`, text: String(r.status) }),
         h('span', {}, `${formatTime(r.at)} · ${r.action} · ${[r.user && `user ${r.user}`, r.key_id && `key ${r.key_id}`].filter(Boolean).join(' · ') || 'the org'}`,
@@ -29,6 +30,17 @@ function recentPanel() {
     } catch (err) {
       replace(body, err instanceof api.AIProxyError && err.status === 404
         ? h('p', { class: 'state', text: 'The request log is not on this server yet.' }) : errorNotice(err));
+    }
+  };
+  // follow refreshes until a speech made at or after since is listed (the
+  // server writes its log in batches, about every second), six times at most.
+  el.stopped = false;
+  el.follow = async (since) => {
+    for (let i = 0; i < 6 && !el.stopped; i++) {
+      el.rows = [];
+      await el.refresh();
+      if (el.rows.some((r) => Date.parse(r.at) >= since - 1000)) return;
+      await new Promise((resolve) => { setTimeout(resolve, 1500); });
     }
   };
   return el;
@@ -112,6 +124,7 @@ export async function render(container, ctx) {
       voiceId: voice.control.value, text: t, modelId: model.control.value,
       voiceSettings: { stability: Number(stability.control.value), similarity_boost: Number(similarity.control.value) },
     };
+    const started = Date.now();
     await busy(submit, 'Speaking…', async () => {
       if (objectURL) URL.revokeObjectURL(objectURL);
       objectURL = null;
@@ -130,12 +143,15 @@ export async function render(container, ctx) {
         replace(result, view);
         const audio = view.querySelector('audio');
         audio.play().catch(() => { /* autoplay may be refused; the controls remain */ });
-        if (recent) recent.refresh();
+        if (recent) recent.follow(started);
       } catch (err) {
         replace(result, errorNotice(err, 'No audio'));
-        if (recent) recent.refresh();
+        if (recent) recent.follow(started);
       }
     });
   });
-  return () => { if (objectURL) URL.revokeObjectURL(objectURL); };
+  return () => {
+    if (objectURL) URL.revokeObjectURL(objectURL);
+    if (recent) recent.stopped = true;
+  };
 }
