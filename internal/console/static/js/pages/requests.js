@@ -74,7 +74,7 @@ export async function render(container, ctx) {
   container.append(form, body);
   for (const c of [from, to, service, status]) c.control.addEventListener('change', () => load());
   api.listServices().then((list) => {
-    replace(service.control, h('option', { value: '', text: 'All services' }), list.map((s) => h('option', { value: s.slug, text: s.name || s.slug })));
+    replace(service.control, h('option', { value: '', text: 'All services' }), list.map((s) => h('option', { value: s.slug, text: s.display_name || s.slug })));
   }).catch(() => { /* all services still works */ });
 
   const onOpen = (tr, btn, r) => {

@@ -97,7 +97,7 @@ export async function render(container, ctx) {
   for (const c of [from, to, service, split]) c.control.addEventListener('change', () => load());
   api.listServices().then((list) => {
     const keep = service.control.value;
-    replace(service.control, h('option', { value: '', text: 'All services' }), list.map((s) => h('option', { value: s.slug, text: s.name || s.slug })));
+    replace(service.control, h('option', { value: '', text: 'All services' }), list.map((s) => h('option', { value: s.slug, text: s.display_name || s.slug })));
     service.control.value = keep;
   }).catch(() => { /* the report still works for all services */ });
 
