@@ -153,6 +153,7 @@ func TestConsoleStudio(t *testing.T) {
 		if get(b, "thumbnails or placeholders", chromedp.Evaluate[bool](`[...document.querySelectorAll('.video-tile')].every(t => t.querySelector('.thumb img, .thumb .thumb-empty'))`)) == false {
 			t.Error("a video card has neither a thumbnail nor a placeholder")
 		}
+		b.do("avatar names", waitJS(`[...document.querySelectorAll('.video-tile [data-avatar-id]')].every(dd => dd.textContent !== dd.dataset.avatarId && dd.textContent.length > 0)`))
 		b.do("second page", click(`[data-testid=more-videos]`), waitJS(tiles+` === 25`), waitJS(`!document.querySelector('[data-testid=more-videos]')`))
 		ids := get(b, "ids", chromedp.Evaluate[[]string](`[...document.querySelectorAll('.video-tile')].map(t => t.dataset.video)`))
 		seen := map[string]bool{}

@@ -61,7 +61,7 @@ function who(v) {
   return [v.user && `user ${v.user}`, v.keyId && `key ${v.keyId}`].filter(Boolean).join(' · ') || 'the org';
 }
 
-function card(v) {
+function card(v, names = new Map()) {
   const href = `#/library/${encodeURIComponent(v.id)}`;
   return h('li', { class: 'tile video-tile', 'data-video': v.id, 'data-state': v.state },
     h('a', { class: 'thumb', href, 'aria-hidden': 'true', tabindex: '-1' },
@@ -73,7 +73,8 @@ function card(v) {
       h('div', { class: 'meta' }, badge(v.state),
         v.duration ? h('span', { class: 'badge', text: formatSeconds(v.duration) }) : null),
       h('dl', { class: 'small facts' },
-        v.avatar ? [h('dt', { text: 'Avatar' }), h('dd', { class: 'mono', text: v.avatar })] : null,
+        v.avatar ? [h('dt', { text: 'Avatar' }), h('dd', { class: names.has(v.avatar) ? undefined : 'mono', title: names.has(v.avatar) ? v.avatar : undefined,
+          'data-avatar-id': v.avatar, text: names.get(v.avatar) || v.avatar })] : null,
         v.voice ? [h('dt', { text: 'Voice' }), h('dd', { class: 'mono', text: v.voice })] : null,
         h('dt', { text: 'By' }), h('dd', { text: who(v) }),
         h('dt', { text: 'Made' }), h('dd', {}, h('time', { datetime: v.createdAt, text: formatTime(v.createdAt) })))));
@@ -95,10 +96,17 @@ export async function render(container, ctx) {
   const list = h('ul', { class: 'gallery video-grid', 'aria-label': 'Videos' });
   const more = h('div', { class: 'more' });
   container.append(form, count, list, more);
+  const names = new Map();
   api.listAvatars().then((a) => {
     const keep = avatar.control.value || ctx.query.get('avatar') || '';
     replace(avatar.control, h('option', { value: '', text: 'Any avatar' }), avatarItems(a).map((x) => h('option', { value: x.id, text: x.name })));
     avatar.control.value = keep;
+    // Cards show the avatar's name once the list is known.
+    for (const x of avatarItems(a)) names.set(x.id, x.name);
+    for (const dd of list.querySelectorAll('[data-avatar-id]')) {
+      const name = names.get(dd.dataset.avatarId);
+      if (name) { dd.textContent = name; dd.classList.remove('mono'); dd.title = dd.dataset.avatarId; }
+    }
   }).catch(() => { avatar.hidden = true; });
 
   let seq = 0;
@@ -119,7 +127,7 @@ export async function render(container, ctx) {
       const res = await api.listJobs({ ...f, service: 'heygen', limit: PAGE, cursor });
       if (mine !== seq) return;
       const vids = (res.jobs || []).map(video).filter((v) => matches(v, f));
-      list.append(...vids.map(card));
+      list.append(...vids.map((v) => card(v, names)));
       shown += vids.length;
       const filtered = Object.values(f).some(Boolean);
       count.textContent = shown ? `${shown} video${shown === 1 ? '' : 's'}${filtered ? ' matching' : ''}${res.next_cursor ? ', more to load' : ''}` : '';
