@@ -63,9 +63,6 @@ func (s *server) jobRoutes() {
 	s.route("/orgs/{org}/webhooks/{id}", s.orgAdmin(s.deleteWebhook), http.MethodDelete)
 	s.route("/orgs/{org}/webhook-deliveries", s.orgAdmin(s.webhookDeliveries), http.MethodGet)
 	s.route("/webhooks/{service}", s.providerWebhook, http.MethodPost)
-	// The request log registers here until routes() (server.go) calls it
-	// itself; it must be registered once.
-	s.requestRoutes() // requests.go
 }
 
 func errNoJobs() error { return aiproxy.Errorf(aiproxy.CodeNotFound, "Not found.") }

@@ -144,6 +144,7 @@ func (s *server) routes() {
 	s.openAPIRoutes()
 	s.nativeRoutes()
 	s.jobRoutes()
+	s.requestRoutes() // requests.go
 	s.auditRoutes() // audit.go
 	if s.cfg.Guardrails != nil {
 		s.route("/orgs/{org}/quotas", s.orgAdmin(s.orgQuotas), http.MethodGet, http.MethodPut, http.MethodDelete)
