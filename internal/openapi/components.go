@@ -100,6 +100,19 @@ func schemas() obj {
 			"revoked_at": nullableTime(), "last_used_at": nullableTime(),
 			"key": obj{"type": "string", "description": "The full key; only in the answer that creates it."},
 		}),
+		"Pool": object([]any{"name", "source", "pooled", "keys"}, obj{
+			"name": str(), "source": modes("tenant", "platform"), "org": str(),
+			"pooled": obj{"type": "boolean", "description": "False for a credential of one key, whose health is not tracked."},
+			"keys": obj{"type": "array", "items": object([]any{"id", "masked", "weight", "max_concurrency", "state", "in_flight"}, obj{
+				"id": str(), "masked": obj{"type": "object", "additionalProperties": str()},
+				"weight": obj{"type": "integer"}, "max_concurrency": obj{"type": "integer", "description": "0: no cap."},
+				"state":      modes("healthy", "resting", "removed", "unknown"),
+				"reason":     str(),
+				"since":      nullableTime(),
+				"rest_until": nullableTime(),
+				"in_flight":  obj{"type": "integer"},
+			})},
+		}),
 		"Credential": object([]any{"name", "source", "masked"}, obj{
 			"name": str(), "source": modes("tenant", "platform"), "org": str(),
 			"masked":     obj{"type": "object", "additionalProperties": str()},

@@ -219,6 +219,20 @@ func addManagement(paths obj) {
 		"put":    withBody(mgmt("setPlatformCredential", "Set a platform credential.", obj{"200": jsonResponse("The credential, masked.", ref("Credential"))}, "400", "404"), credBody),
 		"delete": mgmt("deletePlatformCredential", "Delete a platform credential.", deleted, "404"),
 	}
+	keyParam := pathParam("key_id", "The id of a key of the pool.")
+	pool := obj{"200": jsonResponse("The credential's keys, masked, with their health.", ref("Pool"))}
+	paths[Base+"/admin/credentials/{name}/pool/"] = obj{"parameters": []any{nameParam},
+		"get": mgmt("getPlatformPool", "A platform credential's keys and their health (healthy, resting, removed).", pool, "404"),
+	}
+	paths[Base+"/admin/credentials/{name}/pool/{key_id}/restore/"] = obj{"parameters": []any{nameParam, keyParam},
+		"post": mgmt("restorePlatformPoolKey", "Put a resting or removed key of a platform credential back in use.", pool, "404"),
+	}
+	paths[Base+"/orgs/{org}/credentials/{name}/pool/"] = obj{"parameters": []any{orgParam, nameParam},
+		"get": mgmt("getOrgPool", "An org credential's keys and their health.", pool, "404"),
+	}
+	paths[Base+"/orgs/{org}/credentials/{name}/pool/{key_id}/restore/"] = obj{"parameters": []any{orgParam, nameParam, keyParam},
+		"post": mgmt("restoreOrgPoolKey", "Put a resting or removed key of an org credential back in use.", pool, "404"),
+	}
 }
 
 // addService adds an invoke path per enabled endpoint and a native path per
