@@ -135,6 +135,37 @@ func (b *browser) shot(name string) string { return b.capture(name, chromedp.Ful
 // full page is very tall).
 func (b *browser) viewShot(name string) string { return b.capture(name, chromedp.CaptureScreenshot()) }
 
+// docShot, only when AIPROXY_UPDATE_SCREENSHOTS=1, writes a PNG of the page
+// as it is, at a fixed 1280x800 viewport, to docs/console/<name>.png for
+// docs/console.md. Otherwise (as in CI) it does nothing, so the tests never
+// change the tree.
+func (b *browser) docShot(name string) {
+	if os.Getenv("AIPROXY_UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	b.t.Helper()
+	dir := filepath.Join("..", "..", "docs", "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Steps(chromedp.EmulateViewport(1280, 800), chromedp.Sleep(300*time.Millisecond)))
+	var png []byte
+	if err == nil {
+		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	}
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.EmulateViewport(1280, 900))
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		b.t.Fatalf("docs screenshot %s: %v", name, err)
+	}
+}
+
 func (b *browser) capture(name string, a chromedp.Action[[]byte]) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
@@ -257,6 +288,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("session storage key = %q", stored)
 		}
 		b.shot("services")
+		b.docShot("services")
 		b.do("service detail", goTo("#/services/elevenlabs"), waitJS(`document.querySelectorAll('.endpoint-row').length > 2`))
 		b.shot("service-detail")
 	})
@@ -279,6 +311,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			waitJS(`document.querySelectorAll('.gallery .tile').length > 10`),
 			waitJS(`[...document.querySelectorAll('.gallery img')].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)`))
 		b.shot("avatars")
+		b.docShot("avatars")
 		b.do("search avatars",
 			typeInto(`input[type=search]`, "Abigail"),
 			waitJS(`document.querySelectorAll('.gallery .tile').length > 0 && [...document.querySelectorAll('.gallery .tile')].every(t => t.textContent.includes('Abigail'))`))
@@ -289,6 +322,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			goTo("#/voices?provider=elevenlabs"),
 			waitJS(`document.querySelectorAll('.gallery audio').length > 3`))
 		b.shot("voices")
+		b.docShot("voices")
 	})
 
 	run("generate a video, see it complete and play", func(t *testing.T) {
@@ -329,6 +363,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the console polled video-status %d times while the event stream was up", n)
 		}
 		b.shot("jobs")
+		b.docShot("jobs")
 	})
 
 	run("a job started through the API arrives and completes through the event stream", func(t *testing.T) {
@@ -385,6 +420,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the new key answers %d", status)
 		}
 		b.shot("keys-created")
+		b.docShot("keys")
 		b.do("revoke key",
 			click(`tr:not(.revoked) button[aria-label="Revoke key e2e key"]`),
 			click(`button[aria-label="Confirm: revoke key e2e key"]`),
@@ -417,6 +453,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("test message = %q", msg)
 		}
 		b.shot("credentials")
+		b.docShot("credentials")
 	})
 
 	run("admin pages whose APIs are arriving render a state", func(t *testing.T) {
@@ -465,6 +502,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("delivery row = %q", row)
 		}
 		b.shot("webhook-deliveries")
+		b.docShot("webhooks")
 		b.do("delete webhook",
 			click(`[data-webhook] button[aria-label^="Delete webhook"]`),
 			click(`[data-webhook] button[aria-label^="Confirm: delete webhook"]`),
@@ -520,6 +558,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("quotas after create = %v", quotas)
 		}
 		b.shot("quota-created")
+		b.docShot("quotas")
 		b.do("delete quota",
 			click(row+` button[aria-label^="Remove quota"]`),
 			click(row+` button[aria-label^="Confirm: remove quota"]`),
@@ -539,6 +578,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("list-models turned off answers %d %s", status, body)
 		}
 		b.shot("access-off")
+		b.docShot("access")
 		b.do("turn it on", eval(`document.querySelector('[data-access=elevenlabs] details').open = true`),
 			click(`button[aria-label="Turn on elevenlabs/list-models"]`),
 			waitJS(`document.querySelector('`+off+`')`))
@@ -551,6 +591,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			typeInto(`input[name=q]`, "list-models"),
 			waitJS(`[...document.querySelectorAll('main tr[data-audit]')].every(r => r.textContent.includes('list-models'))`))
 		b.shot("audit")
+		b.docShot("audit")
 	})
 
 	run("phone layout and sign-out", func(t *testing.T) {
@@ -708,6 +749,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("alice's spending as the admin sees it = %q", text)
 		}
 		b.shot("budgets")
+		b.docShot("budgets")
 
 		// An org budget added and deleted again.
 		orgRow := `main tr[data-budget]:not([data-budget="` + budgets[0].ID + `"])`

@@ -145,6 +145,7 @@ func TestConsoleStudio(t *testing.T) {
 			t.Errorf("recent failures = %q", failures)
 		}
 		b.shot("studio-home")
+		b.docShot("home")
 	})
 
 	run("the video library pages through every video, filters and searches", func(t *testing.T) {
@@ -164,6 +165,7 @@ func TestConsoleStudio(t *testing.T) {
 			t.Errorf("the library shows %d distinct videos of 25", len(seen))
 		}
 		b.shot("studio-library")
+		b.docShot("library")
 		b.do("only failed", eval(`(() => { const s = document.querySelector('select[name=state]'); s.value = 'failed'; s.dispatchEvent(new Event('change')); })()`),
 			waitJS(`document.querySelector('main .more .state')?.textContent.includes('No videos match these filters.')`))
 		if n := get(b, "failed tiles", chromedp.Evaluate[int](tiles)); n != 0 {
@@ -192,6 +194,7 @@ func TestConsoleStudio(t *testing.T) {
 			t.Error("the page shows a history the server does not have")
 		}
 		b.shot("studio-video")
+		b.docShot("video")
 		b.do("back to the same list", click(`main a[href^="#/library?"]`),
 			waitJS(`document.querySelector('input[name=q]')?.value === '`+latest+`' && document.querySelectorAll('.video-tile').length >= 1`))
 		if !get(b, "still filtered", chromedp.Evaluate[bool](`[...document.querySelectorAll('.video-tile')].every(t => t.textContent.includes('`+latest+`'))`)) {
@@ -216,6 +219,7 @@ func TestConsoleStudio(t *testing.T) {
 			t.Error("no chart of a metered unit")
 		}
 		b.shot("studio-usage")
+		b.docShot("usage")
 
 		b.do("split by action", eval(`(() => { const s = document.querySelector('select[name=split]'); s.value = 'action'; s.dispatchEvent(new Event('change')); })()`),
 			visible(`[data-testid=action-source]`), waitJS(`document.querySelector('[data-chart=requests] .legend')`))
@@ -302,6 +306,7 @@ func TestConsoleStudio(t *testing.T) {
 			t.Errorf("the refused call's detail = %q", detail)
 		}
 		b.shot("studio-requests")
+		b.docShot("requests")
 	})
 
 	run("pickers show avatars and play voices, and the pair is remembered", func(t *testing.T) {
@@ -312,6 +317,7 @@ func TestConsoleStudio(t *testing.T) {
 			typeInto(`input[name=picker-q]`, "Abigail"),
 			waitJS(`document.querySelectorAll('dialog.picker [data-pick]').length > 0 && [...document.querySelectorAll('dialog.picker [data-pick]')].every(t => t.textContent.includes('Abigail'))`))
 		b.shot("studio-avatar-picker")
+		b.docShot("generate-avatar-picker")
 		avatar := get(b, "picked avatar", chromedp.Evaluate[string](`document.querySelector('dialog.picker [data-pick]').dataset.pick`))
 		b.do("choose avatar", click(`dialog.picker [data-pick] button[aria-label^="Choose"]`),
 			waitJS(`!document.querySelector('dialog.picker')`),
@@ -357,6 +363,73 @@ func TestConsoleStudio(t *testing.T) {
 			b.do("recent speech pending", waitJS(`document.querySelector('[data-panel=tts-recent] .state')`))
 		}
 		b.shot("studio-tts")
+		b.docShot("tts")
+	})
+
+	run("pick an avatar and a voice by sight and sound and render", func(t *testing.T) {
+		dialog := `dialog.picker[open]`
+		// The remembered pair is replaced: the avatar is the first whose
+		// preview image has loaded and is not the one chosen before.
+		b.do("avatar gallery", goTo("#/generate"), visible(`[data-picker=avatar]`), click(`[data-picker=avatar]`), visible(dialog),
+			waitJS(`[...document.querySelectorAll('dialog.picker [data-pick]')].some(t => !t.classList.contains('selected') && t.querySelector('img')?.complete && t.querySelector('img').naturalWidth > 0)`))
+		type pick struct {
+			ID    string `json:"id"`
+			Image string `json:"image"`
+		}
+		avatar := get(b, "avatar by its image", chromedp.Evaluate[pick](`(() => { const t = [...document.querySelectorAll('dialog.picker [data-pick]')].find(t => !t.classList.contains('selected') && t.querySelector('img')?.complete && t.querySelector('img').naturalWidth > 0); return {id: t.dataset.pick, image: t.querySelector('img').currentSrc}; })()`))
+		b.do("choose it", click(fmt.Sprintf(`dialog.picker [data-pick=%q] button[aria-label^="Choose"]`, avatar.ID)),
+			waitJS(`!document.querySelector('dialog.picker')`), waitJS(`document.querySelector('.chooser .chosen img')?.complete`))
+		if got := get(b, "avatar field", chromedp.Value(chromedp.CSS(`input[name=avatar_id]`))); got != avatar.ID {
+			t.Errorf("avatar field = %q, want the picked %q", got, avatar.ID)
+		}
+		if img := get(b, "chosen image", chromedp.Evaluate[string](`document.querySelector('.chooser .chosen img').currentSrc`)); img != avatar.Image {
+			t.Errorf("beside the field is %q, want the picked avatar's image %q", img, avatar.Image)
+		}
+
+		// The voice: the first with a sample that is not the one chosen
+		// before, heard before it is chosen.
+		b.do("voice picker", click(`[data-picker=voice]`), visible(dialog),
+			waitJS(`[...document.querySelectorAll('dialog.picker [data-pick]')].some(t => !t.classList.contains('selected') && t.querySelector('button.play'))`))
+		voice := get(b, "voice with a sample", chromedp.Evaluate[string](`[...document.querySelectorAll('dialog.picker [data-pick]')].find(t => !t.classList.contains('selected') && t.querySelector('button.play')).dataset.pick`))
+		tile := fmt.Sprintf(`dialog.picker [data-pick=%q]`, voice)
+		b.do("play its sample", click(tile+` button.play`),
+			waitJS(`document.querySelector('`+strings.ReplaceAll(tile, `'`, `\'`)+` button.play').getAttribute('aria-pressed') === 'true'`),
+			waitJS(`!document.querySelector('.preview-player').paused && document.querySelector('.preview-player').currentTime > 0`))
+		if src := get(b, "sample played", chromedp.Evaluate[string](`document.querySelector('.preview-player').currentSrc`)); src == "" {
+			t.Error("the voice's sample has no source")
+		}
+		b.shot("studio-render-voice")
+		b.docShot("generate-voice-picker")
+		b.do("choose the voice", click(tile+` button[aria-label^="Choose"]`),
+			waitJS(`!document.querySelector('dialog.picker') && document.querySelector('.preview-player').paused`))
+		if got := get(b, "voice field", chromedp.Value(chromedp.CSS(`input[name=voice_id]`))); got != voice {
+			t.Errorf("voice field = %q, want the picked %q", got, voice)
+		}
+
+		// Render: the new job carries the pair, on the Jobs page, on the
+		// video's page and in the job record.
+		script := "Picked by sight and sound."
+		job := `[...document.querySelectorAll('.job')].find(j => j.querySelector('h2')?.textContent.includes(` + fmt.Sprintf("%q", script) + `))`
+		b.do("render", typeInto(`textarea[name=input_text]`, script), click(`form button[type=submit]`),
+			waitJS(`location.hash === '#/jobs' && !!`+job),
+			waitJS(job+`?.dataset.status === 'completed' && !!`+job+`.querySelector('video')`),
+			waitJS(`!!`+job+`.querySelector('a[href^="#/library/"]')`))
+		b.shot("studio-render-done")
+		b.do("its page", eval(job+`.querySelector('a[href^="#/library/"]').click()`),
+			waitJS(`location.hash.startsWith('#/library/') && document.querySelector('#video-request + dl')`))
+		made := textOf(b, `#video-request + dl`)
+		if !strings.Contains(made, avatar.ID) || !strings.Contains(made, voice) {
+			t.Errorf("the request that made it = %q, want avatar %q and voice %q", made, avatar.ID, voice)
+		}
+		id := get(b, "job id", chromedp.Evaluate[string](`decodeURIComponent(location.hash.split('/')[2])`))
+		var rec struct {
+			State   string         `json:"state"`
+			Details map[string]any `json:"details"`
+		}
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/jobs/"+id+"/", d.key, 200, &rec)
+		if rec.State != "completed" || rec.Details["avatar_id"] != avatar.ID || rec.Details["voice_id"] != voice {
+			t.Errorf("job %s = %s with details %v, want completed with avatar %q and voice %q", id, rec.State, rec.Details, avatar.ID, voice)
+		}
 	})
 
 	run("the studio pages fit a phone", func(t *testing.T) {
