@@ -135,8 +135,8 @@ func (b *browser) shot(name string) string { return b.capture(name, chromedp.Ful
 // full page is very tall).
 func (b *browser) viewShot(name string) string { return b.capture(name, chromedp.CaptureScreenshot()) }
 
-// docShot, only when AIPROXY_UPDATE_SCREENSHOTS=1, writes a PNG of the page
-// as it is, at a fixed 1280x800 viewport, to docs/console/<name>.png for
+// docShot, only when AIPROXY_UPDATE_SCREENSHOTS=1, writes a PNG of the top of
+// the page as it is, at a fixed 1280x800 viewport, to docs/console/<name>.png for
 // docs/console.md. Otherwise (as in CI) it does nothing, so the tests never
 // change the tree.
 func (b *browser) docShot(name string) {
@@ -150,7 +150,7 @@ func (b *browser) docShot(name string) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Steps(chromedp.EmulateViewport(1280, 800), chromedp.Sleep(300*time.Millisecond)))
+	_, err := chromedp.Run(ctx, chromedp.Steps(chromedp.EmulateViewport(1280, 800), eval(`window.scrollTo(0, 0)`), chromedp.Sleep(300*time.Millisecond)))
 	var png []byte
 	if err == nil {
 		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
