@@ -101,6 +101,11 @@ export const setCredential = (scope, name, value) =>
   adminRequest('PUT', `${scopePath(scope)}/credentials/${encodeURIComponent(name)}/`, { value });
 export const deleteCredential = (scope, name) =>
   adminRequest('DELETE', `${scopePath(scope)}/credentials/${encodeURIComponent(name)}/`);
+/** credentialPool reads a credential's keys with their health (key pools). */
+export const credentialPool = (scope, name) =>
+  adminRequest('GET', `${scopePath(scope)}/credentials/${encodeURIComponent(name)}/pool/`);
+export const restorePoolKey = (scope, name, keyID) =>
+  adminRequest('POST', `${scopePath(scope)}/credentials/${encodeURIComponent(name)}/pool/${encodeURIComponent(keyID)}/restore/`);
 
 /** orgGet reads an org-scoped admin route such as "/usage/". */
 export const orgGet = (path) => adminRequest('GET', `${orgPath()}${path}`);

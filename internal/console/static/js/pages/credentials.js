@@ -49,6 +49,64 @@ function policyText(p) {
   return `Uses the ${sources || 'no key'}; tries the ${first} key first${p.fallback_to_platform_key ? ', then falls back to the platform key' : ''}.`;
 }
 
+/** poolText says a pool key's health in words. */
+function poolText(k) {
+  if (k.state === 'resting') return `resting${k.rest_until ? ` until ${formatTime(k.rest_until)}` : ''}${k.reason ? `: ${k.reason}` : ''}`;
+  if (k.state === 'removed') return `removed${k.reason ? `: ${k.reason}` : ''}`;
+  return k.state;
+}
+
+/**
+ * poolPanel shows the keys of a pooled credential with their health, and a
+ * Restore button for a key that rests or was removed. A credential of one
+ * key shows nothing.
+ */
+function poolPanel(scope, name) {
+  const box = h('div', { class: 'pool', 'data-pool': name });
+  const load = async () => {
+    let pool;
+    try {
+      pool = await api.credentialPool(scope, name);
+    } catch (err) {
+      if (err && err.status === 404) { replace(box); return; }
+      replace(box, errorNotice(err, 'Key health not available'));
+      return;
+    }
+    if (!pool || !pool.pooled) { replace(box); return; }
+    const rows = pool.keys.map((k) => {
+      const cells = [
+        h('td', { class: 'mono', text: k.id }),
+        h('td', { class: 'mono masked', text: Object.values(k.masked || {}).join(' ') }),
+        h('td', { text: String(k.weight) }),
+        h('td', { text: k.max_concurrency ? String(k.max_concurrency) : '–' }),
+        h('td', { 'data-state': k.state, text: poolText(k) }),
+        h('td', { text: String(k.in_flight) }),
+      ];
+      const act = h('td', {});
+      if (k.state === 'resting' || k.state === 'removed') {
+        const btn = h('button', { type: 'button', class: 'btn btn-small btn-secondary', text: 'Restore' });
+        btn.addEventListener('click', () => busy(btn, 'Restoring…', async () => {
+          try {
+            await api.restorePoolKey(scope, name, k.id);
+            toast(`Key ${k.id} is back in use.`);
+            await load();
+          } catch (err) {
+            replace(act, errorNotice(err, 'Not restored'));
+          }
+        }));
+        act.append(btn);
+      }
+      return h('tr', { 'data-key': k.id }, cells, act);
+    });
+    replace(box, h('h3', { text: 'Keys of the pool' }),
+      h('table', { class: 'table small' },
+        h('thead', {}, h('tr', {}, ['Key', 'Value', 'Weight', 'Cap', 'Health', 'In flight', ''].map((t) => h('th', { scope: 'col', text: t })))),
+        h('tbody', {}, rows)));
+  };
+  load();
+  return box;
+}
+
 function credentialCard(s, initial, scope, checks) {
   let cred = initial || null;
   const headingId = `cred-${s.credential_name}`;
@@ -128,6 +186,7 @@ function credentialCard(s, initial, scope, checks) {
     h('h2', { id: headingId, text: s.display_name, style: undefined }),
     h('p', { class: 'muted small' }, 'Credential ', h('code', { text: s.credential_name }), ` · ${policyText(s.credential_policy)}`),
     state, status, form);
+  if (cred) card.insertBefore(poolPanel(scope, s.credential_name), status);
   draw(cred);
   return card;
 }
