@@ -145,7 +145,7 @@ func (s *server) routes() {
 	s.nativeRoutes()
 	s.jobRoutes()
 	s.requestRoutes() // requests.go
-	s.auditRoutes() // audit.go
+	s.auditRoutes()   // audit.go
 	if s.cfg.Guardrails != nil {
 		s.route("/orgs/{org}/quotas", s.orgAdmin(s.orgQuotas), http.MethodGet, http.MethodPut, http.MethodDelete)
 		s.route("/orgs/{org}/usage", s.orgAdmin(s.orgUsage), http.MethodGet)
