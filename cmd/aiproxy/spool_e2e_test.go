@@ -20,7 +20,9 @@ import (
 // its end, once.
 func TestJobStartSpooledWhileDatabaseLocked(t *testing.T) {
 	d := startDemo(t)
-	other, err := sql.Open("sqlite", filepath.Join(d.dir, "aiproxy.db")+"?_busy_timeout=0")
+	// The lock waits for a write the server may be making (its background
+	// work writes too), then holds the database.
+	other, err := sql.Open("sqlite", filepath.Join(d.dir, "aiproxy.db")+"?_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
 	}
