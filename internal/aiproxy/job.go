@@ -135,6 +135,11 @@ type Job struct {
 	User string
 	// KeyID is the aiproxy key behind the call that started it, or "".
 	KeyID string
+	// RunSlotID, on a job being created, is the running-job slot its start
+	// held (JobSlotStore): CreateJob frees it in the same transaction that
+	// records the job, so that a running-job cap never counts the start
+	// twice. It is not stored.
+	RunSlotID string
 	// Service and Action are the catalog endpoint that started the job;
 	// StatusAction is the one that reads its status.
 	Service, Action, StatusAction string

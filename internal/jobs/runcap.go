@@ -39,7 +39,9 @@ func (s *Service) claimRunSlot(ctx context.Context, c *proxy.Call) (func(), erro
 	if full != nil {
 		return nil, s.capReached(*full, c.Service.Slug)
 	}
+	s.slots.Store(c, sl.ID)
 	return func() {
+		s.slots.Delete(c)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.cfg.Store.ReleaseJobSlot(ctx, sl.ID); err != nil {

@@ -104,6 +104,9 @@ type Service struct {
 	log *slog.Logger
 	hub *hub
 	tr  *tracker
+	// slots holds, per start call, the running-job slot it claimed, for
+	// the job record to free it (runcap.go).
+	slots sync.Map
 }
 
 // tracker reads job statuses from providers, shared by every caller and

@@ -25,6 +25,9 @@ func (s *Service) record(ctx context.Context, c *proxy.Call, rep reply) error {
 	if !ok {
 		return nil
 	}
+	if id, held := s.slots.Load(c); held {
+		j.RunSlotID = id.(string) // freed with the record, not after the answer is written
+	}
 	var idem *aiproxy.IdempotencyRecord
 	if c.Idem != nil {
 		rec := *c.Idem

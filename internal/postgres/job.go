@@ -43,6 +43,11 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 		if err := db.insertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
+		if j.RunSlotID != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM job_slots WHERE id = $1`, j.RunSlotID); err != nil {
+				return err
+			}
+		}
 		if done != nil {
 			return completeIdempotency(ctx, tx, *done)
 		}

@@ -62,6 +62,11 @@ func (db *DB) CreateJob(ctx context.Context, j aiproxy.Job, ev aiproxy.JobEvent,
 		if err := insertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
+		if j.RunSlotID != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM job_slots WHERE id = ?`, j.RunSlotID); err != nil {
+				return err
+			}
+		}
 		if done != nil {
 			return completeIdempotency(ctx, tx, *done)
 		}

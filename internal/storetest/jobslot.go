@@ -31,6 +31,31 @@ func runJobSlots(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("FinishedJobsFreeRoom", func(t *testing.T) { testJobSlotFreed(t, jobSlotStores(t, open)) })
 	t.Run("RacingClaimsNeverPassACap", func(t *testing.T) { testJobSlotRace(t, jobSlotStores(t, open)) })
 	t.Run("CredentialCapsAreSharedFairly", func(t *testing.T) { testJobSlotFairShare(t, jobSlotStores(t, open)) })
+	t.Run("RecordingAJobFreesItsSlot", func(t *testing.T) { testJobSlotFreedByRecord(t, jobSlotStores(t, open)) })
+}
+
+// testJobSlotFreedByRecord checks that a job recorded with the slot its
+// start held frees the slot in the same write: the cap counts the start
+// once, never as both a slot and a job.
+func testJobSlotFreedByRecord(t *testing.T, s JobSlotStores) {
+	ctx := t.Context()
+	mustCreateOrg(ctx, t, s, "acme")
+	orgCap := []aiproxy.JobCap{{Scope: aiproxy.JobCapOrg, Max: 2}}
+	claim(ctx, t, s, slot("s1", "acme", aiproxy.SourcePlatform), orgCap, at(1))
+	claim(ctx, t, s, slot("s2", "acme", aiproxy.SourcePlatform), orgCap, at(1))
+	j := newJob("acme", "job_1", "vid1", at(2))
+	j.RunSlotID = "s1"
+	mustCreateJob(ctx, t, s, j)
+	// Two starts (a job and the slot s2) fill the cap; s1 no longer counts.
+	if full := claim(ctx, t, s, slot("s3", "acme", aiproxy.SourcePlatform), orgCap, at(3)); full == nil {
+		t.Fatal("a job and a slot under a cap of 2 let a third start in")
+	}
+	if err := s.ReleaseJobSlot(ctx, "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if full := claim(ctx, t, s, slot("s4", "acme", aiproxy.SourcePlatform), orgCap, at(3)); full != nil {
+		t.Fatalf("one job under a cap of 2 (its slot freed with its record): refused by %+v", full)
+	}
 }
 
 func slot(id, org string, src aiproxy.Source) aiproxy.JobSlot {
