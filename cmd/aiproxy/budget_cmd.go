@@ -181,10 +181,7 @@ func (l *alertList) String() string {
 }
 
 func (l *alertList) Set(v string) error {
-	for _, item := range strings.Split(v, ",") {
-		if item = strings.TrimSpace(item); item == "" {
-			continue
-		}
+	for _, item := range splitList(v) {
 		f, err := strconv.ParseFloat(item, 64)
 		if err != nil {
 			return fmt.Errorf("%q is not a fraction such as 0.8", item)

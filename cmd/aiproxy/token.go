@@ -24,11 +24,7 @@ type grantList []string
 func (l *grantList) String() string { return strings.Join(*l, ",") }
 
 func (l *grantList) Set(v string) error {
-	for _, item := range strings.Split(v, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			*l = append(*l, item)
-		}
-	}
+	*l = append(*l, splitList(v)...) // speech.go
 	return nil
 }
 
