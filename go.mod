@@ -10,7 +10,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require golang.org/x/oauth2 v0.37.0 // indirect
+require (
+	github.com/coder/websocket v1.8.15 // indirect
+	golang.org/x/oauth2 v0.37.0 // indirect
+)
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
