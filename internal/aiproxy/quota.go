@@ -11,15 +11,19 @@ type Metric string
 
 // The metrics a quota can limit. Requests counts invoke calls that reach the
 // provider; Characters counts the text sent to text-to-speech endpoints;
-// Renders counts calls that start a provider render job.
+// Renders counts calls that start a provider render job; AudioSeconds counts
+// the seconds of audio sent to a live transcription socket; LiveMinutes
+// counts the started minutes of live avatar sessions.
 const (
-	MetricRequests   Metric = "requests"
-	MetricCharacters Metric = "characters"
-	MetricRenders    Metric = "renders"
+	MetricRequests     Metric = "requests"
+	MetricCharacters   Metric = "characters"
+	MetricRenders      Metric = "renders"
+	MetricAudioSeconds Metric = "audio_seconds"
+	MetricLiveMinutes  Metric = "live_minutes"
 )
 
 // Metrics lists every metric, for validation and documentation.
-var Metrics = []Metric{MetricRequests, MetricCharacters, MetricRenders}
+var Metrics = []Metric{MetricRequests, MetricCharacters, MetricRenders, MetricAudioSeconds, MetricLiveMinutes}
 
 // ValidMetric reports whether m is a known metric.
 func ValidMetric(m Metric) bool {

@@ -242,7 +242,7 @@ const maxBodyBytes = 16 << 30
 const maxCacheTTLSeconds = 86400
 
 // meters are the units an endpoint may meter beside requests.
-var meters = []string{string(aiproxy.MetricCharacters), string(aiproxy.MetricRenders)}
+var meters = []string{string(aiproxy.MetricCharacters), string(aiproxy.MetricRenders), string(aiproxy.MetricAudioSeconds), string(aiproxy.MetricLiveMinutes)}
 
 // compileGuardrails checks and fills the guardrail fields of an endpoint:
 // retry_safe (default: true for GET), cache_ttl_seconds, meter and
