@@ -41,6 +41,17 @@ func runQuotas(t *testing.T, open func(t *testing.T) Stores) {
 			t.Fatalf("PutQuota(unknown org) = %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("EveryMetric", func(t *testing.T) {
+		s, ctx := guardrails(t, open), t.Context()
+		mustCreateOrg(ctx, t, s, "acme")
+		for _, m := range aiproxy.Metrics {
+			mustPutQuota(t, s, aiproxy.Quota{OrgKey: "acme", Metric: m, Period: aiproxy.PeriodMonth, Limit: 60, UpdatedAt: at(1)})
+		}
+		list, err := s.Quotas(ctx, "acme", day)
+		if err != nil || len(list) != len(aiproxy.Metrics) {
+			t.Fatalf("Quotas = %+v, %v; want one per metric (%d)", list, err, len(aiproxy.Metrics))
+		}
+	})
 	RunQuotaReservations(t, func(t *testing.T) aiproxy.QuotaStore {
 		s := guardrails(t, open)
 		mustCreateOrg(t.Context(), t, s, "acme")
