@@ -86,8 +86,8 @@ func (s *Server) controlAddFault(w http.ResponseWriter, r *http.Request) {
 func (s *Server) controlAddKey(w http.ResponseWriter, r *http.Request) {
 	var kj keyJSON
 	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&kj)
-	if err == nil && (kj.Key == "" || (kj.Provider != HeyGen && kj.Provider != ElevenLabs)) {
-		err = errors.New(`want {"provider":"heygen"|"elevenlabs","key":"..."}`)
+	if err == nil && (kj.Key == "" || !knownProvider(kj.Provider)) {
+		err = errors.New(`want {"provider":"heygen"|"elevenlabs"|"liveavatar","key":"..."}`)
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -97,10 +97,15 @@ func (s *Server) controlAddKey(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// knownProvider reports whether p is one of the simulated providers.
+func knownProvider(p Provider) bool {
+	return p == HeyGen || p == ElevenLabs || p == LiveAvatar
+}
+
 // fault converts the JSON form to a Fault, checking it.
 func (fj faultJSON) fault() (Fault, error) {
-	if fj.Provider != HeyGen && fj.Provider != ElevenLabs {
-		return Fault{}, fmt.Errorf("fault provider %q: want heygen or elevenlabs", fj.Provider)
+	if !knownProvider(fj.Provider) {
+		return Fault{}, fmt.Errorf("fault provider %q: want heygen, elevenlabs or liveavatar", fj.Provider)
 	}
 	delay, err := parseDelay(fj.Delay)
 	if err != nil {

@@ -158,14 +158,19 @@ func faultResponse(provider Provider, path string, f Fault) *apiError {
 // body seen in the wild); 502/503/504 the load balancer's HTML page; anything else the v2 (or,
 // for /v1 paths, v1) error envelope. ElevenLabs: 401 invalid_api_key; 404 voice_not_found;
 // 429 too_many_concurrent_requests; 500 the bare internal_server_error body; 503 system_busy;
-// 502/504 the Google front end's HTML page; anything else a {"detail":{...}} body.
+// 502/504 the Google front end's HTML page; anything else a {"detail":{...}} body. LiveAvatar:
+// 401 {"code":4010,...}; 404 and 405 {"detail":"Not Found"}; 502/504 the HTML page; anything
+// else {"code":status*10,"data":null,"message":<status text>}.
 func defaultFaultBody(provider Provider, path string, status int) *apiError {
 	if status == http.StatusBadGateway || status == http.StatusGatewayTimeout ||
 		(provider == HeyGen && status == http.StatusServiceUnavailable) {
 		return gatewayPage(status)
 	}
-	if provider == HeyGen {
+	switch provider {
+	case HeyGen:
 		return heygenStatusBody(path, status)
+	case LiveAvatar:
+		return laStatusBody(status) // liveavatar.go
 	}
 	return elevenStatusBody(status)
 }

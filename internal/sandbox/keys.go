@@ -78,8 +78,12 @@ func (s *Server) SetKeyLimits(provider Provider, key string, l KeyLimits) {
 	u.maxConcurrent, u.latency, u.creditLimit = l.MaxConcurrent, l.Latency, nil
 	if l.Credits != nil {
 		used := s.hg.quotaUsed[key]
-		if provider == ElevenLabs {
+		switch provider {
+		case ElevenLabs:
 			used = s.el.charsUsed[key]
+		case LiveAvatar:
+			s.laSettleLocked(key) // liveavatar_session.go
+			used = s.laUsedLocked(key)
 		}
 		limit := used + max(*l.Credits, 0)
 		u.creditLimit = &limit
@@ -214,8 +218,8 @@ func (s *Server) serveKeyControl(w http.ResponseWriter, r *http.Request) bool {
 	case "GET /_sandbox/keys/stats":
 		q := r.URL.Query()
 		p := Provider(q.Get("provider"))
-		if q.Get("key") == "" || (p != HeyGen && p != ElevenLabs) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want ?provider=heygen|elevenlabs&key=..."})
+		if q.Get("key") == "" || !knownProvider(p) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want ?provider=heygen|elevenlabs|liveavatar&key=..."})
 			return true
 		}
 		writeJSON(w, http.StatusOK, keyStatsJSON(s.KeyStats(p, q.Get("key"))))
@@ -229,8 +233,8 @@ func (s *Server) serveKeyControl(w http.ResponseWriter, r *http.Request) bool {
 // does not; it reports whether v is good.
 func (s *Server) decodeKey(w http.ResponseWriter, r *http.Request, v any, provider *Provider, key *string) bool {
 	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v)
-	if err == nil && (*key == "" || (*provider != HeyGen && *provider != ElevenLabs)) {
-		err = errors.New(`want {"provider":"heygen"|"elevenlabs","key":"...",...}`)
+	if err == nil && (*key == "" || !knownProvider(*provider)) {
+		err = errors.New(`want {"provider":"heygen"|"elevenlabs"|"liveavatar","key":"...",...}`)
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})

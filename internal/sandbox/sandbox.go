@@ -99,6 +99,61 @@
 // endpoints under /v3/webhooks/endpoints, and webhooks for v3 renders signed with
 // Heygen-Signature only (no legacy Signature header).
 //
+// # LiveAvatar
+//
+// Under /liveavatar the sandbox speaks HeyGen's LiveAvatar API (liveavatar*.go, after
+// shared/reference/realtime-apis.md §6 and §9), so aiproxy's base URL for it is
+// http://HOST/liveavatar. Answers are {"code":1000,"data":…,"message":"Success"}, the only
+// success code the official web SDK accepts; POST /v1/sessions/start answers 201. Schema errors
+// are FastAPI's 422 {"detail":[{"loc","msg","type","input"}]}, unknown routes
+// {"detail":"Not Found"} (405 {"detail":"Method Not Allowed"}). Where the reference is silent:
+//
+//   - Auth: POST /v1/sessions/token, the lists, GET /v1/sessions/{id}[/transcript] and the
+//     catalogs take X-API-KEY (GET /v1/avatars/public nothing); start and DELETE /v1/sessions
+//     take only "Authorization: Bearer <session_token>"; stop and keep-alive take either. A
+//     missing or unknown key, or a missing, malformed, forged or expired token, is 401
+//     {"code":4010,"data":null,"message":…}.
+//   - An unknown avatar, voice or context in the token body, and any session or context of
+//     another key, is 404 {"code":4040,"data":null,"message":…}. is_sandbox with an avatar
+//     other than dd73ea75-1218-4ef3-92ce-606d5f7fbc0a, and stop or keep-alive with the key but
+//     no session_id, are 400 {"code":4000,…}.
+//   - A start that fails is HTTP 200 {"code":4000,"data":null,"message":…}: "Session already
+//     started", "Session already ended", or "Insufficient credits" when the key's wallet holds
+//     less than the session's first minute. Keep-alive of a session that is not running is 200
+//     code 4000 too. Stop of an ended session answers 1000 again and changes nothing, so a
+//     reaper may repeat it; stop before start ends the session with duration 0.
+//   - Session tokens are JWT-shaped (HS256 over {"session_id","iat","exp"}), valid one hour
+//     plus the session's maximum duration. ws_url is
+//     ws://HOST/liveavatar/v1/ws/lite/{session_id}?session_token=…; the URL is the credential.
+//   - Lifecycle, evaluated against Config.Now whenever a request looks at the key's sessions:
+//     a started session ends IDLE_TIMEOUT LiveAvatarIdleTimeout after its last keep-alive (or
+//     start), MAX_DURATION_REACHED at max_session_duration (default and cap
+//     LiveAvatarMaxDuration), NO_CREDITS at a minute boundary the wallet cannot pay. The first
+//     minute is charged at start (the escrow), then each started minute: FULL 2 credits, LITE 1.
+//     is_sandbox sessions cost nothing and last LiveAvatarSandboxDuration. Each key's wallet
+//     starts at LiveAvatarCredits; KeyLimits.Credits replaces what is left.
+//   - A session item is {"id","avatar_id","duration" (whole seconds started to ended or now),
+//     "source":"API","mode","is_sandbox","credits_consumed","created_at","started_at",
+//     "ended_at","status" (CREATED|ACTIVE|ENDED),"end_reason"}. type=active lists started,
+//     running sessions and type=historic ended ones, newest first, paged DRF-style with
+//     absolute next and previous URLs.
+//   - The LITE socket sends session.state_updated "connecting", then "connected" after
+//     LiveAvatarConnectDelay, and drops commands sent before; agent.speak_end answers
+//     agent.speak_started then agent.speak_ended at once; a message over 1 MiB closes it 1009;
+//     when the session ends it sends "closing", "closed" and closes 1000.
+//
+// # Legacy HeyGen streaming
+//
+// HeyGen's deprecated streaming API lives under /heygen/v1/streaming.* (heygen_streaming.go)
+// in the v1 envelope {"code":100,"data":…,"message":"Success"}. streaming.create_token takes
+// X-Api-Key and gives a token valid one hour; the other calls take that token as Bearer or the
+// key. activity_idle_timeout outside 30–3600 is 400 code 400, and a session ends after that
+// many seconds (default 120) without a call, or 600 s after streaming.new
+// (session_duration_limit). An unknown, ended or foreign session_id is 400 code 10005 "Session
+// not found"; a second streaming.start is 400 code 10004, a task before start 400 code 10006.
+// GET /v1/streaming.list lists the key's running sessions as {"session_id","status"
+// (new|connected),"created_at" (unix seconds)}. The WebSocket streaming.chat is not served.
+//
 // # Control API
 //
 // Besides the Go methods, the sandbox answers an HTTP control API under /_sandbox/ (no auth):
@@ -109,10 +164,12 @@
 //	                           "body"}], with "body_base64" instead of "body" for binary bodies
 //	DELETE /_sandbox/requests  clears the request log; 204
 //	POST   /_sandbox/keys      {"provider":"heygen","key":"..."} accepts another key; 204
+//	                           (providers: heygen, elevenlabs, liveavatar)
 //	POST   /_sandbox/keys/revoke  {"provider","key"}: the key is refused from now on (401); 204
 //	POST   /_sandbox/keys/limits  {"provider","key","max_concurrent":N,"credits":N,"latency":"50ms"}:
 //	                           the key's own cap on requests in flight (429 beyond), credits left
-//	                           (HeyGen quota seconds, ElevenLabs characters; null for the default)
+//	                           (HeyGen quota seconds, ElevenLabs characters, LiveAvatar credits;
+//	                           null for the default)
 //	                           and latency (as a fault's "delay"); 204
 //	GET    /_sandbox/keys/stats?provider=&key=  {"requests","in_flight","refused","job_starts"}
 //
@@ -143,6 +200,8 @@ type Provider string
 const (
 	HeyGen     Provider = "heygen"
 	ElevenLabs Provider = "elevenlabs"
+	// LiveAvatar is HeyGen's LiveAvatar API (api.liveavatar.com), served under /liveavatar.
+	LiveAvatar Provider = "liveavatar"
 )
 
 // Config configures a Server. Zero values mean the stated defaults.
@@ -188,6 +247,23 @@ type Config struct {
 	// request with it, so that a benchmark's time to first byte measures the proxy and not
 	// the synthesizer. Default: every request is synthesized.
 	MemoizeSpeech bool
+	// LiveAvatarKeys are the API keys LiveAvatar accepts in X-API-KEY. With none, every
+	// authenticated call is 401.
+	LiveAvatarKeys []string
+	// LiveAvatarCredits is every LiveAvatar key's wallet in credits; default 100. A key's
+	// own credits (SetKeyLimits) replace it.
+	LiveAvatarCredits int
+	// LiveAvatarIdleTimeout ends a started LiveAvatar session (IDLE_TIMEOUT) after this long
+	// without a keep-alive; default 5 minutes.
+	LiveAvatarIdleTimeout time.Duration
+	// LiveAvatarMaxDuration caps a LiveAvatar session's max_session_duration (and is its
+	// default); default 20 minutes.
+	LiveAvatarMaxDuration time.Duration
+	// LiveAvatarSandboxDuration is how long an is_sandbox session lasts; default 1 minute.
+	LiveAvatarSandboxDuration time.Duration
+	// LiveAvatarConnectDelay is how long a LITE socket stays "connecting" before it is
+	// "connected"; default 100ms, negative for none.
+	LiveAvatarConnectDelay time.Duration
 	// WebhookSecret signs the webhooks HeyGen sends to a render's callback_url; registered
 	// endpoints use their own secrets. See DeliverWebhooks. Default: "" (unsigned).
 	WebhookSecret string
@@ -231,6 +307,8 @@ type Server struct {
 	requests []Request
 	hg       heygenState
 	el       elevenState
+	la       liveAvatarState // liveavatar_session.go
+	hgs      streamingState  // heygen_streaming.go
 	wh       webhookState
 	memo     speechMemo
 
@@ -261,9 +339,11 @@ func New(cfg Config) *Server {
 		heygen: newHeyGenCatalog(cfg.Seed),
 		eleven: newElevenCatalog(cfg.Seed),
 		rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed5a4db0c5)),
-		keys:   map[Provider]map[string]bool{HeyGen: {}, ElevenLabs: {}},
+		keys:   map[Provider]map[string]bool{HeyGen: {}, ElevenLabs: {}, LiveAvatar: {}},
 		hg:     newHeyGenState(),
 		el:     newElevenState(),
+		la:     newLiveAvatarState(cfg.Seed),
+		hgs:    newStreamingState(),
 	}
 	s.heygen.growAvatars(cfg.AvatarCount, cfg.Seed)
 	for _, k := range cfg.HeyGenKeys {
@@ -272,7 +352,12 @@ func New(cfg Config) *Server {
 	for _, k := range cfg.ElevenLabsKeys {
 		s.keys[ElevenLabs][k] = true
 	}
-	s.apis = map[Provider]*service{HeyGen: s.heygenService(), ElevenLabs: s.elevenService()}
+	for _, k := range cfg.LiveAvatarKeys {
+		s.keys[LiveAvatar][k] = true
+	}
+	s.apis = map[Provider]*service{
+		HeyGen: s.heygenService(), ElevenLabs: s.elevenService(), LiveAvatar: s.liveAvatarService(),
+	}
 	return s
 }
 
@@ -323,7 +408,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	provider, path, ok := splitProvider(r.URL.Path)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{
-			"error": "unknown path; the sandbox serves /heygen/..., /elevenlabs/... and /_sandbox/...",
+			"error": "unknown path; the sandbox serves /heygen/..., /elevenlabs/..., /liveavatar/... and /_sandbox/...",
 		})
 		return
 	}
@@ -344,7 +429,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // splitProvider separates "/heygen/v2/avatars" into HeyGen and "/v2/avatars".
 func splitProvider(p string) (Provider, string, bool) {
-	for _, prov := range []Provider{HeyGen, ElevenLabs} {
+	for _, prov := range []Provider{HeyGen, ElevenLabs, LiveAvatar} {
 		prefix := "/" + string(prov)
 		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
 			if rest == "" {
