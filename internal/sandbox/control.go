@@ -23,6 +23,8 @@ type faultJSON struct {
 	Count      int                        `json:"count"`
 	Reset      bool                       `json:"reset"`
 	OK200Error bool                       `json:"ok200_error"`
+	Socket     SocketFault                `json:"socket"`
+	Key        string                     `json:"key"`
 }
 
 // requestJSON is one entry of GET /_sandbox/requests. Body is the body as text when it is
@@ -118,6 +120,7 @@ func (fj faultJSON) fault() (Fault, error) {
 	return Fault{
 		Provider: fj.Provider, Method: fj.Method, Path: fj.Path, Status: fj.Status, Body: fj.Body,
 		Header: header, Delay: delay, Count: fj.Count, Reset: fj.Reset, OK200Error: fj.OK200Error,
+		Socket: fj.Socket, Key: fj.Key,
 	}, nil
 }
 

@@ -16,6 +16,7 @@ type elevenState struct {
 	charsUsed map[string]int        // per key: character_count this period
 	inFlight  int                   // text-to-speech requests being answered
 	accounts  map[string]*elAccount // per key: voices, history, dubbings (elevenlabs_voice.go)
+	rt        realtimeState         // sockets, single-use tokens, signed URLs (elevenlabs_ws.go)
 }
 
 // newElevenState returns empty ElevenLabs state.
@@ -71,6 +72,15 @@ func (s *Server) elevenService() *service {
 	sv.handle(http.MethodDelete, "/v1/history/{history_item_id}", s.elDeleteHistoryItem)
 	sv.handle(http.MethodGet, "/v1/history/{history_item_id}/audio", s.elHistoryAudio)
 	sv.handlePublic(http.MethodGet, "/media/voices/{voice_id}/preview.mp3", s.elVoicePreview)
+	// Real time (elevenlabs_ws.go, elevenlabs_scribe.go, elevenlabs_tokens.go): the sockets
+	// authenticate in band, after the upgrade, so their routes are public.
+	sv.handlePublic(http.MethodGet, "/v1/text-to-speech/{voice_id}/stream-input", s.elStreamInput(false))
+	sv.handlePublic(http.MethodGet, "/v1/text-to-speech/{voice_id}/multi-stream-input", s.elStreamInput(true))
+	sv.handlePublic(http.MethodGet, "/v1/speech-to-text/realtime", s.elScribeRealtime)
+	sv.handle(http.MethodPost, "/v1/single-use-token/{token_type}", s.elSingleUseToken)
+	sv.handle(http.MethodGet, "/v1/convai/conversation/get-signed-url", s.elSignedURL)
+	sv.handlePublic(http.MethodGet, "/v1/convai/conversation/token", s.elConversationToken)
+	sv.handlePublic(http.MethodGet, "/v1/convai/conversation", s.elConversation)
 	return sv
 }
 

@@ -33,6 +33,13 @@ type Fault struct {
 	// OK200Error answers HTTP 200 with an error body, a quirk HeyGen really has. It applies
 	// to HeyGen faults only.
 	OK200Error bool
+	// Socket, when set, makes the fault one of a WebSocket's instead of an HTTP answer: the
+	// next matching socket is accepted and then fails in band that way (see SocketFault and
+	// the package doc's "Real time"). HTTP requests never match it.
+	Socket SocketFault
+	// Key, when set, matches only sockets authenticated with this API key (a single-use
+	// token counts as the key that minted it). It applies to Socket faults only.
+	Key string
 }
 
 // activeFault is an injected fault and how many more requests it may still affect.
@@ -62,7 +69,7 @@ func (s *Server) takeFault(provider Provider, method, path string) (Fault, bool)
 	defer s.mu.Unlock()
 	for i, af := range s.faults {
 		f := af.f
-		if f.Provider != provider || (f.Method != "" && !strings.EqualFold(f.Method, method)) ||
+		if f.Socket != "" || f.Provider != provider || (f.Method != "" && !strings.EqualFold(f.Method, method)) ||
 			!strings.HasPrefix(path, f.Path) {
 			continue
 		}

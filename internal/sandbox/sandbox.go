@@ -264,6 +264,10 @@ type Config struct {
 	// LiveAvatarConnectDelay is how long a LITE socket stays "connecting" before it is
 	// "connected"; default 100ms, negative for none.
 	LiveAvatarConnectDelay time.Duration
+	// SocketSecond is how long one second of an ElevenLabs socket's inactivity_timeout
+	// lasts; default 1s. Tests shorten it so that the 20 s default expires in moments; the
+	// timeout's text still names the configured seconds.
+	SocketSecond time.Duration
 	// WebhookSecret signs the webhooks HeyGen sends to a render's callback_url; registered
 	// endpoints use their own secrets. See DeliverWebhooks. Default: "" (unsigned).
 	WebhookSecret string

@@ -1,0 +1,435 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/aiproxy/aiproxy/internal/sandbox"
+)
+
+// wsConn is a test's client socket.
+type wsConn struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+// dialWS opens path (under the server root, query included) with header.
+func (f *fixture) dialWS(path string, header http.Header) *wsConn {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(f.srv.URL, "http") + path
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		f.t.Fatalf("dial %s: %v", path, err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		f.t.Fatalf("dial %s: status %d", path, resp.StatusCode)
+	}
+	conn.SetReadLimit(16 << 20)
+	f.t.Cleanup(func() { _ = conn.CloseNow() })
+	return &wsConn{t: f.t, conn: conn}
+}
+
+// keyed is the header carrying elKey.
+func keyed() http.Header { return http.Header{"Xi-Api-Key": {elKey}} }
+
+// send writes v as a JSON text frame.
+func (c *wsConn) send(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		c.t.Fatalf("write %s: %v", b, err)
+	}
+}
+
+// read returns the next frame decoded, failing the test if the socket closes first.
+func (c *wsConn) read() map[string]any {
+	c.t.Helper()
+	m, err := c.tryRead()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+// tryRead returns the next frame decoded or the read error.
+func (c *wsConn) tryRead() (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, b, err := c.conn.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.t.Fatalf("frame %s: %v", b, err)
+	}
+	return m, nil
+}
+
+// wantClose reads until the socket closes and checks the close code.
+func (c *wsConn) wantClose(code websocket.StatusCode) {
+	c.t.Helper()
+	for {
+		m, err := c.tryRead()
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != code {
+				c.t.Fatalf("close: got %v (%v), want %v", got, err, code)
+			}
+			return
+		}
+		c.t.Fatalf("want close %v, got frame %v", code, m)
+	}
+}
+
+// wantError reads an ElevenLabs TTS error frame with code errCode, then a close 1008.
+func (c *wsConn) wantError(errCode string) map[string]any {
+	c.t.Helper()
+	m := c.read()
+	if m["error"] != errCode || m["code"] != float64(1008) {
+		c.t.Fatalf("want error %s code 1008, got %v", errCode, m)
+	}
+	c.wantClose(websocket.StatusPolicyViolation)
+	return m
+}
+
+// wantAudio reads an audio frame and checks it speaks exactly text in format, with
+// alignment arrays of equal length spelling the text; it returns the frame.
+func (c *wsConn) wantAudio(text, format string) map[string]any {
+	c.t.Helper()
+	m := c.read()
+	audio, err := base64.StdEncoding.DecodeString(str(m["audio"]))
+	if err != nil || len(audio) == 0 {
+		c.t.Fatalf("want audio frame, got %v", m)
+	}
+	if !bytes.Equal(audio, sandbox.Speech(text, rachel, "eleven_multilingual_v2", format)) {
+		c.t.Errorf("audio is not the speech of %q", text)
+	}
+	for _, name := range []string{"alignment", "normalizedAlignment"} {
+		al, _ := m[name].(map[string]any)
+		chars, _ := al["chars"].([]any)
+		starts, _ := al["charStartTimesMs"].([]any)
+		durs, _ := al["charDurationsMs"].([]any)
+		if len(chars) != len(starts) || len(chars) != len(durs) {
+			c.t.Errorf("%s lengths %d/%d/%d differ", name, len(chars), len(starts), len(durs))
+		}
+		var sb strings.Builder
+		for _, ch := range chars {
+			sb.WriteString(str(ch))
+		}
+		if sb.String() != text {
+			c.t.Errorf("%s spells %q, want %q", name, sb.String(), text)
+		}
+		if len(starts) > 0 && starts[0] != float64(0) {
+			c.t.Errorf("%s starts at %v, want 0 (times relative to the chunk)", name, starts[0])
+		}
+	}
+	return m
+}
+
+// str returns v as a string, or "".
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// text returns a run of n characters of text ending with a space.
+func text(n int) string {
+	return strings.Repeat("abcd ", n/5+1)[:n-1] + " "
+}
+
+func TestStreamInputScheduleFlushAndFinal(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/stream-input", keyed())
+	c.send(map[string]any{"text": " ", "voice_settings": map[string]any{"stability": 0.5}})
+	first, second := text(60), text(60)
+	c.send(map[string]any{"text": first})
+	c.send(map[string]any{"text": second}) // 120 buffered: the schedule's first step
+	c.wantAudio(first+second, "mp3_44100_128")
+	c.send(map[string]any{"text": " "}) // keep-alive
+	c.send(map[string]any{"text": "Hi there. ", "flush": true})
+	c.wantAudio("Hi there. ", "mp3_44100_128")
+	below := text(100) // the second step needs 160
+	c.send(map[string]any{"text": below})
+	c.send(map[string]any{"text": ""})
+	c.wantAudio(below, "mp3_44100_128")
+	if m := c.read(); m["isFinal"] != true || len(m) != 1 {
+		t.Fatalf("want {isFinal:true}, got %v", m)
+	}
+	c.wantClose(websocket.StatusNormalClosure)
+}
+
+func TestStreamInputScheduleFromGenerationConfigAndPCM(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/stream-input?output_format=pcm_16000&sync_alignment=true", keyed())
+	c.send(map[string]any{"text": " ", "generation_config": map[string]any{"chunk_length_schedule": []int{50, 60}}})
+	c.send(map[string]any{"text": text(50)})
+	c.wantAudio(text(50), "pcm_16000")
+	c.send(map[string]any{"text": text(60)})
+	c.wantAudio(text(60), "pcm_16000")
+}
+
+func TestStreamInputAutoMode(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/stream-input?auto_mode=true", keyed())
+	c.send(map[string]any{"text": " "})
+	c.send(map[string]any{"text": "Short. "})
+	c.wantAudio("Short. ", "mp3_44100_128")
+}
+
+func TestStreamInputAuth(t *testing.T) {
+	path := "/elevenlabs/v1/text-to-speech/" + rachel + "/stream-input"
+	for _, tt := range []struct {
+		name    string
+		header  http.Header
+		bos     map[string]any
+		wantErr string
+	}{
+		{"header", keyed(), map[string]any{"text": " "}, ""},
+		{"xi-api-key in message", nil, map[string]any{"text": " ", "xi-api-key": elKey}, ""},
+		{"xi_api_key in message", nil, map[string]any{"text": " ", "xi_api_key": elKey}, ""},
+		{"authorization in message", nil, map[string]any{"text": " ", "authorization": "Bearer " + elKey}, ""},
+		{"authorization header", http.Header{"Authorization": {"Bearer " + elKey}}, map[string]any{"text": " "}, ""},
+		{"wrong header key", http.Header{"Xi-Api-Key": {"nope"}}, map[string]any{"text": " "}, "invalid_api_key"},
+		{"wrong message key", nil, map[string]any{"text": " ", "xi_api_key": "nope"}, "invalid_api_key"},
+		{"no credential", nil, map[string]any{"text": " "}, "authentication_required"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, sandbox.Config{})
+			c := f.dialWS(path, tt.header) // 101 even for a wrong key
+			c.send(tt.bos)
+			if tt.wantErr != "" {
+				m := c.wantError(tt.wantErr)
+				if tt.wantErr == "authentication_required" && m["message"] != "None of the authentication methods (xi-api-key, authorization header, single-use token) were found." {
+					t.Errorf("message %v", m["message"])
+				}
+				if tt.wantErr == "invalid_api_key" && m["message"] != "Invalid API key" {
+					t.Errorf("message %v", m["message"])
+				}
+				return
+			}
+			c.send(map[string]any{"text": "Hello. ", "flush": true})
+			c.wantAudio("Hello. ", "mp3_44100_128")
+		})
+	}
+}
+
+func TestStreamInputRejects(t *testing.T) {
+	for _, tt := range []struct {
+		name, path string
+		bos        map[string]any
+		wantErr    string
+		wantClose  websocket.StatusCode
+	}{
+		{"unknown voice", "/v1/text-to-speech/nosuchvoice/stream-input", map[string]any{"text": " "}, "voice_not_found", 0},
+		{"unknown model", "/v1/text-to-speech/" + rachel + "/stream-input?model_id=nope", map[string]any{"text": " "}, "invalid_uid", 0},
+		{"first message not BOS", "/v1/text-to-speech/" + rachel + "/stream-input", map[string]any{"text": "Hello "}, "invalid_message", 0},
+		{"opus", "/v1/text-to-speech/" + rachel + "/stream-input?output_format=opus_48000_64", nil, "invalid_output_format", 0},
+		{"inactivity_timeout over 180", "/v1/text-to-speech/" + rachel + "/stream-input?inactivity_timeout=181", nil, "invalid_inactivity_timeout", 0},
+		{"v3 on stream-input", "/v1/text-to-speech/" + rachel + "/stream-input?model_id=eleven_v3", map[string]any{"text": " "}, "", websocket.StatusMessageTooBig},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, sandbox.Config{})
+			c := f.dialWS("/elevenlabs"+tt.path, keyed())
+			if tt.bos != nil {
+				c.send(tt.bos)
+			}
+			if tt.wantClose != 0 {
+				c.wantClose(tt.wantClose)
+				return
+			}
+			c.wantError(tt.wantErr)
+		})
+	}
+}
+
+func TestStreamInputInactivity(t *testing.T) {
+	for _, tt := range []struct {
+		query, seconds string
+	}{
+		{"", "20.0"},
+		{"?inactivity_timeout=3", "3.0"},
+	} {
+		t.Run(tt.seconds, func(t *testing.T) {
+			f := newFixture(t, sandbox.Config{SocketSecond: time.Millisecond})
+			c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/stream-input"+tt.query, keyed())
+			m := c.wantError("input_timeout_exceeded")
+			want := "Have not received a new text input within the timeout of " + tt.seconds +
+				" seconds. Streaming input terminated. Please send text more often."
+			if m["message"] != want {
+				t.Errorf("message %q, want %q", m["message"], want)
+			}
+		})
+	}
+}
+
+func TestStreamInputQuota(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	credits := 10
+	f.sb.SetKeyLimits(sandbox.ElevenLabs, elKey, sandbox.KeyLimits{Credits: &credits})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/stream-input", keyed())
+	c.send(map[string]any{"text": " "})
+	c.send(map[string]any{"text": "Hi. ", "flush": true})
+	c.wantAudio("Hi. ", "mp3_44100_128")
+	c.send(map[string]any{"text": "This is far beyond ten characters. ", "flush": true})
+	c.wantError("quota_exceeded")
+}
+
+func TestMultiStreamInputContexts(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/multi-stream-input", nil)
+	c.send(map[string]any{"text": " ", "context_id": "c1", "xi_api_key": elKey})
+	c.send(map[string]any{"text": "One two. ", "context_id": "c1"})
+	c.send(map[string]any{"text": "", "context_id": "c1"}) // keep-alive, not a close
+	c.send(map[string]any{"context_id": "c1", "flush": true})
+	m := c.wantAudio("One two. ", "mp3_44100_128")
+	if m["contextId"] != "c1" {
+		t.Fatalf("contextId %v, want c1", m["contextId"])
+	}
+	c.send(map[string]any{"context_id": "fresh", "text": "Made by flush. ", "flush": true}) // an unknown id is created
+	if m := c.wantAudio("Made by flush. ", "mp3_44100_128"); m["contextId"] != "fresh" {
+		t.Fatalf("contextId %v, want fresh", m["contextId"])
+	}
+	c.send(map[string]any{"context_id": "c1", "close_context": true})
+	if m := c.read(); m["isFinal"] != true || m["contextId"] != "c1" {
+		t.Fatalf("want isFinal for c1, got %v", m)
+	}
+	for _, id := range []string{"c1", "c3", "c4", "c5"} { // c1 is reusable once final
+		c.send(map[string]any{"text": " ", "context_id": id})
+	}
+	c.send(map[string]any{"text": " ", "context_id": "c6"})
+	m = c.wantError("max_active_conversations")
+	if m["message"] != "Maximum simultaneous contexts per WebSocket connection exceeded (5). Please close an existing context before opening a new one." {
+		t.Errorf("message %v", m["message"])
+	}
+}
+
+func TestMultiStreamInputCloseSocketDrains(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/multi-stream-input", keyed())
+	c.send(map[string]any{"text": " ", "context_id": "a"})
+	c.send(map[string]any{"text": "Left in a. ", "context_id": "a"})
+	c.send(map[string]any{"text": " ", "context_id": "b"})
+	c.send(map[string]any{"close_socket": true})
+	if m := c.wantAudio("Left in a. ", "mp3_44100_128"); m["contextId"] != "a" {
+		t.Fatalf("contextId %v", m["contextId"])
+	}
+	for _, id := range []string{"a", "b"} {
+		if m := c.read(); m["isFinal"] != true || m["contextId"] != id {
+			t.Fatalf("want isFinal for %s, got %v", id, m)
+		}
+	}
+	c.wantClose(websocket.StatusNormalClosure)
+}
+
+func TestSocketFaults(t *testing.T) {
+	for _, tt := range []struct {
+		fault     sandbox.SocketFault
+		wantErr   string
+		wantClose websocket.StatusCode
+	}{
+		{sandbox.SocketQuotaExceeded, "quota_exceeded", websocket.StatusPolicyViolation},
+		{sandbox.SocketUnusualActivity, "detected_unusual_activity", websocket.StatusPolicyViolation},
+		{sandbox.SocketMessageTooBig, "", websocket.StatusMessageTooBig},
+	} {
+		t.Run(string(tt.fault), func(t *testing.T) {
+			f := newTwoKeyFixture(t, sandbox.Config{})
+			f.sb.InjectFault(sandbox.Fault{Provider: sandbox.ElevenLabs, Path: "/v1/text-to-speech/", Socket: tt.fault, Key: elKey, Count: 1})
+			path := "/elevenlabs/v1/text-to-speech/" + rachel + "/stream-input"
+			other := f.dialWS(path, http.Header{"Xi-Api-Key": {elOther}}) // another key is spared
+			other.send(map[string]any{"text": " "})
+			other.send(map[string]any{"text": "Fine. ", "flush": true})
+			other.wantAudio("Fine. ", "mp3_44100_128")
+			c := f.dialWS(path, keyed())
+			c.send(map[string]any{"text": " "})
+			if tt.wantErr != "" {
+				c.wantError(tt.wantErr)
+			} else {
+				c.wantClose(tt.wantClose)
+			}
+			again := f.dialWS(path, keyed()) // Count 1: the next socket is fine
+			again.send(map[string]any{"text": " "})
+			again.send(map[string]any{"text": "Fine. ", "flush": true})
+			again.wantAudio("Fine. ", "mp3_44100_128")
+		})
+	}
+}
+
+func TestSocketFaultViaControlAPI(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	resp, body := f.do(request{method: http.MethodPost, path: "/_sandbox/faults",
+		body: `{"provider":"elevenlabs","path":"/v1/text-to-speech/","socket":"quota_exceeded","count":1}`})
+	wantStatus(t, resp, body, http.StatusNoContent)
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/multi-stream-input", keyed())
+	c.send(map[string]any{"text": " ", "context_id": "c1"})
+	c.wantError("quota_exceeded")
+	// A socket fault never answers an HTTP request.
+	resp, body = f.el(http.MethodGet, "/v1/models", "")
+	wantStatus(t, resp, body, http.StatusOK)
+}
+
+func TestSocketLogAndCounts(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/stream-input?output_format=pcm_16000", nil)
+	c.send(map[string]any{"text": " ", "xi_api_key": elKey})
+	c.send(map[string]any{"text": "Hello. ", "flush": true})
+	c.wantAudio("Hello. ", "pcm_16000")
+	if n := f.sb.OpenSockets(); n != 1 {
+		t.Errorf("OpenSockets = %d, want 1", n)
+	}
+	var upgrade *sandbox.Request
+	for _, r := range f.sb.Requests() {
+		if r.Path == "/v1/text-to-speech/"+rachel+"/stream-input" {
+			upgrade = &r
+		}
+	}
+	if upgrade == nil || upgrade.RawQuery != "output_format=pcm_16000" || upgrade.Header.Get("Upgrade") != "websocket" {
+		t.Fatalf("upgrade not logged as sent: %+v", upgrade)
+	}
+	msgs := f.sb.SocketMessages()
+	if len(msgs) != 2 || msgs[0].Socket != 1 || msgs[0].Path != upgrade.Path ||
+		!strings.Contains(string(msgs[0].Data), `"xi_api_key":"`+elKey+`"`) || !strings.Contains(string(msgs[1].Data), "Hello.") {
+		t.Fatalf("socket log %+v", msgs)
+	}
+	c.send(map[string]any{"text": ""})
+	if m := c.read(); m["isFinal"] != true {
+		t.Fatalf("want isFinal, got %v", m)
+	}
+	c.wantClose(websocket.StatusNormalClosure)
+	deadline := time.Now().Add(2 * time.Second)
+	for f.sb.OpenSockets() != 0 { // The server's side ends just after the client sees the close.
+		if time.Now().After(deadline) {
+			t.Fatalf("OpenSockets = %d after close, want 0", f.sb.OpenSockets())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if f.sb.SocketsAccepted() != 1 {
+		t.Errorf("SocketsAccepted = %d", f.sb.SocketsAccepted())
+	}
+	f.sb.ClearSocketMessages()
+	if len(f.sb.SocketMessages()) != 0 {
+		t.Error("ClearSocketMessages left messages")
+	}
+}
+
+func TestStreamInputPlainGETIsNotUpgraded(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	resp, body := f.el(http.MethodGet, "/v1/text-to-speech/"+rachel+"/stream-input", "")
+	if resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode < 400 {
+		t.Fatalf("plain GET: %d %s", resp.StatusCode, body)
+	}
+}
