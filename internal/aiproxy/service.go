@@ -54,7 +54,8 @@ type Upstream struct {
 	ResponseHeaders []string
 	// ErrorEnvelope names how the provider reports errors inside an HTTP
 	// 200 body: "heygen" (a non-null "error", or a v1 "code" other than
-	// 100), or "" when it never does.
+	// 100), "liveavatar" (a "code" other than 1000, also in a 201), or ""
+	// when it never does.
 	ErrorEnvelope string
 }
 
@@ -113,7 +114,34 @@ type Endpoint struct {
 	// SpeechCache, when set, says when a call may be answered from the
 	// speech cache and what makes two calls the same (speechcache.go).
 	SpeechCache *SpeechCacheRule
+	// UpstreamAuth says what authenticates the call to the provider:
+	// UpstreamAuthKey ("", the credential) or one of the client-bearer
+	// modes, for calls a browser makes with a provider session token.
+	UpstreamAuth UpstreamAuth
+	// Socket, set exactly when ResponseMode is ResponseWebSocket, says how
+	// the socket's messages are read (socket.go).
+	Socket *SocketSpec
 }
+
+// UpstreamAuth says what an endpoint's calls authenticate to the provider
+// with.
+type UpstreamAuth string
+
+// The upstream auth modes. UpstreamAuthKey sends the credential in the
+// service's auth header. UpstreamAuthClientBearer sends only the provider
+// session token the client authenticated with (a live-session principal),
+// as "Authorization: Bearer"; a call without one is refused before the
+// provider, and the credential is never sent. UpstreamAuthClientBearerOrKey
+// does the same for a live-session principal and sends the credential for
+// every other caller (a backend's key, a background call).
+const (
+	UpstreamAuthKey               UpstreamAuth = ""
+	UpstreamAuthClientBearer      UpstreamAuth = "client_bearer"
+	UpstreamAuthClientBearerOrKey UpstreamAuth = "client_bearer_or_key"
+)
+
+// UpstreamAuths lists the modes, for validation and documentation.
+var UpstreamAuths = []UpstreamAuth{UpstreamAuthKey, UpstreamAuthClientBearer, UpstreamAuthClientBearerOrKey}
 
 // StartsJob reports whether a call of the endpoint starts a provider job
 // that is then polled: such calls are never retried blindly.

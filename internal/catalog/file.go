@@ -76,6 +76,7 @@ type fileEndpoint struct {
 	JobStatus     *fileJobStatus   `json:"job_status,omitempty"`
 	Ownership     *fileOwnership   `json:"ownership,omitempty"`
 	SpeechCache   *fileSpeechCache `json:"speech_cache,omitempty"`
+	Socket        *fileSocket      `json:"socket,omitempty"`
 }
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields,

@@ -56,7 +56,7 @@ const maxSlugLen = 64
 var (
 	httpMethods   = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	requestModes  = []string{"raw", "json", "multipart", "binary"}
-	responseModes = []string{"json", "binary", "passthrough", "stream"}
+	responseModes = []string{"json", "binary", "passthrough", "stream", "websocket"}
 	callbackModes = []string{aiproxy.CallbackNone, aiproxy.CallbackPoll, aiproxy.CallbackWebhook}
 )
 
@@ -231,6 +231,7 @@ func compileEndpoint(r *report, where string, f fileEndpoint, hosts map[string]s
 	}
 	compileGuardrails(r, where, f, &e)
 	compileJob(r, where, f, &e)
+	compileSocket(r, where, f, &e) // socket.go
 	return e
 }
 
