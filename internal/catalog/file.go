@@ -264,6 +264,7 @@ func encodeService(s *aiproxy.Service) fileService {
 			JobStatus:         encodeJobStatus(e.JobStatus),
 			Ownership:         encodeOwnership(e.Ownership),
 			SpeechCache:       encodeSpeechCache(e.SpeechCache),
+			Socket:            encodeSocket(e.Socket),
 		})
 	}
 	return f

@@ -52,3 +52,11 @@ func compileSocket(r *report, where string, f fileEndpoint, e *aiproxy.Endpoint)
 	}
 	e.Socket = &aiproxy.SocketSpec{Protocol: f.Socket.Protocol, MaxContexts: f.Socket.MaxContexts, MaxMessageBytes: f.Socket.MaxMessageBytes}
 }
+
+// encodeSocket writes a socket block back in the file format.
+func encodeSocket(s *aiproxy.SocketSpec) *fileSocket {
+	if s == nil {
+		return nil
+	}
+	return &fileSocket{Protocol: s.Protocol, MaxContexts: s.MaxContexts, MaxMessageBytes: s.MaxMessageBytes}
+}

@@ -209,6 +209,9 @@ func looksLikeJWT(s string) bool {
 // longer carries it. Anything but a user token there is ignored: a
 // long-lived key must never travel in a URL.
 func queryToken(r *http.Request) (string, *http.Request) {
+	if isUpgrade(r) {
+		return socketToken(r) // socket.go
+	}
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !strings.Contains(r.URL.RawQuery, queryTokenParam) {
 		return "", r
 	}

@@ -29,6 +29,9 @@ type Answer struct {
 	// buffered is the whole body once it has been read (Bytes).
 	buffered []byte
 	isBuffer bool
+	// socket, for a WebSocket call, accepts the client's socket and relays
+	// it (socket_relay.go) instead of writing a body.
+	socket func(w http.ResponseWriter, r *http.Request) (int64, error)
 }
 
 // NewAnswer returns an answer with a body held in memory.

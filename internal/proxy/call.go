@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -58,6 +59,12 @@ type Call struct {
 	errCode         aiproxy.Code
 	err             error  // the error the client was answered with, for its detail (meter.go)
 	requestID       string // the client request's X-Request-Id
+
+	// A WebSocket call's (socket.go): whether the client asked to upgrade,
+	// who charges what it spends, and the lock over demand while it does.
+	upgrade  bool
+	spenders []func(ctx context.Context, units int64) error
+	unitsMu  sync.Mutex
 }
 
 // Principal returns who makes a client call; ok is false for a background

@@ -81,6 +81,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, org string, rt rou
 	c := &Call{Org: org, p: p, start: p.now(), inbound: r.Header, service: rt.service, action: rt.action, native: rt.native,
 		requestID: aiproxy.RequestIDFrom(r.Context())}
 	c.principal, c.client = aiproxy.PrincipalFrom(r.Context())
+	c.upgrade = IsUpgrade(r)
 	defer c.end()
 	a, err := p.run(r, c, rt)
 	out, err := p.write(w, r, c, a, err)
@@ -134,6 +135,9 @@ func (p *Proxy) send(ctx context.Context, c *Call) (*Answer, error) {
 		return nil, err
 	}
 	ctx = c.context(ctx)
+	if c.IsSocket() {
+		return p.up.openSocket(ctx, c) // socket.go
+	}
 	if c.Endpoint.CacheTTLSeconds > 0 && p.cfg.Cache != nil && !c.native {
 		return p.up.cached(ctx, c) // cached.go; keyed on envelopes, so invoke's alone
 	}
@@ -160,7 +164,13 @@ func (p *Proxy) write(w http.ResponseWriter, r *http.Request, c *Call, a *Answer
 	defer a.Close()
 	setRateHeaders(w.Header(), c.rate)
 	out.Status, out.UpstreamStatus = a.Status, a.Upstream
-	n, werr := a.write(w)
+	var n int64
+	var werr error
+	if a.socket != nil {
+		n, werr = a.socket(w, r) // socket_relay.go
+	} else {
+		n, werr = a.write(w)
+	}
 	out.Bytes = n
 	if werr != nil {
 		out.Err = p.up.cutStream(r, c, werr)

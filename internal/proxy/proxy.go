@@ -64,6 +64,13 @@ type Config struct {
 	CacheStale time.Duration
 	// Now is the clock of the guardrails; nil means time.Now.
 	Now func() time.Time
+
+	// Sockets reads the messages of WebSocket endpoints (socket.go); nil
+	// refuses them.
+	Sockets SocketProtocols
+	// SocketCaps caps the sockets open at once, per org and per platform
+	// credential; a socket holds its slot while it is open. nil is no cap.
+	SocketCaps ConcurrencyLimiter
 }
 
 // Proxy runs calls through the pipeline (pipeline.go). It is safe for
@@ -110,6 +117,8 @@ type keyring struct {
 type sender struct {
 	*base
 	client *http.Client
+	// sockets are the WebSocket calls being relayed (socket_relay.go).
+	sockets *openSockets
 }
 
 // New returns a Proxy for a configuration.
@@ -137,7 +146,7 @@ func New(cfg Config) *Proxy {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	b := &base{cfg: cfg, log: log}
-	return &Proxy{base: b, in: &reader{b}, keys: &keyring{base: b, cache: &credCache{}}, up: &sender{base: b, client: client}}
+	return &Proxy{base: b, in: &reader{b}, keys: &keyring{base: b, cache: &credCache{}}, up: &sender{base: b, client: client, sockets: &openSockets{}}}
 }
 
 // WithHooks returns a Proxy that runs every call through the hooks, in
