@@ -61,6 +61,11 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	case "DELETE /_sandbox/requests":
 		s.ClearRequests()
 		w.WriteHeader(http.StatusNoContent)
+	case "GET /_sandbox/sockets":
+		writeJSON(w, http.StatusOK, s.socketsJSON()) // elevenlabs_ws.go
+	case "DELETE /_sandbox/sockets":
+		s.ClearSocketMessages()
+		w.WriteHeader(http.StatusNoContent)
 	case "POST /_sandbox/keys":
 		s.controlAddKey(w, r)
 	default:

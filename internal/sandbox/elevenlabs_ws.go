@@ -110,6 +110,32 @@ func (s *Server) SocketsAccepted() int {
 	return s.el.rt.accepted
 }
 
+// socketMessageJSON is one entry of GET /_sandbox/sockets' messages; Data is the frame as
+// text, DataBase64 a binary frame.
+type socketMessageJSON struct {
+	Provider   Provider `json:"provider"`
+	Path       string   `json:"path"`
+	Socket     int      `json:"socket"`
+	Binary     bool     `json:"binary"`
+	Data       string   `json:"data,omitempty"`
+	DataBase64 []byte   `json:"data_base64,omitempty"`
+}
+
+// socketsJSON is the answer of GET /_sandbox/sockets.
+func (s *Server) socketsJSON() map[string]any {
+	msgs := s.SocketMessages()
+	out := make([]socketMessageJSON, len(msgs))
+	for i, m := range msgs {
+		out[i] = socketMessageJSON{Provider: m.Provider, Path: m.Path, Socket: m.Socket, Binary: m.Binary}
+		if m.Binary {
+			out[i].DataBase64 = m.Data
+		} else {
+			out[i].Data = string(m.Data)
+		}
+	}
+	return map[string]any{"open": s.OpenSockets(), "accepted": s.SocketsAccepted(), "messages": out}
+}
+
 // takeSocketFault returns the first socket fault matching a socket of key on path and uses
 // up one of its count.
 func (s *Server) takeSocketFault(provider Provider, path, key string) (SocketFault, bool) {

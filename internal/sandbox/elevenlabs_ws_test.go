@@ -420,9 +420,23 @@ func TestSocketLogAndCounts(t *testing.T) {
 	if f.sb.SocketsAccepted() != 1 {
 		t.Errorf("SocketsAccepted = %d", f.sb.SocketsAccepted())
 	}
-	f.sb.ClearSocketMessages()
+	resp, body := f.do(request{path: "/_sandbox/sockets"})
+	wantStatus(t, resp, body, http.StatusOK)
+	var log struct {
+		Open, Accepted int
+		Messages       []struct {
+			Path, Data string
+			Socket     int
+		}
+	}
+	decode(t, body, &log)
+	if log.Open != 0 || log.Accepted != 1 || len(log.Messages) != 3 || log.Messages[2].Data != `{"text":""}` || log.Messages[0].Socket != 1 {
+		t.Fatalf("GET /_sandbox/sockets: %s", body)
+	}
+	resp, body = f.do(request{method: http.MethodDelete, path: "/_sandbox/sockets"})
+	wantStatus(t, resp, body, http.StatusNoContent)
 	if len(f.sb.SocketMessages()) != 0 {
-		t.Error("ClearSocketMessages left messages")
+		t.Error("DELETE /_sandbox/sockets left messages")
 	}
 }
 

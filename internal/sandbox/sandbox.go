@@ -154,6 +154,71 @@
 // GET /v1/streaming.list lists the key's running sessions as {"session_id","status"
 // (new|connected),"created_at" (unix seconds)}. The WebSocket streaming.chat is not served.
 //
+// # Real time
+//
+// ElevenLabs' sockets and browser-safe credentials (elevenlabs_ws.go, elevenlabs_scribe.go,
+// elevenlabs_tokens.go), after shared/reference/realtime-apis.md §1–5 and §9:
+//
+//	GET  /v1/text-to-speech/{voice_id}/stream-input        WebSocket, one context
+//	GET  /v1/text-to-speech/{voice_id}/multi-stream-input  WebSocket, up to 5 contexts
+//	GET  /v1/speech-to-text/realtime                       WebSocket, Scribe
+//	POST /v1/single-use-token/{token_type}                 {"token":"sutkn_…"}
+//	GET  /v1/convai/conversation/get-signed-url?agent_id=  {"signed_url":"ws://HOST/elevenlabs/v1/convai/conversation?…"}
+//	GET  /v1/convai/conversation/token?agent_id=           {"token":"<JWT>"}
+//	GET  /v1/convai/conversation?agent_id=&conversation_signature=  WebSocket, agent
+//
+// Every socket upgrades (101) before it checks anything, and is logged in the request log
+// like any request; the frames its client sends go to the socket log (SocketMessages).
+// Where the references disagree or are silent, the sandbox decides:
+//
+//   - Text to speech authenticates when the first message arrives: the xi-api-key header
+//     (or Authorization: Bearer), else the single_use_token query, else xi-api-key,
+//     xi_api_key or authorization ("Bearer " optional) in that message. A used, expired or
+//     foreign token is {"message":"Invalid or expired single-use token",
+//     "error":"invalid_api_key","code":1008}. Then an unknown voice (the REST voice catalog,
+//     as the key sees it) is voice_not_found, an unknown model invalid_uid, both 1008;
+//     model_id=eleven_v3 (text-to-dialogue only) is a bare close 1009, the incompatible
+//     voice/model close seen in the wild.
+//   - Bad query values answer right after the upgrade with a 1008 error frame:
+//     invalid_output_format (only mp3_* and pcm_* are produced) and
+//     invalid_inactivity_timeout (outside 1–180 s). stream-input's first message must be
+//     the BOS {"text":" "} (invalid_message otherwise); multi-stream-input's need not be.
+//   - A buffer is spoken as one audio frame with the REST synthesizer's bytes (Speech) once
+//     it reaches the context's next chunk_length_schedule step, on flush, EOS, close_context,
+//     close_socket, or at once with auto_mode. Both alignments are always sent, equal, in
+//     whole milliseconds from the chunk's start; sync_alignment, try_trigger_generation and
+//     changed voice_settings are accepted and ignored. Each frame costs its characters
+//     times the model's multiplier from the key's quota; beyond it the socket fails
+//     quota_exceeded with the REST quota message.
+//   - Inactivity is per connection on both sockets: every message (keep-alives included)
+//     restarts it. Config.SocketSecond scales it for tests; the message names the seconds.
+//   - Multi-context: no context_id means the context "", whose frames carry no contextId.
+//     close_context and close_socket speak what is still buffered, then send isFinal;
+//     generation is synchronous, so a closed context's slot is free as soon as its isFinal
+//     is sent. close_context on an unknown id is ignored.
+//   - Scribe: the xi-api-key header or the token query (a realtime_scribe token); a wrong
+//     or missing one is {"message_type":"auth_error","error":…} and close 1008. A bad
+//     audio_format, commit_strategy or vad_silence_threshold_secs is input_error and 1008.
+//     Every ScribeWordSeconds of audio louder than ±300 completes a word from a fixed list;
+//     a partial_transcript follows each chunk that completed one; commit (manual) or a
+//     silence of vad_silence_threshold_secs (default 1.5, vad) sends committed_transcript
+//     (even empty) and, with include_timestamps, committed_transcript_with_timestamps
+//     whose words have session-relative start and end. A late previous_text is an
+//     input_error; the session goes on.
+//   - Single-use tokens live 15 minutes on Config.Now and are used up by their first
+//     connection, good or not; an unknown token_type is FastAPI's 422 enum error.
+//   - Agents: PublicAgentID for every key (its token needs no key) and AgentID(key), the
+//     key's private agent. An agent the caller cannot see is 404
+//     {"detail":{"status":"agent_not_found",…}}; a private agent's token without a key is
+//     401. Signed URLs use conversation_signature, and admit new sockets for 15 minutes
+//     (then close 1008 after the upgrade); the token is an HS256 JWT with video.room
+//     "conv_…", valid 15 minutes. The agent socket only answers
+//     conversation_initiation_client_data with conversation_initiation_metadata.
+//   - Socket faults: a Fault with Socket set (and optionally Key) fails the next matching
+//     socket in band: text to speech right after its first message is authenticated,
+//     Scribe at its first audio chunk. An HTTP fault on a socket's path refuses the
+//     upgrade itself with that HTTP answer.
+//
 // # Control API
 //
 // Besides the Go methods, the sandbox answers an HTTP control API under /_sandbox/ (no auth):
@@ -163,6 +228,9 @@
 //	GET    /_sandbox/requests  the request log: [{"provider","method","path","raw_query","header",
 //	                           "body"}], with "body_base64" instead of "body" for binary bodies
 //	DELETE /_sandbox/requests  clears the request log; 204
+//	GET    /_sandbox/sockets   {"open","accepted","messages":[{"provider","path","socket","binary",
+//	                           "data"}]}: the socket log, with "data_base64" for binary frames
+//	DELETE /_sandbox/sockets   clears the socket log; 204
 //	POST   /_sandbox/keys      {"provider":"heygen","key":"..."} accepts another key; 204
 //	                           (providers: heygen, elevenlabs, liveavatar)
 //	POST   /_sandbox/keys/revoke  {"provider","key"}: the key is refused from now on (401); 204
@@ -176,7 +244,8 @@
 // A fault in JSON has the fields of Fault in snake case; all but provider are optional:
 //
 //	{"provider":"heygen","method":"GET","path":"/v2/avatars","status":429,"body":"",
-//	 "header":{"Retry-After":"3"},"delay":"1.5s","count":2,"reset":false,"ok200_error":false}
+//	 "header":{"Retry-After":"3"},"delay":"1.5s","count":2,"reset":false,"ok200_error":false,
+//	 "socket":"","key":""}
 //
 // "delay" is either a Go duration string ("1.5s", "250ms") or a number of milliseconds (250).
 // Header values may be a string or a list of strings.
