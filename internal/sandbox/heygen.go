@@ -47,6 +47,8 @@ func (s *Server) heygenService() *service {
 	sv.handle(http.MethodGet, "/v1/webhook/endpoint.list", s.hgListEndpoints)
 	sv.handle(http.MethodPatch, "/v1/webhook/endpoint.update", s.hgUpdateEndpoint)
 	sv.handle(http.MethodDelete, "/v1/webhook/endpoint.delete", s.hgDeleteEndpoint)
+	// Legacy streaming (heygen_streaming.go).
+	s.heygenStreamingRoutes(sv)
 	s.heygenV3Routes(sv) // heygen_v3.go; before the media routes, which it refines
 	s.heygenMediaRoutes(sv)
 	return sv

@@ -38,7 +38,7 @@ func (s *Server) laLiteSocket(w http.ResponseWriter, c *call) error {
 	conn.SetReadLimit(laMaxPacket)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sock := &laSocket{s: s, conn: conn, ss: ss, key: key, audio: map[string]int{}}
+	sock := &laSocket{s: s, conn: conn, ss: ss, key: key, audio: map[string]int{}, announced: make(chan struct{})}
 	sock.run(ctx)
 	return nil
 }
@@ -49,7 +49,8 @@ type laSocket struct {
 	conn      *websocket.Conn
 	ss        *laSession
 	key       string
-	connected atomic.Bool
+	connected atomic.Bool    // set just before "connected" is sent
+	announced chan struct{}  // closed once "connected" has been sent
 	audio     map[string]int // base64 characters of audio gathered per event_id
 }
 
@@ -63,9 +64,15 @@ func (k *laSocket) run(ctx context.Context) {
 		if err != nil {
 			return // closed, too big (1009, sent by the library), or the session ended
 		}
-		if k.connected.Load() {
-			k.handle(ctx, data)
+		if !k.connected.Load() {
+			continue
 		}
+		select {
+		case <-k.announced:
+		case <-ctx.Done():
+			return
+		}
+		k.handle(ctx, data)
 	}
 }
 
@@ -84,8 +91,11 @@ func (k *laSocket) connectLater(ctx context.Context) {
 			return
 		}
 	}
-	k.send(ctx, map[string]any{"type": "session.state_updated", "state": "connected"})
+	// The flag goes up first: a client may answer "connected" before this goroutine runs
+	// again. Answers wait for announced, so none overtakes "connected".
 	k.connected.Store(true)
+	k.send(ctx, map[string]any{"type": "session.state_updated", "state": "connected"})
+	close(k.announced)
 }
 
 // closeOnEnd closes the socket when its session ends.

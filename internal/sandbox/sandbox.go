@@ -147,10 +147,11 @@
 // HeyGen's deprecated streaming API lives under /heygen/v1/streaming.* (heygen_streaming.go)
 // in the v1 envelope {"code":100,"data":…,"message":"Success"}. streaming.create_token takes
 // X-Api-Key and gives a token valid one hour; the other calls take that token as Bearer or the
-// key. activity_idle_timeout outside 30–3600 is 400 code 400, and a session ends after that
-// many seconds (default 120) without a call, or 600 s after streaming.new
-// (session_duration_limit). An unknown, ended or foreign session_id is 400 code 10005 "Session
-// not found"; a second streaming.start is 400 code 10004, a task before start 400 code 10006.
+// key. activity_idle_timeout outside 30–3600, a body without session_id and a task without
+// text are 400 code 40001. A session ends after activity_idle_timeout seconds (default 120)
+// without a call, or 600 s after streaming.new (session_duration_limit). An unknown, ended or
+// foreign session_id is 400 code 10005 "Session not found"; a second streaming.start is 400
+// code 10004, a task before start 400 code 10006.
 // GET /v1/streaming.list lists the key's running sessions as {"session_id","status"
 // (new|connected),"created_at" (unix seconds)}. The WebSocket streaming.chat is not served.
 //
