@@ -156,7 +156,7 @@ func TestStreamInputScheduleFlushAndFinal(t *testing.T) {
 	f := newFixture(t, sandbox.Config{})
 	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/stream-input", keyed())
 	c.send(map[string]any{"text": " ", "voice_settings": map[string]any{"stability": 0.5}})
-	first, second := text(60), text(60)
+	first, second := text(110), text(10)
 	c.send(map[string]any{"text": first})
 	c.send(map[string]any{"text": second}) // 120 buffered: the schedule's first step
 	c.wantAudio(first+second, "mp3_44100_128")
@@ -445,5 +445,35 @@ func TestStreamInputPlainGETIsNotUpgraded(t *testing.T) {
 	resp, body := f.el(http.MethodGet, "/v1/text-to-speech/"+rachel+"/stream-input", "")
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode < 400 {
 		t.Fatalf("plain GET: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestMultiStreamInputDefaultContext(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	c := f.dialWS("/elevenlabs/v1/text-to-speech/"+rachel+"/multi-stream-input", keyed())
+	c.send(map[string]any{"text": " "})
+	c.send(map[string]any{"text": "No id. ", "flush": true})
+	if m := c.wantAudio("No id. ", "mp3_44100_128"); m["contextId"] != nil {
+		t.Fatalf("default context's frame has contextId %v", m["contextId"])
+	}
+	c.send(map[string]any{"text": ""}) // a keep-alive on multi-stream-input, not EOS
+	c.send(map[string]any{"close_context": true})
+	if m := c.read(); m["isFinal"] != true || m["contextId"] != nil {
+		t.Fatalf("want bare isFinal, got %v", m)
+	}
+}
+
+func TestHTTPFaultRefusesUpgrade(t *testing.T) {
+	f := newFixture(t, sandbox.Config{})
+	f.sb.InjectFault(sandbox.Fault{Provider: sandbox.ElevenLabs, Path: "/v1/text-to-speech/", Status: http.StatusTooManyRequests, Count: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/elevenlabs/v1/text-to-speech/" + rachel + "/stream-input"
+	_, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: keyed()})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("dial: %v %v", resp, err)
+	}
+	if f.sb.SocketsAccepted() != 0 {
+		t.Fatal("a refused upgrade was counted")
 	}
 }
