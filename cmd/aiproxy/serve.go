@@ -42,14 +42,15 @@ type serverFlags struct {
 	upstreams  upstreamFlag
 	// upstreamsEnv is AIPROXY_UPSTREAMS, checked by validate.
 	upstreamsEnv string
-	guard        guardFlags   // guardrails.go
-	jobs         jobFlags     // jobs.go
-	scale        scaleFlags   // scaleout.go
-	obs          observeFlags // observe.go
-	data         dataFlags    // retention.go
-	users        userFlags    // users.go
-	budget       budgetFlags  // budgets.go
-	speech       speechFlags  // speech.go
+	guard        guardFlags    // guardrails.go
+	jobs         jobFlags      // jobs.go
+	scale        scaleFlags    // scaleout.go
+	obs          observeFlags  // observe.go
+	data         dataFlags     // retention.go
+	users        userFlags     // users.go
+	budget       budgetFlags   // budgets.go
+	speech       speechFlags   // speech.go
+	realtime     realtimeFlags // realtime.go
 	// envErr holds the variables above that do not parse.
 	envErr error
 }
@@ -75,6 +76,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.users.register(fs, e)
 	f.budget.register(fs, e)
 	f.speech.register(fs, e)
+	f.realtime.register(fs, e)
 	f.envErr = v.err()
 }
 
@@ -109,7 +111,7 @@ func configureServer(f *serverFlags, fs *flag.FlagSet, args []string) error {
 func (f *serverFlags) validate() error {
 	_, logErr := newLogger(io.Discard, f.logLevel)
 	return errors.Join(f.envErr, f.store.envErr, logErr, f.mergeUpstreams(),
-		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate(), f.budget.validate(f.scale.redisURL), f.speech.validate())
+		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate(), f.budget.validate(f.scale.redisURL), f.speech.validate(), f.realtime.validate())
 }
 
 // mergeUpstreams adds AIPROXY_UPSTREAMS under the --upstream flags, which
@@ -177,6 +179,8 @@ type app struct {
 	// speech is the speech cache; nil when no org uses it.
 	speech  *speechcache.Cache
 	handler http.Handler
+	// sockets closes the relayed WebSockets when the server drains.
+	sockets interface{ CloseSockets() }
 	// flushLogs writes the buffered log lines and stops the buffer.
 	flushLogs func()
 }
@@ -250,8 +254,9 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	if a.speech, err = f.speech.build(f.store.dataDir, a.log); err != nil {
 		return nil, err
 	}
-	p := proxy.New(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
-		CredentialTTL: proxy.DefaultCredentialTTL})))
+	p := proxy.New(f.realtime.apply(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,
+		CredentialTTL: proxy.DefaultCredentialTTL})), a.redis))
+	a.sockets = p
 	a.admin.OnCredentialChange(p.ForgetCredential)
 	// Key pools: their health shared through Redis when the replicas have
 	// one, else kept here; removals audited; counted in the metrics.
@@ -388,6 +393,9 @@ func (a *app) serve(ctx context.Context, s stdio, ready func()) error {
 	a.life.beginDrain()
 	a.log.Info("draining", "delay", a.scale.shutdownDelay, "timeout", a.scale.shutdownTimeout)
 	time.Sleep(a.scale.shutdownDelay)
+	if a.sockets != nil {
+		a.sockets.CloseSockets() // Shutdown neither waits for nor closes upgraded connections
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.scale.shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)

@@ -102,6 +102,10 @@ type Policy struct {
 	// credential caps (aiproxy.Shares). Org caps are an org's own and are
 	// not shared.
 	Weights map[string]int
+	// Sockets makes the policy cap open WebSockets instead of calls in
+	// flight: its slots are named apart from a call policy's on the same
+	// Semaphore, and its refusal speaks of sockets.
+	Sockets bool
 }
 
 // Acquire takes a slot of every cap that applies to an org's call to a
@@ -133,7 +137,7 @@ func (p *Policy) Acquire(ctx context.Context, org, service string, src aiproxy.S
 		rel, err := p.Sem.Acquire(qctx, c)
 		if err != nil {
 			release()
-			return nil, refusal(ctx, err, r, service)
+			return nil, p.refusal(ctx, err, r, service)
 		}
 		held = append(held, rel)
 	}
@@ -142,13 +146,15 @@ func (p *Policy) Acquire(ctx context.Context, org, service string, src aiproxy.S
 
 // refusal maps a semaphore's error: the client gone, the engine's own
 // verdict, or no slot within the queue timeout.
-func refusal(ctx context.Context, err error, r Rule, service string) error {
+func (p *Policy) refusal(ctx context.Context, err error, r Rule, service string) error {
 	var ae *aiproxy.Error
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.As(err, &ae):
 		return err
+	case errors.Is(err, context.DeadlineExceeded) && p.Sockets:
+		return busySockets(r, service)
 	case errors.Is(err, context.DeadlineExceeded):
 		return busy(r, service)
 	}
@@ -196,6 +202,9 @@ func (p *Policy) tryAcquire(org, service string, src aiproxy.Source) (func(), bo
 // a credential cap is shared fairly among the orgs using the credential.
 func (p *Policy) claim(r Rule, i int, org, service string, src aiproxy.Source) (Claim, bool) {
 	key, ok := r.key(i, org, service, src)
+	if p.Sockets {
+		key = "ws" + strings.TrimPrefix(key, "cc")
+	}
 	if !ok {
 		return Claim{}, false
 	}
@@ -226,6 +235,17 @@ func busy(r Rule, service string) *aiproxy.Error {
 	}
 	e := aiproxy.Errorf(aiproxy.CodeRateLimited,
 		"Too many %s requests in flight for %s (at most %d); retry shortly.", service, who, r.Max)
+	e.RetryAfter = 1
+	return e
+}
+
+func busySockets(r Rule, service string) *aiproxy.Error {
+	who := "this org"
+	if r.Scope == ScopeCredential {
+		who = "the shared platform credential"
+	}
+	e := aiproxy.Errorf(aiproxy.CodeRateLimited,
+		"Too many %s sockets open for %s (at most %d); close one and retry.", service, who, r.Max)
 	e.RetryAfter = 1
 	return e
 }
