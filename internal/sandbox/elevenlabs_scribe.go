@@ -99,6 +99,7 @@ func (ss *scribeSession) run(r *http.Request) error {
 		return ss.fail("auth_error", "Authentication required: send the xi-api-key header or a token query parameter.", websocket.StatusPolicyViolation)
 	}
 	ss.key = key
+	ss.sk.authenticated(key)
 	config, err := ss.configure(q)
 	if err != "" {
 		return ss.fail("input_error", err, websocket.StatusPolicyViolation)

@@ -70,6 +70,7 @@ type SocketMessage struct {
 // realtimeState is the sockets' and tokens' shared state; Server.mu guards it.
 type realtimeState struct {
 	open     int             // sockets open now
+	openBy   map[string]int  // sockets open now per authenticated key
 	accepted int             // sockets accepted so far
 	messages []SocketMessage // the socket log
 	tokens   map[string]*singleUseToken
@@ -101,6 +102,15 @@ func (s *Server) OpenSockets() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.el.rt.open
+}
+
+// OpenSocketsOf reports how many of the sandbox's WebSockets are open now and
+// authenticated with ElevenLabs key key (a single-use token counts as the key that minted
+// it), as a provider counts a key's concurrent sockets.
+func (s *Server) OpenSocketsOf(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.el.rt.openBy[key]
 }
 
 // SocketsAccepted reports how many WebSockets the sandbox has accepted so far.
@@ -171,6 +181,7 @@ type socket struct {
 	id       int
 	provider Provider
 	path     string
+	key      string // the authenticated key, once known
 	ctx      context.Context
 	in       chan []byte // text frames from the client; closed when reading fails
 }
@@ -222,7 +233,21 @@ func (sk *socket) finish() {
 	}
 	sk.s.mu.Lock()
 	sk.s.el.rt.open--
+	if sk.key != "" {
+		sk.s.el.rt.openBy[sk.key]--
+	}
 	sk.s.mu.Unlock()
+}
+
+// authenticated records that the socket belongs to key.
+func (sk *socket) authenticated(key string) {
+	sk.s.mu.Lock()
+	defer sk.s.mu.Unlock()
+	if sk.s.el.rt.openBy == nil {
+		sk.s.el.rt.openBy = map[string]int{}
+	}
+	sk.key = key
+	sk.s.el.rt.openBy[key]++
 }
 
 // send writes v as one JSON text frame.
@@ -464,6 +489,7 @@ func (ts *ttsSession) authenticate(m ttsClientMessage) error {
 		return ts.sk.fail("invalid_api_key", "Invalid API key")
 	}
 	ts.key, ts.authed = key, true
+	ts.sk.authenticated(key)
 	if _, ok := ts.s.elVoice(key, ts.voiceID); !ok {
 		return ts.sk.fail("voice_not_found", "A voice with the voice_id "+ts.voiceID+" was not found.")
 	}

@@ -388,8 +388,8 @@ func TestSocketLogAndCounts(t *testing.T) {
 	c.send(map[string]any{"text": " ", "xi_api_key": elKey})
 	c.send(map[string]any{"text": "Hello. ", "flush": true})
 	c.wantAudio("Hello. ", "pcm_16000")
-	if n := f.sb.OpenSockets(); n != 1 {
-		t.Errorf("OpenSockets = %d, want 1", n)
+	if n, by := f.sb.OpenSockets(), f.sb.OpenSocketsOf(elKey); n != 1 || by != 1 {
+		t.Errorf("OpenSockets = %d, OpenSocketsOf = %d, want 1 and 1", n, by)
 	}
 	var upgrade *sandbox.Request
 	for _, r := range f.sb.Requests() {
@@ -417,7 +417,7 @@ func TestSocketLogAndCounts(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if f.sb.SocketsAccepted() != 1 {
+	if f.sb.SocketsAccepted() != 1 || f.sb.OpenSocketsOf(elKey) != 0 {
 		t.Errorf("SocketsAccepted = %d", f.sb.SocketsAccepted())
 	}
 	resp, body := f.do(request{path: "/_sandbox/sockets"})
