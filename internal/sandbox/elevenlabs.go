@@ -16,7 +16,7 @@ type elevenState struct {
 	charsUsed map[string]int        // per key: character_count this period
 	inFlight  int                   // text-to-speech requests being answered
 	accounts  map[string]*elAccount // per key: voices, history, dubbings (elevenlabs_voice.go)
-	rt        realtimeState         // sockets, single-use tokens, signed URLs (elevenlabs_ws.go)
+	rt        realtimeState         // sockets, single-use tokens, signed URLs (elevenlabs_socket.go)
 }
 
 // newElevenState returns empty ElevenLabs state.
