@@ -303,7 +303,7 @@ func TestRealtimeQuotaClosesTheSocket(t *testing.T) {
 		t.Fatalf("dial: %v %v", err, resp)
 	}
 	send(t, c, map[string]any{"text": " "})
-	send(t, c, map[string]any{"text": strings.Repeat("a", 60) + " "})      // 61: within
+	send(t, c, map[string]any{"text": strings.Repeat("a", 60) + " "})          // 61: within
 	send(t, c, map[string]any{"text": "OVERQUOTA " + strings.Repeat("b", 50)}) // 60 more: over 100
 	var frame map[string]any
 	for {

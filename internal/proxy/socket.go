@@ -78,7 +78,9 @@ func (c *Call) OnSpend(f func(ctx context.Context, units int64) error) {
 }
 
 // IsSocket reports whether the call opens a WebSocket.
-func (c *Call) IsSocket() bool { return c.Endpoint != nil && c.Endpoint.ResponseMode == aiproxy.ResponseWebSocket }
+func (c *Call) IsSocket() bool {
+	return c.Endpoint != nil && c.Endpoint.ResponseMode == aiproxy.ResponseWebSocket
+}
 
 // IsUpgrade reports whether r asks to become a WebSocket.
 func IsUpgrade(r *http.Request) bool {
