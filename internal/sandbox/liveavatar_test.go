@@ -607,3 +607,15 @@ func TestLiveAvatarLiteSocketRefused(t *testing.T) {
 	resp, b = f.do(request{path: base + "garbage"})
 	laEnv(t, resp, b, http.StatusUnauthorized, 4010)
 }
+
+func TestLiveAvatarLiteSocketIdleClose(t *testing.T) {
+	f := newLAFixture(t, sandbox.Config{LiveAvatarConnectDelay: -1, LiveAvatarIdleTimeout: time.Minute})
+	sock, id, _ := f.dialLite()
+	sock.wantEvent("session.state_updated", "state", "connecting")
+	sock.wantEvent("session.state_updated", "state", "connected")
+	f.clock.Advance(time.Minute) // no request follows: the socket notices by itself
+	sock.wantEvent("session.state_updated", "state", "closing")
+	sock.wantEvent("session.state_updated", "state", "closed")
+	sock.wantClose(websocket.StatusNormalClosure)
+	wantEnded(t, f.laSession(laKey, id), "IDLE_TIMEOUT", 60, 1)
+}

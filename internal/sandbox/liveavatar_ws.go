@@ -13,6 +13,9 @@ import (
 // laMaxPacket is the largest message the LITE socket takes; a bigger one closes it 1009.
 const laMaxPacket = 1 << 20
 
+// laSocketSweep is how often an open LITE socket checks whether its session has ended.
+const laSocketSweep = 100 * time.Millisecond
+
 // laLiteSocket serves a LITE session's ws_url: session.state_updated "connecting", then
 // "connected"; agent.speak audio gathered per event_id until agent.speak_end, answered by
 // agent.speak_started and agent.speak_ended; session.keep_alive as the REST keep-alive.
@@ -98,14 +101,26 @@ func (k *laSocket) connectLater(ctx context.Context) {
 	close(k.announced)
 }
 
-// closeOnEnd closes the socket when its session ends.
+// closeOnEnd closes the socket when its session ends. It looks at the session's lifecycle
+// now and then, so that an idle timeout or a maximum reached on the sandbox's clock closes
+// the socket without another request.
 func (k *laSocket) closeOnEnd(ctx context.Context) {
-	select {
-	case <-k.ss.done:
-		k.send(ctx, map[string]any{"type": "session.state_updated", "state": "closing"})
-		k.send(ctx, map[string]any{"type": "session.state_updated", "state": "closed"})
-		_ = k.conn.Close(websocket.StatusNormalClosure, "session ended")
-	case <-ctx.Done():
+	tick := time.NewTicker(laSocketSweep)
+	defer tick.Stop()
+	for {
+		select {
+		case <-k.ss.done:
+			k.send(ctx, map[string]any{"type": "session.state_updated", "state": "closing"})
+			k.send(ctx, map[string]any{"type": "session.state_updated", "state": "closed"})
+			_ = k.conn.Close(websocket.StatusNormalClosure, "session ended")
+			return
+		case <-tick.C:
+			k.s.mu.Lock()
+			k.s.laSettleLocked(k.key)
+			k.s.mu.Unlock()
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
