@@ -48,17 +48,22 @@ func runDemo(ctx context.Context, args []string, e env, s stdio) error {
 		return err
 	}
 	go sb.server.RunWebhooks(ctx, 250*time.Millisecond)
-	keys := map[string]string{"heygen": randomKey("hg"), "elevenlabs": randomKey("el")}
+	keys := map[string]string{"heygen": randomKey("hg"), "elevenlabs": randomKey("el"), "liveavatar": randomKey("la")}
 	sb.server.AddKey(sandbox.HeyGen, keys["heygen"])
 	sb.server.AddKey(sandbox.ElevenLabs, keys["elevenlabs"])
+	sb.server.AddKey(sandbox.LiveAvatar, keys["liveavatar"])
 	// The platform's credentials are pools of two sandbox keys, for the
 	// orgs that have no key of their own.
-	pools := map[string][]string{"heygen": {randomKey("hgp"), randomKey("hgp")}, "elevenlabs": {randomKey("elp"), randomKey("elp")}}
+	pools := map[string][]string{"heygen": {randomKey("hgp"), randomKey("hgp")}, "elevenlabs": {randomKey("elp"), randomKey("elp")},
+		"liveavatar": {randomKey("lap"), randomKey("lap")}}
 	for _, k := range pools["heygen"] {
 		sb.server.AddKey(sandbox.HeyGen, k)
 	}
 	for _, k := range pools["elevenlabs"] {
 		sb.server.AddKey(sandbox.ElevenLabs, k)
+	}
+	for _, k := range pools["liveavatar"] {
+		sb.server.AddKey(sandbox.LiveAvatar, k)
 	}
 	for svc := range keys {
 		if _, set := f.upstreams[svc]; !set {

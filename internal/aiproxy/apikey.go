@@ -148,6 +148,10 @@ const (
 	KindKey       PrincipalKind = "key"
 	KindUserToken PrincipalKind = "user_token"
 	KindSignIn    PrincipalKind = "sign_in"
+	// KindLiveSession is a provider session token that aiproxy minted for
+	// one live avatar session (livesession.go): it may only start, keep
+	// alive and stop that one session.
+	KindLiveSession PrincipalKind = "live_session"
 )
 
 // Principal is who an authenticated request acts as: an org (or the
@@ -177,6 +181,9 @@ type Principal struct {
 	// ExpiresAt is when a user token or sign-in stops working; zero for
 	// a key.
 	ExpiresAt time.Time
+	// LiveSession is the provider session id of a KindLiveSession
+	// principal: the only session it may touch.
+	LiveSession string
 }
 
 // Member reports whether the principal is a user acting for themselves
@@ -184,7 +191,13 @@ type Principal struct {
 // reaches only its own objects, never the whole org's, and manages
 // nothing. An org key naming a user in a header is not a member: the
 // user is attributed, the reach stays the org's.
+//
+// A live-session principal is always a member, with or without a user: it
+// reaches one session and nothing else.
 func (p Principal) Member() bool {
+	if p.Kind == KindLiveSession {
+		return true
+	}
 	return p.User != "" && p.Kind != "" && p.Kind != KindKey && p.Role != RoleAdmin
 }
 

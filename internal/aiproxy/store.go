@@ -30,6 +30,7 @@ type Store interface {
 	BudgetStore
 	BudgetLedger
 	UserTokenStore
+	LiveSessionStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// SchemaVersion returns the version of the newest applied migration.

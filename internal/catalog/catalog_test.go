@@ -69,7 +69,7 @@ func TestBuiltinLoads(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(slugs, ","); got != "elevenlabs,heygen" {
+	if got := strings.Join(slugs, ","); got != "elevenlabs,heygen,liveavatar" {
 		t.Errorf("services = %s", got)
 	}
 }
@@ -359,7 +359,7 @@ func TestOverrides(t *testing.T) {
 				if _, _, ok := c.Lookup("testsvc", "get-thing"); !ok {
 					t.Error("new service missing")
 				}
-				if n := len(c.Services()); n != 3 {
+				if n := len(c.Services()); n != 4 {
 					t.Errorf("%d services", n)
 				}
 			},
@@ -374,7 +374,7 @@ func TestOverrides(t *testing.T) {
 				if _, _, ok := c.Lookup("heygen", "list-avatars"); ok {
 					t.Error("endpoint of disabled service found")
 				}
-				if s := c.Services(); len(s) != 2 || s[1].IsEnabled {
+				if s := c.Services(); len(s) != 3 || s[1].IsEnabled {
 					t.Error("Services should list the disabled service")
 				}
 			},

@@ -76,6 +76,7 @@ type fileEndpoint struct {
 	JobStatus     *fileJobStatus   `json:"job_status,omitempty"`
 	Ownership     *fileOwnership   `json:"ownership,omitempty"`
 	SpeechCache   *fileSpeechCache `json:"speech_cache,omitempty"`
+	UpstreamAuth  string           `json:"upstream_auth,omitempty"`
 	Socket        *fileSocket      `json:"socket,omitempty"`
 }
 
@@ -264,6 +265,7 @@ func encodeService(s *aiproxy.Service) fileService {
 			JobStatus:         encodeJobStatus(e.JobStatus),
 			Ownership:         encodeOwnership(e.Ownership),
 			SpeechCache:       encodeSpeechCache(e.SpeechCache),
+			UpstreamAuth:      string(e.UpstreamAuth),
 			Socket:            encodeSocket(e.Socket),
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -157,8 +158,8 @@ func compileUpstream(r *report, where string, f fileService) aiproxy.Upstream {
 		ResponseHeaders: u.ResponseHeaders,
 		ErrorEnvelope:   u.ErrorEnvelope,
 	}
-	if u.ErrorEnvelope != "" && u.ErrorEnvelope != "heygen" {
-		r.add(where, "upstream.error_envelope %q is not \"heygen\" (or absent)", u.ErrorEnvelope)
+	if u.ErrorEnvelope != "" && u.ErrorEnvelope != "heygen" && u.ErrorEnvelope != "liveavatar" {
+		r.add(where, "upstream.error_envelope %q is not \"heygen\" or \"liveavatar\" (or absent)", u.ErrorEnvelope)
 	}
 	if up.CredentialField == "" {
 		up.CredentialField = defaultCredentialField
@@ -232,7 +233,22 @@ func compileEndpoint(r *report, where string, f fileEndpoint, hosts map[string]s
 	compileGuardrails(r, where, f, &e)
 	compileJob(r, where, f, &e)
 	compileSocket(r, where, f, &e) // socket.go
+	compileUpstreamAuth(r, where, f, &e)
 	return e
+}
+
+// compileUpstreamAuth checks an endpoint's upstream_auth: a client-bearer
+// mode forwards a provider session token, so it never goes with a job
+// start or a response cache, which would outlive the one caller.
+func compileUpstreamAuth(r *report, where string, f fileEndpoint, e *aiproxy.Endpoint) {
+	e.UpstreamAuth = aiproxy.UpstreamAuth(f.UpstreamAuth)
+	if !slices.Contains(aiproxy.UpstreamAuths, e.UpstreamAuth) {
+		r.add(where, "upstream_auth %q is not \"client_bearer\" or \"client_bearer_or_key\" (or absent)", f.UpstreamAuth)
+		return
+	}
+	if e.UpstreamAuth != aiproxy.UpstreamAuthKey && (e.StartsJob() || e.CacheTTLSeconds > 0) {
+		r.add(where, "upstream_auth %q may not go with a job start or cache_ttl_seconds", f.UpstreamAuth)
+	}
 }
 
 // maxBodyBytes bounds an endpoint's request body limit (16 GiB): beyond

@@ -17,7 +17,7 @@ const maxInspect = 64 << 10
 // or {"code":400175,...}. It reads at most maxInspect bytes and puts them
 // back in front of the body.
 func inspectBody(envelope string, resp *http.Response) bool {
-	if envelope == "" || resp.StatusCode != http.StatusOK {
+	if envelope == "" || (resp.StatusCode != http.StatusOK && (envelope != "liveavatar" || resp.StatusCode != http.StatusCreated)) {
 		return false
 	}
 	head, err := io.ReadAll(io.LimitReader(resp.Body, maxInspect+1))
@@ -25,7 +25,23 @@ func inspectBody(envelope string, resp *http.Response) bool {
 	if err != nil || len(head) > maxInspect {
 		return false
 	}
+	if envelope == "liveavatar" {
+		return liveAvatarBodyError(head)
+	}
 	return heygenBodyError(head)
+}
+
+// liveAvatarBodyError recognises LiveAvatar's error envelope in a 200 or
+// 201: a numeric top-level "code" other than 1000, the only code its web
+// SDK takes for success. A body without a code is no error.
+func liveAvatarBodyError(body []byte) bool {
+	var env struct {
+		Code *json.Number `json:"code"`
+	}
+	if json.Unmarshal(body, &env) != nil || env.Code == nil {
+		return false
+	}
+	return env.Code.String() != "1000"
 }
 
 type prefixed struct {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -64,6 +65,9 @@ func (r *response) ok() bool { return r.StatusCode < 400 && !r.BodyError }
 // A credential with a pool of keys has one picked per attempt (pool.go),
 // and the key's own slot is held until the response is closed too.
 func (p *sender) exchangeCall(ctx context.Context, c *Call) (*response, error) {
+	if err := checkUpstreamAuth(c); err != nil {
+		return nil, err
+	}
 	keys, err := c.p.keys.choice(ctx, c.p, c)
 	if err != nil {
 		return nil, err
@@ -162,8 +166,38 @@ func (p *sender) attempt(ctx context.Context, c *Call) (*http.Response, error) {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", p.cfg.UserAgent)
-	req.Header.Set(c.Service.Upstream.AuthHeader, c.Service.Upstream.AuthPrefix+c.secret)
+	if tok := c.clientBearer(); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok) // the credential is never sent with it
+	} else {
+		req.Header.Set(c.Service.Upstream.AuthHeader, c.Service.Upstream.AuthPrefix+c.secret)
+	}
 	return p.client.Do(req)
+}
+
+// clientBearer is the provider session token that a call of a
+// client-bearer endpoint forwards instead of the credential: the Bearer the
+// client authenticated with, taken only from a live-session principal (an
+// aiproxy key or user token is never forwarded). "" means the credential.
+func (c *Call) clientBearer() string {
+	if c.Endpoint.UpstreamAuth == aiproxy.UpstreamAuthKey || !c.client || c.principal.Kind != aiproxy.KindLiveSession {
+		return ""
+	}
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(c.inbound.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// checkUpstreamAuth refuses, before anything is held or sent, a call of a
+// client_bearer endpoint that has no provider session token to forward.
+func checkUpstreamAuth(c *Call) error {
+	if c.Endpoint.UpstreamAuth == aiproxy.UpstreamAuthClientBearer && c.clientBearer() == "" {
+		return &aiproxy.Error{Code: aiproxy.CodeForbidden, Message: fmt.Sprintf(
+			"'%s' of external proxy service '%s' is called with the provider session token as Bearer, which this call lacks.",
+			c.Endpoint.Slug, c.Service.Slug)}
+	}
+	return nil
 }
 
 // retryAfter says whether and after how long a failed attempt is repeated.
