@@ -406,3 +406,51 @@ func TestRealtimeContextsAndScribe(t *testing.T) {
 	s.Close(websocket.StatusNormalClosure, "")
 	waitFor(t, func() bool { return d.usageUnits("elevenlabs", "audio_seconds") == 2 })
 }
+
+func TestRealtimeBudgetClosesTheSocket(t *testing.T) {
+	d := startDemo(t)
+	// A user's monthly budget of 48 characters of the default model (100
+	// micro-USD a character).
+	d.putBudget(d.org, d.key, map[string]any{"scope": "user", "window": "month", "limit_micros": 4800})
+	tok := d.token(d.org, d.key, "bea")
+	path := "/v1/text-to-speech/" + socketVoice + "/stream-input"
+	c, resp, err := d.dialSocket(d.socketURL(d.org, path, url.Values{"token": {tok}}), "")
+	if err != nil {
+		t.Fatalf("dial: %v %v", err, resp)
+	}
+	send(t, c, map[string]any{"text": " "})
+	send(t, c, map[string]any{"text": strings.Repeat("a", 39) + " ", "flush": true}) // 40 characters: within
+	if m, err := next(c); err != nil || m["audio"] == nil {
+		t.Fatalf("within the budget: %v %v; want audio", m, err)
+	}
+	send(t, c, map[string]any{"text": "OVERBUDGET " + strings.Repeat("b", 9)}) // 20 more: over 48
+	var frame map[string]any
+	for {
+		m, err := next(c)
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != 4402 {
+				t.Fatalf("socket closed with %v; want 4402", err)
+			}
+			break
+		}
+		if m["error"] != nil {
+			frame = m
+		}
+	}
+	if frame == nil || frame["error"] != "budget_exceeded" {
+		t.Fatalf("error frame = %v; want budget_exceeded", frame)
+	}
+	_, msgs := d.sandboxSockets()
+	if strings.Contains(strings.Join(msgs, "\n"), "OVERBUDGET") {
+		t.Fatal("the message over the budget reached the provider")
+	}
+	// The 40 characters are charged to the user's budget: 4,000 of 4,800.
+	waitFor(t, func() bool {
+		for _, b := range d.budgetStatus(d.org, "Token "+tok) {
+			if p, ok := b["percent"].(float64); ok && p >= 83 && p <= 84 {
+				return true
+			}
+		}
+		return false
+	})
+}

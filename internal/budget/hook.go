@@ -150,6 +150,9 @@ func (e *Enforcer) reserve(ctx context.Context, c *proxy.Call) error {
 	if err != nil {
 		return errUnavailable(err)
 	}
+	if c.IsSocket() {
+		return e.reserveSocket(ctx, c, pr, targets) // socket.go
+	}
 	q, err := e.cfg.Pricer.Quote(Call{Org: c.Org, Service: c.Service.Slug, Endpoint: c.Endpoint, Body: c.Envelope.Body})
 	if len(targets) == 0 {
 		if err == nil && !q.Free && q.Micros > 0 {
