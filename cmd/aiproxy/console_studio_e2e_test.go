@@ -141,6 +141,24 @@ func TestConsoleStudio(t *testing.T) {
 		if v := get(b, "quota meter", chromedp.Evaluate[float64](`document.querySelector('[data-quota="*/requests/month"] meter').value`)); v < 2 {
 			t.Errorf("the quota meter = %v%%, want at least 29 of 1,000", v)
 		}
+		// Minutes of video made this month: the 25 videos' lengths, from
+		// their job records.
+		var seconds float64
+		for _, j := range all.Jobs {
+			det, _ := j["details"].(map[string]any)
+			secs, _ := det["duration_seconds"].(float64)
+			if secs <= 0 {
+				t.Fatalf("completed job %v has no duration", j["id"])
+			}
+			seconds += secs
+		}
+		wantMinutes := fmt.Sprintf("%.1f min", seconds/60)
+		if seconds >= 600 {
+			wantMinutes = fmt.Sprintf("%d min", int(seconds/60+0.5))
+		}
+		if got := textOf(b, `[data-panel=home-period] [data-stat=video_minutes] dd`); got != wantMinutes {
+			t.Errorf("video minutes this month = %q, want %q (%.1f s of video)", got, wantMinutes, seconds)
+		}
 		if failures := textOf(b, `[data-panel=home-failures]`); !strings.Contains(failures, "No failed videos.") {
 			t.Errorf("recent failures = %q", failures)
 		}
@@ -153,6 +171,23 @@ func TestConsoleStudio(t *testing.T) {
 		b.do("first page", goTo("#/library"), waitJS(tiles+` === 24`), visible(`[data-testid=more-videos]`))
 		if get(b, "thumbnails or placeholders", chromedp.Evaluate[bool](`[...document.querySelectorAll('.video-tile')].every(t => t.querySelector('.thumb img, .thumb .thumb-empty'))`)) == false {
 			t.Error("a video card has neither a thumbnail nor a placeholder")
+		}
+		// Who made each video: the name of the key, not its id.
+		var keys []struct{ ID, Name string }
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/keys/", d.key, 200, &keys)
+		keyNames := map[string]string{}
+		for _, k := range keys {
+			keyNames[k.ID] = k.Name
+		}
+		by := get(b, "made by", chromedp.Evaluate[[]string](`[...document.querySelectorAll('.video-tile [data-by]')].map(dd => dd.dataset.by + '|' + dd.textContent)`))
+		for _, x := range by {
+			id, text, _ := strings.Cut(x, "|")
+			if name := keyNames[id]; name == "" || text != "key "+name {
+				t.Errorf("a video made by key %q says %q, want the key's name %q", id, text, name)
+			}
+		}
+		if len(by) != 24 {
+			t.Errorf("%d of 24 cards say who made them", len(by))
 		}
 		b.do("avatar names", waitJS(`[...document.querySelectorAll('.video-tile [data-avatar-id]')].every(dd => dd.textContent !== dd.dataset.avatarId && dd.textContent.length > 0)`))
 		b.do("second page", click(`[data-testid=more-videos]`), waitJS(tiles+` === 25`), waitJS(`!document.querySelector('[data-testid=more-videos]')`))

@@ -325,6 +325,15 @@ type IdempotencyRecord struct {
 	ExpiresAt time.Time
 }
 
+// JobTotals adds up an org's jobs, for a period's summary: how many were
+// started, how many completed and failed, and the video time the completed
+// ones made (the sum of their DurationSeconds; a job whose length is
+// unknown adds none).
+type JobTotals struct {
+	Jobs, Completed, Failed int64
+	Seconds                 float64
+}
+
 // JobStore keeps jobs and their events. Creating or updating a job with an
 // event also queues that event for every webhook endpoint of the job's org
 // that subscribes to its type, in the same transaction.
@@ -341,6 +350,9 @@ type JobStore interface {
 	JobByProviderID(ctx context.Context, service, providerID string) (Job, error)
 	// Jobs lists an org's jobs, newest first.
 	Jobs(ctx context.Context, f JobFilter) ([]Job, error)
+	// JobTotals adds up the jobs Jobs would list for f without its Limit
+	// and Before: every page at once.
+	JobTotals(ctx context.Context, f JobFilter) (JobTotals, error)
 	// UpdateJob stores j if the stored version is still j.Version, and
 	// increments the version; otherwise it returns ErrConflict. A non-nil
 	// ev is stored (and queued) with it.

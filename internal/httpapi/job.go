@@ -57,6 +57,7 @@ const sseRecheck = 2 * time.Second
 func (s *server) jobRoutes() {
 	s.route("/orgs/{org}/jobs", s.orgAccess(s.listJobs), http.MethodGet)
 	s.route("/orgs/{org}/jobs/events", s.orgMedia(s.jobEvents), http.MethodGet)
+	s.route("/orgs/{org}/jobs/totals", s.orgAccess(s.jobTotals), http.MethodGet)
 	s.route("/orgs/{org}/jobs/{id}", s.orgAccess(s.getJob), http.MethodGet)
 	s.route("/orgs/{org}/jobs/{id}/events", s.orgAccess(s.getJobEvents), http.MethodGet)
 	s.route("/orgs/{org}/webhooks", s.orgAdmin(s.orgWebhooks), http.MethodGet, http.MethodPost)
@@ -127,10 +128,82 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if next != nil {
 		out.NextCursor = encodeJobCursor(*next)
 	}
+	names := map[string]*jobs.JobKeyJSON{}
 	for _, j := range list {
-		out.Jobs = append(out.Jobs, jobs.ToJobJSON(j))
+		jj := jobs.ToJobJSON(j)
+		jj.Key = s.jobKey(r.Context(), p, f.OrgKey, j, names)
+		out.Jobs = append(out.Jobs, jj)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// jobKey names the aiproxy key that started a job, for the jobs API: an
+// admin of the org (or of the platform) sees every job's key, anyone else
+// only their own key (a member's is the key that minted its token). The
+// name is the key's when it is a key of the org; a platform key's or a
+// deleted key's job shows its id alone. names caches the lookups of one
+// answer, so a page reads each key once.
+func (s *server) jobKey(ctx context.Context, p aiproxy.Principal, org string, j aiproxy.Job, names map[string]*jobs.JobKeyJSON) *jobs.JobKeyJSON {
+	if j.KeyID == "" || (!p.CanAdminOrg(org) && j.KeyID != p.KeyID) {
+		return nil
+	}
+	if k, ok := names[j.KeyID]; ok {
+		return k
+	}
+	out := &jobs.JobKeyJSON{ID: j.KeyID}
+	if s.cfg.Keys != nil {
+		if k, err := s.cfg.Keys.Key(ctx, j.KeyID); err == nil && k.OrgKey == org {
+			out.Name = k.Name
+		}
+	}
+	if names != nil {
+		names[j.KeyID] = out
+	}
+	return out
+}
+
+// jobTotaler is a JobReader that also adds up jobs (jobs.Service).
+type jobTotaler interface {
+	JobTotals(ctx context.Context, f aiproxy.JobFilter) (aiproxy.JobTotals, error)
+}
+
+// jobTotals answers GET /orgs/{org}/jobs/totals?service=&action=&user=
+// &from=&to=: how many jobs were started in the period, how many of them
+// completed and failed, and the seconds of video the completed ones made,
+// under the access rules of the job list (a member counts only its own
+// jobs; a key limited to some services must name one of them, unless it
+// has only one).
+func (s *server) jobTotals(w http.ResponseWriter, r *http.Request) error {
+	jt, ok := s.cfg.Jobs.(jobTotaler)
+	if !ok {
+		return errNoJobs()
+	}
+	q := r.URL.Query()
+	if err := checkQueryText(q, "service", "action", "user"); err != nil {
+		return err
+	}
+	from, to, err := queryRange(q)
+	if err != nil {
+		return err
+	}
+	f := aiproxy.JobFilter{OrgKey: r.PathValue("org"), Service: q.Get("service"), Action: q.Get("action"),
+		User: q.Get("user"), From: from, To: to}
+	p := principal(r)
+	if p.Member() {
+		f.User = p.User
+	}
+	if f.Service == "" && len(p.Services) == 1 {
+		f.Service = p.Services[0]
+	}
+	if (f.Service == "" && len(p.Services) > 0) || (f.Service != "" && !p.CanUseService(f.Service)) {
+		return errForbidden()
+	}
+	t, err := jt.JobTotals(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, jobs.ToTotalsJSON(t))
 	return nil
 }
 
@@ -276,7 +349,9 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJob(w, &j)
+	jj := jobs.ToJobJSON(j)
+	jj.Key = s.jobKey(r.Context(), principal(r), org, j, nil)
+	writeJob(w, &jj)
 	return nil
 }
 
@@ -373,8 +448,8 @@ func waitJobJSON(w http.ResponseWriter, r *http.Request, jw jsonWaiter, org, id 
 // waits: ten thousand waiting requests each keep their stack.
 //
 //go:noinline
-func writeJob(w http.ResponseWriter, j *aiproxy.Job) {
-	writeJSON(w, http.StatusOK, jobs.ToJobJSON(*j))
+func writeJob(w http.ResponseWriter, j *jobs.JobJSON) {
+	writeJSON(w, http.StatusOK, j)
 }
 
 // jobEvents streams an org's job events as Server-Sent Events: "id" is the

@@ -33,6 +33,16 @@ type JobJSON struct {
 	CheckedAt      *time.Time        `json:"checked_at"`
 	DeadlineAt     *time.Time        `json:"deadline_at"`
 	URLsExpireAt   *time.Time        `json:"urls_expire_at"`
+	// Key is the aiproxy key that started the job, when the jobs API may
+	// show it to the caller; events and webhooks never carry it.
+	Key *JobKeyJSON `json:"key,omitempty"`
+}
+
+// JobKeyJSON names the aiproxy key behind a job: its id and, when it is a
+// key of the job's org, its name.
+type JobKeyJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
 
 // JobDetailsJSON is what a job is about and what it made; a field is null

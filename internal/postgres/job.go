@@ -124,6 +124,22 @@ func (db *DB) JobByProviderID(ctx context.Context, service, providerID string) (
 // Jobs lists an org's jobs, newest first, ties broken by id; with a user
 // in the filter, only that user's, through the index jobs_by_org_user.
 func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, error) {
+	where, args := jobWhere(f)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Before != nil {
+		at := arg(timestamp(f.Before.CreatedAt))
+		where = append(where, "(created_at < "+at+" OR (created_at = "+at+" AND id < "+arg(f.Before.ID)+"))")
+	}
+	return db.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY created_at DESC, id DESC LIMIT `+arg(limitOr(f.Limit)), args...)
+}
+
+// jobWhere is the condition of a job listing's filter, less its page, and
+// its arguments ($1 onwards).
+func jobWhere(f aiproxy.JobFilter) ([]string, []any) {
 	where := []string{"org_key = $1"}
 	args := []any{f.OrgKey}
 	arg := func(v any) string {
@@ -146,12 +162,21 @@ func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, err
 	if !f.To.IsZero() {
 		where = append(where, "created_at < "+arg(timestamp(f.To)))
 	}
-	if f.Before != nil {
-		at := arg(timestamp(f.Before.CreatedAt))
-		where = append(where, "(created_at < "+at+" OR (created_at = "+at+" AND id < "+arg(f.Before.ID)+"))")
+	return where, args
+}
+
+// JobTotals adds up the jobs of f in one pass over the org's index.
+func (db *DB) JobTotals(ctx context.Context, f aiproxy.JobFilter) (aiproxy.JobTotals, error) {
+	where, args := jobWhere(f)
+	var t aiproxy.JobTotals
+	err := db.pool.QueryRow(ctx, `SELECT count(*),
+		count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state = 'failed'),
+		coalesce(sum((details ->> 'duration_seconds')::double precision) FILTER (WHERE state = 'completed'), 0)
+		FROM jobs WHERE `+strings.Join(where, " AND "), args...).Scan(&t.Jobs, &t.Completed, &t.Failed, &t.Seconds)
+	if err != nil {
+		return aiproxy.JobTotals{}, fmt.Errorf("job totals: %w", err)
 	}
-	return db.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY created_at DESC, id DESC LIMIT `+arg(limitOr(f.Limit)), args...)
+	return t, nil
 }
 
 func limitOr(n int) int {

@@ -136,6 +136,19 @@ func (db *DB) JobByProviderID(ctx context.Context, service, providerID string) (
 // an avatar, through jobs_by_org_avatar. A query scans the org's rows in
 // that order for titles and scripts that contain it.
 func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, error) {
+	where, args := jobWhere(f)
+	if f.Before != nil {
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		at := millis(f.Before.CreatedAt)
+		args = append(args, at, at, f.Before.ID)
+	}
+	args = append(args, limitOr(f.Limit))
+	return db.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY created_at DESC, id DESC LIMIT ?`, args...)
+}
+
+// jobWhere is the condition of a job listing's filter, less its page.
+func jobWhere(f aiproxy.JobFilter) ([]string, []any) {
 	where := []string{"org_key = ?"}
 	args := []any{f.OrgKey}
 	for _, c := range [][2]string{{"user_id", f.User}, {"state", string(f.State)}, {"service", f.Service},
@@ -158,14 +171,21 @@ func (db *DB) Jobs(ctx context.Context, f aiproxy.JobFilter) ([]aiproxy.Job, err
 		where = append(where, "created_at < ?")
 		args = append(args, millis(f.To))
 	}
-	if f.Before != nil {
-		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-		at := millis(f.Before.CreatedAt)
-		args = append(args, at, at, f.Before.ID)
+	return where, args
+}
+
+// JobTotals adds up the jobs of f in one pass over the org's index.
+func (db *DB) JobTotals(ctx context.Context, f aiproxy.JobFilter) (aiproxy.JobTotals, error) {
+	where, args := jobWhere(f)
+	var t aiproxy.JobTotals
+	err := db.read.QueryRowContext(ctx, `SELECT count(*),
+		coalesce(sum(state = 'completed'), 0), coalesce(sum(state = 'failed'), 0),
+		coalesce(sum(CASE WHEN state = 'completed' THEN json_extract(details, '$.duration_seconds') END), 0.0)
+		FROM jobs WHERE `+strings.Join(where, " AND "), args...).Scan(&t.Jobs, &t.Completed, &t.Failed, &t.Seconds)
+	if err != nil {
+		return aiproxy.JobTotals{}, fmt.Errorf("job totals: %w", err)
 	}
-	args = append(args, limitOr(f.Limit))
-	return db.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY created_at DESC, id DESC LIMIT ?`, args...)
+	return t, nil
 }
 
 func limitOr(n int) int {

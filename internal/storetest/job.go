@@ -43,6 +43,7 @@ func runJobs(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("DetailsRoundTrip", func(t *testing.T) { testJobDetails(t, jobStores(t, open)) })
 	t.Run("ListSearch", func(t *testing.T) { testJobSearch(t, jobStores(t, open)) })
 	t.Run("EventsOfJob", func(t *testing.T) { testEventsOfJob(t, jobStores(t, open)) })
+	t.Run("Totals", func(t *testing.T) { testJobTotals(t, jobStores(t, open)) })
 }
 
 func newJob(org, id, providerID string, created time.Time) aiproxy.Job {

@@ -146,6 +146,13 @@ export function listJobs({ q, state, service, action, avatar, user, from, to, li
 /** getJob reads one of the org's jobs by its id. */
 export const getJob = (id, opts) => adminRequest('GET', `${orgPath()}/jobs/${encodeURIComponent(id)}/`, undefined, opts);
 
+/**
+ * jobTotals adds up the org's jobs started from..to (YYYY-MM-DD, to
+ * included): {jobs, completed, failed, video_seconds}.
+ */
+export const jobTotals = ({ service, action, user, from, to } = {}, opts) =>
+  adminRequest('GET', `${orgPath()}/jobs/totals/${query({ service, action, user, from, to })}`, undefined, opts);
+
 /** jobHistory reads a job's event history, oldest first: {events: [{id, type, created_at, data}]}. */
 export const jobHistory = (id, opts) => adminRequest('GET', `${orgPath()}/jobs/${encodeURIComponent(id)}/events/`, undefined, opts);
 

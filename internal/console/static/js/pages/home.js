@@ -5,7 +5,7 @@
 // is missing or refused, so one slow or absent API never blanks the page.
 import * as api from '../api.js';
 import { h, loading, empty, errorNotice, replace, pageHead, formatTime } from '../ui.js';
-import { formatCount, formatUnit, unitLabel, formatUSD, isoDay } from '../format.js';
+import { formatCount, formatUnit, unitLabel, formatUSD, formatSeconds, isoDay } from '../format.js';
 import { budgetPanel, showsOwnBudget, usedMeter } from '../budget.js';
 import { video, excerpt } from './library.js';
 
@@ -35,22 +35,33 @@ export function monthTotals(rows) {
   return t;
 }
 
+/** formatMinutes shows seconds as minutes: one decimal under ten minutes, whole minutes above. */
+export function formatMinutes(seconds) {
+  const m = (Number(seconds) || 0) / 60;
+  return `${m < 10 ? m.toFixed(1) : formatCount(Math.round(m))} min`;
+}
+
 const METRIC_NAMES = { requests: 'Requests', characters: 'Characters', renders: 'Renders' };
 
 async function thisPeriod() {
   const now = new Date();
   const first = isoDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)));
-  const [rows, quotas] = await Promise.all([api.usage({ from: first, to: isoDay(now) }), api.listQuotas().catch(() => [])]);
+  const [rows, quotas, videos] = await Promise.all([api.usage({ from: first, to: isoDay(now) }), api.listQuotas().catch(() => []),
+    api.jobTotals({ service: 'heygen', from: first, to: isoDay(now) }).catch(() => null)]);
   const t = monthTotals(rows);
   const stats = [
     ['Requests', formatCount(t.requests), 'requests'],
     ...Object.entries(t.units).map(([u, n]) => [unitLabel(u), formatUnit(u, n), u]),
+    // Minutes of video made: the lengths of the videos that completed,
+    // from their job records (renders count the starts).
+    ...(videos ? [['Video minutes', formatMinutes(videos.video_seconds), 'video_minutes',
+      `${formatCount(videos.completed)} video${videos.completed === 1 ? '' : 's'} completed, ${formatSeconds(videos.video_seconds)} in all`]] : []),
     ['Cost', formatUSD(t.cost_usd), 'cost_usd'],
   ];
   return h('div', {},
     h('p', { class: 'muted small', text: `Since ${first} (UTC).` }),
-    h('dl', { class: 'stats' }, stats.map(([label, value, key]) => h('div', { class: 'stat', 'data-stat': key },
-      h('dt', { text: label }), h('dd', { text: value })))),
+    h('dl', { class: 'stats' }, stats.map(([label, value, key, note]) => h('div', { class: 'stat', 'data-stat': key },
+      h('dt', { text: label }), h('dd', { text: value, title: note })))),
     quotas.length
       ? h('ul', { class: 'quota-list', 'aria-label': 'Quotas' }, quotas.map((q) => {
         const pct = q.limit ? Math.min(100, Math.round((q.used / q.limit) * 100)) : 0;

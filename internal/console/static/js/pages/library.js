@@ -28,7 +28,7 @@ export function video(job) {
     title: d.title || (script ? excerpt(script, 60) : `Video ${job.provider_job_id || job.id}`),
     script, avatar: d.avatar_id || '', voice: d.voice_id || '', duration: d.duration_seconds,
     thumbnail: d.thumbnail_url || urls.thumbnail_url || '', videoUrl: urls.video_url || '',
-    user: job.user || '', keyId: job.key_id || '', error: job.error || '', createdAt: job.created_at, job,
+    user: job.user || '', keyId: (job.key && job.key.id) || '', keyName: (job.key && job.key.name) || '', error: job.error || '', createdAt: job.created_at, job,
   };
 }
 
@@ -57,8 +57,14 @@ function badge(state) {
   return h('span', { class: `badge ${cls}`, text: STATE_LABELS[state] || state });
 }
 
-function who(v) {
-  return [v.user && `user ${v.user}`, v.keyId && `key ${v.keyId}`].filter(Boolean).join(' · ') || 'the org';
+/** who says who made a video: its user and the key's name (its id when the key has no name the caller may see). */
+export function who(v) {
+  return [v.user && `user ${v.user}`, (v.keyName || v.keyId) && `key ${v.keyName || v.keyId}`].filter(Boolean).join(' · ') || 'the org';
+}
+
+/** byline is who() as a definition, the key's id as its tooltip. */
+function byline(v) {
+  return h('dd', { 'data-by': v.keyId || '', title: v.keyName ? v.keyId : undefined, text: who(v) });
 }
 
 function card(v, names = new Map()) {
@@ -76,7 +82,7 @@ function card(v, names = new Map()) {
         v.avatar ? [h('dt', { text: 'Avatar' }), h('dd', { class: names.has(v.avatar) ? undefined : 'mono', title: names.has(v.avatar) ? v.avatar : undefined,
           'data-avatar-id': v.avatar, text: names.get(v.avatar) || v.avatar })] : null,
         v.voice ? [h('dt', { text: 'Voice' }), h('dd', { class: 'mono', text: v.voice })] : null,
-        h('dt', { text: 'By' }), h('dd', { text: who(v) }),
+        h('dt', { text: 'By' }), byline(v),
         h('dt', { text: 'Made' }), h('dd', {}, h('time', { datetime: v.createdAt, text: formatTime(v.createdAt) })))));
 }
 
@@ -177,7 +183,7 @@ async function detail(container, ctx, id) {
     h('h2', { id: 'video-request', text: 'The request that made it' }),
     h('dl', { class: 'facts' },
       h('dt', { text: 'Call' }), h('dd', { class: 'mono', text: `${j.service}/${j.action}` }),
-      h('dt', { text: 'By' }), h('dd', { text: who(v) }),
+      h('dt', { text: 'By' }), byline(v),
       h('dt', { text: 'Provider id' }), h('dd', { class: 'mono', text: v.providerId || '—' }),
       h('dt', { text: 'Credential' }), h('dd', { text: [cred.source, cred.org, cred.name].filter(Boolean).join(' · ') || '—' }),
       v.avatar ? [h('dt', { text: 'Avatar' }), h('dd', { class: 'mono', text: v.avatar })] : null,
