@@ -68,6 +68,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case "POST /_sandbox/keys":
 		s.controlAddKey(w, r)
+	case "POST /_sandbox/liveavatar/end":
+		s.controlEndLiveAvatar(w, r) // liveavatar_session.go
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown control endpoint"})
 	}

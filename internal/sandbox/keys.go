@@ -25,7 +25,9 @@ type KeyLimits struct {
 	// Credits, when set, is what the key has left from now on: HeyGen API quota seconds (a
 	// non-test render costs 30 per started half minute; beyond them v2 renders are answered
 	// 402 insufficient_credit in the v2 envelope, v3 renders as before), ElevenLabs
-	// characters (beyond them, 401 quota_exceeded). nil keeps the provider's default.
+	// characters (beyond them, 401 quota_exceeded), LiveAvatar credits (a start needs its
+	// first minute's; running sessions end NO_CREDITS when they run out). nil keeps the
+	// provider's default.
 	Credits *int
 }
 
@@ -37,7 +39,8 @@ type KeyStats struct {
 	InFlight int
 	// Refused counts its requests answered 429 for its MaxConcurrent.
 	Refused int
-	// JobStarts counts the HeyGen renders it started (v2 and v3).
+	// JobStarts counts the HeyGen renders it started (v2 and v3), or the LiveAvatar
+	// sessions it started.
 	JobStarts int
 }
 
@@ -137,6 +140,9 @@ func (s *Server) admitKey(provider Provider, c *call) error {
 func keyBusy(provider Provider, path string, limit int) *apiError {
 	if provider == ElevenLabs {
 		return tooManyConcurrent(limit)
+	}
+	if provider == LiveAvatar {
+		return laError(http.StatusTooManyRequests, 4290, "Too many concurrent requests").withHeader("Retry-After", "1")
 	}
 	msg := "Too many concurrent requests for this API key (at most " + strconv.Itoa(limit) + "). Please retry later."
 	e := v2Error(http.StatusTooManyRequests, "rate_limit_exceeded", msg) // on v1 paths too

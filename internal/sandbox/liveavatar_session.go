@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -283,6 +284,7 @@ func (s *Server) laStart(w http.ResponseWriter, c *call) error {
 		now := s.now()
 		ss.started, ss.lastAlive, ss.nextCharge = now, now, now.Add(time.Minute)
 		ss.credits = ss.rate() // the escrowed first minute
+		s.usageLocked(LiveAvatar, c.key).stats.JobStarts++
 	}
 	mode, maxDur := ss.mode, ss.maxDur
 	s.mu.Unlock()
@@ -518,4 +520,43 @@ func (s *Server) laTranscript(w http.ResponseWriter, c *call) error {
 		lines = []laLine{}
 	}
 	return laData(w, http.StatusOK, map[string]any{"session_active": active, "transcript_data": lines})
+}
+
+// EndLiveAvatarSession ends a LiveAvatar session now with reason (for example
+// "AVATAR_DELETED" or "SERVER_ERROR"), as the provider may end one on its own. It reports
+// false when there is no such session or it has ended already.
+func (s *Server) EndLiveAvatarSession(id, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.la.sessions[id]
+	if ss == nil {
+		return false
+	}
+	s.laSettleLocked(ss.key)
+	if !ss.ended.IsZero() {
+		return false
+	}
+	laEndLocked(ss, s.now(), reason)
+	return true
+}
+
+// controlEndLiveAvatar answers POST /_sandbox/liveavatar/end {"session_id","reason"}: 204,
+// or 404 when the session does not exist or has ended.
+func (s *Server) controlEndLiveAvatar(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SessionID string `json:"session_id"`
+		Reason    string `json:"reason"`
+	}
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body)
+	if err == nil && !slices.Contains(laEndReasons, body.Reason) {
+		err = errors.New("want {\"session_id\":\"...\",\"reason\":\"SERVER_ERROR\"|...}")
+	}
+	switch {
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	case !s.EndLiveAvatarSession(body.SessionID, body.Reason):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no running or unstarted session " + body.SessionID})
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }

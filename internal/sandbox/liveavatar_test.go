@@ -619,3 +619,37 @@ func TestLiveAvatarLiteSocketIdleClose(t *testing.T) {
 	sock.wantClose(websocket.StatusNormalClosure)
 	wantEnded(t, f.laSession(laKey, id), "IDLE_TIMEOUT", 60, 1)
 }
+
+func TestLiveAvatarControl(t *testing.T) {
+	f := newLAFixture(t, sandbox.Config{})
+	id, token := f.laMint(laKey, laFullBody(laAvatar, ""))
+	f.laStart(token)
+	if got := f.sb.KeyStats(sandbox.LiveAvatar, laKey).JobStarts; got != 1 {
+		t.Errorf("JobStarts = %d, want 1", got)
+	}
+	f.clock.Advance(30 * time.Second)
+	body := `{"session_id":"` + id + `","reason":"AVATAR_DELETED"}`
+	resp, b := f.do(request{method: http.MethodPost, path: "/_sandbox/liveavatar/end", body: body})
+	wantStatus(t, resp, b, http.StatusNoContent)
+	wantEnded(t, f.laSession(laKey, id), "AVATAR_DELETED", 30, 2)
+	resp, b = f.do(request{method: http.MethodPost, path: "/_sandbox/liveavatar/end", body: body})
+	wantStatus(t, resp, b, http.StatusNotFound) // ended already
+	resp, b = f.do(request{method: http.MethodPost, path: "/_sandbox/liveavatar/end", body: `{"session_id":"` + id + `","reason":"BORED"}`})
+	wantStatus(t, resp, b, http.StatusBadRequest)
+
+	resp, b = f.do(request{method: http.MethodPost, path: "/_sandbox/keys/limits",
+		body: `{"provider":"liveavatar","key":"` + laOther + `","latency":"1s","max_concurrent":1}`})
+	wantStatus(t, resp, b, http.StatusNoContent)
+	slow := make(chan struct{})
+	go func() {
+		defer close(slow)
+		f.la(laOther, http.MethodGet, "/v1/voices", "") // holds the key's only slot for 1s
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.sb.KeyStats(sandbox.LiveAvatar, laOther).InFlight == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp, b = f.la(laOther, http.MethodGet, "/v1/voices", "")
+	<-slow
+	wantResponse(t, resp, b, http.StatusTooManyRequests, `{"code":4290,"data":null,"message":"Too many concurrent requests"}`)
+}

@@ -238,9 +238,12 @@
 //	POST   /_sandbox/keys/limits  {"provider","key","max_concurrent":N,"credits":N,"latency":"50ms"}:
 //	                           the key's own cap on requests in flight (429 beyond), credits left
 //	                           (HeyGen quota seconds, ElevenLabs characters, LiveAvatar credits;
-//	                           null for the default)
-//	                           and latency (as a fault's "delay"); 204
+//	                           null for the default) and latency (as a fault's "delay"); 204
 //	GET    /_sandbox/keys/stats?provider=&key=  {"requests","in_flight","refused","job_starts"}
+//	                           (job_starts: renders, or LiveAvatar sessions started)
+//	POST   /_sandbox/liveavatar/end  {"session_id","reason"}: LiveAvatar ends the session now
+//	                           with reason, as the provider may (EndLiveAvatarSession); 204, or
+//	                           404 if it does not exist or has ended
 //
 // A fault in JSON has the fields of Fault in snake case; all but provider are optional:
 //
