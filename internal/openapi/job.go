@@ -22,6 +22,16 @@ func addJobs(paths obj) {
 		q("limit", "Page size.", obj{"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
 		q("cursor", "The next_cursor of the previous page.", str()))
 	paths[Base+"/orgs/{org}/jobs/"] = obj{"parameters": []any{orgParam}, "get": list}
+	totals := withQuery(operation("jobTotals", "jobs",
+		"Add up the org's jobs started in a period: how many, how many completed and failed, and the seconds of video the completed ones made "+
+			"(the console's Home shows the month's as minutes). A member counts only its own; a key limited to some services names one of them.",
+		obj{"200": jsonResponse("The totals.", ref("JobTotals"))}, "400", "401", "403", "404", "503"),
+		q("service", "Only this service's jobs.", str()),
+		q("action", "Only jobs this action started.", str()),
+		q("user", "Only this user's jobs. Ignored for a member, who counts only its own.", str()),
+		q("from", "Only jobs created at or after this instant (RFC 3339) or UTC day (YYYY-MM-DD).", str()),
+		q("to", "Only jobs created before this instant (RFC 3339), or on or before this UTC day (YYYY-MM-DD).", str()))
+	paths[Base+"/orgs/{org}/jobs/totals/"] = obj{"parameters": []any{orgParam}, "get": totals}
 	paths[Base+"/orgs/{org}/jobs/{id}/"] = obj{"parameters": []any{orgParam, pathParam("id", "The job id.")},
 		"get": operation("getJob", "jobs", "Read one job; another user's is not found for a member.",
 			obj{"200": jsonResponse("The job.", ref("Job"))}, "401", "403", "404", "503"),
@@ -56,7 +66,11 @@ func jobSchemas() obj {
 			"provider_status": str(),
 			"result_urls":     obj{"type": []any{"object", "null"}, "additionalProperties": str()},
 			"error":           str(), "callback_id": str(), "idempotency_key": str(),
-			"details":    ref("JobDetails"),
+			"details": ref("JobDetails"),
+			"key": obj{"type": "object", "required": []any{"id"},
+				"description": "The aiproxy key that started the job, in the jobs API only (never in events or webhooks): every job's for an org admin, " +
+					"only the caller's own key's otherwise. name is set when the key is one of the org's.",
+				"properties": obj{"id": str(), "name": str()}},
 			"created_at": date, "updated_at": date,
 			"completed_at": nullableTime(), "checked_at": nullableTime(), "deadline_at": nullableTime(), "urls_expire_at": nullableTime(),
 		}),
@@ -80,6 +94,10 @@ func jobSchemas() obj {
 		"JobList": object([]any{"jobs"}, obj{
 			"jobs":        obj{"type": "array", "items": ref("Job")},
 			"next_cursor": obj{"type": "string", "description": "Set when there is an older page."},
+		}),
+		"JobTotals": object([]any{"jobs", "completed", "failed", "video_seconds"}, obj{
+			"jobs": obj{"type": "integer"}, "completed": obj{"type": "integer"}, "failed": obj{"type": "integer"},
+			"video_seconds": obj{"type": "number", "description": "The sum of the completed jobs' details.duration_seconds (a job whose length is unknown adds none)."},
 		}),
 		"JobEvent": object([]any{"id", "type", "created_at", "org", "job"}, obj{
 			"id":         str(),
