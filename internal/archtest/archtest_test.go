@@ -76,6 +76,7 @@ var (
 		"internal/oidc":                  {"internal/aiproxy", "internal/egress"},
 		"internal/openapi":               {"internal/aiproxy"},
 		"internal/ownership":             {"internal/aiproxy", "internal/proxy"},
+		"internal/livesession":           {"internal/aiproxy", "internal/proxy"},
 		"internal/postgres":              {"internal/aiproxy"},
 		"internal/postgres/pgtest":       {},
 		"internal/proxy":                 {"internal/aiproxy"},

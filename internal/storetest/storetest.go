@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Retention", func(t *testing.T) { runRetention(t, open) })
 	t.Run("UserToken", func(t *testing.T) { runUserTokens(t, open) })
 	t.Run("Budget", func(t *testing.T) { runBudgets(t, open) })
+	t.Run("LiveSession", func(t *testing.T) { runLiveSessions(t, open) })
 }
 
 // GuardrailStores is what an engine provides for the guardrails. It is

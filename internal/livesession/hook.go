@@ -1,0 +1,455 @@
+package livesession
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/aiproxy/aiproxy/internal/aiproxy"
+	"github.com/aiproxy/aiproxy/internal/proxy"
+)
+
+// Store is what the hook and the verifier need of storage.
+type Store interface {
+	ClaimLiveSession(ctx context.Context, s aiproxy.LiveSession, caps aiproxy.LiveSessionCaps, now time.Time) (aiproxy.LiveSessionCapScope, error)
+	RecordLiveSession(ctx context.Context, claimID string, s aiproxy.LiveSession) error
+	ReleaseLiveSession(ctx context.Context, claimID string) error
+	LiveSession(ctx context.Context, id string) (aiproxy.LiveSession, error)
+	LiveSessionByToken(ctx context.Context, hash []byte) (aiproxy.LiveSession, error)
+	MarkLiveSessionStarted(ctx context.Context, id string, at time.Time) error
+	MarkLiveSessionAlive(ctx context.Context, id string, at time.Time) error
+	StopLiveSession(ctx context.Context, id string, at time.Time, reason, by string) (bool, error)
+}
+
+// Quotas holds an org's live minutes and gives them back.
+type Quotas interface {
+	ReserveQuota(ctx context.Context, org, service string, d aiproxy.Demand, at time.Time) error
+	ReleaseQuota(ctx context.Context, org, service string, d aiproxy.Demand, at time.Time) error
+}
+
+// DefaultMaxSession is the longest a session may run when Config says
+// nothing.
+const DefaultMaxSession = 30 * time.Minute
+
+// DefaultService is the service whose sessions are tracked.
+const DefaultService = "liveavatar"
+
+// The endpoints of the service, by catalog slug, that the hook claims.
+const (
+	ActionMint      = "create-session-token"
+	ActionStart     = "start-session"
+	ActionKeepAlive = "keep-alive"
+	ActionStop      = "stop-session"
+	ActionClose     = "close-session"
+	ActionGet       = "get-session"
+)
+
+// claimTTL bounds a claim whose holder died before the mint's answer.
+const claimTTL = 2 * time.Minute
+
+// Config configures the sessions' hook. Store is required.
+type Config struct {
+	Store Store
+	// Quotas holds live minutes for each session; nil holds none.
+	Quotas Quotas
+	// Service is the service's slug; "" means DefaultService.
+	Service string
+	// MaxSession is the longest a session may run; a mint that asks for
+	// more, or says nothing, is clamped to it. 0 means DefaultMaxSession.
+	MaxSession time.Duration
+	// Caps caps concurrent sessions per org and per credential.
+	Caps aiproxy.LiveSessionCaps
+	// Log receives what could not be recorded; nil discards.
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sessions gives the service's session endpoints their hook and verifies
+// the session tokens aiproxy minted. Wire it inside ownership:
+//
+//	invoker := p.WithHooks(owners, sessions, keys, jobs, …)
+type Sessions struct {
+	cfg    Config
+	log    *slog.Logger
+	claims sync.Map // *proxy.Call → aiproxy.LiveSession, a mint's claim
+	used   sync.Map // *proxy.Call → string, the session a use acts on
+}
+
+var _ proxy.Hooks = (*Sessions)(nil)
+
+// New returns the sessions' hook.
+func New(cfg Config) *Sessions {
+	if cfg.Service == "" {
+		cfg.Service = DefaultService
+	}
+	if cfg.MaxSession <= 0 {
+		cfg.MaxSession = DefaultMaxSession
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Sessions{cfg: cfg, log: log}
+}
+
+// Service returns the slug of the service whose sessions are tracked.
+func (s *Sessions) Service() string { return s.cfg.Service }
+
+// Hook gives the hook of a session endpoint, nil for any other.
+func (s *Sessions) Hook(ep *aiproxy.Endpoint) proxy.Hook {
+	switch ep.Slug {
+	case ActionMint:
+		return mintHook{s}
+	case ActionStart, ActionKeepAlive, ActionStop, ActionClose:
+		return useHook{s: s, action: ep.Slug}
+	}
+	return nil
+}
+
+// mintHook caps, clamps and records the sessions a mint makes.
+type mintHook struct{ s *Sessions }
+
+// Before refuses a mint over a cap or the live-minutes quota, clamps its
+// max_session_duration, and holds room for it.
+func (h mintHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) {
+	s := h.s
+	if c.Service.Slug != s.cfg.Service {
+		return nil, nil
+	}
+	pr, _ := c.Principal()
+	if pr.Kind == aiproxy.KindLiveSession {
+		return nil, aiproxy.Errorf(aiproxy.CodeForbidden, "A session token may not mint sessions.")
+	}
+	body, err := objectBody(c.Envelope.Body)
+	if err != nil {
+		return nil, err
+	}
+	length := s.clamp(body)
+	body["max_session_duration"] = json.RawMessage(jsonInt(int64(length / time.Second)))
+	out, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	c.SetBody(out)
+	src, err := c.Resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	claim := aiproxy.LiveSession{ID: aiproxy.NewID("lsc_"), Service: s.cfg.Service, OrgKey: c.Org, User: pr.User,
+		KeyID: pr.KeyID, Source: src, Mode: stringField(body, "mode", "FULL"), Sandbox: string(body["is_sandbox"]) == "true",
+		MaxDuration: length, State: aiproxy.LiveSessionClaimed, CreatedAt: now, ExpiresAt: now.Add(claimTTL)}
+	if !claim.Sandbox {
+		claim.ReservedMinutes = minutes(length)
+	}
+	full, err := s.cfg.Store.ClaimLiveSession(ctx, claim, s.cfg.Caps, now)
+	if err != nil {
+		return nil, err
+	}
+	if full != aiproxy.LiveCapNone {
+		return nil, s.capReached(full)
+	}
+	if err := s.reserve(ctx, claim, now); err != nil {
+		s.release(claim)
+		return nil, err
+	}
+	c.Detach() // once the provider may mint, aiproxy must learn the session
+	s.claims.Store(c, claim)
+	c.Defer(func() { s.claims.Delete(c) })
+	return nil, nil
+}
+
+// After records the session the provider minted before the client gets
+// its token, or frees the claim and the minutes when none was minted.
+func (h mintHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err error) (*proxy.Answer, error) {
+	s := h.s
+	v, held := s.claims.LoadAndDelete(c)
+	if !held {
+		return a, err
+	}
+	claim := v.(aiproxy.LiveSession)
+	var minted struct {
+		SessionID    string `json:"session_id"`
+		SessionToken string `json:"session_token"`
+	}
+	if err == nil && a != nil {
+		_ = readData(a, &minted)
+	}
+	if minted.SessionID == "" || minted.SessionToken == "" {
+		s.release(claim)
+		s.giveBack(claim, claim.ReservedMinutes)
+		return a, err
+	}
+	sess := claim
+	sess.ID, sess.TokenHash, sess.State = minted.SessionID, aiproxy.HashSessionToken(minted.SessionToken), aiproxy.LiveSessionCreated
+	sess.ExpiresAt = time.Time{}
+	if rerr := s.cfg.Store.RecordLiveSession(ctx, claim.ID, sess); rerr != nil {
+		// The client never gets a token aiproxy cannot track: without it the
+		// session is never started and bills nothing.
+		s.log.Error("live session minted but not recorded", "service", sess.Service, "session_id", sess.ID, "err", rerr)
+		a.Close()
+		s.release(claim)
+		s.giveBack(claim, claim.ReservedMinutes)
+		return nil, aiproxy.Errorf(aiproxy.CodeUnavailable, "The session could not be recorded; retry shortly.")
+	}
+	return a, nil
+}
+
+// useHook keeps a start, keep-alive or stop to the caller's own session
+// and records it.
+type useHook struct {
+	s      *Sessions
+	action string
+}
+
+// Before finds the session the call acts on: a session token's own (the
+// body's session_id set to it), or the body's session_id for a key. A
+// session of another org, or for a member of another user, is the
+// contract's 404 with no provider call; on the platform's shared
+// credential so is a session aiproxy never minted.
+func (h useHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) {
+	s := h.s
+	if c.Service.Slug != s.cfg.Service {
+		return nil, nil
+	}
+	pr, _ := c.Principal()
+	live := pr.Kind == aiproxy.KindLiveSession
+	id := ""
+	if live {
+		id = pr.LiveSession
+		if h.action == ActionStop || h.action == ActionKeepAlive {
+			body, err := objectBody(c.Envelope.Body)
+			if err != nil {
+				return nil, err
+			}
+			body["session_id"] = json.RawMessage(jsonString(id))
+			out, err := json.Marshal(body)
+			if err != nil {
+				return nil, err
+			}
+			c.SetBody(out)
+		}
+	} else if h.action == ActionStop || h.action == ActionKeepAlive {
+		body, err := objectBody(c.Envelope.Body)
+		if err != nil {
+			return nil, err
+		}
+		id = stringField(body, "session_id", "")
+	}
+	if id == "" {
+		return nil, nil // a key's start or close: refused before the provider (client_bearer)
+	}
+	sess, err := s.cfg.Store.LiveSession(ctx, id)
+	if errors.Is(err, aiproxy.ErrNotFound) {
+		return nil, s.unknown(ctx, c, pr, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sess.OrgKey != c.Org || (pr.Member() && !live && sess.User != pr.User) || sess.Service != c.Service.Slug {
+		return nil, errNotFound(c.Service.Slug, id)
+	}
+	if h.action == ActionStart && sess.State == aiproxy.LiveSessionStopped {
+		return nil, aiproxy.Errorf(aiproxy.CodeConflict, "Live session '%s' has stopped (%s).", id, sess.EndReason)
+	}
+	c.Pin(sess.Source)
+	s.used.Store(c, sess.ID)
+	c.Defer(func() { s.used.Delete(c) })
+	return nil, nil
+}
+
+// unknown decides on a session aiproxy has no record of: an org key on its
+// own credential may act on its own account's sessions; anyone else is
+// told it does not exist.
+func (s *Sessions) unknown(ctx context.Context, c *proxy.Call, pr aiproxy.Principal, id string) error {
+	if pr.Member() {
+		return errNotFound(c.Service.Slug, id)
+	}
+	src, err := c.Resolve(ctx)
+	if err != nil {
+		return err
+	}
+	if src == aiproxy.SourcePlatform {
+		return errNotFound(c.Service.Slug, id)
+	}
+	return nil
+}
+
+// After records what the provider did: a start, a keep-alive or a stop.
+func (h useHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err error) (*proxy.Answer, error) {
+	s := h.s
+	v, ok := s.used.LoadAndDelete(c)
+	if !ok || err != nil || a == nil || a.Status < 200 || a.Status > 299 || !succeeded(a) {
+		return a, err
+	}
+	id, now := v.(string), s.cfg.Now()
+	var rerr error
+	switch h.action {
+	case ActionStart:
+		rerr = s.cfg.Store.MarkLiveSessionStarted(ctx, id, now)
+	case ActionKeepAlive:
+		rerr = s.cfg.Store.MarkLiveSessionAlive(ctx, id, now)
+	default:
+		reason := aiproxy.EndUserClosed
+		if body, berr := objectBody(c.Envelope.Body); berr == nil {
+			reason = stringField(body, "reason", reason)
+		}
+		_, rerr = s.cfg.Store.StopLiveSession(ctx, id, now, reason, "client")
+	}
+	if rerr != nil && !errors.Is(rerr, aiproxy.ErrNotFound) {
+		s.log.Error("record live session "+h.action, "session_id", id, "err", rerr)
+	}
+	return a, nil
+}
+
+// clamp returns the session length a mint asks for, within MaxSession.
+func (s *Sessions) clamp(body map[string]json.RawMessage) time.Duration {
+	var secs float64
+	if err := json.Unmarshal(body["max_session_duration"], &secs); err != nil || secs < 1 {
+		return s.cfg.MaxSession
+	}
+	d := time.Duration(secs) * time.Second
+	if d > s.cfg.MaxSession {
+		return s.cfg.MaxSession
+	}
+	return d
+}
+
+// reserve holds a session's minutes on the org's live-minutes quota.
+func (s *Sessions) reserve(ctx context.Context, claim aiproxy.LiveSession, now time.Time) error {
+	if s.cfg.Quotas == nil || claim.ReservedMinutes == 0 {
+		return nil
+	}
+	err := s.cfg.Quotas.ReserveQuota(ctx, claim.OrgKey, claim.Service,
+		aiproxy.Demand{aiproxy.MetricLiveMinutes: claim.ReservedMinutes}, now)
+	var qe *aiproxy.QuotaExceededError
+	if errors.As(err, &qe) {
+		return aiproxy.ErrQuotaExceeded(qe, now)
+	}
+	return err
+}
+
+// giveBack returns n of a session's reserved minutes, off the request.
+func (s *Sessions) giveBack(sess aiproxy.LiveSession, n int64) {
+	if s.cfg.Quotas == nil || n <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Quotas.ReleaseQuota(ctx, sess.OrgKey, sess.Service, aiproxy.Demand{aiproxy.MetricLiveMinutes: n}, sess.CreatedAt); err != nil {
+		s.log.Error("release live minutes", "org", sess.OrgKey, "session_id", sess.ID, "err", err)
+	}
+}
+
+// release removes a claim that minted nothing; it stops counting when it
+// expires anyway.
+func (s *Sessions) release(claim aiproxy.LiveSession) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.ReleaseLiveSession(ctx, claim.ID); err != nil {
+		s.log.Error("release live session claim", "org", claim.OrgKey, "err", err)
+	}
+}
+
+// capReached is the refusal of a mint over a cap.
+func (s *Sessions) capReached(scope aiproxy.LiveSessionCapScope) *aiproxy.Error {
+	who, n := "this org", s.cfg.Caps.PerOrg
+	if scope == aiproxy.LiveCapCredential {
+		who, n = "this credential", s.cfg.Caps.PerCredential
+	}
+	e := aiproxy.Errorf(aiproxy.CodeRateLimited,
+		"Too many live %s sessions for %s (at most %d at once); retry when one has stopped.", s.cfg.Service, who, n)
+	e.RetryAfter = 10
+	return e
+}
+
+func errNotFound(service, id string) *aiproxy.Error {
+	return aiproxy.ErrObjectNotFound("Live session", service, id)
+}
+
+// minutes is a length in started minutes.
+func minutes(d time.Duration) int64 { return int64(math.Ceil(d.Minutes())) }
+
+// objectBody reads a JSON object body; no body is an empty object.
+func objectBody(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	body := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return body, nil
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return nil, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid request envelope: body must be a JSON object.")
+	}
+	if body == nil {
+		body = map[string]json.RawMessage{}
+	}
+	return body, nil
+}
+
+// stringField returns a body's string field, or def.
+func stringField(body map[string]json.RawMessage, name, def string) string {
+	var v string
+	if json.Unmarshal(body[name], &v) != nil || v == "" {
+		return def
+	}
+	return v
+}
+
+func jsonString(s string) []byte { b, _ := json.Marshal(s); return b }
+
+func jsonInt(n int64) []byte { b, _ := json.Marshal(n); return b }
+
+// maxAnswer bounds the provider answers read whole.
+const maxAnswer = 1 << 20
+
+// readData decodes the "data" of a provider's envelope.
+func readData(a *proxy.Answer, v any) error {
+	if a.Status < 200 || a.Status > 299 {
+		return io.ErrUnexpectedEOF
+	}
+	b, err := a.Bytes(maxAnswer)
+	if err != nil {
+		return err
+	}
+	return decodeData(b, v)
+}
+
+// decodeData decodes the "data" of an envelope whose code says success
+// (1000, or none at all).
+func decodeData(b []byte, v any) error {
+	var env struct {
+		Code *json.Number    `json:"code"`
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return err
+	}
+	if env.Code != nil && env.Code.String() != "1000" {
+		return errors.New("provider error code " + env.Code.String())
+	}
+	return json.Unmarshal(env.Data, v)
+}
+
+// succeeded reports whether a 2xx answer's envelope says success.
+func succeeded(a *proxy.Answer) bool {
+	b, err := a.Bytes(maxAnswer)
+	if err != nil {
+		return false
+	}
+	var env struct {
+		Code *json.Number `json:"code"`
+	}
+	if json.Unmarshal(b, &env) != nil {
+		return len(bytes.TrimSpace(b)) == 0
+	}
+	return env.Code == nil || env.Code.String() == "1000"
+}
