@@ -1,6 +1,7 @@
 import { AIProxyError } from "./errors.js";
 import { ElevenLabs } from "./elevenlabs.js";
 import { HeyGen } from "./heygen.js";
+import type { LiveAvatarSessionInfo, LiveAvatarSessionRequest, LiveSession, LiveSpeech, LiveSpeechOptions } from "./live.js";
 import type { Budget, BudgetStatus, Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ServiceDetail, ServiceSummary, SetBudgetRequest, UserToken } from "./types.js";
 /** The Authorization schemes aiproxy accepts; all mean the same key or token. */
 export type AuthScheme = "Api-Key" | "Token" | "Api-Token" | "Bearer";
@@ -105,6 +106,28 @@ export declare class AIProxyClient {
     setBudget(req: SetBudgetRequest, opts?: RequestOptions): Promise<Budget>;
     /** Deletes a budget and its counters (an org admin key only). */
     deleteBudget(id: string, opts?: RequestOptions): Promise<void>;
+    /**
+     * Opens ElevenLabs' text-to-speech input stream through aiproxy
+     * (`native/elevenlabs/v1/text-to-speech/{voice}/stream-input`, or
+     * `multi-stream-input` with `multi`) and resolves once it is open: send
+     * text as it comes, read `{audio, alignment}` chunks as they arrive, then
+     * `end()`. A user token travels as the subprotocol `["aiproxy", token]`
+     * (any WebSocket, browsers included); an API key as the Authorization
+     * header, which needs `options.WebSocket` that takes headers (the `ws`
+     * package).
+     */
+    liveSpeech(opts: LiveSpeechOptions): Promise<LiveSpeech>;
+    /** The ws(s):// URL of a socket path below a service's native passthrough. */
+    socketUrl(service: string, path: string): string;
+    /**
+     * Mints a LiveAvatar session through aiproxy (the `liveavatar` service's
+     * create-session-token) and returns what the official web SDK needs:
+     * `new LiveAvatarSession(sessionToken, { apiUrl })`, whose start, stop
+     * and keep-alive then go through aiproxy too.
+     */
+    liveAvatarSession(req: LiveAvatarSessionRequest, opts?: RequestOptions): Promise<LiveAvatarSessionInfo>;
+    /** Lists the org's live sessions aiproxy tracks (a user token: its own), with minutes and credits. */
+    listLiveSessions(opts?: RequestOptions): Promise<LiveSession[]>;
     /** Lists the enabled services. */
     listServices(opts?: RequestOptions): Promise<ServiceSummary[]>;
     /** Reads one service and its endpoints; invoke then knows their response modes. */

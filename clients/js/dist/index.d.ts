@@ -12,6 +12,8 @@ export { sleep } from "./sleep.js";
 export type { AuthScheme, ClientOptions, GetToken, RetryOptions } from "./client.js";
 export { AIProxyError, AuthenticationError, BudgetExceededError, ConflictError, NetworkError, NotFoundError, PermissionError, RateLimitError, TimeoutError, UpstreamError, UpstreamTimeoutError, ValidationError, VideoFailedError, errorFromResponse, } from "./errors.js";
 export type { ErrorInit } from "./errors.js";
+export { LiveSocketError, LiveSpeech, SOCKET_SUBPROTOCOL, liveAvatarBody, openLiveSpeech } from "./live.js";
+export type { Alignment, LiveAvatarSessionInfo, LiveAvatarSessionRequest, LiveSession, LiveSpeechChunk, LiveSpeechEnd, LiveSpeechOptions, SocketCredential, WebSocketConstructor, WebSocketLike, } from "./live.js";
 export { HeyGen, videoErrorText } from "./heygen.js";
 export type { Avatar, HeyGenVoice, SimpleVideo, TemplateVideoRequest, VideoInput, VideoProgress, VideoRequest, VideoStatus, WaitOptions, } from "./heygen.js";
 export { DEFAULT_TTS_MODEL, ElevenLabs, ttsEnvelope } from "./elevenlabs.js";

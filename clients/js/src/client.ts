@@ -2,6 +2,8 @@ import { AIProxyError, AuthenticationError, NetworkError, errorFromResponse } fr
 import { ElevenLabs } from "./elevenlabs.js";
 import { HeyGen } from "./heygen.js";
 import { sleep } from "./sleep.js";
+import { liveAvatarBody, openLiveSpeech } from "./live.js";
+import type { LiveAvatarSessionInfo, LiveAvatarSessionRequest, LiveSession, LiveSpeech, LiveSpeechOptions } from "./live.js";
 import type {
   Budget, BudgetStatus, DecodeAs, Envelope, InvokeOptions, InvokeResult, Me, MintUserTokenRequest, RequestOptions, ResponseMode,
   ServiceDetail, ServiceSummary, SetBudgetRequest, UserToken,
@@ -197,6 +199,55 @@ export class AIProxyClient {
   async deleteBudget(id: string, opts: RequestOptions = {}): Promise<void> {
     const resp = await this.request("DELETE", this.orgUrl("budgets", id), undefined, opts);
     await resp.body?.cancel().catch(() => undefined);
+  }
+
+  /**
+   * Opens ElevenLabs' text-to-speech input stream through aiproxy
+   * (`native/elevenlabs/v1/text-to-speech/{voice}/stream-input`, or
+   * `multi-stream-input` with `multi`) and resolves once it is open: send
+   * text as it comes, read `{audio, alignment}` chunks as they arrive, then
+   * `end()`. A user token travels as the subprotocol `["aiproxy", token]`
+   * (any WebSocket, browsers included); an API key as the Authorization
+   * header, which needs `options.WebSocket` that takes headers (the `ws`
+   * package).
+   */
+  async liveSpeech(opts: LiveSpeechOptions): Promise<LiveSpeech> {
+    if (!opts?.voiceId) throw new TypeError("liveSpeech: voiceId is required");
+    const q = new URLSearchParams();
+    if (opts.modelId) q.set("model_id", opts.modelId);
+    if (opts.outputFormat) q.set("output_format", opts.outputFormat);
+    for (const [k, v] of Object.entries(opts.query ?? {})) q.set(k, String(v));
+    const path = `v1/text-to-speech/${encodeURIComponent(opts.voiceId)}/${opts.multi ? "multi-stream-input" : "stream-input"}`;
+    const url = this.socketUrl("elevenlabs", path) + (q.toString() ? `?${q}` : "");
+    const cred = await this.credential(false);
+    return openLiveSpeech(url, this.usesUserToken ? { token: cred } : { authorization: `${this.scheme} ${cred}` }, opts);
+  }
+
+  /** The ws(s):// URL of a socket path below a service's native passthrough. */
+  socketUrl(service: string, path: string): string {
+    return `${this.nativeBaseUrl(service)}/${path.replace(/^\/+/, "")}`.replace(/^http/, "ws");
+  }
+
+  /**
+   * Mints a LiveAvatar session through aiproxy (the `liveavatar` service's
+   * create-session-token) and returns what the official web SDK needs:
+   * `new LiveAvatarSession(sessionToken, { apiUrl })`, whose start, stop
+   * and keep-alive then go through aiproxy too.
+   */
+  async liveAvatarSession(req: LiveAvatarSessionRequest, opts: RequestOptions = {}): Promise<LiveAvatarSessionInfo> {
+    const r = await this.invokeJSON<{ code?: number; message?: string; data?: { session_id?: string; session_token?: string } }>(
+      "liveavatar", "create-session-token", { body: liveAvatarBody(req) }, opts);
+    const id = r?.data?.session_id, token = r?.data?.session_token;
+    if (!id || !token) {
+      throw new AIProxyError({ status: 200, code: "upstream_failed", detail: `LiveAvatar gave no session (code ${r?.code}: ${r?.message ?? "no message"}).`, body: r });
+    }
+    return { sessionId: id, sessionToken: token, apiUrl: this.nativeBaseUrl("liveavatar") };
+  }
+
+  /** Lists the org's live sessions aiproxy tracks (a user token: its own), with minutes and credits. */
+  async listLiveSessions(opts: RequestOptions = {}): Promise<LiveSession[]> {
+    const r = await (await this.request("GET", this.orgUrl("live-sessions"), undefined, opts)).json();
+    return Array.isArray(r) ? r : (r?.sessions ?? r?.results ?? r?.data ?? []);
   }
 
   /** Lists the enabled services. */

@@ -15,6 +15,11 @@ export {
   TimeoutError, UpstreamError, UpstreamTimeoutError, ValidationError, VideoFailedError, errorFromResponse,
 } from "./errors.js";
 export type { ErrorInit } from "./errors.js";
+export { LiveSocketError, LiveSpeech, SOCKET_SUBPROTOCOL, liveAvatarBody, openLiveSpeech } from "./live.js";
+export type {
+  Alignment, LiveAvatarSessionInfo, LiveAvatarSessionRequest, LiveSession, LiveSpeechChunk, LiveSpeechEnd, LiveSpeechOptions, SocketCredential,
+  WebSocketConstructor, WebSocketLike,
+} from "./live.js";
 export { HeyGen, videoErrorText } from "./heygen.js";
 export type {
   Avatar, HeyGenVoice, SimpleVideo, TemplateVideoRequest, VideoInput, VideoProgress, VideoRequest, VideoStatus, WaitOptions,

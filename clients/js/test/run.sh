@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 (cd "$repo" && go build -o "$tmp/aiproxy" ./cmd/aiproxy)
 cd "$here"
-if [ ! -d node_modules/typescript ] || [ ! -d node_modules/@elevenlabs/elevenlabs-js ] || [ ! -d node_modules/standardwebhooks ]; then
+if [ ! -d node_modules/typescript ] || [ ! -d node_modules/@elevenlabs/elevenlabs-js ] || [ ! -d node_modules/standardwebhooks ] || [ ! -d node_modules/ws ]; then
   npm ci --no-audit --no-fund
 fi
 node_modules/.bin/tsc -p tsconfig.json --outDir "$tmp/dist"

@@ -19,14 +19,17 @@ function binary() {
 }
 
 /**
- * Starts the demo and resolves to { url, org, apiKey, stop } once it prints
- * its AIPROXY_* lines. Call stop from a top-level after() hook.
+ * Starts the demo and resolves to { url, org, apiKey, cli, stop } once it
+ * prints its AIPROXY_* lines; cli(...args) runs the aiproxy CLI on the
+ * demo's database (e.g. to make a platform key) and returns its output.
+ * Call stop from a top-level after() hook.
  */
 export async function startDemo() {
+  const bin = binary();
   const dataDir = mkdtempSync(join(tmpdir(), "aiproxy-js-"));
   // The speech cache is off: the tests repeat speech and expect it to reach
   // the provider (and to spend budgets) each time.
-  const child = spawn(binary(), ["demo", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--render-time", "1s", "--log-level", "warn",
+  const child = spawn(bin, ["demo", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--render-time", "1s", "--log-level", "warn",
     "--speech-cache-orgs", "off"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -40,6 +43,10 @@ export async function startDemo() {
     }
     rmSync(dataDir, { recursive: true, force: true });
   };
+  const cli = (...args) => execFileSync(bin, [...args, "--data-dir", dataDir], {
+    env: { ...process.env, AIPROXY_MASTER_KEY_FILE: join(dataDir, "master.key") }, encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
   return new Promise((resolvePromise, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`demo did not start in 30s\n${stderr}`)), 30_000);
@@ -50,7 +57,7 @@ export async function startDemo() {
       const vars = Object.fromEntries(complete.split("\n").map((l) => l.match(/^(AIPROXY_[A-Z_]+)=(.*)$/)).filter(Boolean).map((m) => [m[1], m[2]]));
       if (vars.AIPROXY_API_KEY) {
         clearTimeout(timer);
-        resolvePromise({ url: vars.AIPROXY_URL, org: vars.AIPROXY_ORG, apiKey: vars.AIPROXY_API_KEY, stop });
+        resolvePromise({ url: vars.AIPROXY_URL, org: vars.AIPROXY_ORG, apiKey: vars.AIPROXY_API_KEY, cli, stop });
       }
     });
   });
