@@ -118,7 +118,10 @@ type UsageBucket struct {
 	// CostMicros is the calls' price in micro-USD, from the price table
 	// (docs/budgets.md).
 	CostMicros int64
-	Latency    LatencyHistogram
+	// SavedMicros is what the calls answered from the speech cache would
+	// have cost, in micro-USD.
+	SavedMicros int64
+	Latency     LatencyHistogram
 }
 
 // Add adds the counts of o to b; the dimensions stay b's.
@@ -130,6 +133,7 @@ func (b *UsageBucket) Add(o UsageBucket) {
 	b.LatencyMS += o.LatencyMS
 	b.Units += o.Units
 	b.CostMicros += o.CostMicros
+	b.SavedMicros += o.SavedMicros
 	b.Latency.Add(o.Latency)
 }
 
@@ -138,7 +142,7 @@ func (b *UsageBucket) Add(o UsageBucket) {
 func BucketOf(r UsageRecord, g Granularity) UsageBucket {
 	b := UsageBucket{Granularity: g, Start: g.BucketStart(r.At), OrgKey: r.OrgKey, Service: r.Service,
 		Action: r.Action, KeyID: r.KeyID, UserID: r.UserID, Unit: r.Unit, Requests: 1, BytesOut: r.BytesOut,
-		LatencyMS: r.LatencyMS, Units: r.Units, CostMicros: r.CostMicros}
+		LatencyMS: r.LatencyMS, Units: r.Units, CostMicros: r.CostMicros, SavedMicros: r.SavedMicros}
 	if r.Failed() {
 		b.Errors = 1
 	}

@@ -39,6 +39,10 @@ type UsageRecord struct {
 	// provider did not do (refused, failed, answered from the cache) or
 	// one no price covers. A job start carries its estimate.
 	CostMicros int64
+	// SavedMicros is what a call answered from the speech cache would have
+	// cost at the provider, in micro-USD, priced as CostMicros is: the
+	// cost the cache saved. 0 for every other call.
+	SavedMicros int64
 	// RequestID is the call's X-Request-Id.
 	RequestID string
 	// ErrorDetail is the client-safe message aiproxy answered with, cut to
@@ -186,6 +190,9 @@ type UsageRow struct {
 	Units map[Metric]int64
 	// CostMicros sums the calls' cost in micro-USD.
 	CostMicros int64
+	// SavedMicros sums what the calls answered from the speech cache
+	// would have cost, in micro-USD.
+	SavedMicros int64
 }
 
 // UsageStore keeps the append-only usage log.
@@ -225,6 +232,7 @@ func FoldUsage(rows []UsageRow, r UsageRow, unit Metric, units int64) []UsageRow
 		last.BytesOut += r.BytesOut
 		last.LatencyMS += r.LatencyMS
 		last.CostMicros += r.CostMicros
+		last.SavedMicros += r.SavedMicros
 	}
 	if unit != "" {
 		rows[n-1].Units[unit] += units

@@ -15,7 +15,7 @@ import (
 var _ aiproxy.UsageStore = (*DB)(nil)
 
 // usageColumns is the number of values one usage row binds.
-const usageColumns = 18
+const usageColumns = 19
 
 // usageRowsPerInsert bounds one INSERT's rows so that its bound values stay
 // well under PostgreSQL's limit of 65,535 parameters.
@@ -39,7 +39,7 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 			for _, r := range rest[:n] {
 				args = append(args, timestamp(r.At), r.OrgKey, r.KeyID, r.Service, r.Action, r.Status,
 					string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut, string(r.Unit), r.Units,
-					r.Cache, string(r.Source), r.UserID, r.CostMicros, r.RequestID, r.ErrorDetail)
+					r.Cache, string(r.Source), r.UserID, r.CostMicros, r.RequestID, r.ErrorDetail, r.SavedMicros)
 			}
 			if _, err := tx.Exec(ctx, insertUsageSQL(n), args...); err != nil {
 				return err
@@ -59,7 +59,7 @@ func insertUsageSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
 	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id, cost_micros, request_id,
-	error_detail) VALUES `)
+	error_detail, saved_micros) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -91,10 +91,10 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 	filters := ` AND %[1]s >= $1 AND %[1]s < $2
 		AND ($3 = '' OR org_key = $3) AND ($4 = '' OR service = $4) AND ($5 = '' OR user_id = $5)` + group
 	rollups := dims + `, sum(requests)::bigint, sum(errors)::bigint, sum(cache_hits)::bigint,
-		sum(bytes_out)::bigint, sum(latency_ms)::bigint, sum(units)::bigint, sum(cost_micros)::bigint FROM usage_rollups`
+		sum(bytes_out)::bigint, sum(latency_ms)::bigint, sum(units)::bigint, sum(cost_micros)::bigint, sum(saved_micros)::bigint FROM usage_rollups`
 	raw := dims + `, count(*), count(*) FILTER (WHERE status >= 400 OR error_code <> ''),
 		count(*) FILTER (WHERE cache IN ('HIT', 'STALE')), sum(bytes_out)::bigint, sum(latency_ms)::bigint,
-		sum(units)::bigint, sum(cost_micros)::bigint FROM usage_events`
+		sum(units)::bigint, sum(cost_micros)::bigint, sum(saved_micros)::bigint FROM usage_events`
 	day := bucketStart(aiproxy.Daily, "start_at")
 	rawDay := bucketStart(aiproxy.Daily, "at")
 	var parts []aiproxy.UsageRow
@@ -155,7 +155,7 @@ func usageDims(by aiproxy.UsageGroups) (dims, group string) {
 }
 
 // collectUsageRows reads rows of (day start, org, service, user, key, unit,
-// requests, errors, cache hits, bytes, latency, units, cost) as report
+// requests, errors, cache hits, bytes, latency, units, cost, saved) as report
 // rows.
 func collectUsageRows(rows pgx.Rows) ([]aiproxy.UsageRow, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (aiproxy.UsageRow, error) {
@@ -164,14 +164,14 @@ func collectUsageRows(rows pgx.Rows) ([]aiproxy.UsageRow, error) {
 		var unit string
 		var units int64
 		err := row.Scan(&day, &r.OrgKey, &r.Service, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
-			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units, &r.CostMicros)
+			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units, &r.CostMicros, &r.SavedMicros)
 		r.Day, r.Units = dayOf(day), map[aiproxy.Metric]int64{aiproxy.Metric(unit): units}
 		return r, err
 	})
 }
 
 const requestColumns = `id, at, org_key, key_id, user_id, service, action, status, error_code, upstream_status,
-	latency_ms, bytes_out, unit, units, cache, source, cost_micros, request_id, error_detail`
+	latency_ms, bytes_out, unit, units, cache, source, cost_micros, request_id, error_detail, saved_micros`
 
 // Requests lists an org's raw usage records, newest first, through
 // usage_events_by_org_at_id. Only the raw records that retention keeps are
@@ -224,7 +224,7 @@ func (db *DB) Requests(ctx context.Context, f aiproxy.RequestFilter) ([]aiproxy.
 		)
 		err := row.Scan(&r.ID, &at, &r.OrgKey, &r.KeyID, &r.UserID, &r.Service, &r.Action, &r.Status, &code,
 			&r.UpstreamStatus, &r.LatencyMS, &r.BytesOut, &unit, &r.Units, &r.Cache, &source, &r.CostMicros,
-			&r.RequestID, &r.ErrorDetail)
+			&r.RequestID, &r.ErrorDetail, &r.SavedMicros)
 		r.At, r.ErrorCode, r.Unit, r.Source = fromTimestamp(at), aiproxy.Code(code), aiproxy.Metric(unit), aiproxy.Source(source)
 		return r, err
 	})

@@ -38,11 +38,11 @@ var latencyColumns = func() []string {
 
 // rollupSums is the select list that sums raw usage rows into a bucket's
 // counts, in the order of usage_rollups' count columns: requests, errors,
-// cache hits, bytes, latency, units, cost and the histogram.
+// cache hits, bytes, latency, units, cost, saved cost and the histogram.
 var rollupSums = func() string {
 	sums := []string{"count(*)", "count(*) FILTER (WHERE status >= 400 OR error_code <> '')",
 		"count(*) FILTER (WHERE cache IN ('HIT', 'STALE'))", "sum(bytes_out)::bigint", "sum(latency_ms)::bigint",
-		"sum(units)::bigint", "sum(cost_micros)::bigint"}
+		"sum(units)::bigint", "sum(cost_micros)::bigint", "sum(saved_micros)::bigint"}
 	low := ""
 	for _, b := range aiproxy.LatencyBounds {
 		sums = append(sums, fmt.Sprintf("count(*) FILTER (WHERE %slatency_ms <= %d)", low, b))
@@ -127,7 +127,7 @@ func (db *DB) readRollupBatch(ctx context.Context, limit int) (last, upTo int64,
 // upsertBuckets adds each bucket to its stored row, creating it if needed,
 // in one batch of statements.
 func upsertBuckets(ctx context.Context, tx pgx.Tx, bs []aiproxy.UsageBucket) error {
-	counts := append([]string{"requests", "errors", "cache_hits", "bytes_out", "latency_ms", "units", "cost_micros"},
+	counts := append([]string{"requests", "errors", "cache_hits", "bytes_out", "latency_ms", "units", "cost_micros", "saved_micros"},
 		latencyColumns...)
 	set := make([]string, len(counts))
 	params := make([]string, 8+len(counts))
@@ -143,7 +143,7 @@ func upsertBuckets(ctx context.Context, tx pgx.Tx, bs []aiproxy.UsageBucket) err
 	batch := &pgx.Batch{}
 	for _, b := range bs {
 		args := []any{string(b.Granularity), timestamp(b.Start), b.OrgKey, b.Service, b.Action, b.KeyID, b.UserID,
-			string(b.Unit), b.Requests, b.Errors, b.CacheHits, b.BytesOut, b.LatencyMS, b.Units, b.CostMicros}
+			string(b.Unit), b.Requests, b.Errors, b.CacheHits, b.BytesOut, b.LatencyMS, b.Units, b.CostMicros, b.SavedMicros}
 		for _, c := range b.Latency {
 			args = append(args, c)
 		}
@@ -160,7 +160,7 @@ func collectBuckets(rows pgx.Rows, g aiproxy.Granularity) ([]aiproxy.UsageBucket
 		var start pgtype.Timestamptz
 		var unit string
 		dest := []any{&start, &b.OrgKey, &b.Service, &b.Action, &b.KeyID, &b.UserID, &unit,
-			&b.Requests, &b.Errors, &b.CacheHits, &b.BytesOut, &b.LatencyMS, &b.Units, &b.CostMicros}
+			&b.Requests, &b.Errors, &b.CacheHits, &b.BytesOut, &b.LatencyMS, &b.Units, &b.CostMicros, &b.SavedMicros}
 		for i := range b.Latency {
 			dest = append(dest, &b.Latency[i])
 		}
@@ -183,7 +183,7 @@ func (db *DB) UsageBuckets(ctx context.Context, f aiproxy.UsageBucketFilter) ([]
 	var out []aiproxy.UsageBucket
 	err := db.readSnapshot(ctx, func(tx pgx.Tx, last int64) error {
 		rows, err := tx.Query(ctx, `SELECT start_at, org_key, service, action, key_id, user_id, unit, requests, errors,
-			cache_hits, bytes_out, latency_ms, units, cost_micros, `+strings.Join(latencyColumns, ", ")+`
+			cache_hits, bytes_out, latency_ms, units, cost_micros, saved_micros, `+strings.Join(latencyColumns, ", ")+`
 			FROM usage_rollups WHERE bucket = $1 AND start_at >= $2 AND start_at < $3
 			AND ($4 = '' OR org_key = $4) AND ($5 = '' OR service = $5)`,
 			pgx.QueryExecModeExec, string(g), from, to, f.OrgKey, f.Service)

@@ -23,7 +23,7 @@ func (p *Proxy) record(c *Call) {
 		At: c.start.UTC(), OrgKey: c.Org, KeyID: c.principal.KeyID, UserID: c.principal.User, Service: out.Service, Action: out.Action,
 		Status: c.status, ErrorCode: c.errCode, UpstreamStatus: c.upstreamStatus,
 		LatencyMS: p.now().Sub(c.start).Milliseconds(), BytesOut: c.bytes, Cache: c.cacheStatus, Source: c.Source,
-		RequestID: c.requestID, ErrorDetail: errorDetail(c.err),
+		RequestID: c.requestID, ErrorDetail: errorDetail(c.err), SavedMicros: c.saved(),
 	}
 	if c.Endpoint != nil && c.Endpoint.Meter != "" && c.spent {
 		rec.Unit, rec.Units = c.Endpoint.Meter, c.demand[c.Endpoint.Meter]

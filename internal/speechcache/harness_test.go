@@ -58,6 +58,8 @@ type harness struct {
 	// max and maxEntry bound the cache (FSConfig).
 	max, maxEntry int64
 	credentialTTL time.Duration
+	pricer        speechcache.Pricer
+	inner         []proxy.Hooks
 	fs            *speechcache.FS
 	store         *countingStore
 	cache         *speechcache.Cache
@@ -76,6 +78,10 @@ type harnessOptions struct {
 	// credentialTTL keeps opened credentials, as serve does; tests that
 	// change credentials leave it 0.
 	credentialTTL time.Duration
+	// pricer prices hits (Config.Pricer); inner are hooks wired inside
+	// the cache, as serve wires the budget enforcer.
+	pricer speechcache.Pricer
+	inner  []proxy.Hooks
 }
 
 func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
@@ -115,6 +121,7 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 	h.setCredential(aiproxy.SourcePlatform, "", elPlatform)
 	h.setCredential(aiproxy.SourceTenant, "tee", elTee)
 	h.max, h.maxEntry, h.credentialTTL = o.maxBytes, o.maxEntry, o.credentialTTL
+	h.pricer, h.inner = o.pricer, o.inner
 	h.start()
 	return h
 }
@@ -128,7 +135,7 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.fs, h.store = fs, &countingStore{Store: fs}
-	h.cache = speechcache.New(speechcache.Config{Store: h.store, Orgs: speechcache.NewOrgList(opted)})
+	h.cache = speechcache.New(speechcache.Config{Store: h.store, Orgs: speechcache.NewOrgList(opted), Pricer: h.pricer})
 	h.t.Cleanup(h.cache.Wait)
 	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
 		if strings.Contains(r.URL.Path, "/text-to-speech/") {
@@ -138,7 +145,7 @@ func (h *harness) start() {
 	})
 	h.p = proxy.New(proxy.Config{Catalog: h.cat, Credentials: h.db, Vault: h.v, Transport: transport, Meter: h.meter,
 		CredentialTTL: h.credentialTTL}).
-		WithHooks(ownership.New(h.db, nil), h.cache)
+		WithHooks(append([]proxy.Hooks{ownership.New(h.db, nil), h.cache}, h.inner...)...)
 }
 
 func (h *harness) setCredential(src aiproxy.Source, org, key string) {

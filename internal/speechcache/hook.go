@@ -30,15 +30,19 @@ type Config struct {
 	// Logger receives the store's failures, which only ever turn a hit
 	// into a provider call; nil discards them.
 	Logger *slog.Logger
+	// Pricer prices each hit as the provider would have charged it, for
+	// its usage record's saved cost (saved.go); nil records none.
+	Pricer Pricer
 }
 
 // Cache is the speech cache on the call pipeline: a proxy.Hooks whose hook
 // claims the endpoints with a speech_cache rule. Before answers a hit from
 // the store (proxy.CacheHeader HIT, no provider units spent); a miss goes
 // on to the provider, and After copies a clean 200 answer to the store as
-// the client receives it (MISS). Concurrent misses of one key make one
-// provider call; the other callers wait for it and get the stored answer.
-// It is safe for concurrent use.
+// the client receives it (MISS). A hit's usage record costs nothing and
+// shows what the provider would have charged for it as saved (Pricer).
+// Concurrent misses of one key make one provider call; the other callers
+// wait for it and get the stored answer. It is safe for concurrent use.
 //
 // Wire it after the ownership hooks, so that a call that names another
 // org's or user's object is refused before any hit, and before the budget
@@ -46,9 +50,10 @@ type Config struct {
 //
 //	invoker := p.WithHooks(owners, keys, jobs, speech, budgets)
 type Cache struct {
-	store Store
-	orgs  Orgs
-	log   *slog.Logger
+	store  Store
+	orgs   Orgs
+	log    *slog.Logger
+	pricer Pricer
 
 	flights flights
 	// fills holds the fill a call leads, between Before and After.
@@ -80,7 +85,7 @@ func New(cfg Config) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{store: cfg.Store, orgs: cfg.Orgs, log: log}
+	return &Cache{store: cfg.Store, orgs: cfg.Orgs, log: log, pricer: cfg.Pricer}
 }
 
 // Hook claims the endpoints whose catalog entry has a speech_cache rule.
@@ -163,6 +168,7 @@ func (h hook) hit(ctx context.Context, c *proxy.Call, key string) *proxy.Answer 
 		return nil
 	}
 	c.AnsweredFromCache()
+	h.s.recordSaved(c, e.Header)
 	return proxy.NewStreamAnswer(e.Status, hitHeader(e.Header, h.rule), e.Body, e.Size)
 }
 

@@ -14,12 +14,12 @@ import (
 var _ aiproxy.UsageStore = (*DB)(nil)
 
 // usageColumns is the number of values one usage row binds.
-const usageColumns = 18
+const usageColumns = 19
 
 // usageInsertSizes are the row counts of the INSERTs a batch is cut into,
 // largest first. Each is a statement prepared once, so that a busy server
 // does not parse a new INSERT for every batch (parsing was half of a
-// batch's cost); the largest keeps its bound values (256 × 18) well under
+// batch's cost); the largest keeps its bound values (256 × 19) well under
 // SQLite's limit of 32,766. A batch of 300 is 256 + 2 × 16 + 3 × 4; the usage
 // recorder's batches are at most 256 by default.
 var usageInsertSizes = [...]int{256, 64, 16, 4, 1}
@@ -56,7 +56,7 @@ func (db *DB) AppendUsage(ctx context.Context, recs []aiproxy.UsageRecord) error
 		for _, r := range recs[:n] {
 			args = append(args, r.At.UnixMilli(), r.OrgKey, r.KeyID, r.Service, r.Action,
 				r.Status, string(r.ErrorCode), r.UpstreamStatus, r.LatencyMS, r.BytesOut,
-				string(r.Unit), r.Units, r.Cache, string(r.Source), r.UserID, r.CostMicros, r.RequestID, r.ErrorDetail)
+				string(r.Unit), r.Units, r.Cache, string(r.Source), r.UserID, r.CostMicros, r.RequestID, r.ErrorDetail, r.SavedMicros)
 		}
 		if _, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append usage: %w", err)
@@ -93,8 +93,8 @@ func usageInsertSize(n int) int {
 func insertUsageSQL(n int) string {
 	const head = `INSERT INTO usage_events (at, org_key, key_id, service, action, status, error_code,
 	upstream_status, latency_ms, bytes_out, unit, units, cache, source, user_id, cost_micros, request_id,
-	error_detail) VALUES `
-	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	error_detail, saved_micros) VALUES `
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	var b strings.Builder
 	b.Grow(len(head) + n*(len(row)+1))
 	b.WriteString(head)
@@ -136,9 +136,9 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 	dims, group := usageDims(f.GroupBy)
 	filters := ` AND (? = '' OR org_key = ?) AND (? = '' OR service = ?) AND (? = '' OR user_id = ?)` + group
 	rollups := dims + `, sum(requests), sum(errors), sum(cache_hits), sum(bytes_out),
-		sum(latency_ms), sum(units), sum(cost_micros) FROM usage_rollups`
+		sum(latency_ms), sum(units), sum(cost_micros), sum(saved_micros) FROM usage_rollups`
 	raw := dims + `, count(*), sum(status >= 400 OR error_code <> ''),
-		sum(cache IN ('HIT', 'STALE')), sum(bytes_out), sum(latency_ms), sum(units), sum(cost_micros) FROM usage_events`
+		sum(cache IN ('HIT', 'STALE')), sum(bytes_out), sum(latency_ms), sum(units), sum(cost_micros), sum(saved_micros) FROM usage_events`
 	if !p.Days.Empty() {
 		if err := read(`SELECT start_at AS day`+rollups+` WHERE bucket = 'day' AND start_at >= ? AND start_at < ?`+filters, p.Days); err != nil {
 			return nil, fmt.Errorf("usage report: %w", err)
@@ -197,7 +197,7 @@ func usageDims(by aiproxy.UsageGroups) (dims, group string) {
 const rawTailByID = 100_000
 
 // readUsageRows reads rows of (day start, org, service, user, key, unit,
-// requests, errors, cache hits, bytes, latency, units, cost) as report
+// requests, errors, cache hits, bytes, latency, units, cost, saved) as report
 // rows.
 func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]aiproxy.UsageRow, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
@@ -211,7 +211,7 @@ func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) (
 		var day, units int64
 		var unit string
 		if err := rows.Scan(&day, &r.OrgKey, &r.Service, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
-			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units, &r.CostMicros); err != nil {
+			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units, &r.CostMicros, &r.SavedMicros); err != nil {
 			return nil, err
 		}
 		r.Day = time.UnixMilli(day).UTC().Format(time.DateOnly)
@@ -227,7 +227,7 @@ func spanMillis(s aiproxy.Span) (from, to int64) {
 }
 
 const requestColumns = `id, at, org_key, key_id, user_id, service, action, status, error_code, upstream_status,
-	latency_ms, bytes_out, unit, units, cache, source, cost_micros, request_id, error_detail`
+	latency_ms, bytes_out, unit, units, cache, source, cost_micros, request_id, error_detail, saved_micros`
 
 // Requests lists an org's raw usage records, newest first, through
 // usage_events_by_org (org_key, at), whose rowid breaks ties. Only the raw
@@ -284,7 +284,7 @@ func (db *DB) Requests(ctx context.Context, f aiproxy.RequestFilter) ([]aiproxy.
 		)
 		if err := rows.Scan(&r.ID, &at, &r.OrgKey, &r.KeyID, &r.UserID, &r.Service, &r.Action, &r.Status, &code,
 			&r.UpstreamStatus, &r.LatencyMS, &r.BytesOut, &unit, &r.Units, &r.Cache, &source, &r.CostMicros,
-			&r.RequestID, &r.ErrorDetail); err != nil {
+			&r.RequestID, &r.ErrorDetail, &r.SavedMicros); err != nil {
 			return nil, fmt.Errorf("list requests: %w", err)
 		}
 		r.At, r.ErrorCode, r.Unit, r.Source = time.UnixMilli(at).UTC(), aiproxy.Code(code), aiproxy.Metric(unit), aiproxy.Source(source)

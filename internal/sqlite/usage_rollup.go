@@ -35,10 +35,10 @@ var latencyColumns = func() []string {
 
 // rollupSums is the select list that sums raw usage rows into a bucket's
 // counts, in the order of usage_rollups' count columns: requests, errors,
-// cache hits, bytes, latency, units, cost and the histogram.
+// cache hits, bytes, latency, units, cost, saved cost and the histogram.
 var rollupSums = func() string {
 	sums := []string{"count(*)", "sum(status >= 400 OR error_code <> '')", "sum(cache IN ('HIT', 'STALE'))",
-		"sum(bytes_out)", "sum(latency_ms)", "sum(units)", "sum(cost_micros)"}
+		"sum(bytes_out)", "sum(latency_ms)", "sum(units)", "sum(cost_micros)", "sum(saved_micros)"}
 	low := "" // the previous bound's condition
 	for _, b := range aiproxy.LatencyBounds {
 		sums = append(sums, fmt.Sprintf("sum(%slatency_ms <= %d)", low, b))
@@ -124,7 +124,7 @@ func (db *DB) readRollupBatch(ctx context.Context, limit int) (last, upTo int64,
 
 // upsertBuckets adds each bucket to its stored row, creating it if needed.
 func upsertBuckets(ctx context.Context, tx *sql.Tx, bs []aiproxy.UsageBucket) error {
-	counts := append([]string{"requests", "errors", "cache_hits", "bytes_out", "latency_ms", "units", "cost_micros"},
+	counts := append([]string{"requests", "errors", "cache_hits", "bytes_out", "latency_ms", "units", "cost_micros", "saved_micros"},
 		latencyColumns...)
 	set := make([]string, len(counts))
 	for i, c := range counts {
@@ -140,7 +140,7 @@ func upsertBuckets(ctx context.Context, tx *sql.Tx, bs []aiproxy.UsageBucket) er
 	args := make([]any, 0, 8+len(counts))
 	for _, b := range bs {
 		args = append(args[:0], string(b.Granularity), b.Start.UnixMilli(), b.OrgKey, b.Service, b.Action, b.KeyID,
-			b.UserID, string(b.Unit), b.Requests, b.Errors, b.CacheHits, b.BytesOut, b.LatencyMS, b.Units, b.CostMicros)
+			b.UserID, string(b.Unit), b.Requests, b.Errors, b.CacheHits, b.BytesOut, b.LatencyMS, b.Units, b.CostMicros, b.SavedMicros)
 		for _, c := range b.Latency {
 			args = append(args, c)
 		}
@@ -161,7 +161,7 @@ func scanBuckets(rows *sql.Rows, g aiproxy.Granularity) ([]aiproxy.UsageBucket, 
 		var start int64
 		var unit string
 		dest := []any{&start, &b.OrgKey, &b.Service, &b.Action, &b.KeyID, &b.UserID, &unit,
-			&b.Requests, &b.Errors, &b.CacheHits, &b.BytesOut, &b.LatencyMS, &b.Units, &b.CostMicros}
+			&b.Requests, &b.Errors, &b.CacheHits, &b.BytesOut, &b.LatencyMS, &b.Units, &b.CostMicros, &b.SavedMicros}
 		for i := range b.Latency {
 			dest = append(dest, &b.Latency[i])
 		}
@@ -195,7 +195,7 @@ func (db *DB) UsageBuckets(ctx context.Context, f aiproxy.UsageBucketFilter) ([]
 		return nil, fmt.Errorf("usage buckets: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT start_at, org_key, service, action, key_id, user_id, unit, requests, errors,
-		cache_hits, bytes_out, latency_ms, units, cost_micros, `+strings.Join(latencyColumns, ", ")+`
+		cache_hits, bytes_out, latency_ms, units, cost_micros, saved_micros, `+strings.Join(latencyColumns, ", ")+`
 		FROM usage_rollups WHERE bucket = ? AND start_at >= ? AND start_at < ?
 		AND (? = '' OR org_key = ?) AND (? = '' OR service = ?)`,
 		string(g), from, to, f.OrgKey, f.OrgKey, f.Service, f.Service)

@@ -71,6 +71,9 @@ func randomRecord(r *rand.Rand) aiproxy.UsageRecord {
 		rec.Status, rec.UpstreamStatus = 404, 404
 	case 2:
 		rec.Cache = "HIT"
+		if e.unit == aiproxy.MetricCharacters { // the speech cache's: no units, what it saved
+			rec.Units, rec.SavedMicros, rec.CostMicros = 0, rec.CostMicros, 0
+		}
 	case 3:
 		rec.Cache = "STALE"
 	}
@@ -88,7 +91,7 @@ func expectedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy
 		b := aiproxy.BucketOf(r, aiproxy.Daily)
 		rows = append(rows, aiproxy.UsageRow{Day: r.At.UTC().Format(time.DateOnly), OrgKey: r.OrgKey, Service: r.Service,
 			Requests: 1, Errors: b.Errors, CacheHits: b.CacheHits, BytesOut: r.BytesOut, LatencyMS: r.LatencyMS,
-			Units: map[aiproxy.Metric]int64{r.Unit: r.Units}, CostMicros: r.CostMicros})
+			Units: map[aiproxy.Metric]int64{r.Unit: r.Units}, CostMicros: r.CostMicros, SavedMicros: r.SavedMicros})
 	}
 	return aiproxy.SumUsage(rows)
 }

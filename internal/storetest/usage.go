@@ -24,6 +24,7 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 			{At: d2, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: 3, CostMicros: 150},
 			{At: d2, OrgKey: "beta", KeyID: "k3", Service: "heygen", Action: "generate-video", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricRenders, Units: 1, CostMicros: 9_900_000_000},
 			{At: d2, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: 4, CostMicros: 400},
+			{At: d2, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, Cache: "HIT", SavedMicros: 400}, // the speech cache's
 		}
 		if err := s.AppendUsage(ctx, recs[:3]); err != nil {
 			t.Fatalf("AppendUsage: %v", err)
@@ -38,13 +39,14 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		first := rows[0]
 		if first.Day != "2025-06-01" || first.OrgKey != "acme" || first.Service != "elevenlabs" ||
 			first.Requests != 3 || first.Errors != 1 || first.BytesOut != 150 || first.LatencyMS != 31 ||
-			first.Units[aiproxy.MetricCharacters] != 12 || first.CostMicros != 1200 {
+			first.Units[aiproxy.MetricCharacters] != 12 || first.CostMicros != 1200 || first.SavedMicros != 0 {
 			t.Errorf("first row = %+v", first)
 		}
 		if rows[1].Service != "heygen" || rows[1].CacheHits != 1 || rows[1].CostMicros != 0 {
 			t.Errorf("second row = %+v, want heygen with one cache hit and no cost", rows[1])
 		}
-		if rows[2].Day != "2025-06-02" || rows[2].Units[aiproxy.MetricCharacters] != 7 || rows[2].CostMicros != 550 {
+		if rows[2].Day != "2025-06-02" || rows[2].Units[aiproxy.MetricCharacters] != 7 || rows[2].CostMicros != 550 ||
+			rows[2].Requests != 3 || rows[2].CacheHits != 1 || rows[2].SavedMicros != 400 {
 			t.Errorf("third row = %+v", rows[2])
 		}
 		only, err := s.UsageReport(ctx, aiproxy.UsageFilter{OrgKey: "beta", From: d2.Truncate(24 * time.Hour)})
@@ -67,7 +69,7 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		for i := range recs {
 			recs[i] = aiproxy.UsageRecord{At: at, OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts",
 				Status: 200, UpstreamStatus: 200, LatencyMS: 1, BytesOut: int64(i), Unit: aiproxy.MetricCharacters, Units: 2,
-				CostMicros: int64(i)}
+				CostMicros: int64(i), SavedMicros: 3 * int64(i)}
 		}
 		recs[7].Status, recs[7].ErrorCode = 502, aiproxy.CodeUpstreamFailed
 		recs[2000].Cache = "HIT"
@@ -80,8 +82,9 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 		}
 		want := int64(len(recs)*(len(recs)-1)) / 2
 		if r := rows[0]; r.Requests != int64(len(recs)) || r.Errors != 1 || r.CacheHits != 1 || r.BytesOut != want ||
-			r.LatencyMS != int64(len(recs)) || r.Units[aiproxy.MetricCharacters] != int64(2*len(recs)) || r.CostMicros != want {
-			t.Fatalf("row = %+v, want %d requests, 1 error, 1 cache hit, %d bytes and micro-USD", r, len(recs), want)
+			r.LatencyMS != int64(len(recs)) || r.Units[aiproxy.MetricCharacters] != int64(2*len(recs)) || r.CostMicros != want ||
+			r.SavedMicros != 3*want {
+			t.Fatalf("row = %+v, want %d requests, 1 error, 1 cache hit, %d bytes and micro-USD, thrice that saved", r, len(recs), want)
 		}
 	})
 }
@@ -265,6 +268,9 @@ func testUsageGroupedSums(t *testing.T, s RollupStores) {
 		if !recs[i].Failed() && recs[i].Units > 0 {
 			recs[i].CostMicros = recs[i].Units * int64(1+rnd.IntN(100_000))
 		}
+		if recs[i].Cache == "HIT" {
+			recs[i].SavedMicros = int64(1 + rnd.IntN(100_000))
+		}
 	}
 	if err := s.AppendUsage(ctx, recs); err != nil {
 		t.Fatalf("AppendUsage: %v", err)
@@ -343,6 +349,7 @@ func groupedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.
 		row.LatencyMS += r.LatencyMS
 		row.Units[r.Unit] += r.Units
 		row.CostMicros += r.CostMicros
+		row.SavedMicros += r.SavedMicros
 	}
 	out := make([]aiproxy.UsageRow, 0, len(sums))
 	for _, row := range sums {
@@ -365,6 +372,7 @@ func unsplit(rows []aiproxy.UsageRow) []aiproxy.UsageRow {
 			o := &out[n-1]
 			o.Requests, o.Errors, o.CacheHits = o.Requests+r.Requests, o.Errors+r.Errors, o.CacheHits+r.CacheHits
 			o.BytesOut, o.LatencyMS, o.CostMicros = o.BytesOut+r.BytesOut, o.LatencyMS+r.LatencyMS, o.CostMicros+r.CostMicros
+			o.SavedMicros += r.SavedMicros
 			for u, v := range r.Units {
 				o.Units[u] += v
 			}
@@ -376,7 +384,7 @@ func unsplit(rows []aiproxy.UsageRow) []aiproxy.UsageRow {
 		}
 		out = append(out, aiproxy.UsageRow{Day: r.Day, OrgKey: r.OrgKey, Service: r.Service, Requests: r.Requests,
 			Errors: r.Errors, CacheHits: r.CacheHits, BytesOut: r.BytesOut, LatencyMS: r.LatencyMS, Units: units,
-			CostMicros: r.CostMicros})
+			CostMicros: r.CostMicros, SavedMicros: r.SavedMicros})
 	}
 	return out
 }
@@ -426,7 +434,8 @@ func testRequestLog(t *testing.T, open func(t *testing.T) Stores) {
 		{At: t1, OrgKey: "acme", KeyID: "k2", Service: "heygen", Action: "generate-video", ErrorCode: aiproxy.CodeRateLimited,
 			RequestID: "req-2", ErrorDetail: "Rate limit exceeded: retry in 3s."},
 		{At: t1.Add(time.Minute), OrgKey: "acme", KeyID: "k1", Service: "heygen", Action: "video-status", Status: 400, UpstreamStatus: 400, RequestID: "req-3"},
-		{At: t1.Add(2 * time.Minute), OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, UpstreamStatus: 200, RequestID: "req-4"},
+		{At: t1.Add(2 * time.Minute), OrgKey: "acme", KeyID: "k1", Service: "elevenlabs", Action: "tts", Status: 200, Cache: "HIT",
+			SavedMicros: 1200, RequestID: "req-4"},
 		{At: t1.Add(2 * time.Minute), OrgKey: "beta", KeyID: "k9", Service: "heygen", Action: "list-avatars", Status: 200, RequestID: "req-5"},
 	}
 	if err := s.AppendUsage(ctx, recs); err != nil {
@@ -453,7 +462,7 @@ func testRequestLog(t *testing.T, open func(t *testing.T) Stores) {
 	for _, r := range all {
 		byID[r.RequestID] = r.UsageRecord
 	}
-	for _, want := range recs[:2] {
+	for _, want := range []aiproxy.UsageRecord{recs[0], recs[1], recs[3]} {
 		if got := byID[want.RequestID]; got != want {
 			t.Fatalf("record read back = %+v, want %+v", got, want)
 		}

@@ -158,6 +158,7 @@ type spoolRecord struct {
 	Cache          string    `json:"cache,omitempty"`
 	Source         string    `json:"source,omitempty"`
 	CostMicros     int64     `json:"cost_micros,omitempty"`
+	SavedMicros    int64     `json:"saved_micros,omitempty"`
 	RequestID      string    `json:"request_id,omitempty"`
 	ErrorDetail    string    `json:"error_detail,omitempty"`
 }
@@ -166,13 +167,13 @@ func toSpoolRecord(r aiproxy.UsageRecord) spoolRecord {
 	return spoolRecord{At: r.At, Org: r.OrgKey, KeyID: r.KeyID, UserID: r.UserID, Service: r.Service, Action: r.Action,
 		Status: r.Status, ErrorCode: string(r.ErrorCode), UpstreamStatus: r.UpstreamStatus, LatencyMS: r.LatencyMS,
 		BytesOut: r.BytesOut, Unit: string(r.Unit), Units: r.Units, Cache: r.Cache, Source: string(r.Source),
-		CostMicros: r.CostMicros, RequestID: r.RequestID, ErrorDetail: r.ErrorDetail}
+		CostMicros: r.CostMicros, SavedMicros: r.SavedMicros, RequestID: r.RequestID, ErrorDetail: r.ErrorDetail}
 }
 
 func (r spoolRecord) record() aiproxy.UsageRecord {
 	return aiproxy.UsageRecord{At: r.At.UTC(), OrgKey: r.Org, KeyID: r.KeyID, UserID: r.UserID, Service: r.Service, Action: r.Action,
 		Status: r.Status, ErrorCode: aiproxy.Code(r.ErrorCode), UpstreamStatus: r.UpstreamStatus,
 		LatencyMS: r.LatencyMS, BytesOut: r.BytesOut, Unit: aiproxy.Metric(r.Unit), Units: r.Units,
-		Cache: r.Cache, Source: aiproxy.Source(r.Source), CostMicros: r.CostMicros, RequestID: r.RequestID,
-		ErrorDetail: r.ErrorDetail}
+		Cache: r.Cache, Source: aiproxy.Source(r.Source), CostMicros: r.CostMicros, SavedMicros: r.SavedMicros,
+		RequestID: r.RequestID, ErrorDetail: r.ErrorDetail}
 }

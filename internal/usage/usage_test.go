@@ -306,7 +306,7 @@ func TestSpoolFileIsWhole(t *testing.T) {
 	at := time.Date(2026, 5, 1, 9, 0, 0, 123e6, time.UTC)
 	want := aiproxy.UsageRecord{At: at, OrgKey: "acme", KeyID: "k1", UserID: "user-7", Service: "elevenlabs", Action: "tts", Status: 429,
 		ErrorCode: aiproxy.CodeRateLimited, UpstreamStatus: 200, LatencyMS: 12, BytesOut: 345,
-		Unit: aiproxy.MetricCharacters, Units: 67, Cache: "MISS", Source: aiproxy.SourcePlatform, CostMicros: 6700,
+		Unit: aiproxy.MetricCharacters, Units: 67, Cache: "MISS", Source: aiproxy.SourcePlatform, CostMicros: 6700, SavedMicros: 6700,
 		RequestID: "req-1", ErrorDetail: "Rate limit exceeded."}
 	// A field the record leaves zero would read back equal even if the
 	// spool dropped it.
