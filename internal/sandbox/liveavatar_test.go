@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -652,4 +653,41 @@ func TestLiveAvatarControl(t *testing.T) {
 	resp, b = f.la(laOther, http.MethodGet, "/v1/voices", "")
 	<-slow
 	wantResponse(t, resp, b, http.StatusTooManyRequests, `{"code":4290,"data":null,"message":"Too many concurrent requests"}`)
+}
+
+// FuzzLiveAvatarBodies feeds arbitrary bodies to the LiveAvatar and legacy streaming
+// endpoints that parse JSON: never a 5xx, never a panic.
+func FuzzLiveAvatarBodies(f *testing.F) {
+	seeds := []string{
+		laFullBody(laAvatar, `,"video_settings":{"quality":"high","encoding":"VP8"},"max_session_duration":60`),
+		laFullBody(laSandboxAvatar, `,"is_sandbox":true`),
+		`{"mode":"LITE","avatar_id":"` + laAvatar + `"}`,
+		`{"mode":"FULL","avatar_id":"abc","avatar_persona":{"voice_id":7}}`,
+		`{"session_id":"x","reason":"USER_CLOSED"}`,
+		`{"name":"n","prompt":"p","links":["a"]}`,
+		`{"activity_idle_timeout":30}`, `{"session_id":"x","text":"hi"}`,
+		`{"mode":`, `[]`, `null`, ``,
+	}
+	paths := []string{
+		"/liveavatar/v1/sessions/token", "/liveavatar/v1/sessions/stop", "/liveavatar/v1/sessions/keep-alive",
+		"/liveavatar/v1/contexts", "/heygen/v1/streaming.new", "/heygen/v1/streaming.task",
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), s)
+	}
+	sb := sandbox.New(sandbox.Config{HeyGenKeys: []string{hgKey}, LiveAvatarKeys: []string{laKey}})
+	f.Fuzz(func(t *testing.T, which uint8, body string) {
+		path := paths[int(which)%len(paths)]
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("X-Api-Key", laKey)
+		if strings.HasPrefix(path, "/heygen") {
+			req.Header.Set("X-Api-Key", hgKey)
+		}
+		rec := httptest.NewRecorder()
+		sb.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("POST %s %q: %d %s", path, body, rec.Code, rec.Body.String())
+		}
+		sb.ClearRequests()
+	})
 }
