@@ -32,6 +32,7 @@ type authenticator struct {
 	keys    KeyReader
 	tokens  TokenReader
 	signIns SignInVerifier
+	live    LiveSessionVerifier
 	now     func() time.Time
 	mu      sync.Mutex
 	touched map[string]time.Time
@@ -78,6 +79,15 @@ type SignInVerifier interface {
 	VerifySignIn(ctx context.Context, org, raw string) (aiproxy.Principal, error)
 }
 
+// LiveSessionVerifier recognises a provider session token that aiproxy
+// minted (a live avatar session's), presented as Bearer on a native route
+// of its service, and says who it acts as: a principal that may only
+// start, keep alive and stop that one session. ok is false when the token
+// is not one it minted, and the token is then tried as anything else.
+type LiveSessionVerifier interface {
+	VerifyLiveSession(ctx context.Context, service, raw string) (p aiproxy.Principal, ok bool, err error)
+}
+
 // HeaderUser is the header in which an org key (the org's backend
 // vouching) names the user a call is made for. It is ignored for every
 // other principal: a user token or sign-in carries its own user.
@@ -102,6 +112,11 @@ func (a *authenticator) authenticate(r *http.Request, fromQuery string) (aiproxy
 	switch {
 	case aiproxy.LooksLikeUserToken(full):
 		return a.userToken(r.Context(), full)
+	}
+	if p, ok, err := a.liveSession(r, full); ok {
+		return p, err
+	}
+	switch {
 	case looksLikeJWT(full):
 		return a.signIn(r.Context(), r.PathValue("org"), full)
 	}
@@ -193,6 +208,17 @@ func (a *authenticator) signIn(ctx context.Context, org, raw string) (aiproxy.Pr
 	}
 	p.Kind = aiproxy.KindSignIn
 	return p, nil
+}
+
+// liveSession checks a Bearer that is no aiproxy key against the live
+// sessions aiproxy minted, only on the native routes (the provider's own
+// paths, where its web SDK sends the session token).
+func (a *authenticator) liveSession(r *http.Request, full string) (aiproxy.Principal, bool, error) {
+	svc := r.PathValue("service")
+	if a.live == nil || svc == "" || r.PathValue("path") == "" || strings.HasPrefix(full, "aip_") {
+		return aiproxy.Principal{}, false, nil
+	}
+	return a.live.VerifyLiveSession(r.Context(), svc, full)
 }
 
 // looksLikeJWT reports whether a credential is shaped like a compact JWS:

@@ -51,6 +51,9 @@ type Config struct {
 	// SignIns verifies JWTs of the orgs' identity providers; nil makes
 	// every JWT an invalid token.
 	SignIns SignInVerifier
+	// LiveSessions recognises the provider session tokens aiproxy minted,
+	// on the native routes of their service; nil recognises none.
+	LiveSessions LiveSessionVerifier
 	// Budgets manages spending budgets (budget.go); nil leaves their
 	// routes unregistered.
 	Budgets BudgetAdmin
@@ -111,7 +114,7 @@ func New(cfg Config) http.Handler {
 	s := &server{
 		cfg:  cfg,
 		log:  cfg.Logger,
-		auth: &authenticator{keys: cfg.Keys, tokens: cfg.UserTokens, signIns: cfg.SignIns, now: cfg.Now, touched: map[string]time.Time{}},
+		auth: &authenticator{keys: cfg.Keys, tokens: cfg.UserTokens, signIns: cfg.SignIns, live: cfg.LiveSessions, now: cfg.Now, touched: map[string]time.Time{}},
 		mux:  http.NewServeMux(),
 	}
 	s.routes()
