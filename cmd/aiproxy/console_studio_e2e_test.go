@@ -467,6 +467,87 @@ func TestConsoleStudio(t *testing.T) {
 		}
 	})
 
+	run("pick a v3 look by its picture and render with it", func(t *testing.T) {
+		dialog := `dialog.picker[open]`
+		loaded := `[...document.querySelectorAll('dialog.picker [data-pick]')].filter(t => t.querySelector('img')?.complete && t.querySelector('img').naturalWidth > 0)`
+		b.do("look gallery", goTo("#/generate?mode=v3"), visible(`[data-picker=look]`), click(`[data-picker=look]`), visible(dialog),
+			waitJS(loaded+`.length >= 4`))
+		// The looks come from HeyGen v3's list of looks, every page of it.
+		var looks struct {
+			Data []struct {
+				ID      string `json:"id"`
+				GroupID string `json:"group_id"`
+			} `json:"data"`
+			HasMore bool `json:"has_more"`
+		}
+		d.invokeJSON("heygen", "v3-list-avatar-looks", map[string]any{"query": map[string]any{"limit": 50}}, &looks)
+		if len(looks.Data) == 0 {
+			t.Fatal("the sandbox lists no v3 looks")
+		}
+		total := get(b, "looks in the picker", chromedp.Evaluate[string](`document.querySelector('dialog.picker .result-count').textContent`))
+		if !looks.HasMore && !strings.HasSuffix(total, fmt.Sprintf(" of %d", len(looks.Data))) {
+			t.Errorf("the picker counts %q, want all %d looks", total, len(looks.Data))
+		}
+		// Narrowed to one person's looks: each tile names that person.
+		b.do("one avatar's looks", eval(`(() => { const s = document.querySelector('select[name=picker-group]'); s.value = s.options[1].value; s.dispatchEvent(new Event('change')); })()`))
+		group := get(b, "group", chromedp.Evaluate[string](`document.querySelector('select[name=picker-group]').value`))
+		if !get(b, "group filter", chromedp.Evaluate[bool](`[...document.querySelectorAll('dialog.picker [data-pick]')].every(t => [...t.querySelectorAll('.badge')].some(x => x.textContent === `+fmt.Sprintf("%q", group)+`))`)) {
+			t.Errorf("the look picker shows looks not of %s", group)
+		}
+		b.do("a loaded look", waitJS(loaded+`.length > 0`))
+		type pick struct {
+			ID    string `json:"id"`
+			Image string `json:"image"`
+		}
+		look := get(b, "look by its image", chromedp.Evaluate[pick](`(() => { const t = `+loaded+`[0]; return {id: t.dataset.pick, image: t.querySelector('img').currentSrc}; })()`))
+		inGroup := false
+		for _, l := range looks.Data {
+			inGroup = inGroup || l.ID == look.ID
+		}
+		if !inGroup && !looks.HasMore {
+			t.Errorf("the picked look %q is not one of HeyGen's v3 looks", look.ID)
+		}
+		b.shot("studio-look-picker")
+		b.docShot("generate-look-picker")
+		b.do("choose the look", click(fmt.Sprintf(`dialog.picker [data-pick=%q] button[aria-label^="Choose"]`, look.ID)),
+			waitJS(`!document.querySelector('dialog.picker')`), waitJS(`document.querySelector('.chooser .chosen img')?.complete`))
+		if got := get(b, "look field", chromedp.Value(chromedp.CSS(`input[name=look_id]`))); got != look.ID {
+			t.Errorf("look field = %q, want the picked %q", got, look.ID)
+		}
+		if img := get(b, "chosen look image", chromedp.Evaluate[string](`document.querySelector('.chooser .chosen img').currentSrc`)); img != look.Image {
+			t.Errorf("beside the field is %q, want the look's image %q", img, look.Image)
+		}
+		b.do("a voice", click(`[data-picker=voice]`), visible(dialog), click(`dialog.picker [data-pick] button[aria-label^="Choose"]`),
+			waitJS(`!document.querySelector('dialog.picker')`))
+		voice := get(b, "voice field", chromedp.Value(chromedp.CSS(`input[name=voice_id]`)))
+		const title = "A look of my own"
+		b.do("render", typeInto(`input[name=title]`, title), typeInto(`textarea[name=script]`, "Rendered through the v3 API with a chosen look."),
+			click(`form button[type=submit]`), waitJS(`location.hash === '#/jobs'`))
+		var rec struct {
+			Jobs []struct {
+				ID, Action, State string
+				Details           map[string]any `json:"details"`
+			} `json:"jobs"`
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			d.getJSON("/api/ai-proxy/orgs/"+d.org+"/jobs/?q="+strings.ReplaceAll(title, " ", "+"), d.key, 200, &rec)
+			if len(rec.Jobs) == 1 && rec.Jobs[0].State == "completed" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the v3 render never completed: %+v", rec.Jobs)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		j := rec.Jobs[0]
+		if j.Action != "v3-create-video" || j.Details["avatar_id"] != look.ID || j.Details["voice_id"] != voice {
+			t.Errorf("the render = %s with %v, want v3-create-video with look %q and voice %q", j.Action, j.Details, look.ID, voice)
+		}
+		card := `[...document.querySelectorAll('.job')].find(j => j.querySelector('h2')?.textContent.includes(` + fmt.Sprintf("%q", title) + `))`
+		b.do("on the jobs page", waitJS(card+`?.dataset.status === 'completed' && !!`+card+`.querySelector('video')`))
+		b.shot("studio-look-render")
+	})
+
 	run("the studio pages fit a phone", func(t *testing.T) {
 		b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 		for _, page := range []string{"home", "library", "usage", "requests", "generate", "tts"} {

@@ -50,6 +50,29 @@ export const listTemplates = async (opts) => {
 };
 /** generateVideo starts a render and returns its video id. */
 export const generateVideo = (body, opts) => c().heygen.generateVideo(body, opts);
+/** v3All reads every page of a HeyGen v3 list ({data, has_more, next_token}), at most pages of 50. */
+async function v3All(action, pages, opts) {
+  const out = [];
+  let token;
+  for (let i = 0; i < pages; i++) {
+    const r = await c().invokeJSON('heygen', action, { query: token ? { limit: 50, token } : { limit: 50 } }, opts);
+    out.push(...((r && r.data) || []));
+    if (!r || !r.has_more || !r.next_token) break;
+    token = r.next_token;
+  }
+  return out;
+}
+/** listLooks reads HeyGen v3's avatar looks (GET /v3/avatars/looks): a look's id is a v3 video's avatar_id. */
+export const listLooks = (opts) => v3All('v3-list-avatar-looks', 20, opts);
+/** listAvatarGroups reads HeyGen v3's avatar groups (GET /v3/avatars), the people the looks belong to. */
+export const listAvatarGroups = (opts) => v3All('v3-list-avatars', 20, opts);
+/** createV3Video starts a v3 render (POST /v3/videos) and returns its video id. */
+export async function createV3Video(body, opts) {
+  const r = await c().invokeJSON('heygen', 'v3-create-video', { body }, opts);
+  const id = r && r.data && r.data.video_id;
+  if (!id) throw new Error('HeyGen answered without a video id.');
+  return id;
+}
 /** generateTemplateVideo starts a template render and returns its video id. */
 export const generateTemplateVideo = (id, body, opts) => c().heygen.generateTemplateVideo(id, body, opts);
 /** videoStatus returns HeyGen's status object (data of video-status). */

@@ -55,14 +55,15 @@ export function playButton(v) {
 
 /**
  * openPicker shows items in a modal and resolves with the chosen one (or
- * null). kind is "avatar" or "voice"; items are avatarItems or voice items.
+ * null). kind is "avatar", "look" (HeyGen v3) or "voice"; items are
+ * avatarItems, lookItems or voice items.
  */
 export function openPicker({ kind, title, items, selected }) {
   return new Promise((resolve) => {
     const q = h('input', { type: 'search', name: 'picker-q', autocomplete: 'off', placeholder: 'Name or id' });
-    const filters = kind === 'avatar'
-      ? [['gender', 'Gender', (x) => x.gender]]
-      : [['language', 'Language', (x) => x.language], ['gender', 'Gender', (x) => x.gender]];
+    const filters = { avatar: [['gender', 'Gender', (x) => x.gender]],
+      look: [['group', 'Avatar', (x) => x.group], ['gender', 'Gender', (x) => x.gender]] }[kind] ||
+      [['language', 'Language', (x) => x.language], ['gender', 'Gender', (x) => x.gender]];
     const selects = filters.map(([name, label, key]) => ({ key, el: select([['', 'All'], ...distinct(items, key)], { name: `picker-${name}` }), label }));
     const count = h('p', { class: 'result-count', role: 'status', 'aria-live': 'polite' });
     const list = h('ul', { class: `gallery picker-grid picker-${kind}`, 'aria-label': title });
@@ -76,16 +77,16 @@ export function openPicker({ kind, title, items, selected }) {
     let chosen = null;
     const choose = (it) => { chosen = it; dialog.close(); };
     const tile = (it) => h('li', { class: `tile${it.id === selected ? ' selected' : ''}`, 'data-pick': it.id },
-      kind === 'avatar' && it.image ? h('img', { src: it.image, alt: '', loading: 'lazy', width: 160, height: 160 }) : null,
+      kind !== 'voice' && it.image ? h('img', { src: it.image, alt: '', loading: 'lazy', width: 160, height: 160 }) : null,
       h('div', { class: 'tile-body' },
         h('h3', { text: it.name }),
-        h('div', { class: 'meta' }, [it.gender, it.language].filter(Boolean).map((t) => h('span', { class: 'badge', text: t }))),
+        h('div', { class: 'meta' }, [it.group, it.gender, it.language].filter(Boolean).map((t) => h('span', { class: 'badge', text: t }))),
         kind === 'voice' ? (it.preview ? playButton(it) : h('span', { class: 'muted small', text: 'No sample' })) : null,
         h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Choose ${it.name}`,
           'aria-current': it.id === selected ? 'true' : undefined, text: it.id === selected ? 'Chosen' : 'Choose', onclick: () => choose(it) }))));
     const apply = () => {
       const needle = q.value.trim().toLowerCase();
-      const matched = items.filter((it) => (!needle || `${it.name} ${it.id} ${(it.tags || []).join(' ')}`.toLowerCase().includes(needle)) &&
+      const matched = items.filter((it) => (!needle || `${it.name} ${it.group || ''} ${it.id} ${(it.tags || []).join(' ')}`.toLowerCase().includes(needle)) &&
         selects.every((s) => !s.el.value || s.key(it) === s.el.value));
       count.textContent = `${matched.length} of ${items.length}`;
       replace(list, matched.length ? matched.slice(0, 60).map(tile) : h('li', {}, empty('Nothing matches.')));

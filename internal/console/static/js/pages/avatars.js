@@ -12,6 +12,18 @@ export function avatarItems(avatars) {
   }));
 }
 
+/**
+ * lookItems normalizes HeyGen v3's looks for the picker, each named with
+ * its group (the person) when the groups are known.
+ */
+export function lookItems(looks, groups = []) {
+  const names = new Map((groups || []).map((g) => [g.id, g.name]));
+  return (looks || []).map((l) => ({
+    id: l.id, name: l.name || l.id, group: names.get(l.group_id) || '', groupId: l.group_id || '', kind: l.avatar_type || '',
+    gender: l.gender || '', image: l.preview_image_url || '', voice: l.default_voice_id || '', tags: Array.isArray(l.tags) ? l.tags : [],
+  }));
+}
+
 function card(a) {
   const useHref = `#/generate?avatar=${encodeURIComponent(a.id)}`;
   return h('li', { class: 'tile' },

@@ -1,12 +1,13 @@
 // The generate-video form: scenes of avatar + script + voice, a size, and
 // test mode, validated by the contract's field rules before any provider
-// call; or a template video with its variables. A started video becomes a
+// call; a HeyGen v3 video of one avatar look picked by its picture; or a
+// template video with its variables. A started video becomes a
 // job on the Jobs page.
 import * as api from '../api.js';
 import { jobs } from '../jobs.js';
 import { h, field, select, setError, errorNotice, replace, pageHead, busy, toast, uid } from '../ui.js';
 import { validateGenerateVideo, validateTemplateVideo } from '../validate.js';
-import { avatarItems } from './avatars.js';
+import { avatarItems, lookItems } from './avatars.js';
 import { heygenVoices } from './voices.js';
 import { openPicker, rememberedPair, rememberPair } from '../picker.js';
 
@@ -15,14 +16,115 @@ const SIZES = [['1280x720', 'Landscape 1280 × 720'], ['720x1280', 'Portrait 720
   ['1920x1080', 'Landscape 1920 × 1080'], ['1080x1920', 'Portrait 1080 × 1920'], ['custom', 'Custom']];
 
 export async function render(container, ctx) {
-  const mode = ctx.query.get('mode') === 'template' ? 'template' : 'avatar';
+  const mode = ['template', 'v3'].includes(ctx.query.get('mode')) ? ctx.query.get('mode') : 'avatar';
   container.append(
     pageHead('Generate video', 'Make a HeyGen video. Test mode renders a watermarked video and spends no credits.'),
     h('nav', { class: 'tabs', 'aria-label': 'Kind of video' },
       h('a', { href: '#/generate', 'aria-current': mode === 'avatar' ? 'page' : undefined, text: 'Avatar video' }),
+      h('a', { href: '#/generate?mode=v3', 'aria-current': mode === 'v3' ? 'page' : undefined, text: 'Avatar look (v3)' }),
       h('a', { href: '#/generate?mode=template', 'aria-current': mode === 'template' ? 'page' : undefined, text: 'Template video' })));
   if (mode === 'template') container.append(templateForm(ctx));
+  else if (mode === 'v3') container.append(lookForm(ctx));
   else container.append(avatarForm(ctx));
+}
+
+const ASPECTS = [['16:9', 'Landscape 16:9'], ['9:16', 'Portrait 9:16'], ['1:1', 'Square 1:1'], ['4:5', 'Portrait 4:5']];
+const RESOLUTIONS = [['720p', '720p'], ['1080p', '1080p'], ['4k', '4K']];
+
+/**
+ * lookForm makes a HeyGen v3 video (POST /v3/videos): one avatar look,
+ * picked from a gallery of the v3 looks (each person's outfits and
+ * settings), a script and a voice. v3 has no test mode: the render spends
+ * credits. A look with a default voice needs no voice.
+ */
+function lookForm(ctx) {
+  const org = ctx.session.org;
+  const notice = h('div', {});
+  const summary = h('div', { tabindex: '-1' });
+  const pair = rememberedPair(org);
+  const look = field('Look id', h('input', { type: 'text', name: 'look_id', spellcheck: 'false', value: ctx.query.get('look') || pair.look || '' }),
+    { hint: 'A v3 look: choose one by its picture.' });
+  const title = field('Title', h('input', { type: 'text', name: 'title', maxlength: 200 }), { hint: 'Optional: how the library names the video.' });
+  const text = field('Script', h('textarea', { name: 'script', rows: 4, maxlength: 5000 }), { hint: 'What the avatar says.' });
+  const voice = field('Voice id', h('input', { type: 'text', name: 'voice_id', spellcheck: 'false', value: pair.voice || '' }),
+    { hint: 'Leave empty to use the look’s own voice, when it has one.' });
+  const aspect = field('Aspect ratio', select(ASPECTS, { name: 'aspect_ratio', value: '16:9' }));
+  const resolution = field('Resolution', select(RESOLUTIONS, { name: 'resolution', value: '720p' }));
+  const lists = {
+    ready: Promise.all([api.listLooks(), api.listAvatarGroups().catch(() => []), api.listHeyGenVoices()])
+      .then(([l, g, v]) => ({ looks: lookItems(l, g), voices: heygenVoices(v) }))
+      .catch((err) => { replace(notice, errorNotice(err, 'Could not load the v3 looks and voices')); return { looks: [], voices: [] }; }),
+  };
+  const lookOf = async () => (await lists.ready).looks.find((x) => x.id === look.control.value.trim());
+  const shown = h('div', { class: 'chosen', 'aria-live': 'polite' });
+  const draw = async () => {
+    const it = await lookOf();
+    replace(shown, it ? [it.image ? h('img', { src: it.image, alt: '', width: 48, height: 48 }) : null,
+      h('span', { text: `${it.name}${it.group ? ` · ${it.group}` : ''}` })] : null);
+  };
+  const pickLook = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-picker': 'look', text: 'Choose a look…' });
+  pickLook.addEventListener('click', async () => {
+    const items = await lists.ready;
+    const it = await openPicker({ kind: 'look', title: 'Choose a look', items: items.looks, selected: look.control.value.trim() });
+    pickLook.focus();
+    if (!it) return;
+    look.control.value = it.id;
+    if (!voice.control.value.trim() && it.voice) voice.control.value = it.voice;
+    rememberPair(org, { look: it.id });
+    look.control.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  look.control.addEventListener('input', draw);
+  draw();
+  const pickVoice = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-picker': 'voice', text: 'Choose a voice…' });
+  pickVoice.addEventListener('click', async () => {
+    const items = await lists.ready;
+    const it = await openPicker({ kind: 'voice', title: 'Choose a voice', items: items.voices, selected: voice.control.value.trim() });
+    pickVoice.focus();
+    if (!it) return;
+    voice.control.value = it.id;
+    rememberPair(org, { voice: it.id });
+    voice.control.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  const preview = h('pre', { 'aria-label': 'Request body' });
+  const submit = h('button', { type: 'submit', class: 'btn', text: 'Generate video' });
+  const body = () => {
+    const b = { type: 'avatar', avatar_id: look.control.value.trim(), script: text.control.value.trim() };
+    if (voice.control.value.trim()) b.voice_id = voice.control.value.trim();
+    if (title.control.value.trim()) b.title = title.control.value.trim();
+    b.aspect_ratio = aspect.control.value;
+    b.resolution = resolution.control.value;
+    return b;
+  };
+  const form = h('form', { class: 'card', novalidate: true, 'aria-label': 'Avatar look video' }, notice, summary,
+    h('fieldset', { class: 'scene' }, h('legend', { text: 'Avatar look' }), look, h('div', { class: 'chooser' }, pickLook, shown),
+      text, voice, h('div', { class: 'chooser' }, pickVoice)),
+    h('fieldset', {}, h('legend', { text: 'Video' }), title, h('div', { class: 'dims' }, aspect, resolution),
+      h('p', { class: 'muted small', text: 'HeyGen’s v3 API has no test mode: this render spends credits on a real account.' })),
+    h('details', {}, h('summary', { text: 'Request body' }), preview),
+    h('div', { class: 'actions' }, submit));
+  form.addEventListener('input', () => { preview.textContent = JSON.stringify(body(), null, 2); });
+  preview.textContent = JSON.stringify(body(), null, 2);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const b = body();
+    const it = await lookOf();
+    const errs = [];
+    if (!b.avatar_id) errs.push({ path: 'avatar_id', message: 'Choose a look.' });
+    if (!b.script) errs.push({ path: 'script', message: 'Write what the avatar says.' });
+    if (!b.voice_id && !(it && it.voice)) errs.push({ path: 'voice_id', message: 'Choose a voice: this look has none of its own.' });
+    if (!showErrors(form, summary, errs, (p) => ({ avatar_id: look, script: text, voice_id: voice }[p]))) return;
+    await busy(submit, 'Starting…', async () => {
+      try {
+        const id = await api.createV3Video(b);
+        rememberPair(org, { look: b.avatar_id, ...(b.voice_id ? { voice: b.voice_id } : {}) });
+        startJob(ctx, id, `v3 look ${it ? it.name : b.avatar_id} · ${b.aspect_ratio} · ${b.resolution}`);
+      } catch (err) {
+        replace(summary, errorNotice(err, 'The video was not started'));
+        summary.focus();
+      }
+    });
+  });
+  return form;
 }
 
 /** choices loads the avatar and voice lists for the datalists, in the background. */
