@@ -51,6 +51,7 @@ type serverFlags struct {
 	budget       budgetFlags   // budgets.go
 	speech       speechFlags   // speech.go
 	realtime     realtimeFlags // realtime.go
+	live         liveFlags     // live.go
 	// envErr holds the variables above that do not parse.
 	envErr error
 }
@@ -77,6 +78,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, e env, defaultDir string) {
 	f.budget.register(fs, e)
 	f.speech.register(fs, e)
 	f.realtime.register(fs, e)
+	f.live.register(fs, e)
 	f.envErr = v.err()
 }
 
@@ -111,7 +113,7 @@ func configureServer(f *serverFlags, fs *flag.FlagSet, args []string) error {
 func (f *serverFlags) validate() error {
 	_, logErr := newLogger(io.Discard, f.logLevel)
 	return errors.Join(f.envErr, f.store.envErr, logErr, f.mergeUpstreams(),
-		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate(), f.budget.validate(f.scale.redisURL), f.speech.validate(), f.realtime.validate())
+		f.guard.validate(), f.jobs.validate(), f.scale.validate(), f.obs.validate(), f.data.validate(), f.users.validate(), f.budget.validate(f.scale.redisURL), f.speech.validate(), f.realtime.validate(), f.live.validate())
 }
 
 // mergeUpstreams adds AIPROXY_UPSTREAMS under the --upstream flags, which
@@ -176,6 +178,8 @@ type app struct {
 	// signIns verifies the identity providers' JWTs; nil accepts none.
 	signIns httpapi.SignInVerifier
 	budgets *budgets // budgets.go
+	// live tracks live avatar sessions and reaps them (live.go).
+	live *liveParts
 	// speech is the speech cache; nil when no org uses it.
 	speech  *speechcache.Cache
 	handler http.Handler
@@ -280,7 +284,8 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	// job hooks. Budgets are innermost: a call another hook refused or
 	// answered (an idempotent replay, a cached speech) never touches a
 	// budget.
-	hooks := append([]proxy.Hooks{ownership.New(a.db, a.log)}, a.jobs.hooks()...)
+	a.live = f.live.build(a.db, a.catalog, p, a.guard.proxy.Meter, a.log)
+	hooks := append([]proxy.Hooks{ownership.New(a.db, a.log), a.live.sessions}, a.jobs.hooks()...)
 	if a.speech != nil {
 		hooks = append(hooks, a.speech)
 	}
@@ -303,11 +308,14 @@ func (a *app) apiConfig(invoker httpapi.Invoker) httpapi.Config {
 		Tokens:     a.userTokens(),
 		Budgets:    a.budgets.admin,
 		SignIns:    a.signIns,
-		Logger:     a.log,
-		Ready:      a.db.Ping,
-		Readiness:  readiness{db: a.db, redis: a.redis, life: a.life}.check,
-		Access:     a.guard.access,
-		Guardrails: a.guard.manage,
+		// LiveSessions lets a browser start, keep alive and stop the live
+		// avatar session whose token aiproxy minted, with that token.
+		LiveSessions: a.live.sessions,
+		Logger:       a.log,
+		Ready:        a.db.Ping,
+		Readiness:    readiness{db: a.db, redis: a.redis, life: a.life}.check,
+		Access:       a.guard.access,
+		Guardrails:   a.guard.manage,
 		// Native stays nil: native calls go to Invoker, the proxy with the
 		// job hooks, so that native job starts and status reads are
 		// tracked and owned like invoke's.
@@ -416,6 +424,9 @@ func (a *app) runJobs(ctx context.Context) func() {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.jobs.jobs.Run(ctx) })
 	wg.Go(func() { a.jobs.outbox.Run(ctx) })
+	if a.live != nil {
+		wg.Go(func() { a.live.reaper.Run(ctx) })
+	}
 	return func() {
 		cancel()
 		wg.Wait()
