@@ -22,6 +22,7 @@ import * as access from './pages/access.js';
 import * as webhooks from './pages/webhooks.js';
 import * as audit from './pages/audit.js';
 import * as budgets from './pages/budgets.js';
+import * as live from './pages/live.js';
 
 // admin: the page needs an org admin or platform key. service: the page
 // needs that service, which a user token's grants may leave out.
@@ -34,6 +35,7 @@ const routes = {
   generate: { page: generate, title: 'Generate video', service: 'heygen' },
   jobs: { page: jobsPage, title: 'Jobs', service: 'heygen' },
   tts: { page: ttsPage, title: 'Text to speech', service: 'elevenlabs' },
+  live: { page: live, title: 'Live', service: 'elevenlabs' },
   keys: { page: keys, title: 'API keys', admin: true },
   credentials: { page: credentials, title: 'Credentials', admin: true },
   limits: { page: limits, title: 'Quotas & limits', admin: true },

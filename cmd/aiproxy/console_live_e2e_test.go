@@ -1,0 +1,88 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestConsoleLive drives the console's Live page in a real Chromium against
+// the demo: signed in with the org's API key, the page mints a user token
+// for the socket (the key never goes in a URL), words typed into the text
+// area go over aiproxy's relayed ElevenLabs socket, and the audio chunks
+// that come back are counted and played as they arrive; the characters are
+// metered. A user signed in with a token speaks with that token. The live
+// sessions panel lists the org's sessions, or says the server has none to
+// list.
+func TestConsoleLive(t *testing.T) {
+	b := startBrowser(t)
+	d := startDemo(t)
+	tokensBefore := d.liveTokenCount()
+
+	b.do("sign in with the org key",
+		chromedp.Navigate(d.url+"/console/"),
+		typeInto(`input[name=org]`, d.org),
+		typeInto(`input[name=apiKey]`, d.key),
+		click(`form button[type=submit]`),
+		waitJS(`document.getElementById('session-role')?.textContent`),
+		goTo("#/live"),
+		visible(`[data-panel=live-speak] [data-live=start]`),
+		waitJS(`document.querySelector('[data-live-sessions]')`))
+	if got := textOf(b, `nav a[href="#/live"]`); got != "Live" {
+		t.Errorf("nav link = %q", got)
+	}
+
+	sentence := "Hello there. This is the console speaking as I type, word after word. "
+	b.do("open the socket and type",
+		click(`[data-live=start]`),
+		waitJS(`document.querySelector('[data-live-state]').dataset.liveState === 'open'`),
+		chromedp.SendKeys(chromedp.CSS(`textarea[name=live_text]`), sentence),
+		// Audio arrives while the socket is still open: the first sentence's end flushed it.
+		waitJS(`Number(document.querySelector('[data-live-chunks]').dataset.liveChunks) > 0`))
+	if state := get(b, "state", chromedp.Evaluate[string](`document.querySelector('[data-live-state]').dataset.liveState`)); state != "open" {
+		t.Errorf("the socket is %q after the first audio; want still open", state)
+	}
+	if auth := get(b, "auth", chromedp.Evaluate[string](`document.querySelector('[data-live-auth]').dataset.liveAuth`)); auth != "minted" {
+		t.Errorf("auth = %q; want a minted user token", auth)
+	}
+	words := get(b, "words", chromedp.Evaluate[string](`document.querySelector('[data-live-words]').dataset.liveWords`))
+	if n, _ := strconv.Atoi(words); n != len(strings.Fields(sentence)) {
+		t.Errorf("words sent = %s; want %d", words, len(strings.Fields(sentence)))
+	}
+	b.do("finish",
+		click(`[data-live=end]`),
+		waitJS(`document.querySelector('[data-live-state]').dataset.liveState === 'ended'`))
+	if secs := get(b, "seconds", chromedp.Evaluate[string](`document.querySelector('[data-live-seconds]').dataset.liveSeconds`)); secs == "0.00" {
+		t.Error("no seconds of audio decoded")
+	}
+	b.shot("live-spoken")
+	if tokens := d.liveTokenCount(); tokens != tokensBefore+1 {
+		t.Errorf("user tokens = %d, want one minted for the socket (before: %d)", tokens, tokensBefore)
+	}
+	waitFor(t, func() bool { return d.usageUnits("elevenlabs", "characters") == int64(len(sentence)) })
+
+	// The sessions panel: the org's sessions when the server lists them,
+	// and a plain statement when it does not.
+	status, _, _ := d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/live-sessions/", d.key, nil, nil)
+	panel := get(b, "sessions panel", chromedp.Evaluate[string](`document.querySelector('[data-live-sessions]').dataset.liveSessions`))
+	switch {
+	case status == 404 && panel != "unavailable":
+		t.Errorf("no live-sessions route, but the panel shows %q", panel)
+	case status == 200 && panel == "unavailable":
+		t.Error("the server lists live sessions, but the panel says it cannot")
+	case status != 200 && status != 404:
+		t.Errorf("GET live-sessions = %d", status)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// liveTokenCount counts the org's unexpired user tokens.
+func (d *demo) liveTokenCount() int {
+	var toks []map[string]any
+	d.getJSON("/api/ai-proxy/orgs/"+d.org+"/user-tokens/", d.key, 200, &toks)
+	return len(toks)
+}
