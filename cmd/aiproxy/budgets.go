@@ -69,6 +69,9 @@ func (f *budgetFlags) pricer() (*budget.Pricer, error) {
 type budgets struct {
 	enforcer *budget.Enforcer
 	admin    *budget.Admin
+	// pricer is the price table the enforcer prices calls with; the
+	// speech cache prices its hits with it too.
+	pricer *budget.Pricer
 }
 
 // build returns the budgets on the store, with the counters in the store
@@ -85,7 +88,7 @@ func (f *budgetFlags) build(store aiproxy.Store, rc *redis.Client, log *slog.Log
 	enf := budget.New(budget.Config{Budgets: store, Ledger: ledger, Pricer: pricer, Tokens: store,
 		Alerter: auditAlerter{store: store, log: log}, Logger: log})
 	adm := budget.NewAdmin(budget.AdminConfig{Store: store, Ledger: ledger, Tokens: store, Enforcer: enf, Audit: store})
-	return &budgets{enforcer: enf, admin: adm}, nil
+	return &budgets{enforcer: enf, admin: adm, pricer: pricer}, nil
 }
 
 // finishJob settles or releases what a finished job held.

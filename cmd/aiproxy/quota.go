@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -182,8 +183,9 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 }
 
 // usageTable prints a report as a table, with a user and a key column
-// when the report is split by them ("-" for none), and the cost in US
-// dollars last.
+// when the report is split by them ("-" for none), then the cost in US
+// dollars and what the speech cache saved, and a TOTAL row under a report
+// of more than one row.
 func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) error {
 	header := "DAY\tORG\tSERVICE"
 	if by.Has(aiproxy.GroupByUser) {
@@ -193,7 +195,9 @@ func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) er
 		header += "\tKEY"
 	}
 	a := &adminEnv{}
-	return a.print(s, rows, header+"\tREQUESTS\tERRORS\tCACHE HITS\tUNITS\tCOST", func(row func(...any)) {
+	return a.print(s, rows, header+"\tREQUESTS\tERRORS\tCACHE HITS\tUNITS\tCOST\tSAVED", func(row func(...any)) {
+		total := httpapi.UsageRowJSON{Units: map[string]int64{}}
+		var cost, saved int64 // micro-USD, so that the sum is exact
 		for _, r := range rows {
 			cells := []any{r.Day, r.Org, r.Service}
 			for _, v := range []httpapi.SplitValue{r.User, r.KeyID} {
@@ -201,10 +205,30 @@ func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) er
 					cells = append(cells, orDash(v.Value))
 				}
 			}
-			row(append(cells, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units), costText(r.CostUSD))...)
+			row(append(cells, r.Requests, r.Errors, r.CacheHits, unitsText(r.Units), costText(r.CostUSD), costText(r.SavedUSD))...)
+			total.Requests, total.Errors, total.CacheHits = total.Requests+r.Requests, total.Errors+r.Errors, total.CacheHits+r.CacheHits
+			for u, n := range r.Units {
+				total.Units[u] += n
+			}
+			cost, saved = cost+microsOf(r.CostUSD), saved+microsOf(r.SavedUSD)
 		}
+		if len(rows) < 2 {
+			return
+		}
+		cells := []any{"TOTAL", "-", "-"}
+		for _, split := range []bool{by.Has(aiproxy.GroupByUser), by.Has(aiproxy.GroupByKey)} {
+			if split {
+				cells = append(cells, "-")
+			}
+		}
+		row(append(cells, total.Requests, total.Errors, total.CacheHits, unitsText(total.Units),
+			costText(float64(cost)/1e6), costText(float64(saved)/1e6))...)
 	})
 }
+
+// microsOf is US dollars, exact to the micro-dollar as reports give them,
+// as micro-USD.
+func microsOf(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
 
 // costText is US dollars as "$1.50": cents, and the micro-dollars below
 // them when there are any ("$0.0005").

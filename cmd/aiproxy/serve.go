@@ -255,7 +255,7 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	if a.budgets, err = f.budget.build(a.db, a.redis, a.log); err != nil {
 		return nil, err
 	}
-	if a.speech, err = f.speech.build(f.store.dataDir, a.log); err != nil {
+	if a.speech, err = f.speech.build(f.store.dataDir, a.budgets.pricer, a.log); err != nil {
 		return nil, err
 	}
 	p := proxy.New(f.realtime.apply(a.guard.withGuardrails(a.obs.proxyConfig(proxy.Config{Catalog: a.catalog, Credentials: a.db, Vault: v, Logger: a.log, UserAgent: "aiproxy/" + version,

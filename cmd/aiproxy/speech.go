@@ -4,9 +4,12 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strings"
 
+	"github.com/aiproxy/aiproxy/internal/budget"
+	"github.com/aiproxy/aiproxy/internal/proxy"
 	"github.com/aiproxy/aiproxy/internal/speechcache"
 )
 
@@ -63,8 +66,10 @@ func (f *speechFlags) off() bool {
 	return len(f.orgs) == 0 || (len(f.orgs) == 1 && f.orgs[0] == "off")
 }
 
-// build opens the speech cache, or returns nil when no org uses it.
-func (f *speechFlags) build(dataDir string, log *slog.Logger) (*speechcache.Cache, error) {
+// build opens the speech cache, or returns nil when no org uses it. Its
+// hits are priced by the budgets' price table, so that usage shows what
+// the cache saved.
+func (f *speechFlags) build(dataDir string, prices *budget.Pricer, log *slog.Logger) (*speechcache.Cache, error) {
 	if f.off() {
 		return nil, nil
 	}
@@ -76,5 +81,29 @@ func (f *speechFlags) build(dataDir string, log *slog.Logger) (*speechcache.Cach
 	if err != nil {
 		return nil, err
 	}
-	return speechcache.New(speechcache.Config{Store: store, Orgs: speechcache.NewOrgList(f.orgs), Logger: log}), nil
+	return speechcache.New(speechcache.Config{Store: store, Orgs: speechcache.NewOrgList(f.orgs), Logger: log,
+		Pricer: speechPricer{prices}}), nil
+}
+
+// speechPricer prices a speech-cache hit as the budget enforcer prices the
+// same call when it reaches the provider: the quote from the request, and
+// the provider's own count of credits in the stored answer's headers
+// (budget.Quote.Actual), so that a hit saves what the call that filled the
+// entry cost, at today's prices.
+type speechPricer struct{ p *budget.Pricer }
+
+var _ speechcache.Pricer = speechPricer{}
+
+func (s speechPricer) Price(c *proxy.Call, stored http.Header) (int64, bool) {
+	if s.p == nil {
+		return 0, false
+	}
+	q, err := s.p.Quote(budget.Call{Org: c.Org, Service: c.Service.Slug, Endpoint: c.Endpoint, Body: c.Envelope.Body})
+	if err != nil {
+		return 0, false
+	}
+	if q.Free {
+		return 0, true
+	}
+	return q.Actual(stored), true
 }

@@ -133,12 +133,12 @@ func TestUsageReportsCost(t *testing.T) {
 
 	status, _, body = d.do("GET", report+"&group_by=user&format=csv", d.key, nil, nil)
 	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	if status != 200 || !strings.HasSuffix(lines[0], ",cost_usd") || len(lines) < 3 {
+	if status != 200 || !strings.HasSuffix(lines[0], ",cost_usd,saved_usd") || len(lines) < 3 {
 		t.Fatalf("CSV by user = %d:\n%s", status, body)
 	}
-	if first == last && (!strings.Contains(string(body), ",elevenlabs,alice,") || !strings.HasSuffix(lines[1], ",0.0015") ||
-		!strings.HasSuffix(lines[2], ",0.2015")) {
-		t.Errorf("CSV by user:\n%s\nwant the org's 0.0015 then alice's 0.2015 in the last column", body)
+	if first == last && (!strings.Contains(string(body), ",elevenlabs,alice,") || !strings.HasSuffix(lines[1], ",0.0015,0") ||
+		!strings.HasSuffix(lines[2], ",0.2015,0")) {
+		t.Errorf("CSV by user:\n%s\nwant the org's 0.0015 then alice's 0.2015 in the cost column, nothing saved", body)
 	}
 
 	out := d.cli("", "usage", "report", "--org", d.org, "--service", "elevenlabs", "--from", first, "--to", last,
@@ -147,8 +147,8 @@ func TestUsageReportsCost(t *testing.T) {
 		t.Errorf("CLI usage report --group-by user = %v, want %v\n%s", got, want, out)
 	}
 	out = d.cli("", "usage", "report", "--org", d.org, "--service", "elevenlabs", "--from", first, "--to", last, "--user", "alice")
-	if head, _, _ := strings.Cut(out, "\n"); !strings.HasSuffix(strings.TrimSpace(head), "COST") ||
+	if head, _, _ := strings.Cut(out, "\n"); !strings.HasSuffix(strings.Join(strings.Fields(head), " "), "COST SAVED") ||
 		(first == last && !strings.Contains(out, "$0.2015")) {
-		t.Errorf("CLI usage report table:\n%s\nwant a COST column with alice's $0.2015", out)
+		t.Errorf("CLI usage report table:\n%s\nwant COST and SAVED columns, alice's $0.2015", out)
 	}
 }

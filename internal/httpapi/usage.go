@@ -32,6 +32,10 @@ type UsageRowJSON struct {
 	// price table when each call was made: exact to the micro-dollar, so
 	// at most 6 decimals.
 	CostUSD float64 `json:"cost_usd"`
+	// SavedUSD is what the calls answered from the speech cache would have
+	// cost at the provider, in US dollars, priced as CostUSD is: what the
+	// cache saved. 0 when none was.
+	SavedUSD float64 `json:"saved_usd"`
 }
 
 // SplitValue is a usage row's value of a dimension the report may be split
@@ -69,7 +73,8 @@ func (v *SplitValue) UnmarshalJSON(b []byte) error {
 // output.
 func ToUsageRowJSON(r aiproxy.UsageRow, by aiproxy.UsageGroups) UsageRowJSON {
 	out := UsageRowJSON{Day: r.Day, Org: r.OrgKey, Service: r.Service, Requests: r.Requests, Errors: r.Errors,
-		CacheHits: r.CacheHits, BytesOut: r.BytesOut, Units: map[string]int64{}, CostUSD: usdOf(r.CostMicros)}
+		CacheHits: r.CacheHits, BytesOut: r.BytesOut, Units: map[string]int64{}, CostUSD: usdOf(r.CostMicros),
+		SavedUSD: usdOf(r.SavedMicros)}
 	if by.Has(aiproxy.GroupByUser) {
 		out.User = SplitValue{Split: true, Value: r.UserID}
 	}
@@ -130,7 +135,7 @@ func UsageFilterFrom(q UsageQuery) (aiproxy.UsageFilter, error) {
 
 // WriteUsageCSV writes a report, split as by says, as CSV with a header
 // row: a user and a key_id column when the report is split by them, a
-// column for each unit that appears, and last cost_usd.
+// column for each unit that appears, then cost_usd and, last, saved_usd.
 func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) error {
 	var units []string
 	for _, r := range rows {
@@ -150,7 +155,7 @@ func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) err
 		head = append(head, "key_id")
 	}
 	head = append(append(head, "requests", "errors", "cache_hits", "bytes_out", "avg_latency_ms"), units...)
-	head = append(head, "cost_usd")
+	head = append(head, "cost_usd", "saved_usd")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -166,7 +171,7 @@ func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) err
 		for _, u := range units {
 			rec = append(rec, itoa(r.Units[u]))
 		}
-		rec = append(rec, strconv.FormatFloat(r.CostUSD, 'f', -1, 64))
+		rec = append(rec, strconv.FormatFloat(r.CostUSD, 'f', -1, 64), strconv.FormatFloat(r.SavedUSD, 'f', -1, 64))
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

@@ -15,7 +15,9 @@ import (
 
 // usageFixture is the admin API over a database holding a day of acme's
 // calls by two users, the org itself and a sign-in, with two keys, and one
-// call of another org; each character cost 100 micro-USD.
+// call of another org; each character cost 100 micro-USD. One of alice's
+// calls was answered from the speech cache: it cost nothing and saved
+// what its first call cost.
 func usageFixture(t *testing.T) *adminRoutesEnv {
 	t.Helper()
 	e := newAdminRoutesEnv(t)
@@ -25,7 +27,9 @@ func usageFixture(t *testing.T) *adminRoutesEnv {
 			Status: 200, UpstreamStatus: 200, Unit: aiproxy.MetricCharacters, Units: units, CostMicros: 100 * units}
 	}
 	recs := []aiproxy.UsageRecord{rec("acme", "k1", "alice", 10), rec("acme", "k2", "alice", 20),
-		rec("acme", "k1", "bob", 3), rec("acme", "k1", "", 1), rec("acme", "", "carol", 4), rec("other", "k3", "alice", 100)}
+		rec("acme", "k1", "bob", 3), rec("acme", "k1", "", 1), rec("acme", "", "carol", 4), rec("other", "k3", "alice", 100),
+		{At: day, OrgKey: "acme", KeyID: "k1", UserID: "alice", Service: "elevenlabs", Action: "tts", Status: 200,
+			Cache: "HIT", SavedMicros: 1000}}
 	if err := e.db.AppendUsage(t.Context(), recs); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,8 @@ func usageRowsOf(t *testing.T, body []byte) []map[string]any {
 }
 
 // splitOf describes a row by its user and key fields ("-" when absent,
-// "null" when null), its characters and its cost in dollars.
+// "null" when null), its characters, its cost in dollars and what the
+// speech cache saved, when it did.
 func splitOf(row map[string]any) string {
 	field := func(name string) string {
 		v, ok := row[name]
@@ -63,7 +68,15 @@ func splitOf(row map[string]any) string {
 	if !ok {
 		return fmt.Sprintf("%s/%s=%d, cost_usd %v", field("user"), field("key_id"), int64(chars), row["cost_usd"])
 	}
-	return fmt.Sprintf("%s/%s=%d$%s", field("user"), field("key_id"), int64(chars), strconv.FormatFloat(cost, 'f', -1, 64))
+	out := fmt.Sprintf("%s/%s=%d$%s", field("user"), field("key_id"), int64(chars), strconv.FormatFloat(cost, 'f', -1, 64))
+	saved, ok := row["saved_usd"].(float64)
+	switch {
+	case !ok:
+		return out + ", saved_usd " + fmt.Sprint(row["saved_usd"])
+	case saved != 0:
+		out += " saved $" + strconv.FormatFloat(saved, 'f', -1, 64)
+	}
+	return out
 }
 
 func TestUsageReportSplitByUserAndKey(t *testing.T) {
@@ -73,15 +86,15 @@ func TestUsageReportSplitByUserAndKey(t *testing.T) {
 		name, query string
 		want        []string // user/key=characters per row, in order
 	}{
-		{"not split", "", []string{"-/-=38$0.0038"}},
-		{"by user", "group_by=user", []string{"null/-=1$0.0001", "alice/-=30$0.003", "bob/-=3$0.0003", "carol/-=4$0.0004"}},
-		{"by key", "group_by=key", []string{"-/null=4$0.0004", "-/k1=14$0.0014", "-/k2=20$0.002"}},
-		{"by both", "group_by=user,key", []string{"null/k1=1$0.0001", "alice/k1=10$0.001", "alice/k2=20$0.002", "bob/k1=3$0.0003",
-			"carol/null=4$0.0004"}},
-		{"by both, named the other way", "group_by=key,user", []string{"null/k1=1$0.0001", "alice/k1=10$0.001", "alice/k2=20$0.002",
+		{"not split", "", []string{"-/-=38$0.0038 saved $0.001"}},
+		{"by user", "group_by=user", []string{"null/-=1$0.0001", "alice/-=30$0.003 saved $0.001", "bob/-=3$0.0003", "carol/-=4$0.0004"}},
+		{"by key", "group_by=key", []string{"-/null=4$0.0004", "-/k1=14$0.0014 saved $0.001", "-/k2=20$0.002"}},
+		{"by both", "group_by=user,key", []string{"null/k1=1$0.0001", "alice/k1=10$0.001 saved $0.001", "alice/k2=20$0.002",
 			"bob/k1=3$0.0003", "carol/null=4$0.0004"}},
-		{"one user", "user=alice", []string{"-/-=30$0.003"}},
-		{"one user, by key", "user=alice&group_by=key", []string{"-/k1=10$0.001", "-/k2=20$0.002"}},
+		{"by both, named the other way", "group_by=key,user", []string{"null/k1=1$0.0001", "alice/k1=10$0.001 saved $0.001",
+			"alice/k2=20$0.002", "bob/k1=3$0.0003", "carol/null=4$0.0004"}},
+		{"one user", "user=alice", []string{"-/-=30$0.003 saved $0.001"}},
+		{"one user, by key", "user=alice&group_by=key", []string{"-/k1=10$0.001 saved $0.001", "-/k2=20$0.002"}},
 		{"a user with no calls", "user=dave&group_by=user", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,19 +123,19 @@ func TestUsageReportSplitAsCSV(t *testing.T) {
 		t.Fatalf("CSV = %d %q %s", status, hdr.Get("Content-Type"), body)
 	}
 	want := []string{
-		"day,org,service,user,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters,cost_usd",
-		"2025-06-05,acme,elevenlabs,,k1,1,0,0,0,0,1,0.0001",
-		"2025-06-05,acme,elevenlabs,alice,k1,1,0,0,0,0,10,0.001",
-		"2025-06-05,acme,elevenlabs,alice,k2,1,0,0,0,0,20,0.002",
-		"2025-06-05,acme,elevenlabs,bob,k1,1,0,0,0,0,3,0.0003",
-		"2025-06-05,acme,elevenlabs,carol,,1,0,0,0,0,4,0.0004",
+		"day,org,service,user,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters,cost_usd,saved_usd",
+		"2025-06-05,acme,elevenlabs,,k1,1,0,0,0,0,1,0.0001,0",
+		"2025-06-05,acme,elevenlabs,alice,k1,2,0,1,0,0,10,0.001,0.001",
+		"2025-06-05,acme,elevenlabs,alice,k2,1,0,0,0,0,20,0.002,0",
+		"2025-06-05,acme,elevenlabs,bob,k1,1,0,0,0,0,3,0.0003,0",
+		"2025-06-05,acme,elevenlabs,carol,,1,0,0,0,0,4,0.0004,0",
 	}
 	if got := strings.Split(strings.TrimSpace(string(body)), "\n"); !slices.Equal(got, want) {
 		t.Fatalf("CSV =\n%s\nwant\n%s", body, strings.Join(want, "\n"))
 	}
 	status, _, body = e.do("GET", base+"/orgs/acme/usage/?format=csv&group_by=key", "Api-Key "+e.acmeAdmin, "")
 	if head, _, _ := strings.Cut(string(body), "\n"); status != 200 ||
-		head != "day,org,service,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters,cost_usd" {
+		head != "day,org,service,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters,cost_usd,saved_usd" {
 		t.Fatalf("CSV by key = %d, header %q", status, head)
 	}
 }
@@ -137,7 +150,7 @@ func TestPlatformUsageReportSplitByUser(t *testing.T) {
 	for _, row := range usageRowsOf(t, body) {
 		got = append(got, row["org"].(string)+":"+splitOf(row))
 	}
-	if want := []string{"acme:alice/-=30$0.003", "other:alice/-=100$0.01"}; !slices.Equal(got, want) {
+	if want := []string{"acme:alice/-=30$0.003 saved $0.001", "other:alice/-=100$0.01"}; !slices.Equal(got, want) {
 		t.Fatalf("alice's calls in every org = %q, want %q", got, want)
 	}
 }
@@ -199,7 +212,7 @@ func TestUsageCostInDollars(t *testing.T) {
 		{aiproxy.MaxBudgetMicros - 1, "999999999.999999"}, // a call's largest cost, a micro-dollar short
 	} {
 		row := ToUsageRowJSON(aiproxy.UsageRow{Day: "2025-06-05", OrgKey: "acme", Service: "elevenlabs", Requests: 1,
-			CostMicros: c.micros}, 0)
+			CostMicros: c.micros, SavedMicros: c.micros}, 0)
 		data, err := json.Marshal(row)
 		if err != nil {
 			t.Fatal(err)
@@ -208,11 +221,11 @@ func TestUsageCostInDollars(t *testing.T) {
 		if err := WriteUsageCSV(&csvOut, 0, []UsageRowJSON{row}); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(data), `"cost_usd":`+c.want+`}`) {
-			t.Errorf("%d micro-USD as JSON: %s, want cost_usd %s", c.micros, data, c.want)
+		if !strings.Contains(string(data), `"cost_usd":`+c.want+`,"saved_usd":`+c.want+`}`) {
+			t.Errorf("%d micro-USD as JSON: %s, want cost_usd and saved_usd %s", c.micros, data, c.want)
 		}
-		if !strings.HasSuffix(strings.TrimSpace(csvOut.String()), ","+c.want) {
-			t.Errorf("%d micro-USD as CSV:\n%s\nwant the last cell %s", c.micros, csvOut.String(), c.want)
+		if !strings.HasSuffix(strings.TrimSpace(csvOut.String()), ","+c.want+","+c.want) {
+			t.Errorf("%d micro-USD as CSV:\n%s\nwant the last two cells %s", c.micros, csvOut.String(), c.want)
 		}
 	}
 }
