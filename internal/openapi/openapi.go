@@ -36,6 +36,7 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 	addJobs(paths)     // job.go
 	addBudgets(paths)  // budget.go
 	addRequests(paths) // requests.go
+	addUsage(paths)    // usage.go
 	tags := []any{
 		obj{"name": "discovery", "description": "List services and read their endpoints."},
 		obj{"name": "management", "description": "Keys and credentials of an org, and platform administration."},
@@ -43,6 +44,7 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 		obj{"name": "jobs", "description": "The org's async provider jobs and their events."},
 		obj{"name": "budgets", "description": "The org's spending budgets, in micro-USD, and what they have left."},
 		obj{"name": "requests", "description": "The org's request log: every call, newest first."},
+		obj{"name": "usage", "description": "Usage reports: calls, units, cost and what the speech cache saved, per day."},
 	}
 	sorted := append([]*aiproxy.Service(nil), services...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Slug < sorted[j].Slug })
