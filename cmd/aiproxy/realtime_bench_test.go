@@ -286,9 +286,59 @@ func reportLatencies(b *testing.B, ds []time.Duration, name string) {
 	b.ReportMetric(ms(ds[len(ds)/2]), "p50-ms/"+name)
 }
 
-// benchPaths are the two ways to the sandbox's socket, in the order each
-// -count round runs them.
-var benchPaths = []string{"direct", "relay"}
+// The sub-benchmarks of the latency benchmarks. direct and relay each
+// time one path alone; testing repeats each leaf -count times in a row,
+// so on a busy machine their rounds do not share the same moments. paired
+// alternates one direct and one relay measurement in every iteration
+// (which goes first alternates too), so both see the same load, and
+// reports the median of the per-pair differences as the relay's overhead.
+var benchPaths = []string{"direct", "relay", "paired"}
+
+// reportPaired reports a paired run: each path's median and the median of
+// relay − direct over the pairs, in milliseconds.
+func reportPaired(b *testing.B, direct, relay []time.Duration, name string) {
+	if len(direct) == 0 || len(direct) != len(relay) {
+		return
+	}
+	diffs := make([]time.Duration, len(direct))
+	for i := range direct {
+		diffs[i] = relay[i] - direct[i]
+	}
+	median := func(ds []time.Duration) float64 {
+		ds = slices.Clone(ds)
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(median(direct), "direct-p50-ms/"+name)
+	b.ReportMetric(median(relay), "relay-p50-ms/"+name)
+	b.ReportMetric(median(diffs), "overhead-p50-ms/"+name)
+}
+
+// firstAudio opens a socket, sends the opening space and the flushed
+// sentence, and returns the time from the dial to the first audio; then
+// it ends the stream and waits for the provider's close.
+func (d *benchDemo) firstAudio(relay bool) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := d.open(ctx, relay)
+	if err != nil {
+		return 0, err
+	}
+	defer c.CloseNow()
+	err = c.Write(ctx, websocket.MessageText, benchBOS)
+	if err == nil {
+		err = c.Write(ctx, websocket.MessageText, benchSpeak)
+	}
+	if err == nil {
+		err = readAudio(ctx, c)
+	}
+	took := time.Since(start)
+	if err == nil {
+		err = endStream(ctx, c)
+	}
+	return took, err
+}
 
 // BenchmarkSocketFirstAudio opens a socket per iteration, sends the
 // opening space and a flushed 150-character sentence, and times from the
@@ -298,69 +348,110 @@ func BenchmarkSocketFirstAudio(b *testing.B) {
 	d := startBenchDemo(b)
 	for _, path := range benchPaths {
 		b.Run(path, func(b *testing.B) {
-			relay := path == "relay"
-			var first []time.Duration
+			var direct, relay []time.Duration
+			i := 0
 			for b.Loop() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				start := time.Now()
-				c, err := d.open(ctx, relay)
-				if err != nil {
-					cancel()
-					b.Fatal(err)
+				order := []bool{path == "relay"}
+				if path == "paired" {
+					order = []bool{i%2 == 1, i%2 == 0}
 				}
-				err = c.Write(ctx, websocket.MessageText, benchBOS)
-				if err == nil {
-					err = c.Write(ctx, websocket.MessageText, benchSpeak)
-				}
-				if err == nil {
-					err = readAudio(ctx, c)
-				}
-				first = append(first, time.Since(start))
-				if err == nil {
-					err = endStream(ctx, c)
-				}
-				c.CloseNow()
-				cancel()
-				if err != nil {
-					b.Fatalf("%s: %v", path, err)
+				i++
+				for _, r := range order {
+					took, err := d.firstAudio(r)
+					if err != nil {
+						b.Fatalf("%s (relay %v): %v", path, r, err)
+					}
+					if r {
+						relay = append(relay, took)
+					} else {
+						direct = append(direct, took)
+					}
 				}
 			}
-			reportLatencies(b, first, "first-audio")
+			switch path {
+			case "direct":
+				reportLatencies(b, direct, "first-audio")
+			case "relay":
+				reportLatencies(b, relay, "first-audio")
+			default:
+				reportPaired(b, direct, relay, "first-audio")
+			}
 		})
 	}
 }
 
-// BenchmarkSocketRoundTrip sends, on one open socket, a short flushed
-// text per iteration and reads until its audio arrives: the relay's cost
-// per message is the relay's time minus the direct one.
+// speaker is one open socket that has sent its opening space.
+type speaker struct{ c *websocket.Conn }
+
+func (d *benchDemo) speaker(ctx context.Context, b *testing.B, relay bool) speaker {
+	b.Helper()
+	c, err := d.open(ctx, relay)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.CloseNow() })
+	if err := c.Write(ctx, websocket.MessageText, benchBOS); err != nil {
+		b.Fatal(err)
+	}
+	return speaker{c}
+}
+
+// roundTrip sends a short flushed text and reads until its audio.
+func (s speaker) roundTrip(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	if err := s.c.Write(ctx, websocket.MessageText, benchShortMsg); err != nil {
+		return 0, err
+	}
+	err := readAudio(ctx, s.c)
+	return time.Since(start), err
+}
+
+// BenchmarkSocketRoundTrip sends, on an open socket, a short flushed text
+// per iteration and reads until its audio arrives: the relay's cost per
+// message is the relay's time minus the direct one (paired: one socket of
+// each, messages alternating).
 func BenchmarkSocketRoundTrip(b *testing.B) {
 	d := startBenchDemo(b)
 	for _, path := range benchPaths {
 		b.Run(path, func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			c, err := d.open(ctx, path == "relay")
-			if err != nil {
-				b.Fatal(err)
+			var sockets []speaker // direct, relay
+			var order [][]int
+			switch path {
+			case "direct":
+				sockets, order = []speaker{d.speaker(ctx, b, false)}, [][]int{{0}}
+			case "relay":
+				sockets, order = []speaker{{}, d.speaker(ctx, b, true)}, [][]int{{1}}
+			default:
+				sockets, order = []speaker{d.speaker(ctx, b, false), d.speaker(ctx, b, true)}, [][]int{{0, 1}, {1, 0}}
 			}
-			defer c.CloseNow()
-			if err := c.Write(ctx, websocket.MessageText, benchBOS); err != nil {
-				b.Fatal(err)
-			}
-			var rtts []time.Duration
+			times := make([][]time.Duration, 2)
+			i := 0
 			for b.Loop() {
-				start := time.Now()
-				if err := c.Write(ctx, websocket.MessageText, benchShortMsg); err != nil {
-					b.Fatal(err)
+				for _, k := range order[i%len(order)] {
+					took, err := sockets[k].roundTrip(ctx)
+					if err != nil {
+						b.Fatalf("%s: %v", path, err)
+					}
+					times[k] = append(times[k], took)
 				}
-				if err := readAudio(ctx, c); err != nil {
-					b.Fatal(err)
-				}
-				rtts = append(rtts, time.Since(start))
+				i++
 			}
-			reportLatencies(b, rtts, "round-trip")
-			if err := endStream(ctx, c); err != nil {
-				b.Fatal(err)
+			switch path {
+			case "direct":
+				reportLatencies(b, times[0], "round-trip")
+			case "relay":
+				reportLatencies(b, times[1], "round-trip")
+			default:
+				reportPaired(b, times[0], times[1], "round-trip")
+			}
+			for _, s := range sockets {
+				if s.c != nil {
+					if err := endStream(ctx, s.c); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 		})
 	}
