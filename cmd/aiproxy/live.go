@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
 	"github.com/aiproxy/aiproxy/internal/catalog"
+	"github.com/aiproxy/aiproxy/internal/httpapi"
 	"github.com/aiproxy/aiproxy/internal/livesession"
 	"github.com/aiproxy/aiproxy/internal/proxy"
 )
@@ -43,8 +45,8 @@ func (f *liveFlags) register(fs *flag.FlagSet, e env) {
 
 func (f *liveFlags) validate() error {
 	errs := []error{f.envErr}
-	if f.maxSession < time.Minute {
-		errs = append(errs, errors.New("--live-max-session must be at least 1m"))
+	if f.maxSession < time.Second {
+		errs = append(errs, errors.New("--live-max-session must be at least 1s"))
 	}
 	if f.perOrg < 0 || f.perCredential < 0 {
 		errs = append(errs, errors.New("--live-sessions-per-org and --live-sessions-per-credential must be 0 or more"))
@@ -59,6 +61,7 @@ func (f *liveFlags) validate() error {
 type liveParts struct {
 	sessions *livesession.Sessions
 	reaper   *livesession.Reaper
+	admin    liveAdmin
 }
 
 // liveStore is what live sessions need of the store.
@@ -66,6 +69,7 @@ type liveStore interface {
 	livesession.Store
 	livesession.ReaperStore
 	livesession.Quotas
+	liveAdminStore
 }
 
 // build wires the live sessions on the store, reaping through p's
@@ -79,5 +83,29 @@ func (f *liveFlags) build(db liveStore, cat *catalog.Catalog, p *proxy.Proxy, me
 	if meter != nil {
 		rc.Meter = meter
 	}
-	return &liveParts{sessions: sessions, reaper: livesession.NewReaper(rc)}
+	reaper := livesession.NewReaper(rc)
+	return &liveParts{sessions: sessions, reaper: reaper, admin: liveAdmin{liveAdminStore: db, reaper: reaper}}
+}
+
+// liveAdminStore is what the live-session routes read.
+type liveAdminStore interface {
+	LiveSessions(ctx context.Context, f aiproxy.LiveSessionFilter) ([]aiproxy.LiveSession, error)
+	LiveSession(ctx context.Context, id string) (aiproxy.LiveSession, error)
+}
+
+// liveAdmin serves the live-session routes: reads from the store, stops
+// through the reaper (at the provider, with the session's credential).
+type liveAdmin struct {
+	liveAdminStore
+	reaper *livesession.Reaper
+}
+
+var _ httpapi.LiveSessionAdmin = liveAdmin{}
+
+// StopLiveSession stops a session for an admin or its user.
+func (l liveAdmin) StopLiveSession(ctx context.Context, s aiproxy.LiveSession) (aiproxy.LiveSession, error) {
+	if err := l.reaper.Stop(ctx, s, aiproxy.EndUserClosed, "admin"); err != nil {
+		return s, err
+	}
+	return l.LiveSession(ctx, s.ID)
 }

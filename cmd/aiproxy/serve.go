@@ -310,12 +310,13 @@ func (a *app) apiConfig(invoker httpapi.Invoker) httpapi.Config {
 		SignIns:    a.signIns,
 		// LiveSessions lets a browser start, keep alive and stop the live
 		// avatar session whose token aiproxy minted, with that token.
-		LiveSessions: a.live.sessions,
-		Logger:       a.log,
-		Ready:        a.db.Ping,
-		Readiness:    readiness{db: a.db, redis: a.redis, life: a.life}.check,
-		Access:       a.guard.access,
-		Guardrails:   a.guard.manage,
+		LiveSessions:     a.live.sessions,
+		LiveSessionAdmin: a.live.admin,
+		Logger:           a.log,
+		Ready:            a.db.Ping,
+		Readiness:        readiness{db: a.db, redis: a.redis, life: a.life}.check,
+		Access:           a.guard.access,
+		Guardrails:       a.guard.manage,
 		// Native stays nil: native calls go to Invoker, the proxy with the
 		// job hooks, so that native job starts and status reads are
 		// tracked and owned like invoke's.

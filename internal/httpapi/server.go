@@ -54,6 +54,9 @@ type Config struct {
 	// LiveSessions recognises the provider session tokens aiproxy minted,
 	// on the native routes of their service; nil recognises none.
 	LiveSessions LiveSessionVerifier
+	// LiveSessionAdmin serves the live-session routes (livesession.go);
+	// nil leaves them unregistered.
+	LiveSessionAdmin LiveSessionAdmin
 	// Budgets manages spending budgets (budget.go); nil leaves their
 	// routes unregistered.
 	Budgets BudgetAdmin
@@ -149,6 +152,9 @@ func (s *server) routes() {
 	s.jobRoutes()
 	s.requestRoutes() // requests.go
 	s.auditRoutes()   // audit.go
+	if s.cfg.LiveSessionAdmin != nil {
+		s.liveSessionRoutes(s.cfg.LiveSessionAdmin) // livesession.go
+	}
 	if s.cfg.Guardrails != nil {
 		s.route("/orgs/{org}/quotas", s.orgAdmin(s.orgQuotas), http.MethodGet, http.MethodPut, http.MethodDelete)
 		s.route("/orgs/{org}/usage", s.orgAdmin(s.orgUsage), http.MethodGet)

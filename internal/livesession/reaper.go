@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net/http"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -166,31 +167,49 @@ func (r *Reaper) reason(s aiproxy.LiveSession, now time.Time) string {
 	return aiproxy.EndZombie
 }
 
-// stop asks the provider to stop a session, with the credential it was
-// minted on, and records the stop. A session the provider no longer has
-// (a 4xx) is over too.
+// stop asks the provider to stop a due session and records it; it reports
+// whether the session is now stopped.
 func (r *Reaper) stop(ctx context.Context, svc *aiproxy.Service, s aiproxy.LiveSession, now time.Time) bool {
-	ep, ok := svc.Endpoint(ActionStop)
-	if !ok {
-		return false
-	}
 	reason := r.reason(s, now)
-	body, _ := json.Marshal(map[string]string{"session_id": s.ID, "reason": reason})
-	a, err := r.cfg.Fetcher.Fetch(ctx, s.OrgKey, svc, ep, proxy.Envelope{Body: body}, s.Source)
-	if err != nil {
+	if err := r.stopAt(ctx, svc, s, reason, "reaper", now); err != nil {
 		r.log.Warn("reaper could not stop live session", "session_id", s.ID, "org", s.OrgKey, "err", err)
-		return false
-	}
-	a.Close()
-	if a.Status >= 500 || a.Status == 429 {
-		return false
-	}
-	if _, err := r.cfg.Store.StopLiveSession(ctx, s.ID, now, reason, "reaper"); err != nil {
-		r.log.Error("record reaped live session", "session_id", s.ID, "err", err)
 		return false
 	}
 	r.log.Info("live session reaped", "session_id", s.ID, "org", s.OrgKey, "reason", reason)
 	return true
+}
+
+// Stop stops a live session now, for an admin: at the provider with the
+// credential it was minted on, then in the store, stopped by by.
+func (r *Reaper) Stop(ctx context.Context, s aiproxy.LiveSession, reason, by string) error {
+	svc, ok := r.cfg.Catalog.Service(s.Service)
+	if !ok {
+		return aiproxy.ErrServiceNotFound(s.Service)
+	}
+	return r.stopAt(ctx, svc, s, reason, by, r.cfg.Now())
+}
+
+// stopAt asks the provider to stop a session, with the credential it was
+// minted on, and records the stop. A session the provider no longer has
+// (a 4xx) is over too; a 429 or 5xx is tried again later.
+func (r *Reaper) stopAt(ctx context.Context, svc *aiproxy.Service, s aiproxy.LiveSession, reason, by string, now time.Time) error {
+	ep, ok := svc.Endpoint(ActionStop)
+	if !ok {
+		return aiproxy.ErrServiceNotFound(svc.Slug + "/" + ActionStop)
+	}
+	body, _ := json.Marshal(map[string]string{"session_id": s.ID, "reason": reason})
+	a, err := r.cfg.Fetcher.Fetch(ctx, s.OrgKey, svc, ep, proxy.Envelope{Body: body}, s.Source)
+	if err != nil {
+		return err
+	}
+	a.Close()
+	if a.Status >= 500 || a.Status == http.StatusTooManyRequests {
+		return &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed}
+	}
+	if _, err := r.cfg.Store.StopLiveSession(ctx, s.ID, now, reason, by); err != nil {
+		return err
+	}
+	return nil
 }
 
 // record is the provider's account of a session.
