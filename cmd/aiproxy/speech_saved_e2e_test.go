@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // savedTotals adds up a report's rows across days (a test running over
@@ -95,4 +97,51 @@ func TestSpeechCacheSavedInUsage(t *testing.T) {
 	if first == last && !strings.HasSuffix(strings.Join(strings.Fields(rest), " "), "$"+usd+" $"+usd) {
 		t.Errorf("CLI usage report table:\n%s\nwant the row to cost and save $%s", out, usd)
 	}
+}
+
+// TestConsoleUsageShowsSaved checks, in headless Chromium against the
+// shipped demo, that the console's usage page says what the speech cache
+// saved once it saved something, and has a chart and a CSV column of it.
+func TestConsoleUsageShowsSaved(t *testing.T) {
+	b := startBrowser(t)
+	d := startShippedDemo(t)
+	const text = "The console shows what this saved."
+	for i := range 2 {
+		if status, _, body := d.invoke(d.org, d.key, "elevenlabs", "tts", ttsEnv(text)); status != 200 {
+			t.Fatalf("call %d = %d %.200s", i, status, body)
+		}
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, _, body := d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/usage/?from="+day+"&to="+day, d.key, nil, nil)
+		if strings.HasSuffix(savedTotals(t, body), fmt.Sprintf("/%d", len(text)*100)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the report never showed the saving: %s", body)
+		}
+	}
+	b.do("sign in",
+		chromedp.Navigate(d.url+"/console/"),
+		typeInto(`input[name=org]`, d.org),
+		typeInto(`input[name=apiKey]`, d.key),
+		click(`form button[type=submit]`),
+		waitJS(`location.hash === '#/home'`),
+		goTo("#/usage"),
+		waitJS(`document.querySelector('[data-chart=requests] svg')`))
+	usd := "$" + strconv.FormatFloat(float64(len(text)*100)/1e6, 'f', -1, 64)
+	if saved := textOf(b, `[data-testid=usage-saved]`); !strings.Contains(saved, "Saved by the speech cache: "+usd) {
+		t.Errorf("usage page says %q, want it to say the speech cache saved %s", saved, usd)
+	}
+	if !get(b, "saved chart", chromedp.Evaluate[bool](`!!document.querySelector('[data-chart=saved_usd] svg')`)) {
+		t.Error("no chart of what the speech cache saved")
+	}
+	head := get(b, "table head", chromedp.Evaluate[string](`document.querySelector('main thead').textContent`))
+	if !strings.Contains(head, "Saved by the speech cache") {
+		t.Errorf("table head %q has no saved column", head)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	b.shot("usage-saved")
 }

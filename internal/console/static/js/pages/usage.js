@@ -1,8 +1,9 @@
 // Usage that reads at a glance: for a date range, one chart per unit
-// (requests, errors, each metered unit, data sent, cost) with a bar per
-// day split by service, key or user and a legend; the same numbers as a
-// table with formatted units and bytes; and a CSV download of exactly the
-// table shown.
+// (requests, errors, each metered unit, data sent, cost, and what the
+// speech cache saved when it saved anything) with a bar per day split by
+// service, key or user and a legend; the same numbers as a table with
+// formatted units and bytes; and a CSV download of exactly the table
+// shown.
 import * as api from '../api.js';
 import { h, field, select, loading, empty, errorNotice, replace, pageHead } from '../ui.js';
 import { stackedChart } from '../chart.js';
@@ -43,25 +44,29 @@ export function seriesOf(row, split) {
 
 /**
  * aggregate sums rows by day and series: {series: [...], cells: Map("day|series" → totals),
- * units: [...]} where totals has requests, errors, bytes_out, cost_usd and units.
+ * units: [...], saved_usd} where totals has requests, errors, bytes_out, cost_usd, saved_usd
+ * and units, and saved_usd is what the speech cache saved over every row.
  */
 export function aggregate(rows, split) {
   const cells = new Map();
   const series = new Set();
   const units = new Set();
+  let saved = 0;
   for (const r of rows) {
     const s = seriesOf(r, split);
     series.add(s);
     const k = `${r.day}|${s}`;
-    const c = cells.get(k) || { day: r.day, series: s, requests: 0, errors: 0, bytes_out: 0, cost_usd: 0, units: {} };
+    const c = cells.get(k) || { day: r.day, series: s, requests: 0, errors: 0, bytes_out: 0, cost_usd: 0, saved_usd: 0, units: {} };
     c.requests += r.requests || 0;
     c.errors += r.errors || 0;
     c.bytes_out += r.bytes_out || 0;
     c.cost_usd += r.cost_usd || 0;
+    c.saved_usd += r.saved_usd || 0;
+    saved += r.saved_usd || 0;
     for (const [u, n] of Object.entries(r.units || {})) { c.units[u] = (c.units[u] || 0) + n; units.add(u); }
     cells.set(k, c);
   }
-  return { series: [...series].sort(), cells, units: [...units].sort() };
+  return { series: [...series].sort(), cells, units: [...units].sort(), saved_usd: saved };
 }
 
 function defaultRange() {
@@ -154,6 +159,7 @@ function report(rows, { from, to, split, service }) {
     ...agg.units.map((u) => ({ key: `units.${u}`, title: unitLabel(u), get: (c) => c.units[u] || 0, fmt: (n) => formatUnit(u, n) })),
     split === 'action' ? null : { key: 'bytes_out', title: 'Data sent to clients', get: (c) => c.bytes_out, fmt: formatBytes },
     { key: 'cost_usd', title: 'Cost', get: (c) => c.cost_usd, fmt: formatUSD },
+    agg.saved_usd > 0 ? { key: 'saved_usd', title: 'Saved by the speech cache', get: (c) => c.saved_usd, fmt: formatUSD } : null,
   ].filter(Boolean);
   const charts = h('div', { class: 'chart-grid' }, metrics.map((m) => stackedChart({
     title: m.title, unit: m.key, days, series: agg.series, fmt: m.fmt,
@@ -169,7 +175,7 @@ function report(rows, { from, to, split, service }) {
       metrics.map((m) => h('td', { class: 'num', text: m.fmt(m.get(c)) })))))));
   const csvText = csv([
     ['day', split, ...metrics.map((m) => m.key)],
-    ...list.map((c) => [c.day, c.series, ...metrics.map((m) => (m.key === 'cost_usd' ? Number(m.get(c).toFixed(6)) : m.get(c)))]),
+    ...list.map((c) => [c.day, c.series, ...metrics.map((m) => (m.key.endsWith('_usd') ? Number(m.get(c).toFixed(6)) : m.get(c)))]),
   ]);
   const url = URL.createObjectURL(new Blob([csvText], { type: 'text/csv' }));
   const name = `usage-${from}-to-${to}${service ? `-${service}` : ''}-by-${split}.csv`;
@@ -177,6 +183,9 @@ function report(rows, { from, to, split, service }) {
     h('div', { class: 'actions' },
       h('a', { class: 'btn btn-secondary', href: url, download: name, 'data-testid': 'usage-csv', text: 'Download CSV' }),
       h('span', { class: 'muted small', text: `${list.length} row${list.length === 1 ? '' : 's'}, as in the table below` })),
+    agg.saved_usd > 0 ? h('p', { class: 'notice notice-ok', 'data-testid': 'usage-saved' },
+      h('strong', { text: `Saved by the speech cache: ${formatUSD(agg.saved_usd)}` }),
+      ' — what the provider would have charged for the speech answered from the cache in these days.') : null,
     charts, h('h2', { text: 'Every day' }), table);
   out.csvURL = url;
   return out;
