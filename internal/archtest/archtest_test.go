@@ -88,6 +88,7 @@ var (
 		"internal/rollup":                {"internal/aiproxy"},
 		"internal/sandbox":               {},
 		"internal/speechcache":           {"internal/aiproxy", "internal/proxy", "internal/diskfile"},
+		"internal/realtime":              {"internal/aiproxy", "internal/proxy"},
 		"internal/sqlite":                {"internal/aiproxy"},
 		"internal/storetest":             {"internal/aiproxy"},
 		"internal/tracing":               {"internal/proxy"},
