@@ -76,6 +76,7 @@ func TestDemoCatalogWalk(t *testing.T) {
 	w.walkElevenLabsSpeech()
 	w.walkElevenLabsVoices()
 	w.walkElevenLabsDubbingAndHistory()
+	w.walkLiveAvatar() // catalog_walk_live_e2e_test.go
 	w.walkTheRest()
 	w.checkSandboxSawEveryCall()
 	t.Logf("walked %d endpoints in %d calls", len(w.called), len(w.calls))
