@@ -54,13 +54,13 @@ export interface WebSocketLike {
     onerror: ((ev: unknown) => void) | null;
 }
 /**
- * A WebSocket constructor. The third argument is the `ws` package's
- * options; the helpers pass `{ headers }` only for an API key, which a
- * browser's WebSocket cannot carry.
+ * A WebSocket constructor: the browser's, Node's, or the `ws` package's
+ * (typed loosely so that each one's own types fit). The third argument is
+ * the `ws` package's options; the helpers pass `{ headers }` only for an
+ * API key, which a browser's WebSocket cannot carry. Instances are used as
+ * {@link WebSocketLike}.
  */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: {
-    headers?: Record<string, string>;
-}) => WebSocketLike;
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], ...rest: any[]) => any;
 /** Options of {@link AIProxyClient.liveSpeech}. */
 export interface LiveSpeechOptions {
     voiceId: string;

@@ -55,11 +55,13 @@ export interface WebSocketLike {
 }
 
 /**
- * A WebSocket constructor. The third argument is the `ws` package's
- * options; the helpers pass `{ headers }` only for an API key, which a
- * browser's WebSocket cannot carry.
+ * A WebSocket constructor: the browser's, Node's, or the `ws` package's
+ * (typed loosely so that each one's own types fit). The third argument is
+ * the `ws` package's options; the helpers pass `{ headers }` only for an
+ * API key, which a browser's WebSocket cannot carry. Instances are used as
+ * {@link WebSocketLike}.
  */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }) => WebSocketLike;
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], ...rest: any[]) => any;
 
 /** Options of {@link AIProxyClient.liveSpeech}. */
 export interface LiveSpeechOptions {
@@ -334,9 +336,9 @@ export function openLiveSpeech(socketUrl: string, cred: SocketCredential, opts: 
   }
   let ws: WebSocketLike;
   try {
-    ws = cred.token
+    ws = (cred.token
       ? new WS(socketUrl, [SOCKET_SUBPROTOCOL, cred.token])
-      : new WS(socketUrl, [], { headers: { Authorization: cred.authorization! } });
+      : new WS(socketUrl, [], { headers: { Authorization: cred.authorization! } })) as WebSocketLike;
   } catch (err) {
     return Promise.reject(err);
   }

@@ -32,7 +32,7 @@ test("the constructor reports every problem", () => {
 
 test("discovery lists services and endpoints", async () => {
   const services = await ai.listServices();
-  assert.deepEqual(services.map((s) => s.slug), ["elevenlabs", "heygen"]);
+  assert.deepEqual(services.map((s) => s.slug), ["elevenlabs", "heygen", "liveavatar"]);
   const el = await ai.getService("elevenlabs");
   const tts = el.endpoints.find((e) => e.slug === "tts");
   assert.equal(tts.path_template, "/v1/text-to-speech/{voice_id}");
@@ -137,7 +137,7 @@ test("retry rides out 502s with backoff", async () => {
     return fetch(url, init);
   };
   const r = new AIProxyClient({ baseUrl: demo.url, org: demo.org, apiKey: demo.apiKey, fetch: flaky, retry: { retries: 3, baseDelayMs: 10 } });
-  assert.equal((await r.listServices()).length, 2);
+  assert.equal((await r.listServices()).length, 3);
   assert.equal(calls, 3);
   const none = new AIProxyClient({ baseUrl: demo.url, org: demo.org, apiKey: demo.apiKey, fetch: flaky });
   calls = 0;

@@ -40,7 +40,7 @@ printf '{"name":"pack-check","private":true,"type":"module"}\n' >package.json
 timeout 300 npm install "${npm_flags[@]}" "$tarball" "typescript@$tsc_version" >/dev/null
 
 cat >main.ts <<'EOF'
-import { AIProxyClient, AIProxyError, NetworkError, type ClientOptions, type VideoStatus } from "@aiproxy/client";
+import { AIProxyClient, AIProxyError, LiveSocketError, NetworkError, type ClientOptions, type LiveSpeechChunk, type VideoStatus } from "@aiproxy/client";
 
 const options: ClientOptions = { baseUrl: "http://127.0.0.1:9", org: "demo", apiKey: "aip_example" };
 const ai = new AIProxyClient(options);
@@ -58,6 +58,25 @@ export function describe(err: unknown): string {
   if (err instanceof AIProxyError) return `${err.status} ${err.code}: ${err.detail}`;
   if (err instanceof NetworkError) return "network";
   return String(err);
+}
+
+// Live speech with the browser's own WebSocket type, as a page would pass it.
+export async function say(text: string): Promise<number> {
+  const live = await ai.liveSpeech({ voiceId: "21m00Tcm4TlvDq8ikWAM", outputFormat: "pcm_24000", WebSocket });
+  live.send(text, { flush: true });
+  let bytes = 0;
+  for await (const c of live as AsyncIterable<LiveSpeechChunk>) bytes += c.audio.length;
+  try {
+    await live.end();
+  } catch (err) {
+    if (err instanceof LiveSocketError) return -err.closeCode;
+  }
+  return bytes;
+}
+
+export async function avatar(): Promise<string> {
+  const { sessionToken, apiUrl } = await ai.liveAvatarSession({ avatarId: "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a", mode: "LITE" });
+  return `${apiUrl} ${sessionToken}`;
 }
 
 export function done(s: VideoStatus): boolean {

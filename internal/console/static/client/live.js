@@ -261,9 +261,9 @@ export function openLiveSpeech(socketUrl, cred, opts) {
     }
     let ws;
     try {
-        ws = cred.token
+        ws = (cred.token
             ? new WS(socketUrl, [SOCKET_SUBPROTOCOL, cred.token])
-            : new WS(socketUrl, [], { headers: { Authorization: cred.authorization } });
+            : new WS(socketUrl, [], { headers: { Authorization: cred.authorization } }));
     }
     catch (err) {
         return Promise.reject(err);
