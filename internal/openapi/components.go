@@ -20,7 +20,7 @@ func components(services []*aiproxy.Service) obj {
 		}
 	}
 	all := schemas()
-	for _, more := range []obj{userSchemas(), jobSchemas(), budgetSchemas(), requestSchemas(), usageSchemas()} {
+	for _, more := range []obj{userSchemas(), jobSchemas(), budgetSchemas(), requestSchemas(), usageSchemas(), liveSessionSchemas()} {
 		for name, s := range more {
 			all[name] = s
 		}

@@ -32,11 +32,12 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 	paths := obj{}
 	addDiscovery(paths)
 	addManagement(paths)
-	addUsers(paths)    // usertoken.go
-	addJobs(paths)     // job.go
-	addBudgets(paths)  // budget.go
-	addRequests(paths) // requests.go
-	addUsage(paths)    // usage.go
+	addUsers(paths)        // usertoken.go
+	addJobs(paths)         // job.go
+	addBudgets(paths)      // budget.go
+	addRequests(paths)     // requests.go
+	addUsage(paths)        // usage.go
+	addLiveSessions(paths) // livesession.go
 	tags := []any{
 		obj{"name": "discovery", "description": "List services and read their endpoints."},
 		obj{"name": "management", "description": "Keys and credentials of an org, and platform administration."},
@@ -45,6 +46,7 @@ func Build(services []*aiproxy.Service, version string) ([]byte, error) {
 		obj{"name": "budgets", "description": "The org's spending budgets, in micro-USD, and what they have left."},
 		obj{"name": "requests", "description": "The org's request log: every call, newest first."},
 		obj{"name": "usage", "description": "Usage reports: calls, units, cost and what the speech cache saved, per day."},
+		obj{"name": "live-sessions", "description": "The live avatar sessions aiproxy minted, their minutes and credits."},
 	}
 	sorted := append([]*aiproxy.Service(nil), services...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Slug < sorted[j].Slug })
