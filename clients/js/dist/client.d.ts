@@ -126,8 +126,10 @@ export declare class AIProxyClient {
      * and keep-alive then go through aiproxy too.
      */
     liveAvatarSession(req: LiveAvatarSessionRequest, opts?: RequestOptions): Promise<LiveAvatarSessionInfo>;
-    /** Lists the org's live sessions aiproxy tracks (a user token: its own), with minutes and credits. */
+    /** Lists the org's live sessions aiproxy tracks, newest first (a user token: its own), with minutes and credits. */
     listLiveSessions(opts?: RequestOptions): Promise<LiveSession[]>;
+    /** Stops a live session at the provider (POST /orgs/{org}/live-sessions/{id}/stop/) and returns it. */
+    stopLiveSession(id: string, opts?: RequestOptions): Promise<LiveSession>;
     /** Lists the enabled services. */
     listServices(opts?: RequestOptions): Promise<ServiceSummary[]>;
     /** Reads one service and its endpoints; invoke then knows their response modes. */

@@ -205,23 +205,36 @@ export interface LiveAvatarSessionInfo {
     /** aiproxy's native LiveAvatar base URL, for the SDK's `apiUrl`. */
     apiUrl: string;
 }
-/** A LiveAvatar session aiproxy tracks for the org (GET /orgs/{org}/live-sessions/). */
+/** A LiveAvatar session aiproxy tracks for the org (GET /orgs/{org}/live-sessions/); never its token. */
 export interface LiveSession {
+    /** The provider's session id. */
     id: string;
-    service?: string;
+    service: string;
     /** The org's user it was minted for; empty for the org itself. */
-    user?: string;
-    mode?: string;
-    sandbox?: boolean;
+    user: string;
+    /** The aiproxy key behind the mint. */
+    key_id: string;
+    /** The credential it was minted with (the org's or the platform's). */
+    source: string;
+    mode: string;
+    sandbox: boolean;
     /** E.g. minted, started, stopped. */
-    state?: string;
-    created_at?: string;
-    started_at?: string;
-    stopped_at?: string;
-    end_reason?: string;
-    minutes?: number;
-    credits?: number;
-    [key: string]: unknown;
+    state: string;
+    max_duration_seconds: number;
+    /** Live minutes of the quota held for it until it is reconciled. */
+    reserved_minutes: number;
+    created_at: string;
+    started_at: string | null;
+    last_keep_alive_at: string | null;
+    stopped_at: string | null;
+    end_reason: string;
+    /** Who stopped it: client, reaper, admin or provider. */
+    stopped_by: string;
+    /** The provider's record once reconciled (`reconciled_at`); 0 before. */
+    duration_seconds: number;
+    minutes: number;
+    credits: number;
+    reconciled_at: string | null;
 }
 /** Builds the create-session-token body of a request. */
 export declare function liveAvatarBody(req: LiveAvatarSessionRequest): Record<string, unknown>;

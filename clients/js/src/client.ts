@@ -244,10 +244,15 @@ export class AIProxyClient {
     return { sessionId: id, sessionToken: token, apiUrl: this.nativeBaseUrl("liveavatar") };
   }
 
-  /** Lists the org's live sessions aiproxy tracks (a user token: its own), with minutes and credits. */
+  /** Lists the org's live sessions aiproxy tracks, newest first (a user token: its own), with minutes and credits. */
   async listLiveSessions(opts: RequestOptions = {}): Promise<LiveSession[]> {
-    const r = await (await this.request("GET", this.orgUrl("live-sessions"), undefined, opts)).json();
-    return Array.isArray(r) ? r : (r?.sessions ?? r?.results ?? r?.data ?? []);
+    const r: { sessions?: LiveSession[] } = await (await this.request("GET", this.orgUrl("live-sessions"), undefined, opts)).json();
+    return r?.sessions ?? [];
+  }
+
+  /** Stops a live session at the provider (POST /orgs/{org}/live-sessions/{id}/stop/) and returns it. */
+  async stopLiveSession(id: string, opts: RequestOptions = {}): Promise<LiveSession> {
+    return (await this.request("POST", this.orgUrl("live-sessions", id, "stop"), undefined, opts)).json();
   }
 
   /** Lists the enabled services. */

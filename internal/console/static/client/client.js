@@ -169,10 +169,14 @@ export class AIProxyClient {
         }
         return { sessionId: id, sessionToken: token, apiUrl: this.nativeBaseUrl("liveavatar") };
     }
-    /** Lists the org's live sessions aiproxy tracks (a user token: its own), with minutes and credits. */
+    /** Lists the org's live sessions aiproxy tracks, newest first (a user token: its own), with minutes and credits. */
     async listLiveSessions(opts = {}) {
         const r = await (await this.request("GET", this.orgUrl("live-sessions"), undefined, opts)).json();
-        return Array.isArray(r) ? r : (r?.sessions ?? r?.results ?? r?.data ?? []);
+        return r?.sessions ?? [];
+    }
+    /** Stops a live session at the provider (POST /orgs/{org}/live-sessions/{id}/stop/) and returns it. */
+    async stopLiveSession(id, opts = {}) {
+        return (await this.request("POST", this.orgUrl("live-sessions", id, "stop"), undefined, opts)).json();
     }
     /** Lists the enabled services. */
     async listServices(opts = {}) {
