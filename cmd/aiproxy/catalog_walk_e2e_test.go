@@ -76,6 +76,7 @@ func TestDemoCatalogWalk(t *testing.T) {
 	w.walkElevenLabsSpeech()
 	w.walkElevenLabsVoices()
 	w.walkElevenLabsDubbingAndHistory()
+	w.walkElevenLabsRealtime() // catalog_walk_realtime_e2e_test.go
 	w.walkLiveAvatar() // catalog_walk_live_e2e_test.go
 	w.walkTheRest()
 	w.checkSandboxSawEveryCall()
