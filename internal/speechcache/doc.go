@@ -10,7 +10,10 @@
 // request fields identify an answer and which make a call uncacheable
 // (key.go). A miss goes to the provider as usual while its answer is copied
 // to the store as the client receives it (tee.go); concurrent misses of
-// one key make one provider call (flight.go). Entries live behind the
-// Store interface; FS keeps them in a directory, bounded in bytes, least
-// recently used out first, across restarts (fs.go).
+// one key make one provider call (flight.go). A hit's usage record shows
+// what the provider would have charged for it as saved, priced from the
+// entry's own count of what its first call cost (Pricer, saved.go).
+// Entries live behind the Store interface; FS keeps them in a directory,
+// bounded in bytes, least recently used out first, across restarts
+// (fs.go).
 package speechcache
