@@ -454,3 +454,47 @@ func TestRealtimeBudgetClosesTheSocket(t *testing.T) {
 		return false
 	})
 }
+
+func TestRealtimeSocketLimits(t *testing.T) {
+	d := startDemo(t, "--socket-max-duration", "1s", "--socket-cap", "org=2")
+	path := "/v1/text-to-speech/" + socketVoice + "/stream-input"
+	var open []*websocket.Conn
+	for range 2 {
+		c, resp, err := d.dialSocket(d.socketURL(d.org, path, nil), "Api-Key "+d.key)
+		if err != nil {
+			t.Fatalf("dial: %v %v", err, resp)
+		}
+		send(t, c, map[string]any{"text": " "})
+		open = append(open, c)
+	}
+	// A third socket is over the org's cap: 429 before the provider.
+	_, before := d.sandboxRequestsTo(path)
+	_, resp, err := d.dialSocket(d.socketURL(d.org, path, nil), "Api-Key "+d.key)
+	if err == nil || resp == nil || resp.StatusCode != 429 {
+		t.Fatalf("third socket: %v %v; want 429", err, resp)
+	}
+	if _, after := d.sandboxRequestsTo(path); len(after) != len(before) {
+		t.Fatal("a socket over the cap reached the provider")
+	}
+	// Sockets older than --socket-max-duration are closed with 4408, and
+	// their slots come back.
+	for _, c := range open {
+		for {
+			_, err := next(c)
+			if err != nil {
+				if websocket.CloseStatus(err) != 4408 {
+					t.Fatalf("old socket ended with %v; want 4408", err)
+				}
+				break
+			}
+		}
+	}
+	waitFor(t, func() bool {
+		c, _, err := d.dialSocket(d.socketURL(d.org, path, nil), "Api-Key "+d.key)
+		if err != nil {
+			return false
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+		return true
+	})
+}

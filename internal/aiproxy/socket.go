@@ -44,9 +44,9 @@ const (
 	CloseBudgetExceeded = 4402
 	// CloseQuotaExceeded: an org's quota ran out while the socket was open.
 	CloseQuotaExceeded = 4429
-	// CloseCredentialGone: the key or token that opened the socket was
-	// revoked or expired while it was open.
-	CloseCredentialGone = 4401
+	// CloseMaxDuration: the socket was open for the longest time aiproxy
+	// allows one; the client may open another.
+	CloseMaxDuration = 4408
 	// CloseUpstreamFailed: the provider's socket broke without a close.
 	CloseUpstreamFailed = 1011
 	// CloseGoingAway: aiproxy is shutting down.

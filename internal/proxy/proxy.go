@@ -71,6 +71,10 @@ type Config struct {
 	// SocketCaps caps the sockets open at once, per org and per platform
 	// credential; a socket holds its slot while it is open. nil is no cap.
 	SocketCaps ConcurrencyLimiter
+	// MaxSocketDuration is the longest a relayed socket stays open before
+	// aiproxy closes it with 4408, so that a revoked key's sockets end
+	// too; 0 means an hour.
+	MaxSocketDuration time.Duration
 }
 
 // Proxy runs calls through the pipeline (pipeline.go). It is safe for

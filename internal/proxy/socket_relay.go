@@ -91,12 +91,21 @@ func (s *socketRelay) serve(w http.ResponseWriter, r *http.Request) (int64, erro
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
-	ends := make(chan relayEnd, 3)
+	ends := make(chan relayEnd, 4)
 	s.last.Store(time.Now().UnixNano())
 	go func() { ends <- relayEnd{fromClient: true, err: s.fromClient(ctx)} }()
 	go func() { ends <- relayEnd{err: s.fromUpstream(ctx)} }()
 	stopIdle := s.watchIdle(ctx, ends)
 	defer stopIdle()
+	maxAge := s.p.cfg.MaxSocketDuration
+	if maxAge <= 0 {
+		maxAge = time.Hour
+	}
+	tooOld := time.AfterFunc(maxAge, func() {
+		ends <- relayEnd{fromClient: true, err: &SocketRefusal{Code: aiproxy.CloseMaxDuration, Reason: "max_duration",
+			Frame: s.filter.ErrorFrame("max_duration", "This socket has been open for the longest time aiproxy allows; open a new one.")}}
+	})
+	defer tooOld.Stop()
 
 	end := <-ends
 	s.finish(ctx, end)

@@ -118,6 +118,8 @@ func (s *scribe) ErrorFrame(code, message string) []byte {
 	switch code {
 	case string(aiproxy.CodeBudgetExceeded):
 		typ = string(aiproxy.CodeQuotaExceeded)
+	case "max_duration":
+		typ = "session_time_limit_exceeded"
 	case string(aiproxy.CodeInternal), string(aiproxy.CodeUnavailable):
 		typ = "error"
 	}

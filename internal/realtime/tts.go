@@ -167,6 +167,8 @@ func closeCode(code string) int {
 		return aiproxy.CloseQuotaExceeded
 	case string(aiproxy.CodeBudgetExceeded):
 		return aiproxy.CloseBudgetExceeded
+	case "max_duration":
+		return aiproxy.CloseMaxDuration
 	case "invalid_message":
 		return int(websocket.StatusUnsupportedData)
 	case string(aiproxy.CodeInternal), string(aiproxy.CodeUnavailable):
