@@ -77,7 +77,7 @@ func TestDemoCatalogWalk(t *testing.T) {
 	w.walkElevenLabsVoices()
 	w.walkElevenLabsDubbingAndHistory()
 	w.walkElevenLabsRealtime() // catalog_walk_realtime_e2e_test.go
-	w.walkLiveAvatar() // catalog_walk_live_e2e_test.go
+	w.walkLiveAvatar()         // catalog_walk_live_e2e_test.go
 	w.walkTheRest()
 	w.checkSandboxSawEveryCall()
 	t.Logf("walked %d endpoints in %d calls", len(w.called), len(w.calls))

@@ -66,7 +66,7 @@ func TestTTSCountsSpokenCharactersOnly(t *testing.T) {
 		`{"text":""}`:                         0, // ends it
 		`{"flush":true}`:                      0,
 		`{"text":"héllo wörld "}`:             12,
-		`{"text":"日本語のテキスト"}`:                8,
+		`{"text":"日本語のテキスト"}`:                 8,
 		`{"text":"Hi ","voice_settings":{}} `: 3,
 	} {
 		_, units, err := f.Client(true, []byte(msg))
