@@ -243,9 +243,11 @@ func addManagement(paths obj) {
 // distinct upstream path.
 func addService(paths obj, svc *aiproxy.Service) error {
 	for _, ep := range svc.EnabledEndpoints() {
-		paths[fmt.Sprintf("%s/orgs/{org}/services/%s/%s/", Base, svc.Slug, ep.Slug)] = obj{
-			"parameters": []any{orgParam},
-			"post":       invokeOperation(svc, ep),
+		if ep.ResponseMode != aiproxy.ResponseWebSocket { // a socket opens only as a native upgrade
+			paths[fmt.Sprintf("%s/orgs/{org}/services/%s/%s/", Base, svc.Slug, ep.Slug)] = obj{
+				"parameters": []any{orgParam},
+				"post":       invokeOperation(svc, ep),
+			}
 		}
 		p := fmt.Sprintf("%s/orgs/{org}/native/%s%s", Base, svc.Slug, ep.PathTemplate)
 		item, _ := paths[p].(obj)
@@ -355,7 +357,25 @@ func nativeOperation(svc *aiproxy.Service, ep aiproxy.Endpoint) obj {
 		op["requestBody"] = obj{"required": true, "content": obj{"application/octet-stream": obj{}}}
 	}
 	attachNativeBodySchema(op, svc, ep) // bodyschema.go
+	if ep.ResponseMode == aiproxy.ResponseWebSocket {
+		socketOperation(op, ep)
+	}
 	return op
+}
+
+// socketOperation describes a WebSocket endpoint's native operation: an
+// upgrade, its messages the provider's own (docs/realtime.md).
+func socketOperation(op obj, ep aiproxy.Endpoint) {
+	responses := op["responses"].(obj)
+	delete(responses, "200")
+	responses["101"] = obj{"description": "Switching Protocols: the socket is open, relayed to the provider's " +
+		ep.Socket.Protocol + " socket. Messages are the provider's own; aiproxy closes a socket with 4402 " +
+		"(budget_exceeded), 4429 (quota_exceeded), 4408 (max_duration), 1008 (a provider limit it enforces first), " +
+		"1011 (the provider's socket broke) or 1001 (aiproxy restarting), after an error message in the provider's shape."}
+	op["description"] = op["description"].(string) + " Open it with a WebSocket upgrade. A browser may give its user token " +
+		"as ?access_token=, ?token=, ?single_use_token= or the subprotocols [\"aiproxy\", token]; none of them, and no " +
+		"credential field of any message, reaches the provider."
+	op["x-aiproxy-socket"] = obj{"protocol": ep.Socket.Protocol}
 }
 
 // successResponse describes the provider's answer by response mode: JSON

@@ -109,13 +109,18 @@ func TestBuildBuiltinCatalogValidates(t *testing.T) {
 		for _, ep := range svc.EnabledEndpoints() {
 			p := openapi.Base + "/orgs/{org}/services/" + svc.Slug + "/" + ep.Slug + "/"
 			item := doc.Paths.Value(p)
-			if item == nil || item.Post == nil {
-				t.Errorf("no invoke path %s", p)
+			socket := ep.ResponseMode == aiproxy.ResponseWebSocket
+			if socket != (item == nil || item.Post == nil) {
+				t.Errorf("invoke path %s: %v; want one exactly when the endpoint is not a WebSocket", p, item)
 				continue
 			}
 			native := doc.Paths.Value(openapi.Base + "/orgs/{org}/native/" + svc.Slug + ep.PathTemplate)
 			if native == nil || native.GetOperation(ep.HTTPMethod) == nil {
 				t.Errorf("no native %s %s", ep.HTTPMethod, ep.PathTemplate)
+				continue
+			}
+			if op := native.GetOperation(ep.HTTPMethod); socket && (op.Responses.Value("101") == nil || op.Responses.Value("200") != nil) {
+				t.Errorf("socket %s %s: its answer is not the 101 upgrade", ep.HTTPMethod, ep.PathTemplate)
 			}
 		}
 	}
