@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,9 +15,8 @@ import (
 // for the socket (the key never goes in a URL), words typed into the text
 // area go over aiproxy's relayed ElevenLabs socket, and the audio chunks
 // that come back are counted and played as they arrive; the characters are
-// metered. A user signed in with a token speaks with that token. The live
-// sessions panel lists the org's sessions, or says the server has none to
-// list.
+// metered. The live sessions panel lists the org's LiveAvatar sessions
+// with their user, mode, state and minutes.
 func TestConsoleLive(t *testing.T) {
 	b := startBrowser(t)
 	d := startDemo(t)
@@ -63,18 +64,33 @@ func TestConsoleLive(t *testing.T) {
 	}
 	waitFor(t, func() bool { return d.usageUnits("elevenlabs", "characters") == int64(len(sentence)) })
 
-	// The sessions panel: the org's sessions when the server lists them,
-	// and a plain statement when it does not.
-	status, _, _ := d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/live-sessions/", d.key, nil, nil)
-	panel := get(b, "sessions panel", chromedp.Evaluate[string](`document.querySelector('[data-live-sessions]').dataset.liveSessions`))
-	switch {
-	case status == 404 && panel != "unavailable":
-		t.Errorf("no live-sessions route, but the panel shows %q", panel)
-	case status == 200 && panel == "unavailable":
-		t.Error("the server lists live sessions, but the panel says it cannot")
-	case status != 200 && status != 404:
-		t.Errorf("GET live-sessions = %d", status)
+	// The sessions panel: a LiveAvatar session minted for alice, then
+	// started with its own token, is listed with its user, mode and state.
+	status, _, out := d.do("POST", "/api/ai-proxy/orgs/"+d.org+"/services/liveavatar/create-session-token/", d.key,
+		strings.NewReader(`{"body":{"avatar_id":"dd73ea75-1218-4ef3-92ce-606d5f7fbc0a","mode":"LITE","is_sandbox":true}}`),
+		http.Header{"Content-Type": {"application/json"}, "X-AIProxy-User": {"alice"}})
+	var minted struct {
+		Data struct {
+			SessionID    string `json:"session_id"`
+			SessionToken string `json:"session_token"`
+		} `json:"data"`
 	}
+	if err := json.Unmarshal(out, &minted); status != 200 || err != nil || minted.Data.SessionID == "" {
+		t.Fatalf("create-session-token = %d %s", status, out)
+	}
+	if status, _, out := d.do("POST", "/api/ai-proxy/orgs/"+d.org+"/native/liveavatar/v1/sessions/start", "", nil,
+		http.Header{"Authorization": {"Bearer " + minted.Data.SessionToken}}); status != 201 && status != 200 {
+		t.Fatalf("start = %d %s", status, out)
+	}
+	row := `[data-live-sessions=list] tr[data-session="` + minted.Data.SessionID + `"]`
+	b.do("the session is listed",
+		click(`[data-panel=live-sessions] button`),
+		waitJS(`document.querySelector('`+row+`')`))
+	cells := get(b, "row", chromedp.Evaluate[[]string](`[...document.querySelectorAll('`+row+` td')].map((td) => td.textContent)`))
+	if len(cells) != 7 || cells[1] != "alice" || cells[2] != "LITE (sandbox)" || !strings.HasPrefix(cells[3], "started") || !strings.HasPrefix(cells[5], "≈") {
+		t.Errorf("row = %q; want alice, LITE (sandbox), started, minutes so far", cells)
+	}
+	b.shot("live-sessions")
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}

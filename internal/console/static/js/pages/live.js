@@ -191,11 +191,16 @@ function speakPanel(s) {
 
 const num = (v, digits) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '—');
 
-/** minutesOf reads a session's minutes: minutes, or its seconds over 60. */
+/**
+ * minutesOf is a session's minutes: the provider's once it is reconciled,
+ * otherwise the time since it started (marked ≈), or none before a start.
+ */
 function minutesOf(x) {
-  if (typeof x.minutes === 'number') return x.minutes;
-  const secs = x.duration_seconds ?? x.duration;
-  return typeof secs === 'number' ? secs / 60 : undefined;
+  if (x.reconciled_at) return num(x.minutes, 0);
+  if (!x.started_at) return '—';
+  const end = x.stopped_at ? Date.parse(x.stopped_at) : Date.now();
+  const m = (end - Date.parse(x.started_at)) / 60000;
+  return Number.isFinite(m) ? `≈ ${Math.max(0, m).toFixed(1)}` : '—';
 }
 
 /** sessionsPanel lists the org's live sessions, or says why it cannot. */
@@ -216,22 +221,22 @@ function sessionsPanel(s) {
         : errorNotice(err));
       return;
     }
-    const list = Array.isArray(res) ? res : (res && (res.sessions || res.results || res.data)) || [];
+    const list = (res && res.sessions) || [];
     if (!list.length) {
       replace(body, h('p', { class: 'state', 'data-live-sessions': 'empty', text: 'No live sessions yet. They appear here when a LiveAvatar session is minted through aiproxy.' }));
       return;
     }
     replace(body, h('div', { class: 'table-wrap', 'data-live-sessions': 'list' }, h('table', {},
       h('thead', {}, h('tr', {}, ['Session', 'User', 'Mode', 'State', 'Started', 'Minutes', 'Credits'].map((t) => h('th', { scope: 'col', text: t })))),
-      h('tbody', {}, list.map((x) => h('tr', { 'data-session': x.id || x.session_id || '' },
-        h('td', {}, h('code', { text: String(x.id || x.session_id || '').slice(0, 13) })),
+      h('tbody', {}, list.map((x) => h('tr', { 'data-session': x.id || '' },
+        h('td', {}, h('code', { title: x.id, text: String(x.id || '').slice(0, 13) })),
         h('td', { text: x.user || (s.member ? s.user : 'the org') }),
-        h('td', { text: `${x.mode || '—'}${x.sandbox || x.is_sandbox ? ' (sandbox)' : ''}` }),
-        h('td', {}, h('span', { class: `badge ${x.state === 'stopped' || x.state === 'ended' ? '' : 'badge-ok'}`, text: x.state || '—' }),
-          x.end_reason ? h('span', { class: 'muted', text: ` ${x.end_reason}` }) : null),
+        h('td', { 'data-mode': x.mode || '', text: `${x.mode || '—'}${x.sandbox ? ' (sandbox)' : ''}` }),
+        h('td', {}, h('span', { class: `badge ${x.state === 'stopped' ? '' : 'badge-ok'}`, 'data-state': x.state || '', text: x.state || '—' }),
+          x.end_reason || x.stopped_by ? h('span', { class: 'muted', text: ` ${[x.end_reason, x.stopped_by && `by ${x.stopped_by}`].filter(Boolean).join(', ')}` }) : null),
         h('td', { text: formatTime(x.started_at || x.created_at) }),
-        h('td', { text: num(minutesOf(x), 1) }),
-        h('td', { text: num(x.credits ?? x.credits_consumed, 2) })))))));
+        h('td', { 'data-minutes': '', text: minutesOf(x) }),
+        h('td', { 'data-credits': '', text: x.reconciled_at ? num(x.credits, 2) : '—' })))))));
   };
   refresh.addEventListener('click', () => el.load());
   return el;
@@ -241,7 +246,7 @@ export async function render(container, ctx) {
   container.append(pageHead('Live', 'Real-time speech and live avatar sessions, through aiproxy.'));
   const speak = speakPanel(ctx.session);
   const sessions = sessionsPanel(ctx.session);
-  container.append(speak, sessions);
+  container.append(h('div', { class: 'stack' }, speak, sessions));
   await Promise.all([speak.load(), sessions.load()]);
   return () => speak.stop();
 }
