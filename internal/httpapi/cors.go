@@ -54,7 +54,11 @@ func (s originSet) allows(origin string) bool {
 // Requests from other origins are served as if CORS did not exist, so the
 // browser refuses to hand their answers to the page. aiproxy keys travel
 // in the Authorization header, never in cookies, so credentials mode is
-// never allowed.
+// allowed only where a provider's official web SDK sends it (the native
+// routes: LiveAvatar's SDK fetches with credentials "include"), which
+// needs the exact origin echoed, as it always is here, and
+// Access-Control-Allow-Credentials. aiproxy reads no cookie, so a
+// credentialed request carries no authority it did not carry anyway.
 func (s *server) cors(next http.Handler) http.Handler {
 	origins := newOriginSet(s.cfg.CORSOrigins)
 	if origins.empty() {
@@ -69,6 +73,9 @@ func (s *server) cors(next http.Handler) http.Handler {
 			return
 		}
 		h.Set("Access-Control-Allow-Origin", origin)
+		if nativeRoute(r.URL.Path) {
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Add("Vary", "Access-Control-Request-Method")
 			h.Add("Vary", "Access-Control-Request-Headers")
@@ -81,4 +88,15 @@ func (s *server) cors(next http.Handler) http.Handler {
 		h.Set("Access-Control-Expose-Headers", corsExposed)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// nativeRoute reports whether a path is one of the native passthrough
+// routes, /api/ai-proxy/orgs/{org}/native/{service}/….
+func nativeRoute(path string) bool {
+	rest, ok := strings.CutPrefix(path, base+"/orgs/")
+	if !ok {
+		return false
+	}
+	_, rest, ok = strings.Cut(rest, "/")
+	return ok && strings.HasPrefix(rest, "native/")
 }

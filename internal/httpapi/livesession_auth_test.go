@@ -152,3 +152,46 @@ func TestLiveSessionToken(t *testing.T) {
 		})
 	}
 }
+
+// TestNativeCORSCredentials checks that the native routes allow a browser's
+// credentialed requests from an allowed origin (LiveAvatar's web SDK sends
+// credentials "include"), echoing the exact origin, and no other route does.
+func TestNativeCORSCredentials(t *testing.T) {
+	cat, err := catalog.Load(catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Config{Catalog: cat, Invoker: &nativeSpy{}, Keys: &fakeKeys{}, Orgs: nil,
+		CORSOrigins: []string{"https://app.example"}}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name, method, path, origin string
+		wantOrigin, wantCreds      string
+	}{
+		{"native preflight", "OPTIONS", "/orgs/acme/native/liveavatar/v1/sessions/start", "https://app.example", "https://app.example", "true"},
+		{"native call", "POST", "/orgs/acme/native/liveavatar/v1/sessions/start", "https://app.example", "https://app.example", "true"},
+		{"native, another origin", "OPTIONS", "/orgs/acme/native/liveavatar/v1/sessions/start", "https://evil.example", "", ""},
+		{"invoke preflight", "OPTIONS", "/orgs/acme/services/liveavatar/start-session/", "https://app.example", "https://app.example", ""},
+		{"an org named native", "OPTIONS", "/orgs/native/services/", "https://app.example", "https://app.example", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, srv.URL+base+tc.path, nil)
+			req.Header.Set("Origin", tc.origin)
+			if tc.method == "OPTIONS" {
+				req.Header.Set("Access-Control-Request-Method", "POST")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tc.wantOrigin {
+				t.Errorf("Allow-Origin = %q, want %q", got, tc.wantOrigin)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != tc.wantCreds {
+				t.Errorf("Allow-Credentials = %q, want %q", got, tc.wantCreds)
+			}
+		})
+	}
+}
