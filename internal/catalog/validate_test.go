@@ -200,6 +200,13 @@ var validationCases = []validationCase{
 
 	// Endpoints.
 	{name: "endpoint slug missing", edits: map[string]any{"endpoints.0.slug": ""}, want: []string{"test.json: testsvc/endpoints[0]: slug is required"}},
+	{name: "upstream_auth client_bearer", edits: map[string]any{"endpoints.0.upstream_auth": "client_bearer"}},
+	{name: "upstream_auth client_bearer_or_key", edits: map[string]any{"endpoints.0.upstream_auth": "client_bearer_or_key"}},
+	{name: "upstream_auth unknown", edits: map[string]any{"endpoints.0.upstream_auth": "cookie"},
+		want: []string{`test.json: testsvc/get-thing: upstream_auth "cookie" is not "client_bearer" or "client_bearer_or_key" (or absent)`}},
+	{name: "upstream_auth with a cache", edits: map[string]any{"endpoints.0.upstream_auth": "client_bearer", "endpoints.0.cache_ttl_seconds": 60},
+		want: []string{`test.json: testsvc/get-thing: upstream_auth "client_bearer" may not go with a job start or cache_ttl_seconds`}},
+	{name: "error_envelope liveavatar", edits: map[string]any{"upstream.error_envelope": "liveavatar"}},
 	{name: "endpoint slug pattern", edits: map[string]any{"endpoints.0.slug": "Get Thing"},
 		want: []string{`test.json: testsvc/Get Thing: slug "Get Thing" must match`}},
 	{name: "endpoint slug duplicate", edits: map[string]any{"endpoints.1.slug": "get-thing"},
