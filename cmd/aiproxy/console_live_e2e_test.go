@@ -91,6 +91,32 @@ func TestConsoleLive(t *testing.T) {
 		t.Errorf("row = %q; want alice, LITE (sandbox), started, minutes so far", cells)
 	}
 	b.shot("live-sessions")
+	// A user signed in with a token speaks with that token; nothing is minted.
+	tok := d.token(d.org, d.key, "ana")
+	tokens := d.liveTokenCount()
+	b.do("sign in as ana with her token and speak",
+		click(`#sign-out`),
+		typeInto(`input[name=org]`, d.org),
+		typeInto(`input[name=apiKey]`, tok),
+		click(`form button[type=submit]`),
+		waitJS(`document.getElementById('session-role')?.textContent === 'user'`),
+		goTo("#/live"),
+		visible(`[data-panel=live-speak] [data-live=start]`),
+		waitJS(`document.querySelector('[data-live-sessions]')`),
+		click(`[data-live=start]`),
+		waitJS(`document.querySelector('[data-live-state]').dataset.liveState === 'open'`),
+		chromedp.SendKeys(chromedp.CSS(`textarea[name=live_text]`), "Hi, it is Ana. "),
+		waitJS(`Number(document.querySelector('[data-live-chunks]').dataset.liveChunks) > 0`))
+	if auth := get(b, "auth", chromedp.Evaluate[string](`document.querySelector('[data-live-auth]').dataset.liveAuth`)); auth != "own" {
+		t.Errorf("ana's socket auth = %q; want her own token", auth)
+	}
+	if n := d.liveTokenCount(); n != tokens {
+		t.Errorf("user tokens = %d after ana spoke, want %d: nothing minted", n, tokens)
+	}
+	// Ana sees her own sessions only: alice's is not hers.
+	if panel := get(b, "ana's sessions", chromedp.Evaluate[string](`document.querySelector('[data-live-sessions]').dataset.liveSessions`)); panel != "empty" {
+		t.Errorf("ana's sessions panel = %q; want empty (alice's session is not hers)", panel)
+	}
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}

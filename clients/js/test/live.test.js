@@ -135,6 +135,20 @@ test("LiveAvatar: a user's session is theirs to list and to stop; the org sees e
   assert.ok((await ai.listLiveSessions()).some((x) => x.id === s.sessionId && x.user === "dana"));
 });
 
+test("a user token's max_spend that runs out mid-text closes the socket: BudgetExceeded as a LiveSocketError with 4402", async () => {
+  // 100 characters are 0.01 dollars at the default model's rate; the token may spend 0.005.
+  const frank = await asUser("frank", { maxSpend: 0.005 });
+  const live = await frank.liveSpeech({ voiceId: rachel, WebSocket });
+  live.send("c".repeat(30), { flush: true });
+  live.send("d".repeat(100), { flush: true });
+  await assert.rejects(live.done, (err) => {
+    assert.ok(err instanceof LiveSocketError, `${err}`);
+    assert.equal(err.closeCode, 4402);
+    assert.equal(err.code, "budget_exceeded");
+    return true;
+  });
+});
+
 // Last: the quota it sets holds for the rest of the day.
 test("a quota that runs out mid-text closes the socket: done rejects with quota_exceeded and 4429", async () => {
   const platformKey = demo.cli("key", "create", "--platform", "--name", "js live quota");
