@@ -197,6 +197,9 @@ func (p *Proxy) route(r *http.Request, c *Call, rt route) error {
 	if err != nil {
 		return err
 	}
+	if c.IsSocket() && !c.upgrade { // before any hook, limit or quota is touched
+		return errNotUpgrade(rt.native)
+	}
 	for _, hs := range p.hooks {
 		if h := hs.Hook(c.Endpoint); h != nil {
 			c.hooks = append(c.hooks, h)

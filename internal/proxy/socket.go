@@ -105,7 +105,7 @@ func headerHasToken(h http.Header, name, token string) bool {
 // first; the slot is held until the socket ends.
 func (p *sender) openSocket(ctx context.Context, c *Call) (*Answer, error) {
 	if !c.upgrade {
-		return nil, invalidf("This endpoint is a WebSocket: open it with a GET request that asks to upgrade (Connection: Upgrade, Upgrade: websocket).")
+		return nil, errNotUpgrade(c.native)
 	}
 	if p.cfg.Sockets == nil {
 		return nil, aiproxy.Errorf(aiproxy.CodeNotFound, "WebSocket endpoints are not enabled on this server.")
@@ -270,4 +270,13 @@ func spendRefusal(f SocketFilter, err error) *SocketRefusal {
 		}
 	}
 	return &SocketRefusal{Code: websocket.StatusCode(status), Reason: code, Frame: f.ErrorFrame(code, msg)}
+}
+
+// errNotUpgrade refuses a call of a WebSocket endpoint that is not an
+// upgrade: an invoke call, or a plain native GET.
+func errNotUpgrade(native bool) error {
+	if !native {
+		return invalidf("This action is a WebSocket: open it as a WebSocket on its native route (GET .../native/SERVICE/PATH with Connection: Upgrade), not by invoke.")
+	}
+	return invalidf("This endpoint is a WebSocket: open it with a GET request that asks to upgrade (Connection: Upgrade, Upgrade: websocket).")
 }
