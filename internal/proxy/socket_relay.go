@@ -238,8 +238,7 @@ func (s *socketRelay) watchIdle(ctx context.Context, ends chan<- relayEnd) func(
 // shutdown closes the socket because aiproxy is stopping.
 func (s *socketRelay) shutdown() {
 	if s.client != nil {
-		go s.up.Close(websocket.StatusGoingAway, "")
-		s.client.Close(websocket.StatusGoingAway, "aiproxy is restarting")
+		s.client.Close(websocket.StatusGoingAway, "aiproxy is restarting") // the relay then closes the provider's side
 	}
 }
 
