@@ -465,7 +465,10 @@ const memorySockets = 1000
 // measures the process's heap and stacks in use with each. A direct socket
 // costs the client's and the sandbox's ends; a relayed one costs those and
 // aiproxy's two ends, its relay and its pipeline, so the difference per
-// socket is aiproxy's (bytes/socket). It fails if, once the sockets are
+// socket is aiproxy's: bytes/socket counts heap spans and stacks in use
+// (HeapInuse+StackInuse), split as heap-live-bytes/socket (HeapAlloc, the
+// live objects, less sensitive to how full the heap's spans are) and
+// stack-bytes/socket. It fails if, once the sockets are
 // closed, the sandbox still holds one open or goroutines are left over.
 // The caps are set to 1,000, so a slot not given back refuses a socket of
 // the next round. It measures once per -count round, whatever -benchtime
@@ -494,23 +497,33 @@ func BenchmarkSocketMemory(b *testing.B) {
 	b.ReportMetric(float64(relayed.bytes-direct.bytes)/n, "bytes/socket")
 	b.ReportMetric(float64(direct.bytes)/n, "direct-bytes/socket")
 	b.ReportMetric(float64(relayed.bytes)/n, "relayed-bytes/socket")
+	b.ReportMetric(float64(relayed.live-direct.live)/n, "heap-live-bytes/socket")
+	b.ReportMetric(float64(relayed.stacks-direct.stacks)/n, "stack-bytes/socket")
 	b.ReportMetric(float64(relayed.goroutines-direct.goroutines)/n, "goroutines/socket")
 	b.ReportMetric(0, "ns/op")
 }
 
 // held is what n open sockets cost the process.
 type held struct {
-	bytes      int64 // heap and stacks in use
+	bytes      int64 // heap spans and stacks in use: HeapInuse+StackInuse
+	live       int64 // live heap objects: HeapAlloc
+	stacks     int64 // StackInuse
 	goroutines int
 }
 
-// inUse is the heap and stack memory in use after a full collection.
-func inUse() int64 {
+// minus is h less base.
+func (h held) minus(base held) held {
+	return held{h.bytes - base.bytes, h.live - base.live, h.stacks - base.stacks, h.goroutines - base.goroutines}
+}
+
+// inUse is the memory in use after a full collection, and the goroutines.
+func inUse() held {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return int64(m.HeapInuse + m.StackInuse)
+	return held{bytes: int64(m.HeapInuse + m.StackInuse), live: int64(m.HeapAlloc), stacks: int64(m.StackInuse),
+		goroutines: runtime.NumGoroutine()}
 }
 
 // holdSockets opens n idle sockets, measures what they hold, closes them
@@ -519,8 +532,8 @@ func inUse() int64 {
 func (d *benchDemo) holdSockets(b *testing.B, n int, relay bool) held {
 	b.Helper()
 	d.clearSocketLog(b)
-	g0 := runtime.NumGoroutine()
 	base := inUse()
+	g0 := base.goroutines
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -566,7 +579,7 @@ func (d *benchDemo) holdSockets(b *testing.B, n int, relay bool) held {
 		open, msgs := d.sandboxSocketCounts(b)
 		return fmt.Sprintf("the sandbox holds %d sockets and %d messages; want %d of each", open, msgs, n)
 	})
-	h := held{bytes: inUse() - base, goroutines: runtime.NumGoroutine() - g0}
+	h := inUse().minus(base)
 
 	// Half the clients close as they should, half just drop the connection.
 	for i, c := range conns {
