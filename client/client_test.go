@@ -45,7 +45,8 @@ func TestDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(services) != 2 || services[0].Slug != "elevenlabs" || services[1].Slug != "heygen" || services[1].EndpointCount < 6 {
+	if len(services) != 3 || services[0].Slug != "elevenlabs" || services[1].Slug != "heygen" || services[1].EndpointCount < 6 ||
+		services[2].Slug != "liveavatar" {
 		t.Fatalf("services = %+v", services)
 	}
 	detail, err := c.Service(ctx, "elevenlabs")

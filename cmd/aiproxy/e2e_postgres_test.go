@@ -24,7 +24,7 @@ func TestDemoOnPostgres(t *testing.T) {
 
 	var services []map[string]any
 	d.getJSON("/api/ai-proxy/orgs/"+d.org+"/services/", d.key, 200, &services)
-	if len(services) != 2 {
+	if len(services) != 3 {
 		t.Fatalf("services = %v", services)
 	}
 	var voices struct {

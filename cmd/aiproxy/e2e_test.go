@@ -227,7 +227,7 @@ func TestDemoHeyGenWorkflow(t *testing.T) {
 
 	var services []map[string]any
 	d.getJSON("/api/ai-proxy/orgs/"+d.org+"/services/", d.key, 200, &services)
-	if len(services) != 2 || services[0]["slug"] != "elevenlabs" || services[1]["slug"] != "heygen" {
+	if len(services) != 3 || services[0]["slug"] != "elevenlabs" || services[1]["slug"] != "heygen" || services[2]["slug"] != "liveavatar" {
 		t.Fatalf("services = %v", services)
 	}
 
