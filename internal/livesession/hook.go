@@ -134,6 +134,13 @@ func (h mintHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, err
 	if err != nil {
 		return nil, err
 	}
+	if pr.TestOnly {
+		// A test-only key spends no credits: its sessions are sandbox ones.
+		if v, ok := body["is_sandbox"]; ok && string(bytes.TrimSpace(v)) != "true" {
+			return nil, aiproxy.Errorf(aiproxy.CodeInvalid, "This API key is test-only: body field \"is_sandbox\" must be true.")
+		}
+		body["is_sandbox"] = json.RawMessage("true")
+	}
 	length := s.clamp(body)
 	body["max_session_duration"] = json.RawMessage(jsonInt(int64(length / time.Second)))
 	out, err := json.Marshal(body)

@@ -264,6 +264,8 @@ func TestSessionsRefused(t *testing.T) {
 		{"a session token mints", h.livePrincipal(token), "acme", ActionMint, token, fullBody(nil), aiproxy.CodeForbidden},
 		{"a session token lists sessions", h.livePrincipal(token), "acme", "list-sessions", token, nil, aiproxy.CodeForbidden},
 		{"a body that is no object", orgKey, "acme", ActionMint, "", []any{1}, aiproxy.CodeInvalid},
+		{"a test-only key mints a paid session", aiproxy.Principal{Kind: aiproxy.KindKey, OrgKey: "acme", Role: aiproxy.RoleInvoke, TestOnly: true},
+			"acme", ActionMint, "", fullBody(map[string]any{"is_sandbox": false}), aiproxy.CodeInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -306,8 +308,14 @@ func TestMinutesQuota(t *testing.T) {
 	if h.calls("/v1/sessions/token") != before {
 		t.Fatal("a mint past the quota reached the provider")
 	}
-	// A sandbox session holds no minutes.
+	// A sandbox session holds no minutes, and a test-only key's session is
+	// always one.
 	h.mint(orgKey, fullBody(map[string]any{"is_sandbox": true, "avatar_id": "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"}))
+	testOnly := aiproxy.Principal{Kind: aiproxy.KindKey, OrgKey: "acme", Role: aiproxy.RoleInvoke, TestOnly: true}
+	sandboxID, _ := h.mint(testOnly, fullBody(map[string]any{"avatar_id": "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"}))
+	if s := h.session(sandboxID); !s.Sandbox || s.ReservedMinutes != 0 {
+		t.Fatalf("a test-only key's session: %+v", s)
+	}
 	// The session runs 90 s and is stopped; the reaper settles the quota
 	// to its 2 started minutes.
 	if status, out, code := h.call(h.livePrincipal(token), "acme", ActionStart, token, nil); status != 201 {
