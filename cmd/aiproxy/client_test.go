@@ -43,7 +43,7 @@ func TestClientCommands(t *testing.T) {
 		}
 		out, _ = mustRunClient(d, "services", "--json")
 		var list []map[string]any
-		if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 2 {
+		if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 3 {
 			t.Fatalf("services --json: %v\n%s", err, out)
 		}
 	})

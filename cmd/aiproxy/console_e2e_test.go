@@ -283,7 +283,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			click(`form button[type=submit]`),
 			waitJS(`location.hash === '#/home' && document.querySelector('main [data-panel=home-videos]')`),
 			goTo("#/services"),
-			waitJS(`document.querySelectorAll('.service-card').length === 2`))
+			waitJS(`document.querySelectorAll('.service-card').length === 3`))
 		if stored := get(b, "stored key", chromedp.Evaluate[string](`sessionStorage.getItem('aiproxy.console.apiKey')`)); stored != d.key {
 			t.Errorf("session storage key = %q", stored)
 		}

@@ -121,11 +121,12 @@ func TestRotateMasterKey(t *testing.T) {
 		}
 		return errOut.String()
 	}
-	// The demo org's two credentials and the platform's two pools.
-	if out := rotate(); !strings.Contains(out, "re-sealed 4 credentials") {
+	// The demo org's three credentials (HeyGen, ElevenLabs, LiveAvatar) and
+	// the platform's three (two pools and LiveAvatar's key).
+	if out := rotate(); !strings.Contains(out, "re-sealed 6 credentials") {
 		t.Fatalf("first rotation: %s", out)
 	}
-	if out := rotate(); !strings.Contains(out, "re-sealed 0 credentials") || !strings.Contains(out, "4 were already") {
+	if out := rotate(); !strings.Contains(out, "re-sealed 0 credentials") || !strings.Contains(out, "6 were already") {
 		t.Fatalf("second rotation: %s", out)
 	}
 	db, err := sqlite.Open(context.Background(), filepath.Join(d.dir, "aiproxy.db"))
@@ -135,7 +136,7 @@ func TestRotateMasterKey(t *testing.T) {
 	defer db.Close()
 	v, _ := vault.New(newKey)
 	creds, err := db.Credentials(context.Background(), aiproxy.SourceTenant, d.org)
-	if err != nil || len(creds) != 2 {
+	if err != nil || len(creds) != 3 {
 		t.Fatalf("credentials = %d, %v", len(creds), err)
 	}
 	for _, c := range creds {
