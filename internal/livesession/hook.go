@@ -322,14 +322,10 @@ func (h useHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err 
 // clamp returns the session length a mint asks for, within MaxSession.
 func (s *Sessions) clamp(body map[string]json.RawMessage) time.Duration {
 	var secs float64
-	if err := json.Unmarshal(body["max_session_duration"], &secs); err != nil || secs < 1 {
+	if err := json.Unmarshal(body["max_session_duration"], &secs); err != nil || secs < 1 || secs >= s.cfg.MaxSession.Seconds() {
 		return s.cfg.MaxSession
 	}
-	d := time.Duration(secs) * time.Second
-	if d > s.cfg.MaxSession {
-		return s.cfg.MaxSession
-	}
-	return d
+	return time.Duration(secs) * time.Second
 }
 
 // reserve holds a session's minutes on the org's live-minutes quota.
