@@ -282,6 +282,7 @@ func TestNoSecretsLeak(t *testing.T) {
 	d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/credentials/", d.key, nil, nil)
 	d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/keys/", d.key, nil, nil)
 	d.fullerRun() // security_e2e_test.go: key lifecycle, audit log, and /metrics, whose body is scanned below
+	userToken := d.socketTraffic() // realtime_e2e_test.go: what sockets send back is scanned too
 
 	provider := d.providerKeys()
 	if len(provider) != 2 || !slices.Contains(provider, hg) || !slices.Contains(provider, el) {
@@ -296,6 +297,7 @@ func TestNoSecretsLeak(t *testing.T) {
 		secretText{name: "the heygen key", whole: hg, random: strings.TrimPrefix(hg, "leak_hg_")},
 		secretText{name: "the elevenlabs key", whole: el, random: strings.TrimPrefix(el, "leak_el_")},
 		secretText{name: "the aiproxy key", whole: d.key, random: secret},
+		secretText{name: "the user token", whole: userToken, random: userToken[len(userToken)-32:]},
 		// Hex: eight of its characters would show among a run's ids by
 		// chance, so only the whole key is looked for.
 		secretText{name: "the master key", whole: string(bytes.TrimSpace(master))},

@@ -498,3 +498,50 @@ func TestRealtimeSocketLimits(t *testing.T) {
 		return true
 	})
 }
+
+// socketTraffic speaks through the relay with the org key (in the
+// provider's own header) and with a user token (in the query), over TTS and
+// Scribe, and keeps every message the sockets sent back, and the close
+// reasons, in d.bodies for the leak check. It returns the user token.
+func (d *demo) socketTraffic() string {
+	d.t.Helper()
+	tok := d.token(d.org, d.key, "leaky")
+	d.bodies = d.bodies[:len(d.bodies)-1] // the mint's answer is where the token is meant to show, once
+	path := "/v1/text-to-speech/" + socketVoice + "/stream-input"
+	keep := func(c *websocket.Conn) {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, data, err := c.Read(ctx)
+			cancel()
+			if err != nil {
+				d.bodies = append(d.bodies, []byte(err.Error()))
+				return
+			}
+			d.bodies = append(d.bodies, data)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, d.socketURL(d.org, path, nil), &websocket.DialOptions{HTTPHeader: http.Header{"Xi-Api-Key": {d.key}}})
+	if err != nil {
+		d.t.Fatalf("socket with the key: %v", err)
+	}
+	send(d.t, c, map[string]any{"text": " ", "xi_api_key": d.key})
+	send(d.t, c, map[string]any{"text": "Nothing secret here. "})
+	send(d.t, c, map[string]any{"text": ""})
+	keep(c)
+	c2, _, err := d.dialSocket(d.socketURL(d.org, "/v1/speech-to-text/realtime", url.Values{"token": {tok}}), "")
+	if err != nil {
+		d.t.Fatalf("scribe with the token: %v", err)
+	}
+	send(d.t, c2, map[string]any{"message_type": "input_audio_chunk", "audio_base_64": base64.StdEncoding.EncodeToString(make([]byte, 3200)), "commit": true, "sample_rate": 16000})
+	c2.Close(websocket.StatusNormalClosure, "")
+	keep(c2)
+	// A refused upgrade's answer is scanned as well.
+	d.fault(map[string]any{"provider": "elevenlabs", "path": path, "status": 401, "count": 1})
+	_, resp, _ := d.dialSocket(d.socketURL(d.org, path, url.Values{"access_token": {tok}}), "")
+	if resp == nil || resp.StatusCode != 502 {
+		d.t.Fatalf("provider's 401 on the upgrade = %v; want the contract's 502", resp)
+	}
+	return tok
+}
