@@ -35,6 +35,10 @@ type Job struct {
 	// Credential names the credential that started the job, never its
 	// value.
 	Credential JobCredential `json:"credential"`
+	// Key is the aiproxy key that started the job (its id, and its name
+	// when it is one of the org's keys), present only when the jobs API may
+	// show it to the caller: an admin sees every job's, others their own.
+	Key *JobKey `json:"key,omitempty"`
 	// State is one of the Job* constants; ProviderStatus is the
 	// provider's own word for it.
 	State          string `json:"state"`
@@ -281,4 +285,10 @@ func withQuery(u string, q url.Values) string {
 		return u
 	}
 	return u + "?" + q.Encode()
+}
+
+// JobKey names the aiproxy key behind a job, never its secret.
+type JobKey struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
