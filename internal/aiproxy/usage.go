@@ -103,8 +103,9 @@ type UsageFilter struct {
 	UserID string
 	From   time.Time
 	To     time.Time
-	// GroupBy splits each day's row of an org and service by user, by key
-	// or by both; zero keeps one row per day, org and service.
+	// GroupBy splits each day's row of an org and service by action, by
+	// user, by key or by any of them together; zero keeps one row per day,
+	// org and service.
 	GroupBy UsageGroups
 }
 
@@ -118,18 +119,22 @@ const (
 	GroupByUser UsageGroups = 1 << iota
 	// GroupByKey splits rows by the aiproxy key behind the calls.
 	GroupByKey
+	// GroupByAction splits rows by the service's action (endpoint) that
+	// was called, such as "tts" or "generate-video".
+	GroupByAction
 )
 
 // usageGroupNames are the names ParseUsageGroups reads, in String's order.
 var usageGroupNames = []struct {
 	g    UsageGroups
 	name string
-}{{GroupByUser, "user"}, {GroupByKey, "key"}}
+}{{GroupByAction, "action"}, {GroupByUser, "user"}, {GroupByKey, "key"}}
 
 // Has reports whether g holds every dimension of o.
 func (g UsageGroups) Has(o UsageGroups) bool { return g&o == o }
 
-// String lists g's dimensions as ParseUsageGroups reads them ("user,key"),
+// String lists g's dimensions as ParseUsageGroups reads them
+// ("action,user,key"),
 // or "" for none.
 func (g UsageGroups) String() string {
 	var names []string
@@ -141,8 +146,8 @@ func (g UsageGroups) String() string {
 	return strings.Join(names, ",")
 }
 
-// ParseUsageGroups reads a comma-separated list of dimensions, "user"
-// and "key" in any order; "" is none. It reports false for any other name
+// ParseUsageGroups reads a comma-separated list of dimensions, "action",
+// "user" and "key" in any order; "" is none. It reports false for any other name
 // or an empty item.
 func ParseUsageGroups(text string) (UsageGroups, bool) {
 	var g UsageGroups
@@ -170,11 +175,14 @@ func usageGroupNamed(name string) UsageGroups {
 }
 
 // UsageRow is the usage of one org and service on one UTC day, and of one
-// user or key when the report is split by them.
+// action, user or key when the report is split by them.
 type UsageRow struct {
 	Day     string // YYYY-MM-DD
 	OrgKey  string
 	Service string
+	// Action is the service's action called when the report is split by
+	// action, and "" otherwise.
+	Action string
 	// UserID is the user the calls were made for ("" for the org itself)
 	// when the report is split by user, and "" otherwise.
 	UserID string
@@ -199,25 +207,25 @@ type UsageRow struct {
 type UsageStore interface {
 	// AppendUsage stores records; it never changes earlier ones.
 	AppendUsage(ctx context.Context, recs []UsageRecord) error
-	// UsageReport sums usage per UTC day, org and service, and per user
-	// and key when f.GroupBy says, ordered by day, org, service, user and
-	// key.
+	// UsageReport sums usage per UTC day, org and service, and per
+	// action, user and key when f.GroupBy says, ordered by day, org,
+	// service, action, user and key.
 	UsageReport(ctx context.Context, f UsageFilter) ([]UsageRow, error)
 	// Requests lists an org's raw usage records, the ones retention still
 	// keeps, newest first (time, then id), for the request log.
 	Requests(ctx context.Context, f RequestFilter) ([]LoggedRequest, error)
 }
 
-// compareUsageRows orders report rows by day, org, service, user and key
-// (byte order, as both engines sort).
+// compareUsageRows orders report rows by day, org, service, action, user
+// and key (byte order, as both engines sort).
 func compareUsageRows(a, b UsageRow) int {
 	return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.OrgKey, b.OrgKey), cmp.Compare(a.Service, b.Service),
-		cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KeyID, b.KeyID))
+		cmp.Compare(a.Action, b.Action), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KeyID, b.KeyID))
 }
 
 // FoldUsage adds a partial row (one unit's share of a day, org, service,
-// user and key) to a report ordered by those, merging it into the last row
-// when they share all five.
+// action, user and key) to a report ordered by those, merging it into the
+// last row when they share all six.
 func FoldUsage(rows []UsageRow, r UsageRow, unit Metric, units int64) []UsageRow {
 	n := len(rows)
 	if n == 0 || compareUsageRows(rows[n-1], r) != 0 {
@@ -240,9 +248,10 @@ func FoldUsage(rows []UsageRow, r UsageRow, unit Metric, units int64) []UsageRow
 	return rows
 }
 
-// SumUsage adds up report rows that share day, org, service, user and key
-// (their named units merged, their costs summed) and orders them by those: a store that reads
-// a report in parts (rollups, then raw records) folds the parts with it.
+// SumUsage adds up report rows that share day, org, service, action, user
+// and key (their named units merged, their costs summed) and orders them by
+// those: a store that reads a report in parts (rollups, then raw records)
+// folds the parts with it.
 // It leaves parts as they are.
 func SumUsage(parts []UsageRow) []UsageRow {
 	sorted := slices.Clone(parts)

@@ -13,13 +13,14 @@ import (
 )
 
 // UsageRowJSON is one day of one org's use of one service, and of one
-// user or key when the report is split by them.
+// action, user or key when the report is split by them.
 type UsageRowJSON struct {
 	Day     string `json:"day"`
 	Org     string `json:"org"`
 	Service string `json:"service"`
-	// User and KeyID are there only when the report is split by user or
-	// by key.
+	// Action, User and KeyID are there only when the report is split by
+	// action, by user or by key.
+	Action       SplitValue       `json:"action,omitzero"`
 	User         SplitValue       `json:"user,omitzero"`
 	KeyID        SplitValue       `json:"key_id,omitzero"`
 	Requests     int64            `json:"requests"`
@@ -75,6 +76,9 @@ func ToUsageRowJSON(r aiproxy.UsageRow, by aiproxy.UsageGroups) UsageRowJSON {
 	out := UsageRowJSON{Day: r.Day, Org: r.OrgKey, Service: r.Service, Requests: r.Requests, Errors: r.Errors,
 		CacheHits: r.CacheHits, BytesOut: r.BytesOut, Units: map[string]int64{}, CostUSD: usdOf(r.CostMicros),
 		SavedUSD: usdOf(r.SavedMicros)}
+	if by.Has(aiproxy.GroupByAction) {
+		out.Action = SplitValue{Split: true, Value: r.Action}
+	}
 	if by.Has(aiproxy.GroupByUser) {
 		out.User = SplitValue{Split: true, Value: r.UserID}
 	}
@@ -102,7 +106,8 @@ type UsageQuery struct {
 	User string
 	// From and To are days, YYYY-MM-DD; To is inclusive.
 	From, To string
-	// GroupBy splits rows by "user", "key" or both ("user,key").
+	// GroupBy splits rows by "action", "user", "key" or several of them
+	// ("action,user").
 	GroupBy string
 }
 
@@ -127,15 +132,16 @@ func UsageFilterFrom(q UsageQuery) (aiproxy.UsageFilter, error) {
 	}
 	by, ok := aiproxy.ParseUsageGroups(q.GroupBy)
 	if !ok {
-		return f, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid group_by %q: use user, key or user,key.", q.GroupBy)
+		return f, aiproxy.Errorf(aiproxy.CodeInvalid, "Invalid group_by %q: use action, user or key, or several comma-separated (action,user).", q.GroupBy)
 	}
 	f.GroupBy = by
 	return f, nil
 }
 
 // WriteUsageCSV writes a report, split as by says, as CSV with a header
-// row: a user and a key_id column when the report is split by them, a
-// column for each unit that appears, then cost_usd and, last, saved_usd.
+// row: an action, a user and a key_id column when the report is split by
+// them, a column for each unit that appears, then cost_usd and, last,
+// saved_usd.
 func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) error {
 	var units []string
 	for _, r := range rows {
@@ -148,6 +154,9 @@ func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) err
 	slices.Sort(units)
 	cw := csv.NewWriter(w)
 	head := []string{"day", "org", "service"}
+	if by.Has(aiproxy.GroupByAction) {
+		head = append(head, "action")
+	}
 	if by.Has(aiproxy.GroupByUser) {
 		head = append(head, "user")
 	}
@@ -161,6 +170,9 @@ func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) err
 	}
 	for _, r := range rows {
 		rec := []string{r.Day, r.Org, r.Service}
+		if by.Has(aiproxy.GroupByAction) {
+			rec = append(rec, r.Action.Value)
+		}
 		if by.Has(aiproxy.GroupByUser) {
 			rec = append(rec, r.User.Value)
 		}
@@ -183,8 +195,8 @@ func WriteUsageCSV(w io.Writer, by aiproxy.UsageGroups, rows []UsageRowJSON) err
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // orgUsage reports one org's usage; platformUsage every org's. Query:
-// from, to (YYYY-MM-DD), service, user, group_by=user|key|user,key,
-// format=json|csv.
+// from, to (YYYY-MM-DD), service, user, group_by (action, user, key, or
+// several comma-separated), format=json|csv.
 func (s *server) orgUsage(w http.ResponseWriter, r *http.Request) error {
 	return s.usage(w, r, r.PathValue("org"))
 }

@@ -140,6 +140,77 @@ func TestUsageReportSplitAsCSV(t *testing.T) {
 	}
 }
 
+// TestUsageReportSplitByAction: group_by=action gives a row per action
+// (alone or with user), an "action" field only then, and an action column
+// in the CSV.
+func TestUsageReportSplitByAction(t *testing.T) {
+	e := usageFixture(t)
+	day := time.Date(2025, 6, 5, 11, 0, 0, 0, time.UTC)
+	more := []aiproxy.UsageRecord{
+		{At: day, OrgKey: "acme", KeyID: "k1", UserID: "alice", Service: "elevenlabs", Action: "list-voices", Status: 200,
+			UpstreamStatus: 200, BytesOut: 50},
+		{At: day, OrgKey: "acme", KeyID: "k2", UserID: "bob", Service: "elevenlabs", Action: "list-voices", Status: 502,
+			UpstreamStatus: 502, ErrorCode: aiproxy.CodeUpstreamFailed},
+		{At: day, OrgKey: "other", KeyID: "k3", Service: "elevenlabs", Action: "list-voices", Status: 200},
+	}
+	if err := e.db.AppendUsage(t.Context(), more); err != nil {
+		t.Fatal(err)
+	}
+	admin := "Api-Key " + e.acmeAdmin
+	// Rows as "action user requests/errors characters".
+	describe := func(row map[string]any) string {
+		field := func(name string) string {
+			v, ok := row[name]
+			switch {
+			case !ok:
+				return "-"
+			case v == nil:
+				return "null"
+			}
+			return fmt.Sprint(v)
+		}
+		units, _ := row["units"].(map[string]any)
+		return fmt.Sprintf("%s %s %v/%v %v", field("action"), field("user"), row["requests"], row["errors"], units["characters"])
+	}
+	for _, c := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"not split", "", []string{"- - 8/1 38"}},
+		{"by user only", "group_by=user", []string{"- null 1/0 1", "- alice 4/0 30", "- bob 2/1 3", "- carol 1/0 4"}},
+		{"by action", "group_by=action", []string{"list-voices - 2/1 <nil>", "tts - 6/0 38"}},
+		{"by action and user", "group_by=user,action", []string{"list-voices alice 1/0 <nil>", "list-voices bob 1/1 <nil>",
+			"tts null 1/0 1", "tts alice 3/0 30", "tts bob 1/0 3", "tts carol 1/0 4"}},
+		{"one user, by action", "user=bob&group_by=action", []string{"list-voices - 1/1 <nil>", "tts - 1/0 3"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, _, body := e.do("GET", base+"/orgs/acme/usage/?"+c.query, admin, "")
+			if status != 200 {
+				t.Fatalf("GET ?%s = %d %s", c.query, status, body)
+			}
+			var got []string
+			for _, row := range usageRowsOf(t, body) {
+				got = append(got, describe(row))
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("GET ?%s rows = %q, want %q\n%s", c.query, got, c.want, body)
+			}
+		})
+	}
+	status, _, body := e.do("GET", base+"/orgs/acme/usage/?format=csv&group_by=action,key", admin, "")
+	want := []string{
+		"day,org,service,action,key_id,requests,errors,cache_hits,bytes_out,avg_latency_ms,characters,cost_usd,saved_usd",
+		"2025-06-05,acme,elevenlabs,list-voices,k1,1,0,0,50,0,0,0,0",
+		"2025-06-05,acme,elevenlabs,list-voices,k2,1,1,0,0,0,0,0,0",
+		"2025-06-05,acme,elevenlabs,tts,,1,0,0,0,0,4,0.0004,0",
+		"2025-06-05,acme,elevenlabs,tts,k1,4,0,1,0,0,14,0.0014,0.001",
+		"2025-06-05,acme,elevenlabs,tts,k2,1,0,0,0,0,20,0.002,0",
+	}
+	if got := strings.Split(strings.TrimSpace(string(body)), "\n"); status != 200 || !slices.Equal(got, want) {
+		t.Fatalf("CSV by action and key = %d\n%s\nwant\n%s", status, body, strings.Join(want, "\n"))
+	}
+}
+
 func TestPlatformUsageReportSplitByUser(t *testing.T) {
 	e := usageFixture(t)
 	status, _, body := e.do("GET", base+"/admin/usage/?user=alice&group_by=user", "Api-Key "+e.platform, "")
@@ -158,9 +229,9 @@ func TestPlatformUsageReportSplitByUser(t *testing.T) {
 func TestUsageReportRefusesBadSplitsAndUsers(t *testing.T) {
 	e := usageFixture(t)
 	for _, c := range []struct{ name, query, detail string }{
-		{"unknown dimension", "group_by=team", `Invalid group_by "team": use user, key or user,key.`},
-		{"empty item", "group_by=user,", `Invalid group_by "user,": use user, key or user,key.`},
-		{"service is not a dimension", "group_by=service", `Invalid group_by "service": use user, key or user,key.`},
+		{"unknown dimension", "group_by=team", `Invalid group_by "team": use action, user or key, or several comma-separated (action,user).`},
+		{"empty item", "group_by=user,", `Invalid group_by "user,": use action, user or key, or several comma-separated (action,user).`},
+		{"service is not a dimension", "group_by=service", `Invalid group_by "service": use action, user or key, or several comma-separated (action,user).`},
 		{"user with a space", "user=" + url.QueryEscape("a b"), "Invalid user: use 1 to 128 characters, without spaces or control characters."},
 		{"user too long", "user=" + strings.Repeat("u", 129), "Invalid user: use 1 to 128 characters, without spaces or control characters."},
 	} {
@@ -181,9 +252,10 @@ func TestUsageReportRefusesBadSplitsAndUsers(t *testing.T) {
 // value included, so that clients decoding into UsageRowJSON see what the
 // server meant.
 func TestUsageRowJSONRoundTrip(t *testing.T) {
-	row := aiproxy.UsageRow{Day: "2025-06-05", OrgKey: "acme", Service: "heygen", KeyID: "k1", Requests: 2,
-		LatencyMS: 30, Units: map[aiproxy.Metric]int64{}, CostMicros: 1_234_567}
-	for _, by := range []aiproxy.UsageGroups{0, aiproxy.GroupByUser, aiproxy.GroupByKey, aiproxy.GroupByUser | aiproxy.GroupByKey} {
+	row := aiproxy.UsageRow{Day: "2025-06-05", OrgKey: "acme", Service: "heygen", Action: "list-avatars", KeyID: "k1",
+		Requests: 2, LatencyMS: 30, Units: map[aiproxy.Metric]int64{}, CostMicros: 1_234_567}
+	for _, by := range []aiproxy.UsageGroups{0, aiproxy.GroupByUser, aiproxy.GroupByKey, aiproxy.GroupByUser | aiproxy.GroupByKey,
+		aiproxy.GroupByAction, aiproxy.GroupByAction | aiproxy.GroupByKey} {
 		in := ToUsageRowJSON(row, by)
 		data, err := json.Marshal(in)
 		if err != nil {
@@ -193,7 +265,7 @@ func TestUsageRowJSONRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(data, &out); err != nil {
 			t.Fatalf("split by %q: %s: %v", by, data, err)
 		}
-		if out.User != in.User || out.KeyID != in.KeyID || out.AvgLatencyMS != 15 || out.CostUSD != 1.234567 {
+		if out.Action != in.Action || out.User != in.User || out.KeyID != in.KeyID || out.AvgLatencyMS != 15 || out.CostUSD != 1.234567 {
 			t.Fatalf("split by %q: %s reads back as %+v, want %+v", by, data, out, in)
 		}
 	}

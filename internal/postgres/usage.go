@@ -77,8 +77,8 @@ func insertUsageSQL(n int) string {
 	return b.String()
 }
 
-// UsageReport sums usage per UTC day, org, service and unit (and user and
-// key when f.GroupBy says), then folds the units of one row into one. It
+// UsageReport sums usage per UTC day, org, service and unit (and action,
+// user and key when f.GroupBy says), then folds the units of one row into one. It
 // reads the parts of the range that aiproxy.PlanUsageReport names: the
 // rollups for whole days and hours up to the rollup watermark, the raw
 // records for the rest (the records not yet rolled up, and parts of an
@@ -139,22 +139,25 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 }
 
 // usageDims returns a report query's columns after the day (org, service,
-// user, key and unit; user and key as empty text unless the report is
-// split by them) and its GROUP BY, which names only the columns that split
+// action, user, key and unit; action, user and key as empty text unless
+// the report is split by them) and its GROUP BY, which names only the columns that split
 // rows (the day by position, as its expression differs per query).
 func usageDims(by aiproxy.UsageGroups) (dims, group string) {
-	user, key := "''::text", "''::text"
+	action, user, key := "''::text", "''::text", "''::text"
 	group = ` GROUP BY 1, org_key, service`
+	if by.Has(aiproxy.GroupByAction) {
+		action, group = "action", group+", action"
+	}
 	if by.Has(aiproxy.GroupByUser) {
 		user, group = "user_id", group+", user_id"
 	}
 	if by.Has(aiproxy.GroupByKey) {
 		key, group = "key_id", group+", key_id"
 	}
-	return ", org_key, service, " + user + ", " + key + ", unit", group + ", unit"
+	return ", org_key, service, " + action + ", " + user + ", " + key + ", unit", group + ", unit"
 }
 
-// collectUsageRows reads rows of (day start, org, service, user, key, unit,
+// collectUsageRows reads rows of (day start, org, service, action, user, key, unit,
 // requests, errors, cache hits, bytes, latency, units, cost, saved) as report
 // rows.
 func collectUsageRows(rows pgx.Rows) ([]aiproxy.UsageRow, error) {
@@ -163,7 +166,7 @@ func collectUsageRows(rows pgx.Rows) ([]aiproxy.UsageRow, error) {
 		var day pgtype.Timestamptz
 		var unit string
 		var units int64
-		err := row.Scan(&day, &r.OrgKey, &r.Service, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
+		err := row.Scan(&day, &r.OrgKey, &r.Service, &r.Action, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
 			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units, &r.CostMicros, &r.SavedMicros)
 		r.Day, r.Units = dayOf(day), map[aiproxy.Metric]int64{aiproxy.Metric(unit): units}
 		return r, err

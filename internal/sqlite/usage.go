@@ -107,8 +107,8 @@ func insertUsageSQL(n int) string {
 	return b.String()
 }
 
-// UsageReport sums usage per UTC day, org, service and unit (and user and
-// key when f.GroupBy says), then folds the units of one row into one. It
+// UsageReport sums usage per UTC day, org, service and unit (and action,
+// user and key when f.GroupBy says), then folds the units of one row into one. It
 // reads the parts of the range that aiproxy.PlanUsageReport names: the
 // rollups for whole days and hours up to the rollup watermark, the raw
 // records for the rest (the records not yet rolled up, and parts of an
@@ -177,26 +177,29 @@ func (db *DB) UsageReport(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy
 }
 
 // usageDims returns a report query's columns after the day (org, service,
-// user, key and unit; user and key as empty text unless the report is
-// split by them) and its GROUP BY, which names only the columns that split
+// action, user, key and unit; action, user and key as empty text unless
+// the report is split by them) and its GROUP BY, which names only the columns that split
 // rows.
 func usageDims(by aiproxy.UsageGroups) (dims, group string) {
-	user, key := "''", "''"
+	action, user, key := "''", "''", "''"
 	group = ` GROUP BY day, org_key, service`
+	if by.Has(aiproxy.GroupByAction) {
+		action, group = "action", group+", action"
+	}
 	if by.Has(aiproxy.GroupByUser) {
 		user, group = "user_id", group+", user_id"
 	}
 	if by.Has(aiproxy.GroupByKey) {
 		key, group = "key_id", group+", key_id"
 	}
-	return ", org_key, service, " + user + ", " + key + ", unit", group + ", unit"
+	return ", org_key, service, " + action + ", " + user + ", " + key + ", unit", group + ", unit"
 }
 
 // rawTailByID is the most records after the rollup watermark that a
 // report reads by id rather than by time.
 const rawTailByID = 100_000
 
-// readUsageRows reads rows of (day start, org, service, user, key, unit,
+// readUsageRows reads rows of (day start, org, service, action, user, key, unit,
 // requests, errors, cache hits, bytes, latency, units, cost, saved) as report
 // rows.
 func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]aiproxy.UsageRow, error) {
@@ -210,7 +213,7 @@ func readUsageRows(ctx context.Context, tx *sql.Tx, query string, args ...any) (
 		var r aiproxy.UsageRow
 		var day, units int64
 		var unit string
-		if err := rows.Scan(&day, &r.OrgKey, &r.Service, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
+		if err := rows.Scan(&day, &r.OrgKey, &r.Service, &r.Action, &r.UserID, &r.KeyID, &unit, &r.Requests, &r.Errors,
 			&r.CacheHits, &r.BytesOut, &r.LatencyMS, &units, &r.CostMicros, &r.SavedMicros); err != nil {
 			return nil, err
 		}

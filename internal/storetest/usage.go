@@ -60,7 +60,7 @@ func runUsage(t *testing.T, open func(t *testing.T) Stores) {
 	})
 	t.Run("PerUser", func(t *testing.T) { testUsagePerUser(t, open) })
 	t.Run("RequestLog", func(t *testing.T) { testRequestLog(t, open) })
-	t.Run("GroupByUserAndKey", func(t *testing.T) { testUsageGroupBy(t, rollupStores(t, open)) })
+	t.Run("GroupByActionUserAndKey", func(t *testing.T) { testUsageGroupBy(t, rollupStores(t, open)) })
 	t.Run("GroupedAsRawSums", func(t *testing.T) { testUsageGroupedSums(t, rollupStores(t, open)) })
 	t.Run("ManyRecordsInOneCall", func(t *testing.T) {
 		s, ctx := guardrails(t, open), t.Context()
@@ -156,8 +156,8 @@ func testUsagePerUser(t *testing.T, open func(t *testing.T) Stores) {
 	check("rolled up")
 }
 
-// testUsageGroupBy checks reports split by user, by key and by both, with
-// and without a user filter, on every path a report reads (day and hour
+// testUsageGroupBy checks reports split by action, by user, by key and by
+// several of them, with and without a user filter, on every path a report reads (day and hour
 // rollups, raw records at the edges and after the watermark), before, while
 // and after the records are rolled up.
 func testUsageGroupBy(t *testing.T, s RollupStores) {
@@ -183,10 +183,12 @@ func testUsageGroupBy(t *testing.T, s RollupStores) {
 		rec("acme", "k1", "alice", 24*time.Hour+30*time.Minute, "elevenlabs", 7), // the next day
 	}
 	recs[2].Status, recs[2].UpstreamStatus, recs[2].CostMicros = 500, 500, 0 // a failed call costs nothing
+	recs[2].Action, recs[4].Action = "speech-to-text", "sound-effects"
 	if err := s.AppendUsage(ctx, recs); err != nil {
 		t.Fatalf("AppendUsage: %v", err)
 	}
-	// Rows as "day org service user key requests/errors/cache hits/characters/cost".
+	// Rows as "day org service user key requests/errors/cache hits/characters/cost",
+	// the service as "service:action" when the report is split by action.
 	cases := []struct {
 		name string
 		f    aiproxy.UsageFilter
@@ -213,6 +215,18 @@ func testUsageGroupBy(t *testing.T, s RollupStores) {
 			`06-06 acme elevenlabs "" "k1" 1/0/0/7/70`}},
 		{"one service, by user", aiproxy.UsageFilter{Service: "heygen", GroupBy: aiproxy.GroupByUser}, []string{
 			`06-05 acme heygen "alice" "" 1/0/1/0/0`}},
+		{"by action", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByAction}, []string{
+			`06-05 acme elevenlabs:sound-effects "" "" 1/0/0/4/40`, `06-05 acme elevenlabs:speech-to-text "" "" 1/1/0/3/0`,
+			`06-05 acme elevenlabs:tts "" "" 3/0/0/31/310`, `06-05 acme heygen:list-avatars "" "" 1/0/1/0/0`,
+			`06-06 acme elevenlabs:tts "" "" 1/0/0/7/70`}},
+		{"by action and user", aiproxy.UsageFilter{OrgKey: "acme", GroupBy: aiproxy.GroupByAction | aiproxy.GroupByUser}, []string{
+			`06-05 acme elevenlabs:sound-effects "carol" "" 1/0/0/4/40`, `06-05 acme elevenlabs:speech-to-text "bob" "" 1/1/0/3/0`,
+			`06-05 acme elevenlabs:tts "" "" 1/0/0/1/10`, `06-05 acme elevenlabs:tts "alice" "" 2/0/0/30/300`,
+			`06-05 acme heygen:list-avatars "alice" "" 1/0/1/0/0`, `06-06 acme elevenlabs:tts "alice" "" 1/0/0/7/70`}},
+		{"one user of every org, by action and key", aiproxy.UsageFilter{UserID: "alice", GroupBy: aiproxy.GroupByAction | aiproxy.GroupByKey}, []string{
+			`06-05 acme elevenlabs:tts "" "k1" 1/0/0/10/100`, `06-05 acme elevenlabs:tts "" "k2" 1/0/0/20/200`,
+			`06-05 acme heygen:list-avatars "" "k2" 1/0/1/0/0`, `06-05 beta elevenlabs:tts "" "k3" 1/0/0/100/1000`,
+			`06-06 acme elevenlabs:tts "" "k1" 1/0/0/7/70`}},
 	}
 	// Each range holds every record: whole days, whole hours, and ends
 	// inside an hour.
@@ -234,7 +248,13 @@ func testUsageGroupBy(t *testing.T, s RollupStores) {
 				}
 				got := make([]string, 0, len(rows))
 				for _, row := range rows {
-					got = append(got, fmt.Sprintf("%s %s %s %q %q %d/%d/%d/%d/%d", row.Day[5:], row.OrgKey, row.Service,
+					service := row.Service
+					if c.f.GroupBy.Has(aiproxy.GroupByAction) {
+						service += ":" + row.Action
+					} else if row.Action != "" {
+						t.Fatalf("%s: UsageReport(%s, %s) row %+v has an action, but the report is not split by it", stage, c.name, rname, row)
+					}
+					got = append(got, fmt.Sprintf("%s %s %s %q %q %d/%d/%d/%d/%d", row.Day[5:], row.OrgKey, service,
 						row.UserID, row.KeyID, row.Requests, row.Errors, row.CacheHits, row.Units[aiproxy.MetricCharacters],
 						row.CostMicros))
 				}
@@ -251,7 +271,8 @@ func testUsageGroupBy(t *testing.T, s RollupStores) {
 	check("rolled up")
 }
 
-// testUsageGroupedSums compares reports split by user, key or both with
+// testUsageGroupedSums compares reports split by action, user, key or
+// several of them with
 // sums of random raw records, before and after they are rolled up, and
 // checks that a split report adds up to the report that is not split.
 func testUsageGroupedSums(t *testing.T, s RollupStores) {
@@ -284,7 +305,9 @@ func testUsageGroupedSums(t *testing.T, s RollupStores) {
 		{OrgKey: "corp", UserID: "bob", From: day(1).Add(5 * time.Hour), To: day(2).Add(7 * time.Hour)},
 		{From: day(0).Add(90*time.Minute + 7*time.Second), To: day(2).Add(23*time.Hour + 59*time.Minute)},
 	}
-	groupings := []aiproxy.UsageGroups{0, aiproxy.GroupByUser, aiproxy.GroupByKey, aiproxy.GroupByUser | aiproxy.GroupByKey}
+	groupings := []aiproxy.UsageGroups{0, aiproxy.GroupByUser, aiproxy.GroupByKey, aiproxy.GroupByUser | aiproxy.GroupByKey,
+		aiproxy.GroupByAction, aiproxy.GroupByAction | aiproxy.GroupByUser, aiproxy.GroupByAction | aiproxy.GroupByKey,
+		aiproxy.GroupByAction | aiproxy.GroupByUser | aiproxy.GroupByKey}
 	check := func(stage string) {
 		t.Helper()
 		for _, f := range filters {
@@ -320,7 +343,7 @@ func testUsageGroupedSums(t *testing.T, s RollupStores) {
 // groupedReport is the report of recs that f selects, split as f says,
 // summed here without the stores' code.
 func groupedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.UsageRow {
-	type dims struct{ day, org, service, user, key string }
+	type dims struct{ day, org, service, action, user, key string }
 	sums := map[dims]*aiproxy.UsageRow{}
 	for _, r := range recs {
 		if (!f.From.IsZero() && r.At.Before(f.From)) || (!f.To.IsZero() && !r.At.Before(f.To)) ||
@@ -329,6 +352,9 @@ func groupedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.
 			continue
 		}
 		d := dims{day: r.At.UTC().Format(time.DateOnly), org: r.OrgKey, service: r.Service}
+		if f.GroupBy.Has(aiproxy.GroupByAction) {
+			d.action = r.Action
+		}
 		if f.GroupBy.Has(aiproxy.GroupByUser) {
 			d.user = r.UserID
 		}
@@ -337,8 +363,8 @@ func groupedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.
 		}
 		row := sums[d]
 		if row == nil {
-			row = &aiproxy.UsageRow{Day: d.day, OrgKey: d.org, Service: d.service, UserID: d.user, KeyID: d.key,
-				Units: map[aiproxy.Metric]int64{}}
+			row = &aiproxy.UsageRow{Day: d.day, OrgKey: d.org, Service: d.service, Action: d.action, UserID: d.user,
+				KeyID: d.key, Units: map[aiproxy.Metric]int64{}}
 			sums[d] = row
 		}
 		b := aiproxy.BucketOf(r, aiproxy.Daily)
@@ -357,7 +383,7 @@ func groupedReport(recs []aiproxy.UsageRecord, f aiproxy.UsageFilter) []aiproxy.
 	}
 	slices.SortFunc(out, func(a, b aiproxy.UsageRow) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.OrgKey, b.OrgKey), cmp.Compare(a.Service, b.Service),
-			cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KeyID, b.KeyID))
+			cmp.Compare(a.Action, b.Action), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KeyID, b.KeyID))
 	})
 	return out
 }
