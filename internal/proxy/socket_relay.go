@@ -211,28 +211,41 @@ type clientGone struct{ error }
 func (e clientGone) Unwrap() error { return e.error }
 
 // watchIdle ends the socket as the provider would when the client stays
-// silent past the filter's idle limit.
+// silent past the filter's idle limit. It holds no goroutine while it
+// waits: a timer checks when the limit could first be reached and sets
+// itself again for the client's last message.
 func (s *socketRelay) watchIdle(ctx context.Context, ends chan<- relayEnd) func() {
 	idle := s.filter.Idle()
 	if idle <= 0 {
 		return func() {}
 	}
-	t := time.NewTicker(min(idle/4, time.Second))
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				if now.Sub(time.Unix(0, s.last.Load())) >= idle {
-					ends <- relayEnd{fromClient: true, err: &SocketRefusal{Code: aiproxy.ClosePolicy, Reason: "input_timeout_exceeded",
-						Frame: s.filter.ErrorFrame("input_timeout_exceeded", "Have not received a new text input within the timeout; aiproxy closed the socket.")}}
-					return
-				}
-			}
+	var mu sync.Mutex
+	var t *time.Timer
+	stopped := false
+	var check func()
+	check = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || ctx.Err() != nil {
+			return
 		}
-	}()
-	return t.Stop
+		if wait := idle - time.Since(time.Unix(0, s.last.Load())); wait > 0 {
+			t = time.AfterFunc(wait, check)
+			return
+		}
+		stopped = true
+		ends <- relayEnd{fromClient: true, err: &SocketRefusal{Code: aiproxy.ClosePolicy, Reason: "input_timeout_exceeded",
+			Frame: s.filter.ErrorFrame("input_timeout_exceeded", "Have not received a new text input within the timeout; aiproxy closed the socket.")}}
+	}
+	mu.Lock()
+	t = time.AfterFunc(idle, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // shutdown closes the socket because aiproxy is stopping.
