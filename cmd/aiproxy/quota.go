@@ -139,13 +139,13 @@ func orAll(service string) string {
 
 func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 	var f adminFlags
-	fs := newFlagSet("usage report", "usage report [--org ORG] [--service SERVICE] [--user USER] [--group-by user|key|user,key] "+
+	fs := newFlagSet("usage report", "usage report [--org ORG] [--service SERVICE] [--user USER] [--group-by action|user|key|action,user,...] "+
 		"[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|json|csv]", s)
 	f.register(fs, e, false)
 	org := fs.String("org", "", orgFilter)
 	service := fs.String("service", "", "only this service")
 	user := fs.String("user", "", "only the calls made for this user")
-	groupBy := fs.String("group-by", "", "split each day's row of an org and service by user, key or both (user,key)")
+	groupBy := fs.String("group-by", "", "split each day's row of an org and service by action, user, key or several (action,user)")
 	from := fs.String("from", "", "first UTC day")
 	to := fs.String("to", "", "last UTC day")
 	format := fs.String("format", "table", "table, json or csv")
@@ -182,12 +182,15 @@ func usageReport(ctx context.Context, args []string, e env, s stdio) error {
 	})
 }
 
-// usageTable prints a report as a table, with a user and a key column
-// when the report is split by them ("-" for none), then the cost in US
+// usageTable prints a report as a table, with an action, a user and a key
+// column when the report is split by them ("-" for none), then the cost in US
 // dollars and what the speech cache saved, and a TOTAL row under a report
 // of more than one row.
 func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) error {
 	header := "DAY\tORG\tSERVICE"
+	if by.Has(aiproxy.GroupByAction) {
+		header += "\tACTION"
+	}
 	if by.Has(aiproxy.GroupByUser) {
 		header += "\tUSER"
 	}
@@ -200,7 +203,7 @@ func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) er
 		var cost, saved int64 // micro-USD, so that the sum is exact
 		for _, r := range rows {
 			cells := []any{r.Day, r.Org, r.Service}
-			for _, v := range []httpapi.SplitValue{r.User, r.KeyID} {
+			for _, v := range []httpapi.SplitValue{r.Action, r.User, r.KeyID} {
 				if v.Split {
 					cells = append(cells, orDash(v.Value))
 				}
@@ -216,7 +219,7 @@ func usageTable(s stdio, by aiproxy.UsageGroups, rows []httpapi.UsageRowJSON) er
 			return
 		}
 		cells := []any{"TOTAL", "-", "-"}
-		for _, split := range []bool{by.Has(aiproxy.GroupByUser), by.Has(aiproxy.GroupByKey)} {
+		for _, split := range []bool{by.Has(aiproxy.GroupByAction), by.Has(aiproxy.GroupByUser), by.Has(aiproxy.GroupByKey)} {
 			if split {
 				cells = append(cells, "-")
 			}

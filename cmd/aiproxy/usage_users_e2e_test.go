@@ -156,6 +156,14 @@ func TestUsageReportSplitByUserAndKey(t *testing.T) {
 			strings.Contains(out, k1) || !strings.Contains(out, "characters=6") {
 			t.Errorf("usage report --user carol --group-by key =\n%s", out)
 		}
+		out = d.cli("", "usage", "report", "--org", d.org, "--service", "elevenlabs", "--group-by", "action,user")
+		if head, _, _ := strings.Cut(out, "\n"); !strings.Contains(head, "ACTION") || !strings.Contains(head, "USER") ||
+			strings.Contains(head, "KEY") || !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool {
+			f := strings.Fields(l)
+			return len(f) > 5 && f[3] == "tts" && f[4] == "alice" && slices.Contains(f, "characters=10")
+		}) {
+			t.Errorf("usage report --group-by action,user =\n%s", out)
+		}
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), []string{"usage", "report", "--group-by", "team", "--data-dir", d.dir},
 			func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
