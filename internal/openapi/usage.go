@@ -12,14 +12,16 @@ func addUsage(paths obj) {
 		q("to", "The last UTC day (YYYY-MM-DD), included.", str()),
 		q("service", "Only this service's calls.", str()),
 		q("user", "Only the calls made for this user.", str()),
-		q("group_by", "Split each day's row of an org and service by user, key or both.",
-			obj{"type": "string", "enum": []any{"user", "key", "user,key", "key,user"}}),
-		q("format", "json (the default) or csv: a header row, a column per unit that appears, then cost_usd and saved_usd.",
+		q("group_by", "Split each day's row of an org and service by action, user or key, or by several of them, "+
+			"comma-separated in any order (action,user).",
+			obj{"type": "string", "pattern": "^(action|user|key)(,(action|user|key)){0,2}$"}),
+		q("format", "json (the default) or csv: a header row, an action, a user and a key_id column when the report is "+
+			"split by them, a column per unit that appears, then cost_usd and saved_usd.",
 			obj{"type": "string", "enum": []any{"json", "csv"}, "default": "json"}),
 	}
 	report := func(id, summary, who string, extra ...any) obj {
 		op := withQuery(operation(id, "usage", summary,
-			obj{"200": obj{"description": "The report's rows, ordered by day, org, service, user and key.", "content": obj{
+			obj{"200": obj{"description": "The report's rows, ordered by day, org, service, action, user and key.", "content": obj{
 				"application/json": obj{"schema": obj{"type": "array", "items": ref("UsageRow")}},
 				"text/csv":         obj{"schema": obj{"type": "string"}},
 			}}}, "400", "401", "403", "404", "503"),
@@ -51,6 +53,8 @@ func usageSchemas() obj {
 			"day":     obj{"type": "string", "format": "date", "description": "The UTC day."},
 			"org":     str(),
 			"service": str(),
+			"action": split("Only when the report is split by action: the service's action (endpoint) called, such as " +
+				"tts or generate-video."),
 			"user": split("Only when the report is split by user: the user the calls were made for, or null for the org " +
 				"itself."),
 			"key_id":         split("Only when the report is split by key: the aiproxy key behind the calls, or null for sign-ins."),
