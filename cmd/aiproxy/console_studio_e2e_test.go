@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,10 +258,48 @@ func TestConsoleStudio(t *testing.T) {
 		b.shot("studio-usage")
 		b.docShot("usage")
 
-		b.do("split by action", eval(`(() => { const s = document.querySelector('select[name=split]'); s.value = 'action'; s.dispatchEvent(new Event('change')); })()`),
-			visible(`[data-testid=action-source]`), waitJS(`document.querySelector('[data-chart=requests] .legend')`))
+		b.do("split by action", eval(`(performance.setResourceTimingBufferSize(10000), performance.clearResourceTimings())`),
+			eval(`(() => { const s = document.querySelector('select[name=split]'); s.value = 'action'; s.dispatchEvent(new Event('change')); })()`),
+			waitJS(`document.querySelector('[data-chart=requests] .legend') && [...document.querySelectorAll('main tbody tr')].some(r => r.dataset.series.includes('/'))`))
 		if legend := strings.Join(strings.Fields(textOf(b, `[data-chart=requests] .legend`)), " "); !strings.Contains(legend, "heygen/generate-video: 25") || !strings.Contains(legend, "elevenlabs/tts: 4") {
 			t.Errorf("requests by action = %q, want 25 video starts and 4 speeches", legend)
+		}
+		// The split by action reads the usage report (group_by=action),
+		// which covers every call of the days, not the request log.
+		fetched := get(b, "fetched", chromedp.Evaluate[[]string](`performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/api/ai-proxy/'))`))
+		if !slices.ContainsFunc(fetched, func(u string) bool { return strings.Contains(u, "/usage/") && strings.Contains(u, "group_by=action") }) ||
+			slices.ContainsFunc(fetched, func(u string) bool { return strings.Contains(u, "/requests/") }) {
+			t.Errorf("the split by action fetched %q, want the usage report by action and not the request log", fetched)
+		}
+		if get(b, "bytes by action", chromedp.Evaluate[int](`document.querySelectorAll('[data-chart=bytes_out] svg').length`)) == 0 {
+			t.Error("the split by action has no chart of the data sent, which the report gives")
+		}
+		shown := map[string]int64{}
+		for _, r := range get(b, "rows by action", chromedp.Evaluate[[][]string](`[...document.querySelectorAll('main tbody tr')].map(r => [r.dataset.series, r.cells[2].textContent])`)) {
+			n, err := strconv.ParseInt(strings.Map(func(c rune) rune {
+				if c >= '0' && c <= '9' {
+					return c
+				}
+				return -1
+			}, r[1]), 10, 64)
+			if err != nil {
+				t.Fatalf("table row %q: requests %q", r[0], r[1])
+			}
+			shown[r[0]] += n
+		}
+		var byAction []struct {
+			Service  string `json:"service"`
+			Action   string `json:"action"`
+			Requests int64  `json:"requests"`
+		}
+		d.getJSON("/api/ai-proxy/orgs/"+d.org+"/usage/?group_by=action&from="+get(b, "from", chromedp.Value(chromedp.CSS(`input[name=from]`)))+
+			"&to="+get(b, "to", chromedp.Value(chromedp.CSS(`input[name=to]`))), d.key, 200, &byAction)
+		reported := map[string]int64{}
+		for _, r := range byAction {
+			reported[r.Service+"/"+r.Action] += r.Requests
+		}
+		if !maps.Equal(shown, reported) || reported["heygen/generate-video"] != 25 {
+			t.Errorf("requests per action in the table = %v, the report by action says %v", shown, reported)
 		}
 		b.shot("studio-usage-by-action")
 

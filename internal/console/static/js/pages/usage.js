@@ -1,7 +1,7 @@
 // Usage that reads at a glance: for a date range, one chart per unit
 // (requests, errors, each metered unit, data sent, cost, and what the
 // speech cache saved when it saved anything) with a bar per day split by
-// service, key or user and a legend; the same numbers as a table with
+// service, action, key or user and a legend, all from the usage report; the same numbers as a table with
 // formatted units and bytes; and a CSV download of exactly the table
 // shown.
 import * as api from '../api.js';
@@ -10,29 +10,6 @@ import { stackedChart } from '../chart.js';
 import { formatCount, formatBytes, formatUSD, formatUnit, unitLabel, isoDay, daysBetween, dayLabel, csv } from '../format.js';
 
 const SPLITS = [['service', 'Service'], ['action', 'Action'], ['key', 'API key'], ['user', 'User']];
-
-// The usage rows carry no action: a split by action reads the request log
-// (kept for the usage retention, 14 days by default), at most this many calls.
-const ACTION_CALLS = 2000;
-
-/**
- * actionRows turns the request log of from..to into usage-like rows
- * ({day, service, action, requests, errors, units, cost_usd}), one per
- * call, and says whether the log had more calls than it read.
- */
-export async function actionRows({ from, to, service }) {
-  const rows = [];
-  let cursor;
-  do {
-    const res = await api.listRequests({ from, to, service, limit: 200, cursor });
-    for (const r of (res && res.requests) || []) {
-      rows.push({ day: isoDay(new Date(r.at)), service: r.service, action: r.action,
-        requests: 1, errors: r.status >= 400 ? 1 : 0, units: r.unit && r.units ? { [r.unit]: r.units } : {}, cost_usd: r.cost_usd || 0 });
-    }
-    cursor = res && res.next_cursor;
-  } while (cursor && rows.length < ACTION_CALLS);
-  return { rows, truncated: Boolean(cursor) };
-}
 
 /** seriesOf names a row's series under a split; calls without a key or user get a word. */
 export function seriesOf(row, split) {
@@ -118,25 +95,19 @@ export async function render(container, ctx) {
     const how = split.control.value;
     replace(body, loading('Loading usage…'));
     try {
-      let rows;
-      let truncated = false;
-      if (how === 'action') ({ rows, truncated } = await actionRows({ from: f, to: t, service: service.control.value }));
-      else rows = await api.usage({ from: f, to: t, service: service.control.value, group_by: how === 'service' ? '' : how });
+      // The report splits by action, key or user itself (group_by), so
+      // every split covers every call of the days chosen.
+      const rows = await api.usage({ from: f, to: t, service: service.control.value, group_by: how === 'service' ? '' : how });
       if (mine !== seq) return;
       if (csvURL) URL.revokeObjectURL(csvURL);
       const out = report(rows || [], { from: f, to: t, split: how, service: service.control.value });
-      if (how === 'action') {
-        out.prepend(h('p', { class: 'notice small', 'data-testid': 'action-source', text: truncated
-          ? `By action from the request log: the latest ${ACTION_CALLS.toLocaleString()} calls of these days only. Narrow the days or the service to see them all.`
-          : 'By action from the request log, which keeps the last 14 days of calls by default.' }));
-      }
       csvURL = out.csvURL || null;
       replace(body, out);
     } catch (err) {
       if (mine !== seq) return;
       if (err instanceof api.AIProxyError && err.status === 404) {
         replace(body, h('div', { class: 'state' }, h('p', {}, h('strong', { text: 'Not available on this server yet.' })),
-          h('p', { text: how === 'action' ? 'A split by action reads the request log, which this server does not have.' : 'This server does not meter usage.' })));
+          h('p', { text: 'This server does not meter usage.' })));
         return;
       }
       replace(body, errorNotice(err));
@@ -157,7 +128,7 @@ function report(rows, { from, to, split, service }) {
     { key: 'requests', title: 'Requests', get: (c) => c.requests, fmt: formatCount },
     { key: 'errors', title: 'Errors', get: (c) => c.errors, fmt: formatCount },
     ...agg.units.map((u) => ({ key: `units.${u}`, title: unitLabel(u), get: (c) => c.units[u] || 0, fmt: (n) => formatUnit(u, n) })),
-    split === 'action' ? null : { key: 'bytes_out', title: 'Data sent to clients', get: (c) => c.bytes_out, fmt: formatBytes },
+    { key: 'bytes_out', title: 'Data sent to clients', get: (c) => c.bytes_out, fmt: formatBytes },
     { key: 'cost_usd', title: 'Cost', get: (c) => c.cost_usd, fmt: formatUSD },
     agg.saved_usd > 0 ? { key: 'saved_usd', title: 'Saved by the speech cache', get: (c) => c.saved_usd, fmt: formatUSD } : null,
   ].filter(Boolean);
