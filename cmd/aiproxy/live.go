@@ -75,13 +75,21 @@ type liveStore interface {
 // build wires the live sessions on the store, reaping through p's
 // background calls and metering each reconciled session with meter (nil
 // for none).
-func (f *liveFlags) build(db liveStore, cat *catalog.Catalog, p *proxy.Proxy, meter proxy.Meter, log *slog.Logger) *liveParts {
+func (f *liveFlags) build(db liveStore, cat *catalog.Catalog, p *proxy.Proxy, meter proxy.Meter, log *slog.Logger, b *budgets) *liveParts {
 	sessions := livesession.New(livesession.Config{Store: db, Quotas: db, MaxSession: f.maxSession, Log: log,
 		Caps: aiproxy.LiveSessionCaps{PerOrg: f.perOrg, PerCredential: f.perCredential}})
 	rc := livesession.ReaperConfig{Store: db, Fetcher: p, Catalog: cat, Quotas: db, Every: f.reapEvery, Log: log,
 		Due: aiproxy.LiveSessionDue{StartGrace: f.startGrace, Idle: f.idle}}
 	if meter != nil {
 		rc.Meter = meter
+	}
+	if b != nil && b.enforcer != nil {
+		// The budget hold a mint kept is settled from the session's length.
+		rc.OnReconciled = func(ctx context.Context, s aiproxy.LiveSession, seconds int64, credits float64) {
+			if err := b.enforcer.SettleSession(ctx, s.Service, s.ID, seconds, credits); err != nil {
+				log.Error("budget: settle a live session", "session_id", s.ID, "err", err)
+			}
+		}
 	}
 	reaper := livesession.NewReaper(rc)
 	return &liveParts{sessions: sessions, reaper: reaper, admin: liveAdmin{liveAdminStore: db, reaper: reaper}}

@@ -284,7 +284,7 @@ func assemble(ctx context.Context, f serverFlags, v *vault.Vault, s stdio) (_ *a
 	// job hooks. Budgets are innermost: a call another hook refused or
 	// answered (an idempotent replay, a cached speech) never touches a
 	// budget.
-	a.live = f.live.build(a.db, a.catalog, p, a.guard.proxy.Meter, a.log)
+	a.live = f.live.build(a.db, a.catalog, p, a.guard.proxy.Meter, a.log, a.budgets)
 	hooks := append([]proxy.Hooks{ownership.New(a.db, a.log), a.live.sessions}, a.jobs.hooks()...)
 	if a.speech != nil {
 		hooks = append(hooks, a.speech)

@@ -153,7 +153,7 @@ func (e *Enforcer) reserve(ctx context.Context, c *proxy.Call) error {
 	if c.IsSocket() {
 		return e.reserveSocket(ctx, c, pr, targets) // socket.go
 	}
-	q, err := e.cfg.Pricer.Quote(Call{Org: c.Org, Service: c.Service.Slug, Endpoint: c.Endpoint, Body: c.Envelope.Body})
+	q, err := e.cfg.Pricer.Quote(Call{Org: c.Org, Service: c.Service.Slug, Endpoint: c.Endpoint, Body: c.UpstreamBody()})
 	if len(targets) == 0 {
 		if err == nil && !q.Free && q.Micros > 0 {
 			e.calls.Store(c, held{quote: q}) // for its cost alone
@@ -212,7 +212,7 @@ func (h held) cost(c *proxy.Call, a *proxy.Answer, err error) int64 {
 	switch {
 	case failed(a, err):
 		return 0
-	case c.Endpoint.Job != nil:
+	case c.Endpoint.Job != nil, h.quote.SessionPath != "":
 		return h.quote.Micros
 	}
 	return h.quote.Actual(a.Header)
@@ -229,7 +229,7 @@ func (e *Enforcer) finish(ctx context.Context, c *proxy.Call, h held, a *proxy.A
 		e.release(ctx, h.id)
 		return a, err
 	}
-	if c.Endpoint.Job == nil {
+	if c.Endpoint.Job == nil && h.quote.SessionPath == "" {
 		actual := h.quote.Actual(a.Header)
 		e.settle(ctx, c.Org, h.id, actual)
 		c.SetCost(actual)
@@ -241,12 +241,16 @@ func (e *Enforcer) finish(ctx context.Context, c *proxy.Call, h held, a *proxy.A
 		return nil, &aiproxy.Error{Code: aiproxy.CodeUpstreamFailed, Message: aiproxy.MsgUpstreamFailed, Err: rerr}
 	}
 	doc, _ := aiproxy.DecodeJSON(body)
-	jobID := aiproxy.LookupJSONString(doc, c.Endpoint.Job.IDPath)
+	idPath, holdID := h.quote.SessionPath, SessionHoldID // session.go: kept until the session ends
+	if c.Endpoint.Job != nil {
+		idPath, holdID = c.Endpoint.Job.IDPath, JobHoldID
+	}
+	jobID := aiproxy.LookupJSONString(doc, idPath)
 	if jobID == "" {
-		e.release(ctx, h.id) // no job started: nothing to pay for
+		e.release(ctx, h.id) // no job or session started: nothing to pay for
 		return a, nil
 	}
-	to := JobHoldID(c.Service.Slug, jobID)
+	to := holdID(c.Service.Slug, jobID)
 	switch rerr := e.cfg.Ledger.RenameBudgetHold(ctx, h.id, to, e.cfg.Now().Add(e.cfg.JobHold)); {
 	case errors.Is(rerr, aiproxy.ErrConflict):
 		// The provider answered a repeat with a job already held for.

@@ -70,9 +70,16 @@ type Price struct {
 	// Increment rounds the units up to a multiple (HeyGen bills video in
 	// 30 s steps); 0 means none.
 	Increment float64 `json:"increment,omitempty"`
-	Source    string  `json:"source"`
-	Date      string  `json:"date"`
-	Notes     string  `json:"notes,omitempty"`
+	// Session, for a call that opens a session billed by its length (a
+	// live avatar), is the answer's JSON path of the session's id: the
+	// call's hold is kept, under SessionHoldID, until the session ends and
+	// is settled from its length (session.go). Such a price is in seconds,
+	// measured from the body's max_session_duration, its variant the
+	// body's mode.
+	Session string `json:"session,omitempty"`
+	Source  string `json:"source"`
+	Date    string `json:"date"`
+	Notes   string `json:"notes,omitempty"`
 }
 
 // Estimates tunes the estimate of a video's length before it is made.
@@ -92,6 +99,8 @@ type Estimates struct {
 	CinematicSeconds float64 `json:"cinematic_seconds,omitempty"`
 	// MaxVideoSeconds caps an estimate.
 	MaxVideoSeconds float64 `json:"max_video_seconds,omitempty"`
+	// SessionSeconds is a session's length when its body gives none.
+	SessionSeconds float64 `json:"session_seconds,omitempty"`
 	// DurationPaths is, per service, the dotted JSON path of a finished
 	// job's length in seconds in the provider's status answer.
 	DurationPaths map[string]string `json:"duration_paths,omitempty"`
@@ -203,6 +212,9 @@ func (p Price) check(i int) []string {
 	if p.Source == "" || p.Date == "" {
 		add("source and date are required")
 	}
+	if p.Session != "" && p.Unit != UnitSecond {
+		add("a session price is in seconds")
+	}
 	return probs
 }
 
@@ -224,7 +236,7 @@ func (p Price) keys() []string {
 
 func (e Estimates) check() []string {
 	var probs []string
-	for _, v := range []float64{e.SpeechCharsPerSecond, e.AudioSeconds, e.SilenceSeconds, e.CinematicSeconds, e.MaxVideoSeconds} {
+	for _, v := range []float64{e.SpeechCharsPerSecond, e.AudioSeconds, e.SilenceSeconds, e.CinematicSeconds, e.MaxVideoSeconds, e.SessionSeconds} {
 		if !finite(v) || v < 0 {
 			probs = append(probs, "estimates must be numbers of at least 0")
 			break
@@ -265,6 +277,7 @@ func (e *Estimates) merge(o Estimates) {
 	set(&e.SilenceSeconds, o.SilenceSeconds)
 	set(&e.CinematicSeconds, o.CinematicSeconds)
 	set(&e.MaxVideoSeconds, o.MaxVideoSeconds)
+	set(&e.SessionSeconds, o.SessionSeconds)
 	e.DefaultModels = mergeMap(e.DefaultModels, o.DefaultModels)
 	e.DurationPaths = mergeMap(e.DurationPaths, o.DurationPaths)
 }

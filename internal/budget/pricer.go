@@ -28,6 +28,8 @@ type Pricer struct {
 	priced map[string]bool
 	// flat is the org prices by "org/service/action" (action "*" too).
 	flat map[string]int64
+	// sessions holds the "service/action"s whose price is a session's.
+	sessions map[string]bool
 }
 
 // rate is one resolved price.
@@ -40,6 +42,8 @@ type rate struct {
 	// credits, so that a provider's own count (character-cost) can be
 	// priced; 0 otherwise.
 	credit float64
+	// session is the answer's path of a session's id (Price.Session).
+	session string
 }
 
 // NewPricer combines price tables, each overriding the ones before it
@@ -52,10 +56,10 @@ func NewPricer(tables ...*PriceTable) (*Pricer, error) {
 			t.merge(o)
 		}
 	}
-	p := &Pricer{table: t, rates: map[string]rate{}, priced: map[string]bool{}, flat: map[string]int64{}}
+	p := &Pricer{table: t, rates: map[string]rate{}, priced: map[string]bool{}, flat: map[string]int64{}, sessions: map[string]bool{}}
 	var probs []string
 	for _, pr := range t.Prices {
-		r := rate{unit: pr.Unit, micros: pr.Micros, increment: pr.Increment}
+		r := rate{unit: pr.Unit, micros: pr.Micros, increment: pr.Increment, session: pr.Session}
 		if pr.Credit != "" {
 			c, ok := t.Credits[pr.Credit]
 			if !ok {
@@ -74,6 +78,9 @@ func NewPricer(tables ...*PriceTable) (*Pricer, error) {
 		}
 		for _, a := range pr.Actions {
 			p.priced[a] = true
+			if pr.Session != "" {
+				p.sessions[pr.Service+"/"+a] = true
+			}
 		}
 	}
 	for _, o := range t.OrgPrices {
@@ -132,6 +139,9 @@ type Quote struct {
 	// DurationPath is where a finished job's status answer gives its
 	// length in seconds.
 	DurationPath string
+	// SessionPath, for a call that opens a session billed by its length,
+	// is where its answer gives the session's id.
+	SessionPath string
 	// Flat says the org's flat price applies.
 	Flat bool
 }
@@ -155,6 +165,9 @@ func (p *Pricer) Quote(c Call) (Quote, error) {
 	if v, ok := p.flat[c.Org+"/"+c.Service+"/*"]; ok {
 		return flatQuote(v), nil
 	}
+	if p.sessions[c.Service+"/"+ep.Slug] && sandboxSession(c.Body) {
+		return Quote{Free: true, Exact: true}, nil // session.go
+	}
 	variant, units, unitErr := p.measure(c)
 	r, ok := p.rates[c.Service+"/"+ep.Slug+"/"+variant]
 	if !ok {
@@ -164,7 +177,7 @@ func (p *Pricer) Quote(c Call) (Quote, error) {
 		return Quote{}, fmt.Errorf("%s/%s: %w", c.Service, ep.Slug, ErrUnpriced)
 	}
 	q := Quote{Unit: r.unit, Variant: variant, Rate: r.micros, Increment: r.increment, Credit: r.credit,
-		DurationPath: p.table.Estimates.DurationPaths[c.Service]}
+		DurationPath: p.table.Estimates.DurationPaths[c.Service], SessionPath: r.session}
 	switch r.unit {
 	case UnitCharacter:
 		q.Units, q.Exact = units.chars, true
@@ -255,12 +268,13 @@ type memo struct {
 	Increment    float64 `json:"i,omitempty"`
 	DurationPath string  `json:"d,omitempty"`
 	Flat         bool    `json:"f,omitempty"`
+	Credit       float64 `json:"c,omitempty"`
 }
 
 // Memo encodes what JobActual needs of the quote.
 func (q Quote) Memo() string {
 	b, _ := json.Marshal(memo{Micros: q.Micros, Unit: q.Unit, Rate: q.Rate, Increment: q.Increment,
-		DurationPath: q.DurationPath, Flat: q.Flat})
+		DurationPath: q.DurationPath, Flat: q.Flat, Credit: q.Credit})
 	return string(b)
 }
 
@@ -271,7 +285,8 @@ func QuoteFromMemo(s string, held int64) Quote {
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
 		return Quote{Micros: held, Exact: true}
 	}
-	return Quote{Micros: m.Micros, Unit: m.Unit, Rate: m.Rate, Increment: m.Increment, DurationPath: m.DurationPath, Flat: m.Flat}
+	return Quote{Micros: m.Micros, Unit: m.Unit, Rate: m.Rate, Increment: m.Increment, DurationPath: m.DurationPath, Flat: m.Flat,
+		Credit: m.Credit}
 }
 
 // units is what a call's body measures.
@@ -281,6 +296,10 @@ type units struct{ chars, seconds float64 }
 // avatar kind and estimated seconds of a video.
 func (p *Pricer) measure(c Call) (string, units, error) {
 	est := p.table.Estimates
+	if p.sessions[c.Service+"/"+c.Endpoint.Slug] {
+		variant, secs := sessionSeconds(c.Body, est) // session.go
+		return variant, units{seconds: secs}, nil
+	}
 	var b struct {
 		Text    *string `json:"text"`
 		ModelID string  `json:"model_id"`

@@ -61,6 +61,11 @@ type ReaperConfig struct {
 	Quotas Quotas
 	// Meter records each reconciled session's minutes; nil records none.
 	Meter Meter
+	// OnReconciled, when set, is told each session once it is reconciled,
+	// with its length in seconds and the credits the provider says it used
+	// (both 0 for a sandbox session, which spends nothing), so that the
+	// budget hold its mint kept can be settled.
+	OnReconciled func(ctx context.Context, s aiproxy.LiveSession, seconds int64, credits float64)
 	// Service is the service's slug; "" means DefaultService.
 	Service string
 	// Every is the time between passes; 0 means DefaultReapEvery.
@@ -247,6 +252,13 @@ func (r *Reaper) reconcile(ctx context.Context, svc *aiproxy.Service, s aiproxy.
 	used := int64(math.Ceil(float64(secs) / 60))
 	if s.Sandbox {
 		used = 0
+	}
+	if r.cfg.OnReconciled != nil {
+		billed, credits := secs, rec.CreditsConsumed
+		if s.Sandbox {
+			billed, credits = 0, 0
+		}
+		r.cfg.OnReconciled(ctx, s, billed, credits)
 	}
 	if back := s.ReservedMinutes - used; back > 0 && r.cfg.Quotas != nil {
 		err := r.cfg.Quotas.ReleaseQuota(ctx, s.OrgKey, s.Service, aiproxy.Demand{aiproxy.MetricLiveMinutes: back}, s.CreatedAt)

@@ -100,6 +100,15 @@ func (c *Call) Resolve(ctx context.Context) (aiproxy.Source, error) {
 // client's.
 func (c *Call) SetBody(body json.RawMessage) { c.in.env.Body = body }
 
+// UpstreamBody is the JSON body sent upstream: the client's, or what a hook
+// set in its place (a clamped session length, a forced sandbox).
+func (c *Call) UpstreamBody() json.RawMessage {
+	if c.in == nil {
+		return c.Envelope.Body
+	}
+	return c.in.env.Body
+}
+
 // SetUpstreamHeader sets a header of the upstream request. An
 // Idempotency-Key is scoped to the org as the client's own is.
 func (c *Call) SetUpstreamHeader(name, value string) {
