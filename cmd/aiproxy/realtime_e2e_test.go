@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -544,4 +546,47 @@ func (d *demo) socketTraffic() string {
 		d.t.Fatalf("provider's 401 on the upgrade = %v; want the contract's 502", resp)
 	}
 	return tok
+}
+
+// On the platform's shared account, one org's cloned voice is no other
+// org's to speak with over a socket: the contract's 404 at the upgrade,
+// before the provider.
+func TestRealtimeSocketOwnership(t *testing.T) {
+	s := startSharedAccount(t)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("body", `{"name":"Bee's voice"}`)
+	part, _ := mw.CreateFormFile("files", "sample.mp3")
+	_, _ = part.Write(walkMP3)
+	_ = mw.Close()
+	status, _, body := s.do("POST", "/api/ai-proxy/orgs/bee/services/elevenlabs/add-voice/", s.bee, &buf,
+		http.Header{"Content-Type": {mw.FormDataContentType()}})
+	var out struct {
+		VoiceID string `json:"voice_id"`
+	}
+	if err := json.Unmarshal(body, &out); status != 200 || err != nil || out.VoiceID == "" {
+		t.Fatalf("bee add-voice = %d %s", status, body)
+	}
+	path := "/v1/text-to-speech/" + out.VoiceID + "/stream-input"
+	before, _ := s.sandboxRequestsTo(path)
+	_, resp, err := s.dialSocket(s.socketURL("sea", path, nil), "Api-Key "+s.sea)
+	if err == nil || resp == nil || resp.StatusCode != 404 {
+		t.Fatalf("sea on bee's voice: %v %v; want 404", err, resp)
+	}
+	if after, _ := s.sandboxRequestsTo(path); len(after) != len(before) {
+		t.Fatal("sea's socket on bee's voice reached the provider")
+	}
+	// Bee speaks with its own voice, and sea with a stock one.
+	for org, key := range map[string]string{"bee": s.bee} {
+		c, resp, err := s.dialSocket(s.socketURL(org, path, nil), "Api-Key "+key)
+		if err != nil {
+			t.Fatalf("%s on its own voice: %v %v", org, err, resp)
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+	}
+	c, resp, err := s.dialSocket(s.socketURL("sea", "/v1/text-to-speech/"+socketVoice+"/stream-input", nil), "Api-Key "+s.sea)
+	if err != nil {
+		t.Fatalf("sea on a stock voice: %v %v", err, resp)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
 }

@@ -54,13 +54,13 @@ func TestMembersReachOnlyTheirOwn(t *testing.T) {
 				}
 				env := envelopeWith(ep.PathTemplate, r.ID, id)
 				what := fmt.Sprintf("%s %s/%s", org, svc.Slug, ep.Slug)
-				h.refused("bob: "+what, 404, "not found", func() reply { return h.invokeAs(org+"/bob", org, svc.Slug, ep.Slug, env) })
 				if ep.ResponseMode == aiproxy.ResponseWebSocket {
 					// Only an upgrade opens a socket, which an invoke call is
-					// not: the allowed side is cmd/aiproxy's realtime e2e.
-					walked++
+					// not (400 before any hook): cmd/aiproxy's realtime e2e
+					// opens sockets on another org's voice.
 					continue
 				}
+				h.refused("bob: "+what, 404, "not found", func() reply { return h.invokeAs(org+"/bob", org, svc.Slug, ep.Slug, env) })
 				for _, who := range []string{org + "/alice", org} {
 					before := h.providerCalls()
 					if got := h.invokeAs(who, org, svc.Slug, ep.Slug, env); h.providerCalls() == before {
