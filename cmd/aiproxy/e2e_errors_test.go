@@ -281,7 +281,7 @@ func TestNoSecretsLeak(t *testing.T) {
 	d.invoke(d.org, d.key, "heygen", "list-avatars", map[string]any{})
 	d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/credentials/", d.key, nil, nil)
 	d.do("GET", "/api/ai-proxy/orgs/"+d.org+"/keys/", d.key, nil, nil)
-	d.fullerRun() // security_e2e_test.go: key lifecycle, audit log, and /metrics, whose body is scanned below
+	d.fullerRun()                  // security_e2e_test.go: key lifecycle, audit log, and /metrics, whose body is scanned below
 	userToken := d.socketTraffic() // realtime_e2e_test.go: what sockets send back is scanned too
 
 	provider := d.providerKeys()
