@@ -115,8 +115,8 @@ func (g *Guardrails) Quotas(ctx context.Context, org string) ([]aiproxy.QuotaUse
 	return g.store.Quotas(ctx, org, g.now())
 }
 
-// Usage reports usage per day, org and service, split by user, key or
-// both as f.GroupBy says.
+// Usage reports usage per day, org and service, split by action, user or
+// key as f.GroupBy says.
 func (g *Guardrails) Usage(ctx context.Context, f aiproxy.UsageFilter) ([]aiproxy.UsageRow, error) {
 	if f.UserID != "" && !aiproxy.ValidUser(f.UserID) {
 		return nil, aiproxy.Errorf(aiproxy.CodeInvalid,
