@@ -10,10 +10,17 @@ import (
 	"time"
 )
 
+// fileExists reports whether a regular file is at path.
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
 // liveSDKEnv names the official LiveAvatar web SDK's UMD bundle
 // (@heygen/liveavatar-web-sdk's dist/index.umd.js, for example from
 // `npm pack @heygen/liveavatar-web-sdk@0.0.18`), which the SDK test runs
-// under Node; without it, or without node, the test skips.
+// under Node; unset, the copy clients/sdk-compat installs is used when it is
+// there, and without either, or without node, the test skips.
 const liveSDKEnv = "AIPROXY_TEST_LIVEAVATAR_SDK"
 
 // liveSDKScript drives the SDK with apiUrl pointed at aiproxy. Node has no
@@ -45,6 +52,12 @@ const [token, apiUrl] = process.argv.slice(3);
 
 func TestLiveAvatarWebSDK(t *testing.T) {
 	bundle := os.Getenv(liveSDKEnv)
+	if bundle == "" {
+		// The pinned SDK that clients/sdk-compat installs, when it has.
+		if p := "../../clients/sdk-compat/node_modules/@heygen/liveavatar-web-sdk/dist/index.umd.js"; fileExists(p) {
+			bundle = p
+		}
+	}
 	node, err := exec.LookPath("node")
 	if bundle == "" || err != nil {
 		t.Skipf("set %s to the LiveAvatar web SDK's dist/index.umd.js (and have node) to run the SDK against aiproxy", liveSDKEnv)
