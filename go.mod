@@ -3,6 +3,7 @@ module github.com/aiproxy/aiproxy
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/jackc/pgx/v5 v5.12.0
@@ -10,10 +11,7 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require (
-	github.com/coder/websocket v1.8.15 // indirect
-	golang.org/x/oauth2 v0.37.0 // indirect
-)
+require golang.org/x/oauth2 v0.37.0 // indirect
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
