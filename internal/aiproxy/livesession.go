@@ -146,6 +146,11 @@ type LiveSessionStore interface {
 	// RecordLiveSession turns the claim with id claimID into the minted
 	// session s (State LiveSessionCreated, ID the provider's).
 	RecordLiveSession(ctx context.Context, claimID string, s LiveSession) error
+	// BindLiveSession gives the created (not started, not stopped) row
+	// tokenID, a legacy streaming token's, the id of the session the token
+	// created, sessionID; ErrNotFound when no such row is left (another
+	// bind won, or it stopped).
+	BindLiveSession(ctx context.Context, tokenID, sessionID string) error
 	// ReleaseLiveSession removes a claim that minted nothing; a missing
 	// claim is not an error.
 	ReleaseLiveSession(ctx context.Context, claimID string) error

@@ -24,6 +24,7 @@ type Store interface {
 	LiveSessionByToken(ctx context.Context, hash []byte) (aiproxy.LiveSession, error)
 	MarkLiveSessionStarted(ctx context.Context, id string, at time.Time) error
 	MarkLiveSessionAlive(ctx context.Context, id string, at time.Time) error
+	BindLiveSession(ctx context.Context, tokenID, sessionID string) error
 	StopLiveSession(ctx context.Context, id string, at time.Time, reason, by string) (bool, error)
 }
 
@@ -58,8 +59,11 @@ type Config struct {
 	Store Store
 	// Quotas holds live minutes for each session; nil holds none.
 	Quotas Quotas
-	// Service is the service's slug; "" means DefaultService.
+	// Service is the LiveAvatar service's slug; "" means DefaultService.
 	Service string
+	// LegacyService is the slug of the service with HeyGen's legacy
+	// streaming endpoints; "" means DefaultLegacyService.
+	LegacyService string
 	// MaxSession is the longest a session may run; a mint that asks for
 	// more, or says nothing, is clamped to it. 0 means DefaultMaxSession.
 	MaxSession time.Duration
@@ -76,10 +80,12 @@ type Config struct {
 //
 //	invoker := p.WithHooks(owners, sessions, keys, jobs, …)
 type Sessions struct {
-	cfg    Config
-	log    *slog.Logger
-	claims sync.Map // *proxy.Call → aiproxy.LiveSession, a mint's claim
-	used   sync.Map // *proxy.Call → string, the session a use acts on
+	cfg      Config
+	log      *slog.Logger
+	flavours map[string]flavour // by service slug
+	claims   sync.Map           // *proxy.Call → aiproxy.LiveSession, a mint's claim
+	used     sync.Map           // *proxy.Call → string, the session a use acts on
+	binding  sync.Map           // a legacy token's row id → struct{}, while its streaming.new runs
 }
 
 var _ proxy.Hooks = (*Sessions)(nil)
@@ -88,6 +94,9 @@ var _ proxy.Hooks = (*Sessions)(nil)
 func New(cfg Config) *Sessions {
 	if cfg.Service == "" {
 		cfg.Service = DefaultService
+	}
+	if cfg.LegacyService == "" {
+		cfg.LegacyService = DefaultLegacyService
 	}
 	if cfg.MaxSession <= 0 {
 		cfg.MaxSession = DefaultMaxSession
@@ -99,31 +108,45 @@ func New(cfg Config) *Sessions {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sessions{cfg: cfg, log: log}
+	return &Sessions{cfg: cfg, log: log, flavours: flavours(cfg.Service, cfg.LegacyService)}
 }
 
-// Service returns the slug of the service whose sessions are tracked.
+// flavours are the tracked services' session endpoints.
+func flavours(service, legacy string) map[string]flavour {
+	return map[string]flavour{service: liveAvatarFlavour(service), legacy: legacyFlavour(legacy)}
+}
+
+// Service returns the slug of the LiveAvatar service whose sessions are
+// tracked.
 func (s *Sessions) Service() string { return s.cfg.Service }
 
-// Hook gives the hook of a session endpoint, nil for any other.
+// Hook gives the hook of a session endpoint, nil for any other. The hooks
+// act only on calls of their own service.
 func (s *Sessions) Hook(ep *aiproxy.Endpoint) proxy.Hook {
-	switch ep.Slug {
-	case ActionMint:
-		return mintHook{s}
-	case ActionStart, ActionKeepAlive, ActionStop, ActionClose:
-		return useHook{s: s, action: ep.Slug}
+	for _, fl := range s.flavours {
+		switch {
+		case ep.Slug == fl.mint:
+			return mintHook{s: s, fl: fl}
+		case ep.Slug == fl.bind:
+			return bindHook{s: s, fl: fl}
+		case fl.isUse(ep.Slug):
+			return useHook{s: s, fl: fl, action: ep.Slug}
+		}
 	}
 	return nil
 }
 
 // mintHook caps, clamps and records the sessions a mint makes.
-type mintHook struct{ s *Sessions }
+type mintHook struct {
+	s  *Sessions
+	fl flavour
+}
 
 // Before refuses a mint over a cap or the live-minutes quota, clamps its
 // max_session_duration, and holds room for it.
 func (h mintHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) {
 	s := h.s
-	if c.Service.Slug != s.cfg.Service {
+	if c.Service.Slug != h.fl.service {
 		return nil, nil
 	}
 	pr, _ := c.Principal()
@@ -133,6 +156,9 @@ func (h mintHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, err
 	body, err := objectBody(c.Envelope.Body)
 	if err != nil {
 		return nil, err
+	}
+	if h.fl.legacy {
+		return h.legacyBefore(ctx, c, pr)
 	}
 	if pr.TestOnly {
 		// A test-only key spends no credits: its sessions are sandbox ones.
@@ -153,27 +179,52 @@ func (h mintHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, err
 		return nil, err
 	}
 	now := s.cfg.Now()
-	claim := aiproxy.LiveSession{ID: aiproxy.NewID("lsc_"), Service: s.cfg.Service, OrgKey: c.Org, User: pr.User,
+	claim := aiproxy.LiveSession{ID: aiproxy.NewID("lsc_"), Service: h.fl.service, OrgKey: c.Org, User: pr.User,
 		KeyID: pr.KeyID, Source: src, Mode: stringField(body, "mode", "FULL"), Sandbox: string(body["is_sandbox"]) == "true",
 		MaxDuration: length, State: aiproxy.LiveSessionClaimed, CreatedAt: now, ExpiresAt: now.Add(claimTTL)}
 	if !claim.Sandbox {
 		claim.ReservedMinutes = minutes(length)
 	}
-	full, err := s.cfg.Store.ClaimLiveSession(ctx, claim, s.cfg.Caps, now)
+	return nil, h.claim(ctx, c, claim, now)
+}
+
+// legacyBefore claims room for a legacy streaming token: HeyGen's
+// create_token takes no length and has no sandbox, so the session may run
+// MaxSession (the reaper stops it then) and a test-only key mints none.
+func (h mintHook) legacyBefore(ctx context.Context, c *proxy.Call, pr aiproxy.Principal) (*proxy.Answer, error) {
+	s := h.s
+	if pr.TestOnly {
+		return nil, aiproxy.Errorf(aiproxy.CodeForbidden, "This API key is test-only: HeyGen's legacy streaming has no sandbox sessions.")
+	}
+	src, err := c.Resolve(ctx)
 	if err != nil {
 		return nil, err
 	}
+	now := s.cfg.Now()
+	claim := aiproxy.LiveSession{ID: aiproxy.NewID("lsc_"), Service: h.fl.service, OrgKey: c.Org, User: pr.User,
+		KeyID: pr.KeyID, Source: src, Mode: LegacyMode, MaxDuration: s.cfg.MaxSession,
+		ReservedMinutes: minutes(s.cfg.MaxSession), State: aiproxy.LiveSessionClaimed, CreatedAt: now, ExpiresAt: now.Add(claimTTL)}
+	return nil, h.claim(ctx, c, claim, now)
+}
+
+// claim holds room under the caps and the live-minutes quota for a mint.
+func (h mintHook) claim(ctx context.Context, c *proxy.Call, claim aiproxy.LiveSession, now time.Time) error {
+	s := h.s
+	full, err := s.cfg.Store.ClaimLiveSession(ctx, claim, s.cfg.Caps, now)
+	if err != nil {
+		return err
+	}
 	if full != aiproxy.LiveCapNone {
-		return nil, s.capReached(full)
+		return s.capReached(full)
 	}
 	if err := s.reserve(ctx, claim, now); err != nil {
 		s.release(claim)
-		return nil, err
+		return err
 	}
 	c.Detach() // once the provider may mint, aiproxy must learn the session
 	s.claims.Store(c, claim)
 	c.Defer(func() { s.claims.Delete(c) })
-	return nil, nil
+	return nil
 }
 
 // After records the session the provider minted before the client gets
@@ -188,9 +239,13 @@ func (h mintHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err
 	var minted struct {
 		SessionID    string `json:"session_id"`
 		SessionToken string `json:"session_token"`
+		Token        string `json:"token"` // legacy: a token, its session still to come
 	}
 	if err == nil && a != nil {
-		_ = readData(a, &minted)
+		_ = readData(a, &minted, h.fl.okCode)
+	}
+	if h.fl.legacy {
+		minted.SessionID, minted.SessionToken = aiproxy.NewID(unboundPrefix), minted.Token
 	}
 	if minted.SessionID == "" || minted.SessionToken == "" {
 		s.release(claim)
@@ -216,6 +271,7 @@ func (h mintHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err
 // and records it.
 type useHook struct {
 	s      *Sessions
+	fl     flavour
 	action string
 }
 
@@ -226,7 +282,7 @@ type useHook struct {
 // credential so is a session aiproxy never minted.
 func (h useHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) {
 	s := h.s
-	if c.Service.Slug != s.cfg.Service {
+	if c.Service.Slug != h.fl.service {
 		return nil, nil
 	}
 	pr, _ := c.Principal()
@@ -234,7 +290,10 @@ func (h useHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, erro
 	id := ""
 	if live {
 		id = pr.LiveSession
-		if h.action == ActionStop || h.action == ActionKeepAlive {
+		if Unbound(id) {
+			return nil, aiproxy.Errorf(aiproxy.CodeConflict, "This token has no session yet: create it with streaming.new first.")
+		}
+		if h.fl.bodyID(h.action) {
 			body, err := objectBody(c.Envelope.Body)
 			if err != nil {
 				return nil, err
@@ -246,7 +305,7 @@ func (h useHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, erro
 			}
 			c.SetBody(out)
 		}
-	} else if h.action == ActionStop || h.action == ActionKeepAlive {
+	} else if h.fl.bodyID(h.action) {
 		body, err := objectBody(c.Envelope.Body)
 		if err != nil {
 			return nil, err
@@ -266,7 +325,7 @@ func (h useHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, erro
 	if sess.OrgKey != c.Org || (pr.Member() && !live && sess.User != pr.User) || sess.Service != c.Service.Slug {
 		return nil, errNotFound(c.Service.Slug, id)
 	}
-	if h.action == ActionStart && sess.State == aiproxy.LiveSessionStopped {
+	if h.action == h.fl.start && sess.State == aiproxy.LiveSessionStopped {
 		return nil, aiproxy.Errorf(aiproxy.CodeConflict, "Live session '%s' has stopped (%s).", id, sess.EndReason)
 	}
 	c.Pin(sess.Source)
@@ -296,25 +355,87 @@ func (s *Sessions) unknown(ctx context.Context, c *proxy.Call, pr aiproxy.Princi
 func (h useHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err error) (*proxy.Answer, error) {
 	s := h.s
 	v, ok := s.used.LoadAndDelete(c)
-	if !ok || err != nil || a == nil || a.Status < 200 || a.Status > 299 || !succeeded(a) {
+	if !ok || err != nil || a == nil || a.Status < 200 || a.Status > 299 || !succeeded(a, h.fl.okCode) {
 		return a, err
 	}
 	id, now := v.(string), s.cfg.Now()
 	var rerr error
 	switch h.action {
-	case ActionStart:
+	case h.fl.start:
 		rerr = s.cfg.Store.MarkLiveSessionStarted(ctx, id, now)
-	case ActionKeepAlive:
-		rerr = s.cfg.Store.MarkLiveSessionAlive(ctx, id, now)
-	default:
+	case h.fl.stop, h.fl.close:
 		reason := aiproxy.EndUserClosed
 		if body, berr := objectBody(c.Envelope.Body); berr == nil {
 			reason = stringField(body, "reason", reason)
 		}
 		_, rerr = s.cfg.Store.StopLiveSession(ctx, id, now, reason, "client")
+	default: // a keep-alive, or a legacy task, interrupt or listening call
+		rerr = s.cfg.Store.MarkLiveSessionAlive(ctx, id, now)
 	}
 	if rerr != nil && !errors.Is(rerr, aiproxy.ErrNotFound) {
 		s.log.Error("record live session "+h.action, "session_id", id, "err", rerr)
+	}
+	return a, nil
+}
+
+// bindHook lets a legacy token create its one session through aiproxy,
+// and binds the token's row to the session it created.
+type bindHook struct {
+	s  *Sessions
+	fl flavour
+}
+
+// Before refuses a token whose session exists (409, before the provider):
+// through aiproxy a token creates one session, that aiproxy tracks. A key
+// or user token is left to the client_bearer refusal.
+func (h bindHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, error) {
+	s := h.s
+	pr, _ := c.Principal()
+	if c.Service.Slug != h.fl.service || pr.Kind != aiproxy.KindLiveSession {
+		return nil, nil
+	}
+	id := pr.LiveSession
+	if !Unbound(id) {
+		return nil, aiproxy.Errorf(aiproxy.CodeConflict,
+			"This token has already created live session '%s'; through aiproxy a token creates one session.", id)
+	}
+	if _, busy := s.binding.LoadOrStore(id, struct{}{}); busy {
+		return nil, aiproxy.Errorf(aiproxy.CodeConflict, "This token is already creating its session.")
+	}
+	c.Defer(func() { s.binding.Delete(id) })
+	sess, err := s.cfg.Store.LiveSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.Pin(sess.Source)
+	c.Detach() // once the provider may create the session, aiproxy must learn it
+	s.used.Store(c, id)
+	c.Defer(func() { s.used.Delete(c) })
+	return nil, nil
+}
+
+// After binds the token's row to the session the provider created. A
+// session that cannot be bound (another replica's streaming.new with the
+// same token won) is not handed to the client.
+func (h bindHook) After(ctx context.Context, c *proxy.Call, a *proxy.Answer, err error) (*proxy.Answer, error) {
+	s := h.s
+	v, ok := s.used.LoadAndDelete(c)
+	if !ok || err != nil || a == nil {
+		return a, err
+	}
+	var made struct {
+		SessionID string `json:"session_id"`
+	}
+	if readData(a, &made, h.fl.okCode) != nil || made.SessionID == "" {
+		return a, nil
+	}
+	if berr := s.cfg.Store.BindLiveSession(ctx, v.(string), made.SessionID); berr != nil {
+		s.log.Error("legacy live session created but not bound", "service", h.fl.service, "session_id", made.SessionID, "err", berr)
+		a.Close()
+		if errors.Is(berr, aiproxy.ErrNotFound) {
+			return nil, aiproxy.Errorf(aiproxy.CodeConflict, "This token has already created its session; through aiproxy a token creates one session.")
+		}
+		return nil, aiproxy.Errorf(aiproxy.CodeUnavailable, "The session could not be recorded; retry shortly.")
 	}
 	return a, nil
 }
@@ -414,8 +535,9 @@ func jsonInt(n int64) []byte { b, _ := json.Marshal(n); return b }
 // maxAnswer bounds the provider answers read whole.
 const maxAnswer = 1 << 20
 
-// readData decodes the "data" of a provider's envelope.
-func readData(a *proxy.Answer, v any) error {
+// readData decodes the "data" of a provider's envelope whose code, if
+// any, is ok.
+func readData(a *proxy.Answer, v any, ok string) error {
 	if a.Status < 200 || a.Status > 299 {
 		return io.ErrUnexpectedEOF
 	}
@@ -423,12 +545,12 @@ func readData(a *proxy.Answer, v any) error {
 	if err != nil {
 		return err
 	}
-	return decodeData(b, v)
+	return decodeData(b, v, ok)
 }
 
 // decodeData decodes the "data" of an envelope whose code says success
-// (1000, or none at all).
-func decodeData(b []byte, v any) error {
+// (ok, or none at all).
+func decodeData(b []byte, v any, ok string) error {
 	var env struct {
 		Code *json.Number    `json:"code"`
 		Data json.RawMessage `json:"data"`
@@ -436,14 +558,15 @@ func decodeData(b []byte, v any) error {
 	if err := json.Unmarshal(b, &env); err != nil {
 		return err
 	}
-	if env.Code != nil && env.Code.String() != "1000" {
+	if env.Code != nil && env.Code.String() != ok {
 		return errors.New("provider error code " + env.Code.String())
 	}
 	return json.Unmarshal(env.Data, v)
 }
 
-// succeeded reports whether a 2xx answer's envelope says success.
-func succeeded(a *proxy.Answer) bool {
+// succeeded reports whether a 2xx answer's envelope says success (ok, or
+// no code).
+func succeeded(a *proxy.Answer, ok string) bool {
 	b, err := a.Bytes(maxAnswer)
 	if err != nil {
 		return false
@@ -454,5 +577,5 @@ func succeeded(a *proxy.Answer) bool {
 	if json.Unmarshal(b, &env) != nil {
 		return len(bytes.TrimSpace(b)) == 0
 	}
-	return env.Code == nil || env.Code.String() == "1000"
+	return env.Code == nil || env.Code.String() == ok
 }

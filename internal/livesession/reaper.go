@@ -66,8 +66,11 @@ type ReaperConfig struct {
 	// (both 0 for a sandbox session, which spends nothing), so that the
 	// budget hold its mint kept can be settled.
 	OnReconciled func(ctx context.Context, s aiproxy.LiveSession, seconds int64, credits float64)
-	// Service is the service's slug; "" means DefaultService.
+	// Service is the LiveAvatar service's slug; "" means DefaultService.
 	Service string
+	// LegacyService is the slug of the service with HeyGen's legacy
+	// streaming endpoints; "" means DefaultLegacyService.
+	LegacyService string
 	// Every is the time between passes; 0 means DefaultReapEvery.
 	Every time.Duration
 	// Due says which sessions are reaped; zero fields take the defaults.
@@ -84,14 +87,18 @@ type ReaperConfig struct {
 // session with the provider's record. Every replica runs one: the store
 // hands each due session to one replica at a time.
 type Reaper struct {
-	cfg ReaperConfig
-	log *slog.Logger
+	cfg      ReaperConfig
+	log      *slog.Logger
+	flavours map[string]flavour
 }
 
 // NewReaper returns a reaper.
 func NewReaper(cfg ReaperConfig) *Reaper {
 	if cfg.Service == "" {
 		cfg.Service = DefaultService
+	}
+	if cfg.LegacyService == "" {
+		cfg.LegacyService = DefaultLegacyService
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultReapEvery
@@ -115,7 +122,7 @@ func NewReaper(cfg ReaperConfig) *Reaper {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reaper{cfg: cfg, log: log}
+	return &Reaper{cfg: cfg, log: log, flavours: flavours(cfg.Service, cfg.LegacyService)}
 }
 
 // Run reaps every Every until ctx ends.
@@ -137,10 +144,6 @@ func (r *Reaper) Run(ctx context.Context) {
 // Reap makes one pass: it stops the due live sessions it holds and
 // reconciles the stopped ones, and returns how many sessions it stopped.
 func (r *Reaper) Reap(ctx context.Context) (int, error) {
-	svc, ok := r.cfg.Catalog.Service(r.cfg.Service)
-	if !ok {
-		return 0, nil
-	}
 	now := r.cfg.Now()
 	hold := max(2*r.cfg.Every, time.Minute)
 	due, err := r.cfg.Store.ClaimDueLiveSessions(ctx, r.cfg.Due, now, now.Add(hold), r.cfg.Batch)
@@ -149,17 +152,19 @@ func (r *Reaper) Reap(ctx context.Context) (int, error) {
 	}
 	stopped := 0
 	for _, s := range due {
-		if s.Service != svc.Slug {
+		fl, tracked := r.flavours[s.Service]
+		svc, ok := r.cfg.Catalog.Service(s.Service)
+		if !tracked || !ok {
 			continue
 		}
 		if s.State != aiproxy.LiveSessionStopped {
-			if !r.stop(ctx, svc, s, now) {
+			if !r.stop(ctx, svc, fl, s, now) {
 				continue
 			}
 			stopped++
 			s.State, s.StoppedAt = aiproxy.LiveSessionStopped, now
 		}
-		r.reconcile(ctx, svc, s)
+		r.reconcile(ctx, svc, fl, s)
 	}
 	return stopped, nil
 }
@@ -174,9 +179,9 @@ func (r *Reaper) reason(s aiproxy.LiveSession, now time.Time) string {
 
 // stop asks the provider to stop a due session and records it; it reports
 // whether the session is now stopped.
-func (r *Reaper) stop(ctx context.Context, svc *aiproxy.Service, s aiproxy.LiveSession, now time.Time) bool {
+func (r *Reaper) stop(ctx context.Context, svc *aiproxy.Service, fl flavour, s aiproxy.LiveSession, now time.Time) bool {
 	reason := r.reason(s, now)
-	if err := r.stopAt(ctx, svc, s, reason, "reaper", now); err != nil {
+	if err := r.stopAt(ctx, svc, fl, s, reason, "reaper", now); err != nil {
 		r.log.Warn("reaper could not stop live session", "session_id", s.ID, "org", s.OrgKey, "err", err)
 		return false
 	}
@@ -188,21 +193,31 @@ func (r *Reaper) stop(ctx context.Context, svc *aiproxy.Service, s aiproxy.LiveS
 // credential it was minted on, then in the store, stopped by by.
 func (r *Reaper) Stop(ctx context.Context, s aiproxy.LiveSession, reason, by string) error {
 	svc, ok := r.cfg.Catalog.Service(s.Service)
-	if !ok {
+	fl, tracked := r.flavours[s.Service]
+	if !ok || !tracked {
 		return aiproxy.ErrServiceNotFound(s.Service)
 	}
-	return r.stopAt(ctx, svc, s, reason, by, r.cfg.Now())
+	return r.stopAt(ctx, svc, fl, s, reason, by, r.cfg.Now())
 }
 
 // stopAt asks the provider to stop a session, with the credential it was
 // minted on, and records the stop. A session the provider no longer has
-// (a 4xx) is over too; a 429 or 5xx is tried again later.
-func (r *Reaper) stopAt(ctx context.Context, svc *aiproxy.Service, s aiproxy.LiveSession, reason, by string, now time.Time) error {
-	ep, ok := svc.Endpoint(ActionStop)
-	if !ok {
-		return aiproxy.ErrServiceNotFound(svc.Slug + "/" + ActionStop)
+// (a 4xx) is over too; a 429 or 5xx is tried again later. A legacy token
+// that never created its session has nothing to stop at the provider.
+func (r *Reaper) stopAt(ctx context.Context, svc *aiproxy.Service, fl flavour, s aiproxy.LiveSession, reason, by string, now time.Time) error {
+	if fl.legacy && Unbound(s.ID) {
+		_, err := r.cfg.Store.StopLiveSession(ctx, s.ID, now, reason, by)
+		return err
 	}
-	body, _ := json.Marshal(map[string]string{"session_id": s.ID, "reason": reason})
+	ep, ok := svc.Endpoint(fl.stop)
+	if !ok {
+		return aiproxy.ErrServiceNotFound(svc.Slug + "/" + fl.stop)
+	}
+	stop := map[string]string{"session_id": s.ID, "reason": reason}
+	if fl.legacy {
+		stop = map[string]string{"session_id": s.ID} // HeyGen's stop takes no reason
+	}
+	body, _ := json.Marshal(stop)
 	a, err := r.cfg.Fetcher.Fetch(ctx, s.OrgKey, svc, ep, proxy.Envelope{Body: body}, s.Source)
 	if err != nil {
 		return err
@@ -228,8 +243,13 @@ type record struct {
 // duration and credits, settles the minutes the session held to those it
 // ran, and writes its usage record. A record that cannot be read is tried
 // again on a later pass, and after giveUpAfter aiproxy's own times stand.
-func (r *Reaper) reconcile(ctx context.Context, svc *aiproxy.Service, s aiproxy.LiveSession) {
-	rec, err := r.read(ctx, svc, s)
+// A provider with no per-session record (legacy streaming) has aiproxy's
+// own times at once.
+func (r *Reaper) reconcile(ctx context.Context, svc *aiproxy.Service, fl flavour, s aiproxy.LiveSession) {
+	rec, err := record{}, error(nil)
+	if fl.get != "" {
+		rec, err = r.read(ctx, svc, fl, s)
+	}
 	now := r.cfg.Now()
 	if err != nil {
 		if now.Sub(s.StoppedAt) < giveUpAfter {
@@ -274,16 +294,16 @@ func (r *Reaper) reconcile(ctx context.Context, svc *aiproxy.Service, s aiproxy.
 }
 
 // read fetches the provider's record of a session.
-func (r *Reaper) read(ctx context.Context, svc *aiproxy.Service, s aiproxy.LiveSession) (record, error) {
+func (r *Reaper) read(ctx context.Context, svc *aiproxy.Service, fl flavour, s aiproxy.LiveSession) (record, error) {
 	var rec record
-	ep, ok := svc.Endpoint(ActionGet)
+	ep, ok := svc.Endpoint(fl.get)
 	if !ok {
-		return rec, errors.New("no " + ActionGet + " endpoint")
+		return rec, errors.New("no " + fl.get + " endpoint")
 	}
 	a, err := r.cfg.Fetcher.Fetch(ctx, s.OrgKey, svc, ep, proxy.Envelope{PathParams: map[string]string{"session_id": s.ID}}, s.Source)
 	if err != nil {
 		return rec, err
 	}
 	defer a.Close()
-	return rec, readData(a, &rec)
+	return rec, readData(a, &rec, fl.okCode)
 }

@@ -14,11 +14,12 @@ import (
 // one aiproxy minted for the service, so that the caller may try other
 // credentials; a stopped session's token is "Invalid token.".
 func (s *Sessions) VerifyLiveSession(ctx context.Context, service, raw string) (p aiproxy.Principal, ok bool, err error) {
-	if service != s.cfg.Service || raw == "" {
+	fl, tracked := s.flavours[service]
+	if !tracked || raw == "" {
 		return aiproxy.Principal{}, false, nil
 	}
 	sess, err := s.cfg.Store.LiveSessionByToken(ctx, aiproxy.HashSessionToken(raw))
-	if errors.Is(err, aiproxy.ErrNotFound) {
+	if errors.Is(err, aiproxy.ErrNotFound) || (err == nil && sess.Service != service) {
 		return aiproxy.Principal{}, false, nil
 	}
 	if err != nil {
@@ -27,13 +28,17 @@ func (s *Sessions) VerifyLiveSession(ctx context.Context, service, raw string) (
 	if sess.State == aiproxy.LiveSessionStopped {
 		return aiproxy.Principal{}, true, &aiproxy.Error{Code: aiproxy.CodeUnauthenticated, Message: aiproxy.MsgInvalidToken}
 	}
-	return SessionPrincipal(sess), true, nil
+	return sessionPrincipal(sess, fl), true, nil
 }
 
-// SessionPrincipal is who a session token acts as.
-func SessionPrincipal(sess aiproxy.LiveSession) aiproxy.Principal {
+// sessionPrincipal is who a session token acts as: allowed its session's
+// calls only (a legacy token also its one streaming.new).
+func sessionPrincipal(sess aiproxy.LiveSession, fl flavour) aiproxy.Principal {
 	svc := sess.Service
+	actions := []string{}
+	for _, a := range fl.uses() {
+		actions = append(actions, svc+"/"+a)
+	}
 	return aiproxy.Principal{Kind: aiproxy.KindLiveSession, KeyID: sess.KeyID, OrgKey: sess.OrgKey, Role: aiproxy.RoleInvoke,
-		User: sess.User, Services: []string{svc}, LiveSession: sess.ID,
-		Actions: []string{svc + "/" + ActionStart, svc + "/" + ActionKeepAlive, svc + "/" + ActionStop, svc + "/" + ActionClose}}
+		User: sess.User, Services: []string{svc}, LiveSession: sess.ID, Actions: actions}
 }

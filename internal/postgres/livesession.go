@@ -165,6 +165,19 @@ func (db *DB) MarkLiveSessionAlive(ctx context.Context, id string, at time.Time)
 	return db.markLive(ctx, id, `UPDATE live_sessions SET last_alive_at = $1 WHERE id = $2 AND state IN ('created', 'started')`, at)
 }
 
+// BindLiveSession gives a legacy token's row the id of the session the
+// token created.
+func (db *DB) BindLiveSession(ctx context.Context, tokenID, sessionID string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE live_sessions SET id = $1 WHERE id = $2 AND state = 'created'`, sessionID, tokenID)
+	if err != nil {
+		return fmt.Errorf("bind live session %q to %q: %w", tokenID, sessionID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("bind live session %q: %w", tokenID, aiproxy.ErrNotFound)
+	}
+	return nil
+}
+
 func (db *DB) markLive(ctx context.Context, id, query string, at time.Time) error {
 	tag, err := db.pool.Exec(ctx, query, instant(at), id)
 	if err != nil {

@@ -97,6 +97,19 @@ func (db *DB) RecordLiveSession(ctx context.Context, claimID string, s aiproxy.L
 	return nil
 }
 
+// BindLiveSession gives a legacy token's row the id of the session the
+// token created.
+func (db *DB) BindLiveSession(ctx context.Context, tokenID, sessionID string) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE live_sessions SET id = ? WHERE id = ? AND state = 'created'`, sessionID, tokenID)
+	if err != nil {
+		return fmt.Errorf("bind live session %q to %q: %w", tokenID, sessionID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("bind live session %q: %w", tokenID, aiproxy.ErrNotFound)
+	}
+	return nil
+}
+
 // ReleaseLiveSession removes a claim.
 func (db *DB) ReleaseLiveSession(ctx context.Context, claimID string) error {
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM live_sessions WHERE id = ? AND state = 'claimed'`, claimID); err != nil {

@@ -51,6 +51,31 @@ func mintLive(ctx context.Context, t *testing.T, s liveSessionStores, id, org st
 
 func runLiveSessions(t *testing.T, open func(t *testing.T) Stores) {
 	ctx := context.Background()
+	t.Run("bind", func(t *testing.T) {
+		s := liveSessions(t, open)
+		mustCreateOrg(ctx, t, s, "a")
+		mintLive(ctx, t, s, "lst_tok", "a", aiproxy.SourceTenant, 0)
+		if err := s.BindLiveSession(ctx, "lst_tok", "sess-1"); err != nil {
+			t.Fatalf("BindLiveSession: %v", err)
+		}
+		got, err := s.LiveSessionByToken(ctx, aiproxy.HashSessionToken("token-lst_tok"))
+		if err != nil || got.ID != "sess-1" || got.State != aiproxy.LiveSessionCreated || got.OrgKey != "a" {
+			t.Fatalf("after bind: %+v, %v", got, err)
+		}
+		if _, err := s.LiveSession(ctx, "lst_tok"); !errors.Is(err, aiproxy.ErrNotFound) {
+			t.Errorf("the token's own id after bind: %v", err)
+		}
+		if err := s.BindLiveSession(ctx, "lst_tok", "sess-2"); !errors.Is(err, aiproxy.ErrNotFound) {
+			t.Errorf("second bind: %v", err)
+		}
+		mintLive(ctx, t, s, "lst_gone", "a", aiproxy.SourceTenant, 1)
+		if _, err := s.StopLiveSession(ctx, "lst_gone", at(2), aiproxy.EndZombie, "reaper"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.BindLiveSession(ctx, "lst_gone", "sess-3"); !errors.Is(err, aiproxy.ErrNotFound) {
+			t.Errorf("bind of a stopped token: %v", err)
+		}
+	})
 	t.Run("caps", func(t *testing.T) {
 		s := liveSessions(t, open)
 		mustCreateOrg(ctx, t, s, "a")
