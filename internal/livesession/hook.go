@@ -404,6 +404,9 @@ func (h bindHook) Before(ctx context.Context, c *proxy.Call) (*proxy.Answer, err
 	}
 	c.Defer(func() { s.binding.Delete(id) })
 	sess, err := s.cfg.Store.LiveSession(ctx, id)
+	if errors.Is(err, aiproxy.ErrNotFound) { // bound since the token was verified
+		return nil, aiproxy.Errorf(aiproxy.CodeConflict, "This token has already created its session; through aiproxy a token creates one session.")
+	}
 	if err != nil {
 		return nil, err
 	}

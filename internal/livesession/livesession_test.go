@@ -25,6 +25,7 @@ const (
 	tenantKey   = "la-tenant-key-0123456789abcdef"
 	platformKey = "la-platform-key-0123456789abcdef"
 	avatar      = "5d6fb07c-9ea8-41c2-9f65-40bc8e9dab05"
+	heygenKey   = "hg-tenant-key-0123456789abcdef"
 )
 
 // clock is a settable clock shared by the sandbox, the hook and the
@@ -63,10 +64,10 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	sb := sandbox.New(sandbox.Config{LiveAvatarKeys: []string{tenantKey, platformKey}, Now: clk.now})
+	sb := sandbox.New(sandbox.Config{LiveAvatarKeys: []string{tenantKey, platformKey}, HeyGenKeys: []string{heygenKey}, Now: clk.now})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	cat, err := catalog.Load(catalog.Options{BaseURLs: map[string]string{"liveavatar": srv.URL + "/liveavatar"}})
+	cat, err := catalog.Load(catalog.Options{BaseURLs: map[string]string{"liveavatar": srv.URL + "/liveavatar", "heygen": srv.URL + "/heygen"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +90,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	if _, err := adm.SetCredential(ctx, aiproxy.SourcePlatform, "", "liveavatar", aiproxy.CredentialValue{"key": platformKey}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.SetCredential(ctx, aiproxy.SourceTenant, "acme", "heygen", aiproxy.CredentialValue{"key": heygenKey}); err != nil {
 		t.Fatal(err)
 	}
 	p := proxy.New(proxy.Config{Catalog: cat, Credentials: db, Vault: v})
