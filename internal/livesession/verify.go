@@ -10,7 +10,8 @@ import (
 // VerifyLiveSession recognises a provider session token that aiproxy
 // minted for service, by its SHA-256 in the store, and returns the
 // principal it acts as: the session's org and user, allowed only the
-// session's start, keep-alive and stop. ok is false when the token is not
+// session's own calls (a legacy streaming token also its one
+// streaming.new). A token of another tracked service is not one. ok is false when the token is not
 // one aiproxy minted for the service, so that the caller may try other
 // credentials; a stopped session's token is "Invalid token.".
 func (s *Sessions) VerifyLiveSession(ctx context.Context, service, raw string) (p aiproxy.Principal, ok bool, err error) {
