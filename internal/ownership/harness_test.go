@@ -32,6 +32,8 @@ const (
 	elPlatform = "el-platform-key"
 	hgTee      = "hg-tee-key"
 	elTee      = "el-tee-key"
+	laPlatform = "la-platform-key"
+	laTee      = "la-tee-key"
 )
 
 // A look and a voice the sandbox always has, and ElevenLabs' Rachel.
@@ -60,11 +62,11 @@ func newHarness(t *testing.T) *harness {
 	ctx := context.Background()
 	h := &harness{t: t, keys: map[string]string{}}
 	h.sb = sandbox.New(sandbox.Config{HeyGenKeys: []string{hgPlatform, hgTee}, ElevenLabsKeys: []string{elPlatform, elTee},
-		RenderTime: 20 * time.Millisecond})
+		LiveAvatarKeys: []string{laPlatform, laTee}, RenderTime: 20 * time.Millisecond})
 	sbSrv := httptest.NewServer(h.sb)
 	t.Cleanup(sbSrv.Close)
 	cat, err := catalog.Load(catalog.Options{BaseURLs: map[string]string{
-		"heygen": sbSrv.URL + "/heygen", "elevenlabs": sbSrv.URL + "/elevenlabs"}})
+		"heygen": sbSrv.URL + "/heygen", "elevenlabs": sbSrv.URL + "/elevenlabs", "liveavatar": sbSrv.URL + "/liveavatar"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +104,7 @@ func newHarness(t *testing.T) *harness {
 	}{
 		{aiproxy.SourcePlatform, "", "heygen", hgPlatform}, {aiproxy.SourcePlatform, "", "elevenlabs", elPlatform},
 		{aiproxy.SourceTenant, "tee", "heygen", hgTee}, {aiproxy.SourceTenant, "tee", "elevenlabs", elTee},
+		{aiproxy.SourcePlatform, "", "liveavatar", laPlatform}, {aiproxy.SourceTenant, "tee", "liveavatar", laTee},
 	}
 	for _, c := range creds {
 		if _, err := adm.SetCredential(ctx, c.src, c.org, c.name, aiproxy.CredentialValue{"key": c.key}); err != nil {
