@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aiproxy/aiproxy/internal/aiproxy"
@@ -18,6 +19,8 @@ type ReaperStore interface {
 	ClaimDueLiveSessions(ctx context.Context, due aiproxy.LiveSessionDue, now, until time.Time, limit int) ([]aiproxy.LiveSession, error)
 	StopLiveSession(ctx context.Context, id string, at time.Time, reason, by string) (bool, error)
 	ReconcileLiveSession(ctx context.Context, id string, durationSeconds int64, credits float64, at time.Time) error
+	MarkLiveSessionStarted(ctx context.Context, id string, at time.Time) error
+	MarkLiveSessionAlive(ctx context.Context, id string, at time.Time) error
 }
 
 // Fetcher makes the reaper's background provider calls; *proxy.Proxy is
@@ -181,11 +184,42 @@ func (r *Reaper) reason(s aiproxy.LiveSession, now time.Time) string {
 // whether the session is now stopped.
 func (r *Reaper) stop(ctx context.Context, svc *aiproxy.Service, fl flavour, s aiproxy.LiveSession, now time.Time) bool {
 	reason := r.reason(s, now)
+	if reason == aiproxy.EndZombie && fl.get != "" && r.inUse(ctx, svc, fl, s, now) {
+		return false
+	}
 	if err := r.stopAt(ctx, svc, fl, s, reason, "reaper", now); err != nil {
 		r.log.Warn("reaper could not stop live session", "session_id", s.ID, "org", s.OrgKey, "err", err)
 		return false
 	}
 	r.log.Info("live session reaped", "session_id", s.ID, "org", s.OrgKey, "reason", reason)
+	return true
+}
+
+// inUse asks the provider, before aiproxy calls a session orphaned (never
+// started through aiproxy, or not kept alive through it), whether it is in
+// fact running: an SDK pointed at the provider itself starts and keeps
+// alive sessions aiproxy never sees, and LITE sessions keep alive over
+// their own socket. A running session is noted as started and alive (so
+// that its maximum length still ends it) and left alone; only a session
+// the provider shows unstarted, or ended, is stopped.
+func (r *Reaper) inUse(ctx context.Context, svc *aiproxy.Service, fl flavour, s aiproxy.LiveSession, now time.Time) bool {
+	rec, err := r.read(ctx, svc, fl, s)
+	if err != nil || !rec.inUse() {
+		return false
+	}
+	if s.State != aiproxy.LiveSessionStarted {
+		at := now
+		if rec.StartedAt != nil && rec.StartedAt.Before(now) {
+			at = *rec.StartedAt
+		}
+		if err := r.cfg.Store.MarkLiveSessionStarted(ctx, s.ID, at); err != nil {
+			r.log.Warn("note a live session started elsewhere", "session_id", s.ID, "err", err)
+		}
+	}
+	if err := r.cfg.Store.MarkLiveSessionAlive(ctx, s.ID, now); err != nil {
+		r.log.Warn("note a live session alive", "session_id", s.ID, "err", err)
+	}
+	r.log.Debug("live session in use at the provider: not reaped", "session_id", s.ID, "org", s.OrgKey)
 	return true
 }
 
@@ -234,9 +268,26 @@ func (r *Reaper) stopAt(ctx context.Context, svc *aiproxy.Service, fl flavour, s
 
 // record is the provider's account of a session.
 type record struct {
-	Duration        *float64 `json:"duration"`
-	CreditsConsumed float64  `json:"credits_consumed"`
-	EndReason       string   `json:"end_reason"`
+	Duration        *float64   `json:"duration"`
+	CreditsConsumed float64    `json:"credits_consumed"`
+	EndReason       string     `json:"end_reason"`
+	Status          string     `json:"status"`
+	StartedAt       *time.Time `json:"started_at"`
+}
+
+// inUse reports whether the provider's record shows a session running:
+// started and not ended.
+func (rec record) inUse() bool {
+	if rec.EndReason != "" {
+		return false
+	}
+	switch strings.ToUpper(rec.Status) {
+	case "ACTIVE", "CONNECTED", "RUNNING":
+		return true
+	case "":
+		return rec.StartedAt != nil
+	}
+	return false
 }
 
 // reconcile reads the provider's record of a stopped session and keeps its

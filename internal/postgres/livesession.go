@@ -160,9 +160,10 @@ func (db *DB) MarkLiveSessionStarted(ctx context.Context, id string, at time.Tim
 		last_alive_at = $1 WHERE id = $2 AND state IN ('created', 'started')`, at)
 }
 
-// MarkLiveSessionAlive records a keep-alive.
+// MarkLiveSessionAlive records a keep-alive, and frees a reaper's hold on
+// the session (a reaper that found it in use at the provider lets go).
 func (db *DB) MarkLiveSessionAlive(ctx context.Context, id string, at time.Time) error {
-	return db.markLive(ctx, id, `UPDATE live_sessions SET last_alive_at = $1 WHERE id = $2 AND state IN ('created', 'started')`, at)
+	return db.markLive(ctx, id, `UPDATE live_sessions SET last_alive_at = $1, held_until = NULL WHERE id = $2 AND state IN ('created', 'started')`, at)
 }
 
 // BindLiveSession gives a legacy token's row the id of the session the
