@@ -93,8 +93,10 @@ func (s *socketRelay) serve(w http.ResponseWriter, r *http.Request) (int64, erro
 	defer cancel()
 	ends := make(chan relayEnd, 4)
 	s.last.Store(time.Now().UnixNano())
-	go func() { ends <- relayEnd{fromClient: true, err: s.fromClient(ctx)} }()
-	go func() { ends <- relayEnd{err: s.fromUpstream(ctx)} }()
+	var pumps sync.WaitGroup
+	pumps.Add(2)
+	go func() { defer pumps.Done(); ends <- relayEnd{fromClient: true, err: s.fromClient(ctx)} }()
+	go func() { defer pumps.Done(); ends <- relayEnd{err: s.fromUpstream(ctx)} }()
 	stopIdle := s.watchIdle(ctx, ends)
 	defer stopIdle()
 	maxAge := s.p.cfg.MaxSocketDuration
@@ -110,6 +112,9 @@ func (s *socketRelay) serve(w http.ResponseWriter, r *http.Request) (int64, erro
 	end := <-ends
 	s.finish(ctx, end)
 	cancel()
+	// Both pumps end once their sides are closed and ctx is done; the call
+	// is metered only after, so that nothing is spent after its record.
+	pumps.Wait()
 	if units := s.filter.Close(); units > 0 {
 		_ = s.c.spend(context.WithoutCancel(ctx), units) // owed either way; a refusal has nothing left to stop
 	}
