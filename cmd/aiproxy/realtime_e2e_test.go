@@ -124,7 +124,7 @@ func (d *demo) sandboxRequestsTo(path string) (queries []string, headers []http.
 func TestRealtimeTTSRelay(t *testing.T) {
 	d := startDemo(t)
 	path := "/v1/text-to-speech/" + socketVoice + "/stream-input"
-	q := url.Values{"output_format": {"mp3_44100_128"}, "xi-api-key": {"sk_client_supplied"}}
+	q := url.Values{"output_format": {"mp3_44100_128"}, "xi-api-key": {"sk_client_supplied"}, "api_key": {"sk_client_other"}}
 	c, resp, err := d.dialSocket(d.socketURL(d.org, path, q), "Api-Key "+d.key)
 	if err != nil {
 		t.Fatalf("dial = %v (%v)", err, resp)
@@ -167,7 +167,7 @@ func TestRealtimeTTSRelay(t *testing.T) {
 	if len(queries) != 1 {
 		t.Fatalf("sandbox saw %d upgrades of %s, want 1", len(queries), path)
 	}
-	if strings.Contains(queries[0], "sk_client_supplied") || strings.Contains(queries[0], "api-key") || !strings.Contains(queries[0], "output_format") {
+	if strings.Contains(queries[0], "sk_client") || strings.Contains(queries[0], "api-key") || !strings.Contains(queries[0], "output_format") {
 		t.Errorf("upstream query = %q; want output_format and no credential", queries[0])
 	}
 	if k := headers[0].Get("Xi-Api-Key"); k == "" || strings.Contains(k, "aip_") || k == d.key {
