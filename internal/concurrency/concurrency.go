@@ -153,10 +153,8 @@ func (p *Policy) refusal(ctx context.Context, err error, r Rule, service string)
 		return ctx.Err()
 	case errors.As(err, &ae):
 		return err
-	case errors.Is(err, context.DeadlineExceeded) && p.Sockets:
-		return busySockets(r, service)
 	case errors.Is(err, context.DeadlineExceeded):
-		return busy(r, service)
+		return busy(r, service, p.Sockets)
 	}
 	return fmt.Errorf("concurrency: %w", err)
 }
@@ -201,10 +199,11 @@ func (p *Policy) tryAcquire(org, service string, src aiproxy.Source) (func(), bo
 // claim is the slot the i-th rule asks for on a call, if the rule applies:
 // a credential cap is shared fairly among the orgs using the credential.
 func (p *Policy) claim(r Rule, i int, org, service string, src aiproxy.Source) (Claim, bool) {
-	key, ok := r.key(i, org, service, src)
+	prefix := "cc"
 	if p.Sockets {
-		key = "ws" + strings.TrimPrefix(key, "cc")
+		prefix = "ws"
 	}
+	key, ok := r.key(prefix, i, org, service, src)
 	if !ok {
 		return Claim{}, false
 	}
@@ -215,37 +214,29 @@ func (p *Policy) claim(r Rule, i int, org, service string, src aiproxy.Source) (
 	return c, true
 }
 
-func (r Rule) key(i int, org, service string, src aiproxy.Source) (string, bool) {
+func (r Rule) key(prefix string, i int, org, service string, src aiproxy.Source) (string, bool) {
 	if r.Service != "" && r.Service != service {
 		return "", false
 	}
 	switch {
 	case r.Scope == ScopeOrg:
-		return "cc:" + strconv.Itoa(i) + ":org:" + org + ":" + r.Service, true
+		return prefix + ":" + strconv.Itoa(i) + ":org:" + org + ":" + r.Service, true
 	case src == aiproxy.SourcePlatform:
-		return "cc:" + strconv.Itoa(i) + ":platform:" + service, true
+		return prefix + ":" + strconv.Itoa(i) + ":platform:" + service, true
 	}
 	return "", false
 }
 
-func busy(r Rule, service string) *aiproxy.Error {
+func busy(r Rule, service string, sockets bool) *aiproxy.Error {
 	who := "this org"
 	if r.Scope == ScopeCredential {
 		who = "the shared platform credential"
 	}
-	e := aiproxy.Errorf(aiproxy.CodeRateLimited,
-		"Too many %s requests in flight for %s (at most %d); retry shortly.", service, who, r.Max)
-	e.RetryAfter = 1
-	return e
-}
-
-func busySockets(r Rule, service string) *aiproxy.Error {
-	who := "this org"
-	if r.Scope == ScopeCredential {
-		who = "the shared platform credential"
+	what, hint := "requests in flight", "retry shortly"
+	if sockets {
+		what, hint = "sockets open", "close one and retry"
 	}
-	e := aiproxy.Errorf(aiproxy.CodeRateLimited,
-		"Too many %s sockets open for %s (at most %d); close one and retry.", service, who, r.Max)
+	e := aiproxy.Errorf(aiproxy.CodeRateLimited, "Too many %s %s for %s (at most %d); %s.", service, what, who, r.Max, hint)
 	e.RetryAfter = 1
 	return e
 }

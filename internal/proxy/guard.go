@@ -206,9 +206,15 @@ func applyTestMode(pr aiproxy.Principal, ep *aiproxy.Endpoint, env *Envelope) er
 // returned function gives them back with the call's outcome: spent keeps
 // the quota, healthy tells the breaker the provider answered sanely.
 func (p *sender) hold(ctx context.Context, c *Call) (func(spent, healthy bool), error) {
+	return p.holdWith(ctx, c, c.demand, p.cfg.Concurrency)
+}
+
+// holdWith is hold with the demand reserved and the slots taken given: a
+// socket holds one request and a socket slot (socket.go) for its life.
+func (p *sender) holdWith(ctx context.Context, c *Call, demand aiproxy.Demand, slots ConcurrencyLimiter) (func(spent, healthy bool), error) {
 	settle := func(context.Context, bool) {}
-	if p.cfg.Quotas != nil && c.demand != nil {
-		s, err := p.cfg.Quotas.Reserve(ctx, c.Org, c.Service.Slug, c.demand)
+	if p.cfg.Quotas != nil && demand != nil {
+		s, err := p.cfg.Quotas.Reserve(ctx, c.Org, c.Service.Slug, demand)
 		if err != nil {
 			return nil, err
 		}
@@ -217,8 +223,8 @@ func (p *sender) hold(ctx context.Context, c *Call) (func(spent, healthy bool), 
 		}
 	}
 	release := func() {}
-	if p.cfg.Concurrency != nil {
-		r, err := p.cfg.Concurrency.Acquire(ctx, c.Org, c.Service.Slug, c.Source)
+	if slots != nil {
+		r, err := slots.Acquire(ctx, c.Org, c.Service.Slug, c.Source)
 		if err != nil {
 			settle(ctx, false)
 			return nil, err

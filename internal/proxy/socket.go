@@ -121,7 +121,9 @@ func (p *sender) openSocket(ctx context.Context, c *Call) (*Answer, error) {
 	if err := keys.choose(ctx); err != nil {
 		return nil, err
 	}
-	release, err := p.holdSocket(ctx, c)
+	// One request of the quota (its units are charged as they pass) and a
+	// socket slot, held while the socket is open.
+	release, err := p.holdWith(ctx, c, aiproxy.Demand{aiproxy.MetricRequests: 1}, p.cfg.SocketCaps)
 	if err != nil {
 		keys.done()
 		return nil, err
@@ -151,51 +153,6 @@ func (p *sender) openSocket(ctx context.Context, c *Call) (*Answer, error) {
 	s := &socketRelay{p: p, c: c, up: conn, filter: filter, done: func(spent bool) { release(spent, true); keys.done() }}
 	return &Answer{Status: http.StatusSwitchingProtocols, Header: http.Header{}, Upstream: http.StatusSwitchingProtocols,
 		size: -1, socket: s.serve, close: func() { s.abandon() }}, nil
-}
-
-// holdSocket reserves the call's request quota, takes a socket slot and
-// asks the breaker. The returned function settles them: spent keeps the
-// quota, healthy tells the breaker.
-func (p *sender) holdSocket(ctx context.Context, c *Call) (func(spent, healthy bool), error) {
-	settle := func(context.Context, bool) {}
-	if p.cfg.Quotas != nil && c.demand != nil {
-		s, err := p.cfg.Quotas.Reserve(ctx, c.Org, c.Service.Slug, aiproxy.Demand{aiproxy.MetricRequests: 1})
-		if err != nil {
-			return nil, err
-		}
-		if s != nil {
-			settle = s
-		}
-	}
-	free := func() {}
-	if p.cfg.SocketCaps != nil {
-		r, err := p.cfg.SocketCaps.Acquire(ctx, c.Org, c.Service.Slug, c.Source)
-		if err != nil {
-			settle(ctx, false)
-			return nil, err
-		}
-		free = r
-	}
-	done := func(bool) {}
-	if p.cfg.Breaker != nil {
-		d, err := p.cfg.Breaker.Allow(c.breakerKey())
-		if err != nil {
-			free()
-			settle(ctx, false)
-			return nil, err
-		}
-		done = d
-	}
-	settled := false
-	return func(spent, healthy bool) {
-		if settled {
-			return
-		}
-		settled = true
-		done(healthy)
-		free()
-		settle(context.WithoutCancel(ctx), spent)
-	}, nil
 }
 
 // socketURL is the provider's socket address: the call's upstream URL with
