@@ -225,26 +225,7 @@ func TestLiveSessionReaped(t *testing.T) {
 // and path.
 func (d *demo) laCalls(method, path string) int {
 	d.t.Helper()
-	resp, err := http.Get(d.sandbox + "/_sandbox/requests")
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var reqs []struct {
-		Provider string `json:"provider"`
-		Method   string `json:"method"`
-		Path     string `json:"path"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&reqs); err != nil {
-		d.t.Fatal(err)
-	}
-	n := 0
-	for _, r := range reqs {
-		if r.Provider == "liveavatar" && r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
+	return d.providerCalls("liveavatar", method, path)
 }
 
 // userToken mints a user token for user with the demo's key.

@@ -58,21 +58,8 @@ func (d *demo) newLegacySession(token string) string {
 // method and path.
 func (d *demo) providerCalls(provider, method, path string) int {
 	d.t.Helper()
-	resp, err := http.Get(d.sandbox + "/_sandbox/requests")
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var reqs []struct {
-		Provider string `json:"provider"`
-		Method   string `json:"method"`
-		Path     string `json:"path"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&reqs); err != nil {
-		d.t.Fatal(err)
-	}
 	n := 0
-	for _, r := range reqs {
+	for _, r := range d.sandboxLog() {
 		if r.Provider == provider && r.Method == method && r.Path == path {
 			n++
 		}

@@ -100,25 +100,36 @@ func (d *demo) sandboxSockets() (open int, messages []string) {
 // requests to a path.
 func (d *demo) sandboxRequestsTo(path string) (queries []string, headers []http.Header) {
 	d.t.Helper()
-	resp, err := http.Get(d.sandbox + "/_sandbox/requests")
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var reqs []struct {
-		Path     string      `json:"path"`
-		RawQuery string      `json:"raw_query"`
-		Header   http.Header `json:"header"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&reqs); err != nil {
-		d.t.Fatal(err)
-	}
-	for _, r := range reqs {
+	for _, r := range d.sandboxLog() {
 		if r.Path == path {
 			queries, headers = append(queries, r.RawQuery), append(headers, r.Header)
 		}
 	}
 	return queries, headers
+}
+
+// sandboxRequest is one request of the sandbox's request log.
+type sandboxRequest struct {
+	Provider string      `json:"provider"`
+	Method   string      `json:"method"`
+	Path     string      `json:"path"`
+	RawQuery string      `json:"raw_query"`
+	Header   http.Header `json:"header"`
+}
+
+// sandboxLog reads the demo sandbox's request log.
+func (d *demo) sandboxLog() []sandboxRequest {
+	d.t.Helper()
+	resp, err := http.Get(d.sandbox + "/_sandbox/requests")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var reqs []sandboxRequest
+	if err := json.NewDecoder(resp.Body).Decode(&reqs); err != nil {
+		d.t.Fatal(err)
+	}
+	return reqs
 }
 
 func TestRealtimeTTSRelay(t *testing.T) {
