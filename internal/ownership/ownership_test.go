@@ -339,6 +339,11 @@ func TestAccountWideEndpoints(t *testing.T) {
 		{"heygen", "v3-get-current-user", nil, false},
 		{"elevenlabs", "get-user", nil, false},
 		{"elevenlabs", "get-subscription", nil, false},
+		// Provider tokens reach the provider directly, outside aiproxy's
+		// ownership and metering: account-wide too.
+		{"elevenlabs", "single-use-token", map[string]any{"path_params": map[string]any{"token_type": "realtime_scribe"}}, false},
+		{"elevenlabs", "agent-signed-url", query("agent_id", "agent_x"), false},
+		{"elevenlabs", "agent-conversation-token", query("agent_id", "agent_x"), false},
 	}
 	for _, a := range account {
 		env := a.env
@@ -360,6 +365,8 @@ func TestAccountWideEndpoints(t *testing.T) {
 	// On its own credential, the account is the org's.
 	h.ok("tee list-webhooks", h.invoke("tee", "heygen", "list-webhooks", map[string]any{}))
 	h.ok("tee get-user", h.invoke("tee", "elevenlabs", "get-user", map[string]any{}))
+	h.ok("tee single-use-token", h.invoke("tee", "elevenlabs", "single-use-token",
+		map[string]any{"path_params": map[string]any{"token_type": "realtime_scribe"}}))
 }
 
 // TestTenantCredentialPasses: on an org's own credential nothing is
